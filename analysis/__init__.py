@@ -1,0 +1,1 @@
+"""Analysis: pure functions over GeoDataFrames, from measurements to weak areas and proposals."""

@@ -1,0 +1,1 @@
+"""The collector: authenticated, idempotent ingest into PostgreSQL/TimescaleDB, query API, dashboard."""
