@@ -1,0 +1,169 @@
+"""Targets and statistical rules, read from one TOML file with their sources.
+
+The defaults live in ``analysis/thresholds.toml`` next to this module:
+
+- 4G: 40 Mbps download (2024 national target, measured with i-Speed);
+- 5G (NSA and SA): 100 Mbps down, 50 Mbps up, and 95% of samples >= 30 Mbps (2020 5G criteria);
+- fixed broadband: >= 0.8 x the subscribed plan speed (QCVN 34:2022/BTTTT);
+- the peak window, 19:00-22:00 local time (Asia/Ho_Chi_Minh): the evening residential busy hour,
+  which also ends where the FCC challenge process stops accepting tests (22:00 local);
+- the classification rules (`Rules`, explained in `analysis.classify`) and cause rules (`CauseRules`,
+  explained in `analysis.areas`).
+
+A ward overrides any key with a second TOML that holds only what changes.
+
+Example
+-------
+>>> t = load_thresholds()
+>>> t.access["4g"].down_mbps
+40.0
+>>> t.windows.is_peak_hour(20), t.windows.is_peak_hour(22)
+(True, False)
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "DEFAULT_PATH",
+    "AccessTarget",
+    "CauseRules",
+    "Rules",
+    "Thresholds",
+    "Windows",
+    "load_thresholds",
+]
+
+DEFAULT_PATH = Path(__file__).with_name("thresholds.toml")
+
+
+@dataclass(frozen=True)
+class AccessTarget:
+    """Target for one access technology. `plan_fraction` applies to fixed lines only."""
+
+    source: str
+    down_mbps: float | None = None
+    up_mbps: float | None = None
+    floor_mbps: float | None = None
+    floor_share: float | None = None
+    plan_fraction: float | None = None
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Local-time windows: ``peak`` is [peak_start_hour, peak_end_hour), ``offpeak`` the rest."""
+
+    timezone: str = "Asia/Ho_Chi_Minh"
+    peak_start_hour: int = 19
+    peak_end_hour: int = 22
+
+    def is_peak_hour(self, hour: int) -> bool:
+        if self.peak_start_hour <= self.peak_end_hour:
+            return self.peak_start_hour <= hour < self.peak_end_hour
+        return hour >= self.peak_start_hour or hour < self.peak_end_hour
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Sample rules of the classification (see `analysis.classify`)."""
+
+    min_samples: int = 5
+    min_slots: int = 2
+    slot_hours: int = 4
+    min_failed: int = 3
+    weak_share: float = 0.5
+    z: float = 1.959963984540054
+
+
+@dataclass(frozen=True)
+class CauseRules:
+    """Radio and time-of-day rules that name a weak area's likely cause (see `analysis.areas`)."""
+
+    rsrp_poor_dbm: float = -105.0
+    sinr_poor_db: float = 3.0
+    peak_drop_ratio: float = 0.7
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    access: dict[str, AccessTarget]
+    windows: Windows = field(default_factory=Windows)
+    rules: Rules = field(default_factory=Rules)
+    cause: CauseRules = field(default_factory=CauseRules)
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _build(cls: type[Any], data: dict[str, Any], where: str) -> Any:
+    allowed = set(cls.__dataclass_fields__)
+    unknown = set(data) - allowed
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+    try:
+        return cls(**data)
+    except TypeError as exc:
+        raise ValueError(f"{where}: {exc}") from exc
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: not valid TOML: {exc}") from exc
+
+
+def load_thresholds(
+    path: str | Path | None = None, *, override: str | Path | None = None
+) -> Thresholds:
+    """Read thresholds (default file unless `path`), then apply a ward's `override` TOML.
+
+    Raises
+    ------
+    ValueError
+        Unknown keys or wrong types, naming the file and the section.
+
+    Examples
+    --------
+    >>> load_thresholds().access["fixed"].plan_fraction
+    0.8
+    """
+    base_path = Path(path) if path is not None else DEFAULT_PATH
+    data = _read(base_path)
+    where = str(base_path)
+    if override is not None:
+        data = _merge(data, _read(Path(override)))
+        where = f"{base_path} + {override}"
+    unknown = set(data) - {"access", "windows", "rules", "cause"}
+    if unknown:
+        raise ValueError(f"{where}: unknown section(s) {sorted(unknown)}")
+    access = {
+        str(name): _build(AccessTarget, dict(spec), f"{where} [access.{name}]")
+        for name, spec in data.get("access", {}).items()
+    }
+    for name, target in access.items():
+        for attr in ("down_mbps", "up_mbps", "floor_mbps", "floor_share", "plan_fraction"):
+            value = getattr(target, attr)
+            if value is not None and (not isinstance(value, int | float) or value <= 0):
+                raise ValueError(f"{where} [access.{name}] {attr}: must be a positive number")
+    windows = _build(Windows, data.get("windows", {}), f"{where} [windows]")
+    for attr in ("peak_start_hour", "peak_end_hour"):
+        if not 0 <= getattr(windows, attr) <= 24:
+            raise ValueError(f"{where} [windows] {attr}: must be an hour 0-24")
+    rules = _build(Rules, data.get("rules", {}), f"{where} [rules]")
+    if not 0 < rules.weak_share < 1:
+        raise ValueError(f"{where} [rules] weak_share: must be between 0 and 1")
+    cause = _build(CauseRules, data.get("cause", {}), f"{where} [cause]")
+    return Thresholds(access=access, windows=windows, rules=rules, cause=cause)
