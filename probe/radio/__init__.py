@@ -1,0 +1,1 @@
+"""Radio state from the modems: ModemManager (mmcli) and Quectel AT responses."""
