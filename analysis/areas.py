@@ -1,0 +1,197 @@
+"""Weak areas: contiguous weak cells of one carrier and access, dissolved, with a likely cause.
+
+A cell is weak for a carrier and access when its worst status over the ``all`` and ``peak`` windows
+is `dead_spot`, `confirmed_weak` or `likely_weak` (so a cell that fails only at peak counts).
+Weak cells that share an edge (H3 neighbours) form one area; an ok or unmeasured cell between two
+weak cells splits them into two areas. An area's statistics are recomputed from the raw samples of
+its cells (not averaged over cells).
+
+Likely cause, first rule that holds (`CauseRules` in `analysis/thresholds.toml`):
+
+1. ``no_service``: more than half of the samples failed with no service / attach failure / timeout;
+2. ``congestion``: the off-peak median meets the threshold, the peak median does not, and the peak
+   median is below `peak_drop_ratio` (0.7) x the off-peak median;
+3. ``coverage``: median RSRP below `rsrp_poor_dbm` (-105 dBm);
+4. ``interference``: median RSRP adequate but median SINR below `sinr_poor_db` (3 dB);
+5. ``backhaul``: radio adequate (RSRP and SINR known and above those limits) or a fixed line, yet
+   slow at all hours: the bottleneck is behind the radio (transport, core, peering);
+6. ``unknown``: not enough radio readings to tell.
+
+Example
+-------
+>>> areas = weak_areas(classified, measurements)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import h3
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from analysis._geo import require_columns, to_wgs84
+from analysis._samples import sample_table
+from analysis.cells import aggregate
+from analysis.classify import SEVERITY, WEAK
+from analysis.thresholds import CauseRules, Thresholds, load_thresholds
+
+__all__ = ["AREA_COLUMNS", "cell_status", "weak_areas"]
+
+AREA_COLUMNS = [
+    "area_id", "carrier", "access", "status", "cause", "cells", "area_km2", "samples",
+    "down_median_mbps", "down_p10_mbps", "share_below", "worst_hour", "pcis", "bands", "cell_ids",
+    "rsrp_median_dbm", "sinr_median_db", "peak_median_mbps", "offpeak_median_mbps",
+    "threshold_mbps", "cell_list",
+]
+_BY_SEVERITY = {v: k for k, v in SEVERITY.items()}
+
+
+def cell_status(classified: pd.DataFrame) -> pd.DataFrame:
+    """Worst status of each cell x carrier x access over the ``all`` and ``peak`` windows."""
+    require_columns(classified, ("cell", "carrier", "access", "window", "status"), "classified")
+    rows = classified[classified["window"].isin(["all", "peak"])]
+    sev = rows["status"].map(SEVERITY)
+    worst = sev.groupby([rows["cell"], rows["carrier"], rows["access"]]).max()
+    return worst.map(_BY_SEVERITY).rename("status").reset_index()
+
+
+def _components(cells: list[str]) -> np.ndarray:
+    index = {c: i for i, c in enumerate(cells)}
+    rows, cols = [], []
+    for i, c in enumerate(cells):
+        for n in h3.grid_disk(c, 1):
+            j = index.get(n)
+            if j is not None:
+                rows.append(i)
+                cols.append(j)
+    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(cells), len(cells)))
+    return connected_components(graph, directed=False)[1]
+
+
+def _join(values: pd.Series, numeric: bool) -> str:
+    vals = values.dropna().unique()
+    if numeric:
+        return ",".join(str(int(v)) for v in sorted(vals))
+    return ",".join(sorted(str(v) for v in vals))
+
+
+def _cause(row: pd.Series, c: CauseRules) -> str:
+    if row["samples"] > 0 and row["failed_no_service"] / row["samples"] > 0.5:
+        return "no_service"
+    peak, off, thr = row["peak_median_mbps"], row["offpeak_median_mbps"], row["threshold_mbps"]
+    if off >= thr and peak < thr and peak < c.peak_drop_ratio * off:
+        return "congestion"
+    rsrp, sinr = row["rsrp_median_dbm"], row["sinr_median_db"]
+    if rsrp < c.rsrp_poor_dbm:
+        return "coverage"
+    if rsrp >= c.rsrp_poor_dbm and sinr < c.sinr_poor_db:
+        return "interference"
+    if row["access"] == "fixed" or (rsrp >= c.rsrp_poor_dbm and sinr >= c.sinr_poor_db):
+        return "backhaul"
+    return "unknown"
+
+
+def _empty(crs: object) -> gpd.GeoDataFrame:
+    frame = pd.DataFrame({c: pd.Series(dtype=object) for c in AREA_COLUMNS})
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs="EPSG:4326")).to_crs(crs)
+
+
+def weak_areas(
+    classified: gpd.GeoDataFrame,
+    measurements: gpd.GeoDataFrame,
+    *,
+    thresholds: Thresholds | None = None,
+) -> gpd.GeoDataFrame:
+    """Dissolve contiguous weak cells into areas with statistics and a likely cause.
+
+    Parameters
+    ----------
+    classified : GeoDataFrame
+        Output of `analysis.classify.classify_cells` on `analysis.cells.cell_stats`.
+    measurements : GeoDataFrame
+        The measurements the statistics came from (for per-area samples, PCIs, bands).
+    thresholds : Thresholds, optional
+        Must be the same as for the cell statistics; defaults from `thresholds.toml`.
+
+    Returns
+    -------
+    GeoDataFrame in the CRS of `classified`, one row per area, columns `AREA_COLUMNS`
+    (`cell_list` holds the area's H3 cells, comma separated); empty when nothing is weak.
+    """
+    thresholds = thresholds or load_thresholds()
+    to_wgs84(classified, "classified")
+    status = cell_status(classified)
+    weak = status[status["status"].isin(WEAK)]
+    if weak.empty:
+        return _empty(classified.crs)
+    resolution = h3.get_resolution(str(weak["cell"].iloc[0]))
+    labels: dict[tuple[str, str, str], str] = {}
+    area_cells: dict[str, list[str]] = {}
+    area_status: dict[str, str] = {}
+    for (carrier, access), group in weak.groupby(["carrier", "access"], sort=True):
+        cells = sorted(group["cell"].astype(str))
+        sev = dict(zip(group["cell"], group["status"].map(SEVERITY), strict=True))
+        comp = _components(cells)
+        order = {c: k for k, c in enumerate(dict.fromkeys(comp))}
+        for cell, label in zip(cells, comp, strict=True):
+            area_id = f"{carrier}-{access}-{order[label] + 1:03d}"
+            labels[(cell, str(carrier), str(access))] = area_id
+            area_cells.setdefault(area_id, []).append(cell)
+            area_status[area_id] = _BY_SEVERITY[
+                max(SEVERITY[area_status.get(area_id, "insufficient_data")], sev[cell])
+            ]
+    table = sample_table(measurements, thresholds, resolution)
+    table = table[table["cell"] != 0]
+    lookup = pd.Series(
+        list(labels.values()),
+        index=pd.MultiIndex.from_tuples(
+            [(h3.str_to_int(c), ca, ac) for c, ca, ac in labels], names=["cell", "carrier", "access"]
+        ),
+    )
+    keys = pd.MultiIndex.from_arrays([table["cell"], table["carrier"], table["access"]])
+    table = table.assign(area_id=lookup.reindex(keys).to_numpy())
+    table = table[table["area_id"].notna()]
+    stats = aggregate(table, ["area_id"], thresholds.rules.z).set_index("area_id")
+    by_window = table.groupby(["area_id", "peak"])["down"].median().unstack()
+    stats["peak_median_mbps"] = by_window.get(True, pd.Series(dtype="float64"))
+    stats["offpeak_median_mbps"] = by_window.get(False, pd.Series(dtype="float64"))
+    hourly = table[table["down_test"]].groupby(["area_id", "hour"]).agg(
+        below=("below", "sum"), judged=("judged", "sum"), median=("down", "median")
+    )
+    hourly["share"] = hourly["below"] / hourly["judged"].where(hourly["judged"] > 0)
+    hourly = hourly.reset_index().sort_values(
+        ["area_id", "share", "median"], ascending=[True, False, True], na_position="last"
+    )
+    stats["worst_hour"] = hourly.groupby("area_id")["hour"].first()
+    grouped = table.groupby("area_id")
+    stats["pcis"] = grouped["pci"].agg(lambda s: _join(s, True))
+    stats["cell_ids"] = grouped["cell_id"].agg(lambda s: _join(s, True))
+    stats["bands"] = grouped["band"].agg(lambda s: _join(s, False))
+
+    rows = []
+    for area_id, cells in area_cells.items():
+        carrier, access = next((k[1], k[2]) for k, v in labels.items() if v == area_id)
+        row = stats.loc[area_id] if area_id in stats.index else pd.Series(dtype=object)
+        rows.append(
+            {
+                **{c: row.get(c, np.nan) for c in stats.columns},
+                "area_id": area_id,
+                "carrier": carrier,
+                "access": access,
+                "status": area_status[area_id],
+                "cells": len(cells),
+                "area_km2": float(sum(h3.cell_area(c, unit="km^2") for c in cells)),
+                "cell_list": ",".join(sorted(cells)),
+                "geometry": shapely.geometry.shape(h3.cells_to_geo(cells)),
+            }
+        )
+    out = pd.DataFrame(rows)
+    for col in ("samples", "failed_no_service"):
+        out[col] = out[col].fillna(0).astype("int64")
+    out["cause"] = [_cause(r, thresholds.cause) for _, r in out.iterrows()]
+    out["worst_hour"] = out["worst_hour"].astype("Int64")
+    result = gpd.GeoDataFrame(out[[*AREA_COLUMNS, "geometry"]], geometry="geometry", crs="EPSG:4326")
+    return result.to_crs(classified.crs)

@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+import pytest
+
+from analysis.thresholds import Thresholds, load_thresholds
+
+
+@pytest.fixture
+def thresholds() -> Thresholds:
+    return load_thresholds()
