@@ -1,0 +1,99 @@
+"""The collector application, built by `create_app(settings)` (no globals at import)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import psycopg
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from psycopg_pool import ConnectionPool, PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from collector.errors import DatabaseUnavailable, StorageError
+from collector.routes import health, measurements
+from collector.schemas import ErrorBody, ErrorItem
+from collector.settings import Settings
+from collector.storage.migrate import migrate
+from lomsong import __version__
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+
+def _make_pool(settings: Settings, conninfo: str) -> ConnectionPool:
+    return ConnectionPool(
+        conninfo,
+        min_size=settings.pool_min_size,
+        max_size=settings.pool_max_size,
+        timeout=settings.pool_timeout_s,
+        kwargs={"autocommit": True},
+        check=ConnectionPool.check_connection,
+        open=False,
+        name="lomsong",
+    )
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the collector for `settings`; `settings.database_url` must be set by the caller."""
+    if settings.database_url is None:
+        raise ValueError("settings.database_url is required (lomsong serve starts the embedded one)")
+    conninfo = settings.database_url
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.migrate_on_start:
+            status = migrate(conninfo)
+            log.info("database tier %s, migrations current", status.tier.value)
+        pool = _make_pool(settings, conninfo)
+        pool.open(wait=True, timeout=settings.pool_timeout_s)
+        app.state.pool = pool
+        try:
+            yield
+        finally:
+            pool.close()
+
+    app = FastAPI(
+        title="lomsong collector",
+        version=__version__,
+        summary="Ingest and query of mobile and fixed broadband measurements",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.include_router(health.router)
+    app.include_router(measurements.router)
+    retry_after = {"Retry-After": str(settings.retry_after_s)}
+
+    @app.exception_handler(DatabaseUnavailable)
+    @app.exception_handler(PoolTimeout)
+    @app.exception_handler(psycopg.OperationalError)
+    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable: %s", exc)
+        body = ErrorBody(detail="database unavailable; nothing was stored, retry later")
+        return JSONResponse(body.model_dump(), status_code=503, headers=retry_after)
+
+    @app.exception_handler(StorageError)
+    async def storage_error(request: Request, exc: StorageError) -> JSONResponse:
+        log.error("storage error: %s", exc)
+        body = ErrorBody(detail="storage error; nothing was stored, retry later")
+        return JSONResponse(body.model_dump(), status_code=503, headers=retry_after)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        body = ErrorBody(detail=str(exc.detail))
+        return JSONResponse(body.model_dump(), status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            ErrorItem(index=None, field=".".join(str(p) for p in e["loc"]), message=e["msg"])
+            for e in exc.errors()
+        ]
+        body = ErrorBody(detail="invalid request", errors=errors)
+        return JSONResponse(body.model_dump(), status_code=422)
+
+    return app

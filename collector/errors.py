@@ -1,0 +1,44 @@
+"""The collector's exception tree.
+
+    CollectorError
+    ├── SettingsError         settings are missing or unsafe (names the variable)
+    ├── EmbeddedDatabaseError the embedded PostgreSQL could not start
+    └── StorageError          a database operation failed (wraps psycopg errors)
+        ├── DatabaseUnavailable  the database cannot be reached now; retry later
+        └── MigrationError       the schema could not be brought up to date
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CollectorError",
+    "DatabaseUnavailable",
+    "EmbeddedDatabaseError",
+    "MigrationError",
+    "SettingsError",
+    "StorageError",
+]
+
+
+class CollectorError(Exception):
+    """Base of every error the collector raises on purpose."""
+
+
+class SettingsError(CollectorError):
+    """A setting is missing or unsafe."""
+
+
+class EmbeddedDatabaseError(CollectorError):
+    """The embedded PostgreSQL server could not be started or stopped."""
+
+
+class StorageError(CollectorError):
+    """A database operation failed."""
+
+
+class DatabaseUnavailable(StorageError):
+    """The database cannot be reached; the caller should retry later."""
+
+
+class MigrationError(StorageError):
+    """Migrations could not be applied or the schema is ahead of this code."""

@@ -1,0 +1,197 @@
+"""Ingest (probes) and query (readers) of measurements."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from collector.deps import CurrentProbe, CurrentReader, PoolDep, SettingsDep
+from collector.schemas import Batch, ErrorBody, ErrorItem, IngestResponse, MeasurementOut, Page
+from collector.storage.ingest import IngestResult, StoredRecord, ingest
+from collector.storage.measurements import Filters, decode_cursor, list_measurements
+from collector.timefix import BatchClock, TimeRejected, effective_time
+from probe.record import Access, Carrier, Kind
+
+router = APIRouter(prefix="/api/v1/measurements", tags=["measurements"])
+
+_BATCH_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Batch"}}},
+    }
+}
+
+
+class BatchRejected(Exception):
+    """A batch failed validation; nothing from it is stored."""
+
+    def __init__(self, detail: str, errors: list[ErrorItem]) -> None:
+        super().__init__(detail)
+        self.body = ErrorBody(detail=detail, errors=errors)
+
+
+def _error_items(exc: ValidationError) -> list[ErrorItem]:
+    items = []
+    for err in exc.errors(include_url=False, include_input=False):
+        loc = list(err["loc"])
+        index: int | None = None
+        if len(loc) >= 2 and loc[0] == "measurements" and isinstance(loc[1], int):
+            index = loc[1]
+            loc = loc[2:]
+        items.append(ErrorItem(index=index, field=".".join(str(p) for p in loc) or None,
+                               message=err["msg"]))
+    return items
+
+
+class BatchTooLarge(Exception):
+    """More records than the collector takes in one request."""
+
+
+def _validate(body: bytes, probe_name: str, settings_future_s: float,
+              received_at: datetime, max_records: int) -> list[StoredRecord]:
+    try:
+        batch = Batch.model_validate_json(body)
+    except ValidationError as exc:
+        items = _error_items(exc)
+        bad = len({i.index for i in items if i.index is not None})
+        detail = (f"{bad} record(s) invalid; nothing from this batch was stored" if bad
+                  else "request body is not a valid batch; nothing was stored")
+        raise BatchRejected(detail, items) from exc
+    if len(batch.measurements) > max_records:
+        raise BatchTooLarge(f"at most {max_records} records per batch; split it and resend")
+    clock = BatchClock(boot_id=batch.boot_id, monotonic_s=batch.monotonic_s)
+    records: list[StoredRecord] = []
+    errors: list[ErrorItem] = []
+    for index, m in enumerate(batch.measurements):
+        if m.probe_id != probe_name:
+            errors.append(ErrorItem(index=index, field="probe_id",
+                                    message=f"this token writes only as probe {probe_name!r}"))
+            continue
+        try:
+            time, state = effective_time(m, clock, received_at,
+                                         future_tolerance_s=settings_future_s)
+        except TimeRejected as exc:
+            errors.append(ErrorItem(index=index, field="measured_at", message=str(exc)))
+            continue
+        records.append(StoredRecord(measurement=m, time=time, clock=state))
+    if errors:
+        detail = f"{len(errors)} record(s) rejected; nothing from this batch was stored"
+        raise BatchRejected(detail, errors)
+    return records
+
+
+@router.post(
+    "",
+    response_model=IngestResponse,
+    openapi_extra=_BATCH_SCHEMA,
+    responses={
+        401: {"model": ErrorBody, "description": "missing or unknown token"},
+        403: {"model": ErrorBody, "description": "token may not write"},
+        413: {"model": ErrorBody, "description": "body or batch too large"},
+        422: {"model": ErrorBody, "description": "invalid records; nothing stored"},
+        503: {"model": ErrorBody, "description": "database unavailable; retry later"},
+    },
+)
+async def post_measurements(
+    request: Request, probe: CurrentProbe, pool: PoolDep, settings: SettingsDep
+) -> IngestResponse | JSONResponse:
+    """Store a batch of measurements, all or nothing; resending a batch is harmless.
+
+    A batch with any invalid record stores none of them: the 422 body lists each bad record's
+    index and field, so the probe can set those aside and resend the rest.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > settings.max_body_bytes:
+        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+                            detail=f"body larger than {settings.max_body_bytes} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > settings.max_body_bytes:
+            raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+                                detail=f"body larger than {settings.max_body_bytes} bytes")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    received_at = datetime.now(UTC)
+    try:
+        records = await run_in_threadpool(
+            _validate, body, probe.name, settings.future_tolerance_s, received_at,
+            settings.max_batch_records,
+        )
+    except BatchRejected as exc:
+        return JSONResponse(exc.body.model_dump(), status_code=422)
+    except BatchTooLarge as exc:
+        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, detail=str(exc)) from exc
+
+    def store() -> IngestResult:
+        with pool.connection() as conn:
+            return ingest(conn, records, received_at)
+
+    result = await run_in_threadpool(store)
+    return IngestResponse(received=result.received, stored=result.stored,
+                          duplicates=result.duplicates)
+
+
+def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
+    if value is None:
+        return None
+    try:
+        parts = tuple(float(p) for p in value.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 4 or not (-180 <= parts[0] <= parts[2] <= 180
+                               and -90 <= parts[1] <= parts[3] <= 90):
+        raise HTTPException(422, detail="bbox must be min_lon,min_lat,max_lon,max_lat in degrees")
+    return parts[0], parts[1], parts[2], parts[3]
+
+
+def _aware(name: str, value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise HTTPException(422, detail=f"{name} must include a timezone, e.g. 2026-11-01T00:00Z")
+    return value
+
+
+@router.get("", response_model=Page[MeasurementOut],
+            responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody},
+                       422: {"model": ErrorBody}, 503: {"model": ErrorBody}})
+async def get_measurements(
+    reader: CurrentReader,
+    pool: PoolDep,
+    start: Annotated[datetime | None, Query(alias="from", description="inclusive, ISO 8601")] = None,
+    end: Annotated[datetime | None, Query(alias="to", description="exclusive, ISO 8601")] = None,
+    bbox: Annotated[str | None, Query(description="min_lon,min_lat,max_lon,max_lat",
+                                      max_length=200)] = None,
+    carrier: Annotated[list[Carrier] | None, Query()] = None,
+    access: Annotated[list[Access] | None, Query()] = None,
+    kind: Annotated[list[Kind] | None, Query()] = None,
+    probe_id: Annotated[list[str] | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=5_000)] = 500,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    include_raw: bool = False,
+) -> Page[MeasurementOut]:
+    """Measurements ordered by time, one page at a time (`next_cursor` continues)."""
+    if cursor is not None:
+        try:
+            decode_cursor(cursor)
+        except ValueError as exc:
+            raise HTTPException(422, detail=str(exc)) from exc
+    filters = Filters(
+        start=_aware("from", start), end=_aware("to", end), bbox=_bbox(bbox),
+        carriers=[c.value for c in carrier or ()], accesses=[a.value for a in access or ()],
+        kinds=[k.value for k in kind or ()], probe_ids=probe_id or (),
+    )
+
+    def query() -> Page[MeasurementOut]:
+        with pool.connection() as conn:
+            page = list_measurements(conn, filters, limit=limit, cursor=cursor,
+                                     include_raw=include_raw)
+        items: list[Any] = [MeasurementOut.from_row(r) for r in page.items]
+        return Page[MeasurementOut](items=items, next_cursor=page.next_cursor)
+
+    return await run_in_threadpool(query)

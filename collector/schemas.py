@@ -1,0 +1,67 @@
+"""API input and output schemas, separate from storage rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from probe.record import Measurement
+
+__all__ = ["Batch", "ErrorBody", "ErrorItem", "IngestResponse", "MeasurementOut", "Page"]
+
+T = TypeVar("T")
+
+
+class Batch(BaseModel):
+    """What a probe posts: records plus its clocks at sending, for time correction."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
+
+    measurements: list[Measurement] = Field(
+        min_length=1, description="at most 5,000 records (413 beyond the collector's limit)"
+    )
+    sent_at: datetime | None = None
+    boot_id: str | None = Field(default=None, max_length=64)
+    monotonic_s: float | None = Field(default=None, ge=0)
+
+
+class IngestResponse(BaseModel):
+    received: int = Field(description="distinct ids in the batch")
+    stored: int = Field(description="ids stored by this request")
+    duplicates: int = Field(description="ids the collector already had (a resend is harmless)")
+
+
+class ErrorItem(BaseModel):
+    index: int | None = Field(description="record index in the batch; null for the envelope")
+    field: str | None = Field(description="field path inside the record or request")
+    message: str
+
+
+class ErrorBody(BaseModel):
+    detail: str
+    errors: list[ErrorItem] = Field(default_factory=list)
+
+
+class MeasurementOut(Measurement):
+    """A stored measurement. `measured_at` is the collector's best time, `probe_time` the probe's."""
+
+    model_config = ConfigDict(strict=False, extra="forbid", frozen=True)
+
+    probe_time: datetime
+    received_at: datetime
+    h3_cell: str | None = Field(default=None, description="H3 cell, resolution 10")
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> MeasurementOut:
+        values = dict(row)
+        values["measured_at"] = values.pop("time")
+        cell = values.pop("h3_r10")
+        values["h3_cell"] = None if cell is None else format(cell, "x")
+        return cls.model_validate(values)
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(description="pass as `cursor` to get the next page")

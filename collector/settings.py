@@ -1,0 +1,54 @@
+"""Collector settings: one typed class, read from `LOMSONG_*` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "default_data_dir"]
+
+_PLACEHOLDERS = {"", "changeme", "change-me", "secret", "dev-secret-not-for-production"}
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("lomsong", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Everything the collector needs to know, passed in (never read from globals in logic)."""
+
+    model_config = SettingsConfigDict(env_prefix="LOMSONG_", extra="ignore")
+
+    env: Literal["dev", "prod"] = "dev"
+    database_url: str | None = Field(
+        default=None, description="PostgreSQL URL; unset means the embedded PostgreSQL"
+    )
+    data_dir: Path = Field(default_factory=default_data_dir)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    secret_key: str = "dev-secret-not-for-production"
+    pool_min_size: int = Field(default=2, ge=1)
+    pool_max_size: int = Field(default=10, ge=1)
+    pool_timeout_s: float = Field(default=10.0, gt=0)
+    max_batch_records: int = Field(default=5_000, ge=1, le=5_000)
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    future_tolerance_s: float = Field(default=300.0, ge=0)
+    retry_after_s: int = Field(default=5, ge=1)
+    migrate_on_start: bool = True
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets_in_prod(self) -> Settings:
+        if self.env == "prod":
+            if self.secret_key.strip().lower() in _PLACEHOLDERS or len(self.secret_key) < 32:
+                raise ValueError(
+                    "LOMSONG_SECRET_KEY must be set to a random value of 32+ characters in prod"
+                )
+            if self.database_url is None:
+                raise ValueError("LOMSONG_DATABASE_URL must be set in prod")
+        if self.pool_min_size > self.pool_max_size:
+            raise ValueError("LOMSONG_POOL_MIN_SIZE must not exceed LOMSONG_POOL_MAX_SIZE")
+        return self

@@ -1,0 +1,123 @@
+"""Ordered plain-SQL migrations, chosen by tier and recorded in ``schema_migrations``.
+
+Migration files live in ``migrations/<group>/NNN_name.sql``. The ``core`` group runs on every
+tier; ``timescale`` adds what any TimescaleDB build offers (hypertable); ``tsl`` adds what needs
+the community licence (compression and retention policies, the continuous aggregate). Each file
+runs in its own transaction under an advisory lock, so several collectors starting at once apply
+each migration exactly once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import psycopg
+
+from collector.errors import DatabaseUnavailable, MigrationError
+from collector.storage.tier import Tier, detect_tier
+
+__all__ = ["Migration", "MigrationStatus", "available_migrations", "migrate", "migration_status", "status_of"]
+
+_LOCK_KEY = 0x6C6F6D736F6E67  # "lomsong"
+_GROUPS: dict[Tier, tuple[str, ...]] = {
+    Tier.POSTGRES: ("core",),
+    Tier.TIMESCALE_APACHE: ("core", "timescale"),
+    Tier.TIMESCALE_TSL: ("core", "timescale", "tsl"),
+}
+
+
+@dataclass(frozen=True)
+class Migration:
+    name: str  # "<group>/<file stem>", e.g. "core/001_core"
+    sql: str
+
+
+@dataclass(frozen=True)
+class MigrationStatus:
+    tier: Tier
+    applied: tuple[str, ...]
+    pending: tuple[str, ...]
+    unknown: tuple[str, ...]  # applied in the database but not known to this code
+
+    @property
+    def current(self) -> bool:
+        return not self.pending and not self.unknown
+
+
+def available_migrations(tier: Tier) -> list[Migration]:
+    """Migrations for `tier`, in the order they must run."""
+    root = resources.files("collector.storage") / "migrations"
+    found: list[Migration] = []
+    for group in _GROUPS[tier]:
+        files = sorted(
+            (f for f in (root / group).iterdir() if f.name.endswith(".sql")), key=lambda f: f.name
+        )
+        found.extend(Migration(f"{group}/{f.name[:-4]}", f.read_text("utf-8")) for f in files)
+    return found
+
+
+def _ensure_table(conn: psycopg.Connection[Any]) -> None:
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+    )
+
+
+def _applied(conn: psycopg.Connection[Any]) -> list[str]:
+    return [str(r[0]) for r in conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
+
+
+def status_of(conn: psycopg.Connection[Any]) -> MigrationStatus:
+    """What is applied and what is pending on `conn`'s database."""
+    tier = detect_tier(conn)
+    exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
+    applied = _applied(conn) if exists and exists[0] else []
+    known = [m.name for m in available_migrations(tier)]
+    return MigrationStatus(
+        tier=tier,
+        applied=tuple(applied),
+        pending=tuple(n for n in known if n not in applied),
+        unknown=tuple(n for n in applied if n not in known),
+    )
+
+
+def migration_status(conninfo: str) -> MigrationStatus:
+    """What is applied and what is pending, without changing anything but the tier extension."""
+    try:
+        with psycopg.connect(conninfo, autocommit=True, connect_timeout=10) as conn:
+            return status_of(conn)
+    except psycopg.OperationalError as exc:
+        raise DatabaseUnavailable(f"cannot reach the database: {exc}") from exc
+
+
+def migrate(conninfo: str) -> MigrationStatus:
+    """Apply every pending migration for the detected tier; return the resulting status."""
+    try:
+        with psycopg.connect(conninfo, autocommit=True, connect_timeout=10) as conn:
+            tier = detect_tier(conn)
+            _ensure_table(conn)
+            for migration in available_migrations(tier):
+                with conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+                    done = conn.execute(
+                        "SELECT 1 FROM schema_migrations WHERE name = %s", (migration.name,)
+                    ).fetchone()
+                    if done:
+                        continue
+                    try:
+                        conn.execute(migration.sql.encode())
+                    except psycopg.Error as exc:
+                        raise MigrationError(f"migration {migration.name} failed: {exc}") from exc
+                    conn.execute(
+                        "INSERT INTO schema_migrations (name) VALUES (%s)", (migration.name,)
+                    )
+    except psycopg.OperationalError as exc:
+        raise DatabaseUnavailable(f"cannot reach the database: {exc}") from exc
+    status = migration_status(conninfo)
+    if status.unknown:
+        raise MigrationError(
+            "the database has migrations this version does not know: " + ", ".join(status.unknown)
+        )
+    return status

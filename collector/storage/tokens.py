@@ -1,0 +1,76 @@
+"""API tokens for probes and readers: random, shown once, stored as SHA-256, revocable."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import psycopg
+
+from collector.errors import StorageError
+
+__all__ = ["Role", "TokenInfo", "create_token", "hash_token", "list_tokens", "lookup_token",
+           "revoke_token"]
+
+Role = Literal["probe", "reader"]
+_PREFIX = "lsk_"
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    id: int
+    name: str
+    role: Role
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+def hash_token(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8")).digest()
+
+
+def create_token(conn: psycopg.Connection[Any], name: str, role: Role) -> str:
+    """Make a token for `name`; the plain token is returned once and never stored."""
+    token = _PREFIX + secrets.token_urlsafe(32)
+    try:
+        conn.execute(
+            "INSERT INTO api_tokens (name, role, token_hash) VALUES (%s, %s, %s)",
+            (name, role, hash_token(token)),
+        )
+    except psycopg.errors.UniqueViolation as exc:
+        raise StorageError(
+            f"an active {role} token named {name!r} exists; revoke it first"
+        ) from exc
+    return token
+
+
+def lookup_token(conn: psycopg.Connection[Any], token: str) -> TokenInfo | None:
+    """The active token matching `token` (and note its use), or None."""
+    row = conn.execute(
+        "UPDATE api_tokens SET last_used_at = now()"
+        " WHERE token_hash = %s AND revoked_at IS NULL"
+        " RETURNING id, name, role, created_at, revoked_at, last_used_at",
+        (hash_token(token),),
+    ).fetchone()
+    return None if row is None else TokenInfo(*row)
+
+
+def list_tokens(conn: psycopg.Connection[Any]) -> list[TokenInfo]:
+    rows = conn.execute(
+        "SELECT id, name, role, created_at, revoked_at, last_used_at FROM api_tokens ORDER BY id"
+    ).fetchall()
+    return [TokenInfo(*r) for r in rows]
+
+
+def revoke_token(conn: psycopg.Connection[Any], name: str, role: Role) -> bool:
+    """Revoke the active token of `name`; False when there was none."""
+    cur = conn.execute(
+        "UPDATE api_tokens SET revoked_at = now()"
+        " WHERE name = %s AND role = %s AND revoked_at IS NULL",
+        (name, role),
+    )
+    return cur.rowcount > 0

@@ -1,0 +1,66 @@
+"""Decide the time a record is stored under, correcting probes whose clock was not synced.
+
+A Raspberry Pi has no real-time clock: after a power cut it may stamp results in 1970 until NTP
+answers. Each record carries the probe's clock state, boot id and monotonic clock reading; each
+batch carries the probe's monotonic clock at sending. When boot ids match, the collector knows how
+long before its own receipt the test ran, and so its true time (to within the upload latency).
+
+Rules, in order:
+1. a plausible time (after 2010-01-01, not after receipt + tolerance) from a clock not known to be
+   unsynced is kept as it is;
+2. otherwise, when the record and batch share a boot id and both have monotonic readings, the
+   time is corrected and the clock state becomes `corrected`;
+3. otherwise a record that says its clock was `unsynced` is kept, flagged `unsynced`, so analysis
+   can leave it out of time-of-day statistics;
+4. otherwise (a clock claiming to be right but implausible) the record is rejected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from probe.record import ClockState, Measurement
+
+__all__ = ["BatchClock", "TimeRejected", "effective_time"]
+
+EARLIEST = datetime(2010, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class BatchClock:
+    boot_id: str | None
+    monotonic_s: float | None
+
+
+class TimeRejected(ValueError):
+    """The record's time cannot be trusted or corrected."""
+
+
+def effective_time(
+    m: Measurement, batch: BatchClock, received_at: datetime, *, future_tolerance_s: float
+) -> tuple[datetime, ClockState]:
+    latest = received_at + timedelta(seconds=future_tolerance_s)
+    plausible = EARLIEST <= m.measured_at <= latest
+    if plausible and m.clock is not ClockState.UNSYNCED:
+        return m.measured_at, m.clock
+    if (
+        m.boot_id is not None
+        and m.boot_id == batch.boot_id
+        and m.monotonic_s is not None
+        and batch.monotonic_s is not None
+        and batch.monotonic_s >= m.monotonic_s
+    ):
+        age = timedelta(seconds=batch.monotonic_s - m.monotonic_s)
+        return received_at - age, ClockState.CORRECTED
+    if m.clock is ClockState.UNSYNCED:
+        return m.measured_at, ClockState.UNSYNCED
+    if m.measured_at > latest:
+        raise TimeRejected(
+            f"measured_at {m.measured_at.isoformat()} is in the future (collector time "
+            f"{received_at.isoformat()}); send clock='unsynced' with boot_id and monotonic_s"
+        )
+    raise TimeRejected(
+        f"measured_at {m.measured_at.isoformat()} is before {EARLIEST.date()}; "
+        "send clock='unsynced' with boot_id and monotonic_s"
+    )

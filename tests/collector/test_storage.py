@@ -1,0 +1,134 @@
+"""Storage on a real PostgreSQL, on both tiers available here."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+import pytest
+
+from collector.storage.columns import RECORD_COLUMNS
+from collector.storage.ingest import StoredRecord, ingest
+from collector.storage.measurements import Filters, list_measurements, select_for_analysis
+from collector.storage.migrate import available_migrations, migrate, migration_status
+from collector.storage.tier import Tier
+
+from probe.record import Carrier
+
+from .conftest import BASE_TIME, make_measurement
+
+pytestmark = pytest.mark.db
+
+
+def stored(records: list[Any]) -> list[StoredRecord]:
+    return [StoredRecord(m, m.measured_at, m.clock) for m in records]
+
+
+def test_migrations_produce_the_expected_schema(db_url: str, db_tier: str) -> None:
+    status = migrate(db_url)
+    expected_tier = Tier.POSTGRES if db_tier == "plain" else Tier.TIMESCALE_APACHE
+    assert status.tier is expected_tier
+    assert status.current
+    assert list(status.applied) == sorted(m.name for m in available_migrations(status.tier))
+    with psycopg.connect(db_url) as conn:
+        columns = {
+            r[0] for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_name = 'measurements'")
+        }
+        assert set(RECORD_COLUMNS) <= columns
+        assert {"time", "probe_time", "received_at", "h3_r10"} <= columns
+        hyper = conn.execute(
+            "SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
+        assert hyper is not None
+        if db_tier == "timescale":
+            row = conn.execute(
+                "SELECT count(*) FROM timescaledb_information.hypertables"
+                " WHERE hypertable_name = 'measurements'").fetchone()
+            assert row == (1,)
+        else:
+            assert hyper == (0,)
+
+
+def test_migrate_twice_is_a_no_op(db_url: str) -> None:
+    first = migrate(db_url)
+    second = migrate(db_url)
+    assert first.applied == second.applied
+    assert migration_status(db_url).current
+
+
+def test_ingest_is_idempotent_by_id(conn: psycopg.Connection[Any]) -> None:
+    records = [make_measurement(i) for i in range(50)]
+    first = ingest(conn, stored(records), BASE_TIME)
+    assert (first.received, first.stored, first.duplicates) == (50, 50, 0)
+    again = ingest(conn, stored(records[:20] + [make_measurement(99)]), BASE_TIME)
+    assert (again.received, again.stored, again.duplicates) == (21, 1, 20)
+    assert conn.execute("SELECT count(*) FROM measurements").fetchone() == (51,)
+
+
+def test_duplicate_ids_inside_one_batch_are_stored_once(conn: psycopg.Connection[Any]) -> None:
+    m = make_measurement(1)
+    result = ingest(conn, stored([m, m, m]), BASE_TIME)
+    assert (result.received, result.stored) == (1, 1)
+    assert conn.execute("SELECT count(*) FROM measurements").fetchone() == (1,)
+
+
+def test_a_failed_ingest_writes_nothing(conn: psycopg.Connection[Any]) -> None:
+    conn.execute("ALTER TABLE measurements ADD CONSTRAINT no_mobifone CHECK (carrier <> 'mobifone')")
+    from collector.errors import StorageError
+    records = [make_measurement(1), make_measurement(2, carrier=Carrier.MOBIFONE)]
+    with pytest.raises(StorageError, match="no_mobifone"):
+        ingest(conn, stored(records), BASE_TIME)
+    assert conn.execute("SELECT count(*) FROM measurements").fetchone() == (0,)
+    assert conn.execute("SELECT count(*) FROM measurement_ids").fetchone() == (0,)
+
+
+def test_round_trip_keeps_every_field(conn: psycopg.Connection[Any]) -> None:
+    m = make_measurement(3, raw='{"end": {}}', pci=301, earfcn=1850, band="B3",
+                         mcc="452", mnc="04", error_kind=None)
+    ingest(conn, stored([m]), BASE_TIME)
+    page = list_measurements(conn, Filters(), include_raw=True)
+    row = page.items[0]
+    for field in RECORD_COLUMNS:
+        value = getattr(m, field)
+        expected = getattr(value, "value", value)
+        assert row[field] == expected, field
+    assert row["time"] == m.measured_at
+    assert row["h3_r10"] is not None
+
+
+def test_filters_and_cursor_pagination(conn: psycopg.Connection[Any]) -> None:
+    records = [make_measurement(i, carrier=Carrier.VIETTEL if i % 2 else Carrier.VNPT) for i in range(25)]
+    ingest(conn, stored(records), BASE_TIME)
+    seen = []
+    cursor = None
+    while True:
+        page = list_measurements(conn, Filters(carriers=["vnpt"]), limit=4, cursor=cursor)
+        seen += [r["id"] for r in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    expected = [m.id for m in records if m.carrier == "vnpt"]
+    assert seen == expected  # ordered by time, each once
+    window = Filters(start=BASE_TIME + timedelta(minutes=5), end=BASE_TIME + timedelta(minutes=10))
+    assert len(list_measurements(conn, window).items) == 5
+    box = Filters(bbox=(105.85, 21.0285, 105.86, 21.0290))
+    assert len(list_measurements(conn, box).items) == 6  # lat 21.0285 .. 21.0290
+
+
+def test_select_for_analysis_names_columns_like_the_record(conn: psycopg.Connection[Any]) -> None:
+    ingest(conn, stored([make_measurement(i) for i in range(3)]), BASE_TIME)
+    rows = select_for_analysis(conn, carriers=["viettel"])
+    assert len(rows) == 3
+    assert "measured_at" in rows[0] and "raw" not in rows[0] and "time" not in rows[0]
+
+
+def test_cell_hourly_view_aggregates_per_cell(conn: psycopg.Connection[Any]) -> None:
+    same_cell = [make_measurement(i, lat=21.0285, download_mbps=float(v))
+                 for i, v in enumerate([10, 35, 45, 120])]
+    ingest(conn, stored(same_cell), BASE_TIME)
+    rows = conn.execute(
+        "SELECT sum(tests), sum(down_n), sum(down_sum), sum(down_below_40), sum(down_below_100)"
+        " FROM cell_hourly").fetchone()
+    assert rows == (4, 4, 210.0, 2, 3)
