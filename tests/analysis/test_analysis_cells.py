@@ -7,11 +7,11 @@ import math
 import h3
 import numpy as np
 import pytest
+from analysis_builders import BASE, down, frame, local, spread
 from shapely.geometry import Point
 
 from analysis.cells import cell_stats
 from analysis.classify import classify_cells
-from analysis_builders import BASE, down, frame, local, spread
 
 
 def _one(stats, window="all"):

@@ -1,0 +1,206 @@
+"""Service points: read them from a file, and score each point per carrier and access.
+
+A point's samples are the measurements within `radius_m` of it (great-circle distances in a local
+UTM projection) plus those a fixed probe tagged with the point's `site_id` (even with no position).
+The verdict uses exactly the cell rule of `analysis.classify`. The trend is the least-squares slope
+of successful download speeds against time, in Mbps per week, given only when there are at least
+`min_samples` successful tests spanning at least 7 days (NaN otherwise).
+
+Example
+-------
+>>> points = read_service_points("ward_points.csv")  # doctest: +SKIP
+>>> cards = scorecards(points, measurements)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import h3
+import numpy as np
+import pandas as pd
+
+from analysis._geo import WGS84, metric_crs, require_columns, to_wgs84
+from analysis._samples import sample_table
+from analysis.cells import aggregate
+from analysis.classify import classify_cells
+from analysis.thresholds import Thresholds, load_thresholds
+
+__all__ = ["SCORECARD_COLUMNS", "SITE_TYPES", "read_service_points", "scorecards"]
+
+SITE_TYPES = ("public_service_point", "community_house", "digital_literacy_point", "school", "other")
+SCORECARD_COLUMNS = [
+    "site_id", "name", "site_type", "address", "carrier", "access", "samples", "failed",
+    "down_median_mbps", "down_p10_mbps", "share_below", "share_below_lo", "share_below_hi",
+    "threshold_mbps", "rsrp_median_dbm", "sinr_median_db", "verdict", "verdict_reason",
+    "trend_mbps_per_week", "last_measured_at", "cell_status",
+]
+
+
+def _rows_from(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    if path.suffix.lower() == ".csv":
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            return [(n, dict(r)) for n, r in enumerate(csv.DictReader(fh), start=2)]
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not JSON: {exc.msg} (line {exc.lineno})") from exc
+    rows = []
+    for n, feature in enumerate(data.get("features", []), start=1):
+        props = dict(feature.get("properties") or {})
+        geom = feature.get("geometry") or {}
+        if geom.get("type") == "Point":
+            props.setdefault("lon", geom["coordinates"][0])
+            props.setdefault("lat", geom["coordinates"][1])
+        rows.append((n, props))
+    return rows
+
+
+def read_service_points(path: str | Path) -> gpd.GeoDataFrame:
+    """Read service points from GeoJSON (Point features) or CSV (name, address, type, lat, lon).
+
+    An optional `site_id` column is kept, else ids ``sp-001``... are given in file order. Every row
+    is checked before anything is returned.
+
+    Raises
+    ------
+    ValueError
+        The first bad row and field (CSV rows are numbered as in a spreadsheet, the header being 1;
+        GeoJSON features from 1), e.g. ``points.csv row 3, type: 'market' is not one of ...``.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"{path}: file not found")
+    records = []
+    for n, row in _rows_from(path):
+        where = f"{path} {'row' if path.suffix.lower() == '.csv' else 'feature'} {n}"
+        name = str(row.get("name") or "").strip()
+        if not name:
+            raise ValueError(f"{where}, name: missing")
+        site_type = str(row.get("type") or "").strip()
+        if site_type not in SITE_TYPES:
+            raise ValueError(f"{where}, type: {site_type!r} is not one of {', '.join(SITE_TYPES)}")
+        coords = {}
+        for field, bound in (("lat", 90), ("lon", 180)):
+            try:
+                value = float(row.get(field))  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                raise ValueError(f"{where}, {field}: {row.get(field)!r} is not a number") from None
+            if not math.isfinite(value) or abs(value) > bound:
+                raise ValueError(f"{where}, {field}: {value} out of range")
+            coords[field] = value
+        site_id = str(row.get("site_id") or "").strip() or f"sp-{len(records) + 1:03d}"
+        records.append({"site_id": site_id, "name": name, "site_type": site_type,
+                        "address": str(row.get("address") or "").strip(), **coords})
+    frame = pd.DataFrame(records, columns=["site_id", "name", "site_type", "address", "lat", "lon"])
+    dupes = frame["site_id"][frame["site_id"].duplicated()]
+    if not dupes.empty:
+        raise ValueError(f"{path}: site_id {dupes.iloc[0]!r} appears more than once")
+    geometry = gpd.points_from_xy(frame.pop("lon"), frame.pop("lat"), crs=WGS84)
+    return gpd.GeoDataFrame(frame, geometry=geometry)
+
+
+def _trend(table: pd.DataFrame, keys: list[str], min_samples: int) -> pd.Series:
+    ok = table[table["down"].notna()].copy()
+    if ok.empty:
+        return pd.Series(dtype="float64")
+    t = pd.to_datetime(ok["measured_at"], utc=True)
+    x = ((t - t.min()).dt.total_seconds() / (7 * 86_400)).to_numpy()
+    ok = ok.assign(x=x, xy=x * ok["down"], xx=x * x)
+    g = ok.groupby(keys).agg(n=("x", "size"), sx=("x", "sum"), sy=("down", "sum"),
+                             sxy=("xy", "sum"), sxx=("xx", "sum"), lo=("x", "min"), hi=("x", "max"))
+    denom = g["n"] * g["sxx"] - g["sx"] ** 2
+    slope = (g["n"] * g["sxy"] - g["sx"] * g["sy"]) / denom.where(denom > 0)
+    return slope.where((g["n"] >= min_samples) & (g["hi"] - g["lo"] >= 1.0))
+
+
+def scorecards(
+    service_points: gpd.GeoDataFrame,
+    measurements: gpd.GeoDataFrame,
+    classified: gpd.GeoDataFrame | None = None,
+    *,
+    radius_m: float = 150.0,
+    thresholds: Thresholds | None = None,
+) -> gpd.GeoDataFrame:
+    """One row per service point x carrier x access (one row with no carrier if never measured).
+
+    Parameters
+    ----------
+    service_points : GeoDataFrame
+        From `read_service_points` (site_id, name, site_type, address, point geometry).
+    measurements : GeoDataFrame
+        The measurements frame.
+    classified : GeoDataFrame, optional
+        Classified cell statistics; if given, `cell_status` holds the status (window ``all``) of
+        the H3 cell containing the point for the same carrier and access.
+    radius_m : float
+        Radius around each point, metres.
+
+    Returns
+    -------
+    GeoDataFrame (point geometry) in the CRS of `service_points`, columns `SCORECARD_COLUMNS`.
+    """
+    thresholds = thresholds or load_thresholds()
+    if radius_m <= 0:
+        raise ValueError(f"radius_m: must be positive, got {radius_m}")
+    points = to_wgs84(service_points, "service_points")
+    require_columns(points, ("site_id", "name", "site_type", "address"), "service_points")
+    meas = to_wgs84(measurements, "measurements")
+    table = sample_table(meas, thresholds, None).reset_index(drop=True)
+    if points.empty:
+        frame = pd.DataFrame({c: pd.Series(dtype=object) for c in SCORECARD_COLUMNS})
+        empty = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=WGS84))
+        return empty.to_crs(service_points.crs)
+    crs = metric_crs(points)
+    placed = np.flatnonzero(np.isfinite(table["lat"].to_numpy()))
+    near = gpd.GeoDataFrame(
+        {"row": placed},
+        geometry=gpd.points_from_xy(table["lon"].to_numpy()[placed], table["lat"].to_numpy()[placed]),
+        crs=WGS84,
+    ).to_crs(crs)
+    circles = gpd.GeoDataFrame({"site_id": points["site_id"].to_numpy()},
+                               geometry=points.to_crs(crs).buffer(radius_m).to_numpy(), crs=crs)
+    joined = gpd.sjoin(near, circles, predicate="within")[["row", "site_id"]]
+    tagged = table.index[table["site_id"].isin(set(points["site_id"]))]
+    pairs = pd.concat(
+        [joined, pd.DataFrame({"row": tagged, "site_id": table.loc[tagged, "site_id"]})]
+    ).drop_duplicates()
+    sel = table.iloc[pairs["row"].to_numpy()].assign(site_id=pairs["site_id"].to_numpy())
+    keys = ["site_id", "carrier", "access"]
+    stats = aggregate(sel, keys, thresholds.rules.z)
+    stats = classify_cells(stats, thresholds).rename(
+        columns={"status": "verdict", "status_reason": "verdict_reason"}
+    )
+    stats = stats.set_index(keys)
+    stats["trend_mbps_per_week"] = _trend(sel, keys, thresholds.rules.min_samples)
+    stats["last_measured_at"] = sel[sel["down_test"]].groupby(keys)["measured_at"].max()
+    stats = stats.reset_index()
+    info = pd.DataFrame(points.drop(columns=points.geometry.name))
+    out = info.merge(stats, on="site_id", how="left")
+    out["samples"] = out["samples"].fillna(0).astype("int64")
+    out["failed"] = out["failed"].fillna(0).astype("int64")
+    out["verdict"] = out["verdict"].fillna("insufficient_data")
+    out["verdict_reason"] = out["verdict_reason"].fillna("no_download_tests")
+    out["cell_status"] = None
+    if classified is not None and not classified.empty:
+        res = h3.get_resolution(str(classified["cell"].iloc[0]))
+        cell_of = {
+            sid: h3.latlng_to_cell(p.y, p.x, res)
+            for sid, p in zip(points["site_id"], points.geometry, strict=True)
+        }
+        look = classified[classified["window"] == "all"].set_index(["cell", "carrier", "access"])
+        look = look["status"]
+        out["cell_status"] = [
+            look.get((cell_of[s], c, a)) for s, c, a in zip(out["site_id"], out["carrier"],
+                                                            out["access"], strict=True)
+        ]
+    geom = dict(zip(points["site_id"], points.geometry, strict=True))
+    geometry = gpd.GeoSeries([geom[s] for s in out["site_id"]], crs=WGS84)
+    result = gpd.GeoDataFrame(out[SCORECARD_COLUMNS], geometry=geometry.to_numpy(), crs=WGS84)
+    return result.to_crs(service_points.crs)
+
