@@ -1,0 +1,150 @@
+"""H3 cells on the web map, packed small: each hexagon once, rows as short integer arrays.
+
+A ward surveyed for a year gives about 20,000 rows (cell x carrier x access x window); written as
+plain GeoJSON that is 5 MB or more. Here each distinct hexagon is stored once as its vertices in
+micro-degrees (exactly the 6-decimal rounding), the first absolute and the rest as differences,
+and each row refers to it by index with its values scaled to integers. A short script turns them
+into canvas polygons inside the folium FeatureGroup of their carrier x access x window, and
+builds popups only when one is opened.
+
+Example
+-------
+>>> from shapely.geometry import Polygon
+>>> pack_ring(Polygon([(105.85, 21.03), (105.851, 21.03), (105.851, 21.031)]))
+[21030000, 105850000, 0, 1000, 1000, 0]
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import geopandas as gpd
+from branca.element import MacroElement
+from jinja2 import Template
+from shapely.geometry.base import BaseGeometry
+
+__all__ = ["CellsLayer", "pack_cells", "pack_ring"]
+
+_MICRO = 1_000_000
+
+
+def pack_ring(polygon: BaseGeometry) -> list[int]:
+    """Exterior ring of `polygon` as [lat0, lon0, dlat1, dlon1, ...] in micro-degrees."""
+    coords = list(polygon.exterior.coords)
+    if len(coords) > 1 and coords[0] == coords[-1]:
+        coords = coords[:-1]
+    packed: list[int] = []
+    prev_lat = prev_lon = 0
+    for lon, lat in coords:
+        lat_u, lon_u = round(lat * _MICRO), round(lon * _MICRO)
+        packed += [lat_u - prev_lat, lon_u - prev_lon]
+        prev_lat, prev_lon = lat_u, lon_u
+    return packed
+
+
+def _scaled(value: Any, factor: float) -> int | None:
+    if value is None:
+        return None
+    number = float(value)
+    return None if math.isnan(number) else round(number * factor)
+
+
+def pack_cells(
+    cells: gpd.GeoDataFrame, colour_index: list[int], status_index: list[int]
+) -> tuple[list[list[int]], dict[tuple[str, str, str], list[list[int | None]]]]:
+    """Split `cells` (EPSG:4326) into distinct hexagon rings and rows per (carrier, access, window).
+
+    Each row: [ring index, colour index, status index, samples, failed, median x10, p10 x10,
+    share below %, low %, high %, threshold, RSRP dBm, SINR dB]; ``None`` where missing.
+    """
+    rings: list[list[int]] = []
+    ring_of: dict[str, int] = {}
+    rows: dict[tuple[str, str, str], list[list[int | None]]] = {}
+    columns = zip(
+        cells["cell"], cells["carrier"], cells["access"], cells["window"], cells.geometry,
+        cells["samples"], cells["failed"], cells["down_median_mbps"], cells["down_p10_mbps"],
+        cells["share_below"], cells["share_below_lo"], cells["share_below_hi"],
+        cells["threshold_mbps"], cells["rsrp_median_dbm"], cells["sinr_median_db"],
+        colour_index, status_index, strict=True,
+    )
+    for (cell, carrier, access, window, geometry, samples, failed, median, p10, share, low, high,
+         threshold, rsrp, sinr, colour, status) in columns:
+        key = str(cell)
+        if key not in ring_of:
+            ring_of[key] = len(rings)
+            rings.append(pack_ring(geometry))
+        rows.setdefault((str(carrier), str(access), str(window)), []).append([
+            ring_of[key], colour, status, _scaled(samples, 1), _scaled(failed, 1),
+            _scaled(median, 10), _scaled(p10, 10), _scaled(share, 100), _scaled(low, 100),
+            _scaled(high, 100), _scaled(threshold, 1), _scaled(rsrp, 1), _scaled(sinr, 1),
+        ])
+    return rings, rows
+
+
+class CellsLayer(MacroElement):  # type: ignore[misc]
+    """Script that draws packed cells into existing folium FeatureGroups.
+
+    `groups` maps a row key "carrier|access|window" to the FeatureGroup's JS variable name;
+    `text` holds the translated popup words and `colours`/`statuses` the lookup tables.
+    """
+
+    _template = Template(
+        """
+{% macro script(this, kwargs) %}
+(function () {
+  var d = {{ this.payload }};
+  var groups = { {% for key, name in this.groups.items() %}{{ key|tojson }}: {{ name }},{% endfor %} };
+  function ring(p) {
+    var out = [], lat = 0, lon = 0;
+    for (var i = 0; i < p.length; i += 2) { lat += p[i]; lon += p[i + 1];
+      out.push([lat / 1e6, lon / 1e6]); }
+    return out;
+  }
+  function num(v, f) {
+    return v === null ? "–" : (v / f).toFixed(f > 1 ? 1 : 0).replace(".", d.text.decimal);
+  }
+  var rings = d.rings.map(ring);
+  Object.keys(d.rows).forEach(function (key) {
+    var group = groups[key], head = d.heads[key];
+    d.rows[key].forEach(function (r) {
+      var poly = L.polygon(rings[r[0]], {color: d.colours[r[1]], weight: 0.5, opacity: 0.8,
+        fillColor: d.colours[r[1]], fillOpacity: 0.55});
+      poly.bindPopup(function () {
+        var t = d.text;
+        var rows = [[t.status, d.statuses[r[2]]],
+          [t.samples, num(r[3], 1) + " (" + t.failed + ": " + num(r[4], 1) + ")"],
+          [t.median, num(r[5], 10) + " Mbps"], [t.p10, num(r[6], 10) + " Mbps"],
+          [t.share.replace("{threshold}", num(r[10], 1)),
+           num(r[7], 1) + "% (" + num(r[8], 1) + "–" + num(r[9], 1) + "%)"],
+          [t.rsrp, num(r[11], 1) + " dBm"], [t.sinr, num(r[12], 1) + " dB"]];
+        return "<b>" + head + "</b><table class='lomsong-popup'>" + rows.map(function (x) {
+          return "<tr><th>" + x[0] + "</th><td>" + x[1] + "</td></tr>"; }).join("") + "</table>";
+      });
+      poly.addTo(group);
+    });
+  });
+})();
+{% endmacro %}
+"""
+    )
+
+    def __init__(
+        self,
+        rings: list[list[int]],
+        rows: dict[str, list[list[int | None]]],
+        groups: dict[str, str],
+        heads: dict[str, str],
+        colours: list[str],
+        statuses: list[str],
+        text: dict[str, str],
+    ) -> None:
+        super().__init__()
+        self._name = "CellsLayer"
+        self.groups = groups
+        self.payload = json.dumps(
+            {"rings": rings, "rows": rows, "heads": heads, "colours": colours,
+             "statuses": statuses, "text": text},
+            ensure_ascii=False, separators=(",", ":"),
+        ).replace("</", "<\\/")

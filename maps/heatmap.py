@@ -1,0 +1,223 @@
+"""The officer's web map: cells by status or speed, weak areas, service points, routes, boundary.
+
+Everything the page loads comes from `asset_base_url` (the vendored Leaflet files the collector
+serves), or is inlined (`render_html(..., inline=True)`) for a file that works offline. No tile
+layer is added unless `basemap_url` is given.
+
+Example
+-------
+>>> html = render_html(cells, lang="vi")          # doctest: +SKIP
+>>> Path("map.html").write_text(render_html(cells, inline=True))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+import folium
+import geopandas as gpd
+import pandas as pd
+
+from maps.assets import asset_links, inline_assets
+from maps.cells_layer import CellsLayer, pack_cells
+from maps.controls import Legend, WindowSwitch
+from maps.frames import check_frame
+from maps.i18n import Gettext, check_language, format_number, translator
+from maps.labels import ACCESS_ORDER, CARRIER_ORDER, STATUS_ORDER, label
+from maps.popups import service_point_popup, weak_area_popup
+from maps.style import MISSING_COLOUR, SPEED_COLOURS, SPEED_EDGES_MBPS, STATUS_COLOURS, speed_class
+
+__all__ = ["MODES", "build_map", "render_html"]
+
+MODES: tuple[str, ...] = ("status", "speed")
+_WINDOWS: tuple[str, ...] = ("all", "peak", "offpeak")
+_SITE_ICON_COLOURS = {"dead_spot": "black", "confirmed_weak": "red", "likely_weak": "orange",
+                      "ok": "green", "insufficient_data": "gray"}
+
+
+def _rank(order: tuple[str, ...], code: str) -> int:
+    return order.index(code) if code in order else len(order)
+
+
+def _cell_colours(cells: gpd.GeoDataFrame, mode: str) -> tuple[list[str], list[int]]:
+    if mode == "status":
+        colours = [STATUS_COLOURS[s] for s in STATUS_ORDER] + [MISSING_COLOUR]
+        index = [STATUS_ORDER.index(s) if s in STATUS_ORDER else len(STATUS_ORDER)
+                 for s in cells["status"]]
+        return colours, index
+    colours = [*SPEED_COLOURS, MISSING_COLOUR]
+    speeds = pd.to_numeric(cells["down_median_mbps"], errors="coerce")
+    return colours, [speed_class(v) % len(colours) for v in speeds]
+
+
+def _legend(cells: gpd.GeoDataFrame, mode: str, _: Gettext, lang: str) -> Legend:
+    if mode == "status":
+        entries = [(STATUS_COLOURS[s], label("status", s, _)) for s in STATUS_ORDER]
+    else:
+        entries = []
+        for i, colour in enumerate(SPEED_COLOURS):
+            low, high = SPEED_EDGES_MBPS[i], SPEED_EDGES_MBPS[i + 1]
+            text = (f"≥ {format_number(low, lang, decimals=0)} Mbps" if high == float("inf")
+                    else f"{format_number(low, lang, decimals=0)}–"
+                         f"{format_number(high, lang, decimals=0)} Mbps")
+            entries.append((colour, text))
+        entries.append((MISSING_COLOUR, _("No speed result")))
+    targets = (cells[["access", "threshold_mbps"]].dropna().drop_duplicates("access")
+               .sort_values("threshold_mbps"))
+    parts = [f"{format_number(t, lang, decimals=0)} Mbps ({label('access', a, _)})"
+             for a, t in zip(targets["access"], targets["threshold_mbps"], strict=True)]
+    if not parts:
+        parts = [f"40 Mbps ({label('access', '4g', _)})"]
+    note = _("Download target: {targets}").format(targets=", ".join(parts))
+    title = _("Cell status") if mode == "status" else _("Median download speed")
+    return Legend(title, entries, note)
+
+
+def _add_cells(fmap: folium.Map, cells: gpd.GeoDataFrame, mode: str, _: Gettext,
+               lang: str) -> None:
+    colours, colour_index = _cell_colours(cells, mode)
+    status_index = [STATUS_ORDER.index(s) if s in STATUS_ORDER else len(STATUS_ORDER)
+                    for s in cells["status"]]
+    statuses = [label("status", s, _) for s in STATUS_ORDER] + [_("Unknown")]
+    rings, rows = pack_cells(cells, colour_index, status_index)
+    groups: dict[str, str] = {}
+    heads: dict[str, str] = {}
+    switch: dict[str, dict[str, str]] = {}
+    order = sorted(rows, key=lambda k: (_rank(CARRIER_ORDER, k[0]), _rank(ACCESS_ORDER, k[1]),
+                                        _rank(_WINDOWS, k[2]), k))
+    first = order[0][:2] if order else None
+    for carrier, access, window in order:
+        name = (f"{label('carrier', carrier, _)} · {label('access', access, _)} · "
+                f"{label('window', window, _)}")
+        shown = (carrier, access) == first and window == "all"
+        group = folium.FeatureGroup(name=name, show=shown).add_to(fmap)
+        key = f"{carrier}|{access}|{window}"
+        groups[key] = group.get_name()
+        heads[key] = escape(name)
+        switch.setdefault(f"{carrier}|{access}", {})[window] = group.get_name()
+    text = {
+        "status": escape(_("Status")), "samples": escape(_("Samples")),
+        "failed": escape(_("failed")), "median": escape(_("Median download")),
+        "p10": escape(_("10th percentile")),
+        "share": escape(_("Share below {threshold} Mbps")), "rsrp": escape(_("RSRP median")),
+        "sinr": escape(_("SINR median")), "decimal": format_number(0.5, lang)[1],
+    }
+    CellsLayer(rings, {"|".join(k): v for k, v in rows.items()}, groups, heads, colours,
+               [escape(s) for s in statuses], text).add_to(fmap)
+    WindowSwitch(_("Time window"), [(w, label("window", w, _)) for w in _WINDOWS],
+                 switch).add_to(fmap)
+
+
+def _add_weak_areas(fmap: folium.Map, areas: gpd.GeoDataFrame, _: Gettext, lang: str) -> None:
+    group = folium.FeatureGroup(name=_("Weak areas"), show=True).add_to(fmap)
+    for _index, area in areas.iterrows():
+        colour = STATUS_COLOURS.get(str(area["status"]), MISSING_COLOUR)
+        folium.GeoJson(
+            area.geometry.__geo_interface__,
+            style_function=lambda _f, c=colour: {"color": c, "weight": 3, "fill": False,
+                                                 "dashArray": "6 4"},
+            popup=folium.Popup(weak_area_popup(area, _, lang), max_width=420),
+        ).add_to(group)
+
+
+def _add_service_points(fmap: folium.Map, scorecards: gpd.GeoDataFrame, _: Gettext,
+                        lang: str) -> None:
+    group = folium.FeatureGroup(name=_("Service points"), show=True).add_to(fmap)
+    for _site_id, site in scorecards.groupby("site_id", sort=True):
+        verdicts = [v for v in STATUS_ORDER if v in set(site["verdict"])]
+        worst = verdicts[0] if verdicts else "insufficient_data"
+        point = site.geometry.iloc[0]
+        folium.Marker(
+            [round(point.y, 6), round(point.x, 6)],
+            tooltip=str(site["name"].iloc[0]),
+            popup=folium.Popup(service_point_popup(site, _, lang), max_width=640),
+            icon=folium.Icon(color=_SITE_ICON_COLOURS[worst], icon="building", prefix="fa"),
+        ).add_to(group)
+
+
+def _add_lines(fmap: folium.Map, routes: gpd.GeoDataFrame | None,
+               boundary: gpd.GeoDataFrame | None, _: Gettext) -> None:
+    if routes is not None and len(routes):
+        group = folium.FeatureGroup(name=_("Walk routes"), show=True).add_to(fmap)
+        for geometry in routes.geometry:
+            lines = getattr(geometry, "geoms", [geometry])
+            for line in lines:
+                folium.PolyLine([(round(y, 6), round(x, 6)) for x, y in line.coords],
+                                color="#2c7bb6", weight=2).add_to(group)
+    if boundary is not None and len(boundary):
+        group = folium.FeatureGroup(name=_("Ward boundary"), show=True).add_to(fmap)
+        folium.GeoJson(
+            boundary.geometry.union_all().__geo_interface__,
+            style_function=lambda _f: {"color": "#542788", "weight": 2, "fill": False},
+        ).add_to(group)
+
+
+def build_map(
+    cells: gpd.GeoDataFrame,
+    weak_areas: gpd.GeoDataFrame | None = None,
+    scorecards: gpd.GeoDataFrame | None = None,
+    routes: gpd.GeoDataFrame | None = None,
+    boundary: gpd.GeoDataFrame | None = None,
+    *,
+    lang: str = "vi",
+    mode: str = "status",
+    asset_base_url: str = "/static/vendor",
+    basemap_url: str | None = None,
+    basemap_attribution: str = "",
+) -> folium.Map:
+    """Build the folium map from the analysis outputs (EPSG:4326 GeoDataFrames).
+
+    `mode` colours cells by "status" (classification) or "speed" (median download). Each
+    carrier x access x window is its own layer; the first carrier's all-day layer is shown.
+    """
+    _ = translator(lang)
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; choose status or speed")
+    cells = check_frame(cells, "cells")
+    frames = [cells]
+    fmap = folium.Map(tiles=None, prefer_canvas=True, control_scale=True, zoom_start=15,
+                      location=[21.0285, 105.8542])
+    fmap.default_js, fmap.default_css = asset_links(asset_base_url)
+    if basemap_url:
+        folium.TileLayer(basemap_url, attr=basemap_attribution or basemap_url,
+                         name=_("Basemap"), max_zoom=19).add_to(fmap)
+    if boundary is not None:
+        boundary = check_frame(boundary, "boundary")
+        frames.append(boundary)
+    _add_cells(fmap, cells, mode, _, lang)
+    if weak_areas is not None and len(weak_areas):
+        _add_weak_areas(fmap, check_frame(weak_areas, "weak_areas"), _, lang)
+    if scorecards is not None and len(scorecards):
+        scorecards = check_frame(scorecards, "scorecards")
+        frames.append(scorecards)
+        _add_service_points(fmap, scorecards, _, lang)
+    _add_lines(fmap, None if routes is None else check_frame(routes, "routes"), boundary, _)
+    _legend(cells, mode, _, lang).add_to(fmap)
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    bounds = [f.total_bounds for f in frames if len(f)]
+    if bounds:
+        fmap.fit_bounds([[min(b[1] for b in bounds), min(b[0] for b in bounds)],
+                         [max(b[3] for b in bounds), max(b[2] for b in bounds)]])
+    return fmap
+
+
+def render_html(
+    cells: gpd.GeoDataFrame,
+    weak_areas: gpd.GeoDataFrame | None = None,
+    scorecards: gpd.GeoDataFrame | None = None,
+    routes: gpd.GeoDataFrame | None = None,
+    boundary: gpd.GeoDataFrame | None = None,
+    *,
+    lang: str = "vi",
+    mode: str = "status",
+    asset_base_url: str = "/static/vendor",
+    basemap_url: str | None = None,
+    inline: bool = False,
+) -> str:
+    """The map as a complete HTML page; with `inline`, a standalone file with every asset in it."""
+    check_language(lang)
+    fmap = build_map(cells, weak_areas, scorecards, routes, boundary, lang=lang, mode=mode,
+                     asset_base_url=asset_base_url, basemap_url=basemap_url)
+    html: str = fmap.get_root().render()
+    html = html.replace("<html>", f'<html lang="{lang}">', 1)
+    return inline_assets(html, asset_base_url) if inline else html

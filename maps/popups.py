@@ -1,0 +1,117 @@
+"""HTML popups for weak areas and service points (every carrier of a site in one table).
+
+Values are formatted the Vietnamese way and every piece of data is HTML-escaped.
+
+Example
+-------
+>>> import pandas as pd
+>>> from maps.i18n import translator
+>>> row = pd.Series({"area_id": "A1", "carrier": "viettel", "access": "4g",
+...     "status": "confirmed_weak", "cause": "coverage", "cells": 3, "area_km2": 0.04,
+...     "samples": 40, "down_median_mbps": 12.5, "down_p10_mbps": 3.0, "share_below": 0.9,
+...     "worst_hour": 20, "pcis": "101", "bands": "B3", "rsrp_median_dbm": -112.0,
+...     "sinr_median_db": 4.0, "peak_median_mbps": 9.0, "offpeak_median_mbps": 15.0})
+>>> "Vùng phủ" in weak_area_popup(row, translator("vi"), "vi")
+True
+"""
+
+from __future__ import annotations
+
+import math
+from html import escape
+from typing import Any
+
+import pandas as pd
+
+from maps.i18n import Gettext, format_datetime, format_mbps, format_number, format_percent
+from maps.labels import label
+
+__all__ = ["fmt_value", "local_time", "service_point_popup", "share_interval", "weak_area_popup"]
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT
+
+
+def fmt_value(value: Any, lang: str, unit: str = "", decimals: int = 0) -> str:
+    """A number with unit, or "–" when missing."""
+    if _missing(value):
+        return "–"
+    text = format_number(float(value), lang, decimals=decimals)
+    return f"{text} {unit}".strip()
+
+
+def share_interval(share: Any, low: Any, high: Any, lang: str) -> str:
+    """'62% (48–75%)': share below the target with its 95% interval."""
+    if _missing(share):
+        return "–"
+    text = format_percent(float(share), lang)
+    if not _missing(low) and not _missing(high):
+        text += f" ({format_number(100 * float(low), lang, decimals=0)}–"
+        text += f"{format_percent(float(high), lang)})"
+    return text
+
+
+def local_time(value: Any, lang: str) -> str:
+    """Format a stored time (UTC; naive values from a GeoPackage are taken as UTC)."""
+    if _missing(value):
+        return "–"
+    stamp = pd.Timestamp(value)
+    if stamp.tzinfo is None:
+        stamp = stamp.tz_localize("UTC")
+    return format_datetime(stamp.to_pydatetime(), lang)
+
+
+def _table(rows: list[tuple[str, str]]) -> str:
+    cells = "".join(f"<tr><th>{escape(head)}</th><td>{escape(value)}</td></tr>"
+                    for head, value in rows)
+    return f"<table class='lomsong-popup'>{cells}</table>"
+
+
+def weak_area_popup(area: pd.Series, _: Gettext, lang: str) -> str:
+    """Popup of one weak area: carrier, status, likely cause and the evidence behind it."""
+    head = (f"{label('carrier', area['carrier'], _)} · {label('access', area['access'], _)} · "
+            f"{_('Weak area')} {area['area_id']}")
+    worst = area["worst_hour"]
+    rows = [
+        (_("Status"), label("status", area["status"], _)),
+        (_("Likely cause"), label("cause", area["cause"], _)),
+        (_("Cells"), fmt_value(area["cells"], lang)),
+        (_("Area"), fmt_value(area["area_km2"], lang, "km²", 3)),
+        (_("Samples"), fmt_value(area["samples"], lang)),
+        (_("Median download"), format_mbps(area["down_median_mbps"], lang)),
+        (_("10th percentile"), format_mbps(area["down_p10_mbps"], lang)),
+        (_("Share below target"), format_percent(area["share_below"], lang)),
+        (_("Peak / off-peak median"), f"{format_mbps(area['peak_median_mbps'], lang)} / "
+                                      f"{format_mbps(area['offpeak_median_mbps'], lang)}"),
+        (_("Worst hour"), "–" if _missing(worst) else f"{int(worst):02d}:00"),
+        (_("RSRP median"), fmt_value(area["rsrp_median_dbm"], lang, "dBm")),
+        (_("SINR median"), fmt_value(area["sinr_median_db"], lang, "dB")),
+        (_("PCIs seen"), "–" if _missing(area["pcis"]) else str(area["pcis"])),
+        (_("Bands seen"), "–" if _missing(area["bands"]) else str(area["bands"])),
+    ]
+    return f"<b>{escape(head)}</b>{_table(rows)}"
+
+
+def service_point_popup(site: pd.DataFrame, _: Gettext, lang: str) -> str:
+    """Popup of one service point: one line per carrier x access with its verdict and figures."""
+    first = site.iloc[0]
+    heads = [_("Carrier"), _("Access"), _("Verdict"), _("Median download"),
+             _("10th percentile"), _("Share below target"), _("Trend (Mbps/week)"),
+             _("Last measured")]
+    lines = []
+    for _index, row in site.sort_values(["carrier", "access"]).iterrows():
+        values = [
+            label("carrier", row["carrier"], _), label("access", row["access"], _),
+            label("status", row["verdict"], _), format_mbps(row["down_median_mbps"], lang),
+            format_mbps(row["down_p10_mbps"], lang),
+            share_interval(row["share_below"], row["share_below_lo"], row["share_below_hi"],
+                           lang),
+            fmt_value(row["trend_mbps_per_week"], lang, decimals=1),
+            local_time(row["last_measured_at"], lang),
+        ]
+        lines.append("<tr>" + "".join(f"<td>{escape(v)}</td>" for v in values) + "</tr>")
+    header = "".join(f"<th>{escape(h)}</th>" for h in heads)
+    title = f"<b>{escape(str(first['name']))}</b><br>{escape(str(first['address']))} · "
+    title += escape(label("site_type", str(first["site_type"]), _))
+    return (f"{title}<table class='lomsong-popup'><tr>{header}</tr>{''.join(lines)}</table>")
