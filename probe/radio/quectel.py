@@ -89,11 +89,13 @@ class _Fields:
 
 
 def _records(text: str, source: str) -> list[tuple[str, _Fields]]:
-    body = text.strip()
-    if body.startswith("response:"):
-        body = body[len("response:") :].strip().strip("'")
     out: list[tuple[str, _Fields]] = []
-    for number, line in enumerate(body.splitlines(), start=1):
+    for number, full_line in enumerate(text.splitlines(), start=1):
+        line = full_line.strip()
+        if line.startswith("response:"):
+            line = line[len("response:") :].strip().strip("'")
+        if not line.startswith("+"):
+            continue
         matches = list(_RECORD.finditer(line))
         for i, match in enumerate(matches):
             end = matches[i + 1].start() if i + 1 < len(matches) else len(line)
