@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import psycopg
 from fastapi import FastAPI, Request
@@ -15,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from collector.errors import DatabaseUnavailable, StorageError
 from collector.routes import health, measurements
-from collector.schemas import ErrorBody, ErrorItem
+from collector.schemas import Batch, ErrorBody, ErrorItem
 from collector.settings import Settings
 from collector.storage.migrate import migrate
 from lomsong import __version__
@@ -36,6 +37,23 @@ def _make_pool(settings: Settings, conninfo: str) -> ConnectionPool:
         open=False,
         name="lomsong",
     )
+
+
+def _document_batch(app: FastAPI) -> None:
+    """Add the `Batch` body schema, which the ingest route reads raw for speed and size limits."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            batch = Batch.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(batch.pop("$defs", {}))
+            components["Batch"] = batch
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -67,6 +85,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(measurements.router)
     retry_after = {"Retry-After": str(settings.retry_after_s)}
+    _document_batch(app)
 
     @app.exception_handler(DatabaseUnavailable)
     @app.exception_handler(PoolTimeout)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
@@ -107,14 +107,14 @@ async def post_measurements(
     """
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > settings.max_body_bytes:
-        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        raise HTTPException(413,
                             detail=f"body larger than {settings.max_body_bytes} bytes")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > settings.max_body_bytes:
-            raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            raise HTTPException(413,
                                 detail=f"body larger than {settings.max_body_bytes} bytes")
         chunks.append(chunk)
     body = b"".join(chunks)
@@ -127,7 +127,7 @@ async def post_measurements(
     except BatchRejected as exc:
         return JSONResponse(exc.body.model_dump(), status_code=422)
     except BatchTooLarge as exc:
-        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, detail=str(exc)) from exc
+        raise HTTPException(413, detail=str(exc)) from exc
 
     def store() -> IngestResult:
         with pool.connection() as conn:
