@@ -1,0 +1,1 @@
+"""Where a measurement was taken: GNSS (NMEA, gpsd), GPX tracks from phones, fixed sites."""
