@@ -31,6 +31,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 
+from maps.codes import LANGUAGES as CODE_LANGUAGES
+
 __all__ = [
     "DEFAULT_LANGUAGE",
     "LANGUAGES",
@@ -38,6 +40,7 @@ __all__ = [
     "Gettext",
     "N_",
     "catalog_path",
+    "check_language",
     "format_date",
     "format_datetime",
     "format_mbps",
@@ -47,7 +50,7 @@ __all__ = [
     "translator",
 ]
 
-LANGUAGES: tuple[str, ...] = ("vi", "en")
+LANGUAGES: tuple[str, ...] = CODE_LANGUAGES
 DEFAULT_LANGUAGE = "vi"
 LOCAL_TZ = "Asia/Ho_Chi_Minh"
 DOMAIN = "lomsong"

@@ -23,8 +23,8 @@ __all__ = ["ReportInput"]
 class ReportInput:
     """The analysis outputs (GeoDataFrames, EPSG:4326) with the columns of `maps.frames.COLUMNS`.
 
-    `min_samples` and the peak window are the sample rule and the local peak hours the analysis
-    used; the report's method section states them.
+    `min_samples`, `min_failed`, `weak_share` and the peak window are the sample rules and local
+    peak hours the analysis used; the report's method section states them.
     """
 
     cells: gpd.GeoDataFrame
@@ -34,6 +34,8 @@ class ReportInput:
     routes: gpd.GeoDataFrame | None = None
     boundary: gpd.GeoDataFrame | None = None
     min_samples: int = 5
+    min_failed: int = 3
+    weak_share: float = 0.5
     peak_start_hour: int = 19
     peak_end_hour: int = 22
 

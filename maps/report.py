@@ -1,0 +1,208 @@
+"""The carriers' PDF report (and the ward leadership's summary), Vietnamese first.
+
+Per carrier: cover, executive summary, method with the legal sources of the targets, static map,
+weak areas and service points with their evidence, proposals, and an annex with the SHA-256
+checksums of the data exports the report rests on. A period with no data gives a short report
+that says so.
+
+Example
+-------
+>>> pdf = build_report(survey, carrier="viettel", ward_name="Phường Hoàn Kiếm",
+...                    period_start=date(2026, 11, 1), period_end=date(2026, 11, 30),
+...                    exports=[Path("cells.csv")])                      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+from pathlib import Path
+
+import geopandas as gpd
+from reportlab.lib.units import mm
+from reportlab.platypus import Flowable, Image, PageBreak, SimpleDocTemplate, Spacer
+
+from maps.i18n import Gettext, format_date, format_mbps, format_number, translator
+from maps.labels import VOCABULARY, label
+from maps.pdf_layout import FONT, PAGE_SIZE, Styles, numbered_canvas, para, table
+from maps.popups import fmt_value, local_time, share_interval
+from maps.report_input import ReportInput
+from maps.report_text import method_paragraphs, summary_paragraphs
+from maps.static import render_static_map
+
+__all__ = ["build_report", "sha256_file"]
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _for_carrier(frame: gpd.GeoDataFrame, carrier: str | None) -> gpd.GeoDataFrame:
+    return frame if carrier is None else frame[frame["carrier"] == carrier]
+
+
+def _cover(styles: Styles, _: Gettext, lang: str, ward: str, carrier: str | None,
+           start: dt.date, end: dt.date) -> list[Flowable]:
+    who = (_("Carrier: {carrier}").format(carrier=label("carrier", carrier, _)) if carrier
+           else _("Summary for the ward's leadership (all carriers)"))
+    return [
+        Spacer(1, 55 * mm),
+        para(_("Mobile and fixed broadband quality report"), styles.title),
+        para(_("Ward: {ward}").format(ward=ward), styles.cover),
+        para(_("Period: {start} – {end}").format(start=format_date(start, lang),
+                                                 end=format_date(end, lang)), styles.cover),
+        para(who, styles.cover),
+        Spacer(1, 30 * mm),
+        para(_("Prepared on {date} with lomsong").format(
+            date=format_date(dt.datetime.now(dt.UTC), lang)), styles.cover),
+        PageBreak(),
+    ]
+
+
+def _weak_area_table(areas: gpd.GeoDataFrame, styles: Styles, _: Gettext,
+                     lang: str) -> list[Flowable]:
+    if not len(areas):
+        return [para(_("No weak areas were found."), styles.body)]
+    header = [_("Area"), _("Carrier"), _("Status"), _("Likely cause"), _("Cells / km²"),
+              _("Samples"), _("Median / p10"), _("Share below target"),
+              _("Peak / off-peak median"), _("RSRP / SINR"), _("PCIs / bands")]
+    rows = []
+    for _i, a in areas.sort_values(["carrier", "share_below"], ascending=[True, False]).iterrows():
+        rows.append([
+            str(a["area_id"]),
+            f"{label('carrier', a['carrier'], _)} · {label('access', a['access'], _)}",
+            label("status", a["status"], _), label("cause", a["cause"], _),
+            f"{fmt_value(a['cells'], lang)} / {fmt_value(a['area_km2'], lang, decimals=3)}",
+            fmt_value(a["samples"], lang),
+            f"{format_mbps(a['down_median_mbps'], lang)} / {format_mbps(a['down_p10_mbps'], lang)}",
+            share_interval(a["share_below"], None, None, lang),
+            f"{format_mbps(a['peak_median_mbps'], lang)} / "
+            f"{format_mbps(a['offpeak_median_mbps'], lang)}",
+            f"{fmt_value(a['rsrp_median_dbm'], lang, 'dBm')} / "
+            f"{fmt_value(a['sinr_median_db'], lang, 'dB')}",
+            f"{a['pcis']} / {a['bands']}",
+        ])
+    widths = (11, 19, 16, 21, 13, 11, 21, 14, 21, 17, 17)
+    return [table(header, rows, styles, widths)]
+
+
+def _service_point_table(sites: gpd.GeoDataFrame, styles: Styles, _: Gettext,
+                         lang: str) -> list[Flowable]:
+    if not len(sites):
+        return [para(_("No service point was measured."), styles.body)]
+    header = [_("Service point"), _("Carrier"), _("Verdict"), _("Samples"), _("Median / p10"),
+              _("Share below target (95% interval)"), _("Trend (Mbps/week)"),
+              _("Last measured")]
+    rows = []
+    for _i, s in sites.sort_values(["name", "carrier", "access"]).iterrows():
+        rows.append([
+            f"{s['name']} ({s['address']})",
+            f"{label('carrier', s['carrier'], _)} · {label('access', s['access'], _)}",
+            label("status", s["verdict"], _), fmt_value(s["samples"], lang),
+            f"{format_mbps(s['down_median_mbps'], lang)} / {format_mbps(s['down_p10_mbps'], lang)}",
+            share_interval(s["share_below"], s["share_below_lo"], s["share_below_hi"], lang),
+            fmt_value(s["trend_mbps_per_week"], lang, decimals=1),
+            local_time(s["last_measured_at"], lang),
+        ])
+    return [table(header, rows, styles, (40, 24, 19, 12, 25, 25, 16, 23))]
+
+
+def _proposal_table(proposals: gpd.GeoDataFrame, styles: Styles, _: Gettext,
+                    lang: str) -> list[Flowable]:
+    if not len(proposals):
+        return [para(_("No proposals: no weak area needs action."), styles.body)]
+    header = [_("Rank"), _("Carrier"), _("Target"), _("Action"), _("Priority"),
+              _("Impact score"), _("Service points affected"), _("Evidence")]
+    rows = []
+    for _i, p in proposals.sort_values(["carrier", "rank"]).iterrows():
+        rows.append([
+            fmt_value(p["rank"], lang), label("carrier", p["carrier"], _),
+            f"{p['target_name']} ({p['target_id']})", label("action", p["action"], _),
+            label("priority", p["priority"], _), fmt_value(p["impact_score"], lang, decimals=1),
+            fmt_value(p["service_points_affected"], lang), str(p["evidence"]),
+        ])
+    return [table(header, rows, styles, (9, 21, 30, 25, 14, 13, 17, 55))]
+
+
+def _annex(exports: list[Path], styles: Styles, _: Gettext, lang: str) -> list[Flowable]:
+    flow: list[Flowable] = [para(_("Annex: data exports"), styles.h1),
+                            para(_("The SHA-256 checksums let a carrier check that the files it "
+                                   "received are the ones this report is based on."),
+                                 styles.body)]
+    if not exports:
+        return [*flow, para(_("No data export file was attached."), styles.body)]
+    rows = [[path.name, f"{format_number(path.stat().st_size / 1024, lang)} KiB",
+             sha256_file(path)] for path in exports]
+    return [*flow, table([_("File"), _("Size"), _("SHA-256")], rows, styles, (50, 20, 110))]
+
+
+def build_report(
+    survey: ReportInput,
+    *,
+    carrier: str | None,
+    lang: str = "vi",
+    ward_name: str,
+    period_start: dt.date,
+    period_end: dt.date,
+    exports: list[Path],
+) -> bytes:
+    """The PDF report for `carrier` (a carrier code such as "viettel"; None for the summary).
+
+    Raises ``ValueError`` for an unknown carrier or language, or a period that ends before it
+    starts; a period with no data gives a PDF that says so.
+    """
+    _ = translator(lang)
+    if carrier is not None and carrier not in VOCABULARY["carrier"]:
+        raise ValueError(f"unknown carrier {carrier!r}; choose one of "
+                         f"{', '.join(c for c in VOCABULARY['carrier'] if c != 'all')}")
+    if period_end < period_start:
+        raise ValueError(f"period ends ({period_end}) before it starts ({period_start})")
+    styles = Styles()
+    cells = _for_carrier(survey.cells, carrier)
+    areas = _for_carrier(survey.weak_areas, carrier)
+    sites = _for_carrier(survey.scorecards, carrier)
+    proposals = _for_carrier(survey.proposals, carrier)
+    has_data = bool(len(cells) and cells["samples"].fillna(0).sum() > 0) or bool(len(sites))
+    story = _cover(styles, _, lang, ward_name, carrier, period_start, period_end)
+    story.append(para(_("Summary"), styles.h1))
+    if not has_data:
+        story.append(para(_("No measurement data in this period"), styles.h2))
+        story += [para(text, styles.body) for text in [
+            _("No probe or walk recorded a measurement for this ward and carrier between these "
+              "dates, so this report makes no finding. Check that the probes were online and "
+              "uploading, or choose another period.")]]
+    else:
+        story += [para(text, styles.body)
+                  for text in summary_paragraphs(cells, areas, sites, _, lang)]
+    story.append(para(_("Method"), styles.h1))
+    story += [para(text, styles.body) for text in method_paragraphs(survey, _, lang)]
+    if has_data:
+        png = render_static_map(cells, areas, sites, survey.boundary, lang=lang, dpi=150)
+        story += [PageBreak(), para(_("Map"), styles.h1),
+                  Image(io.BytesIO(png), width=170 * mm, height=170 * mm),
+                  para(_("Cells coloured by their worst status (all-day window); dashed "
+                         "outlines are weak areas; stars are public service points."),
+                       styles.small),
+                  PageBreak(), para(_("Weak areas"), styles.h1),
+                  *_weak_area_table(areas, styles, _, lang),
+                  para(_("Service points"), styles.h1),
+                  *_service_point_table(sites, styles, _, lang),
+                  para(_("Proposals"), styles.h1),
+                  *_proposal_table(proposals, styles, _, lang)]
+    story += _annex(exports, styles, _, lang)
+    buffer = io.BytesIO()
+    who = label("carrier", carrier, _) if carrier else _("All carriers")
+    document = SimpleDocTemplate(
+        buffer, pagesize=PAGE_SIZE, leftMargin=12 * mm, rightMargin=12 * mm, topMargin=15 * mm,
+        bottomMargin=18 * mm, title=_("Mobile and fixed broadband quality report"),
+        author="lomsong", subject=f"{ward_name} · {who}", initialFontName=FONT)
+    document.build(story, canvasmaker=numbered_canvas(
+        lambda page, total: _("Page {page}/{total}").format(page=page, total=total),
+        f"lomsong · {ward_name} · {who}"))
+    return buffer.getvalue()

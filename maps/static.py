@@ -1,0 +1,166 @@
+"""Static map for the PDF, drawn with matplotlib (Agg) and no basemap: nothing is downloaded.
+
+Cells are coloured by status (the worst carrier's status when several carriers are drawn), weak
+areas outlined, service points labelled; the ward boundary, a scale bar and a north arrow frame
+the map. Drawing happens in UTM zone 48N (EPSG:32648, metres), so the scale bar is exact; grid
+north there differs from true north by under 1 degree in Vietnam's zone-48 provinces.
+
+Example
+-------
+>>> png = render_static_map(cells, weak_areas, scorecards, boundary, lang="vi")  # doctest: +SKIP
+>>> png[:4]                                                                       # doctest: +SKIP
+b'\\x89PNG'
+"""
+
+from __future__ import annotations
+
+import io
+
+import geopandas as gpd
+import matplotlib as mpl
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
+
+from maps.frames import check_frame
+from maps.i18n import Gettext, format_number, translator
+from maps.labels import STATUS_ORDER, label
+from maps.style import MISSING_COLOUR, STATUS_COLOURS
+
+__all__ = ["METRIC_CRS", "nice_scale_length_m", "render_static_map", "worst_status_per_cell"]
+
+METRIC_CRS = 32648  # WGS 84 / UTM zone 48N: Hanoi and most of Vietnam
+_NICE_M = (10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000, 20000, 50000)
+
+
+def nice_scale_length_m(width_m: float) -> int:
+    """The largest round length not longer than a fifth of the map width, in metres.
+
+    >>> nice_scale_length_m(2300)
+    250
+    """
+    target = width_m / 5
+    fitting = [length for length in _NICE_M if length <= target]
+    return fitting[-1] if fitting else _NICE_M[0]
+
+
+def worst_status_per_cell(cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """One row per H3 cell holding its worst status across carriers (all-day window only).
+
+    "Not enough data" only wins where no carrier has a verdict.
+    """
+    rows = cells[cells["window"] == "all"] if (cells["window"] == "all").any() else cells
+    rank = rows["status"].map({s: i for i, s in enumerate(STATUS_ORDER)}).fillna(len(STATUS_ORDER))
+    ordered = rows.assign(_rank=rank).sort_values(["cell", "_rank"])
+    return ordered.drop_duplicates("cell").drop(columns="_rank")
+
+
+def _scale_bar(ax: mpl.axes.Axes, lang: str) -> None:
+    x0, x1 = ax.get_xlim()
+    y0, y1 = ax.get_ylim()
+    length = nice_scale_length_m(x1 - x0)
+    left, bottom, height = x0 + 0.04 * (x1 - x0), y0 + 0.04 * (y1 - y0), 0.012 * (y1 - y0)
+    for i in range(2):
+        ax.add_patch(Rectangle((left + i * length / 2, bottom), length / 2, height,
+                               facecolor="black" if i == 0 else "white", edgecolor="black",
+                               linewidth=0.8, zorder=10))
+    text = (f"{format_number(length / 1000, lang, decimals=1 if length % 1000 else 0)} km"
+            if length >= 1000 else f"{length} m")
+    ax.text(left, bottom + 1.6 * height, "0", fontsize=7, ha="center", zorder=10)
+    ax.text(left + length, bottom + 1.6 * height, text, fontsize=7, ha="center", zorder=10)
+
+
+def _north_arrow(ax: mpl.axes.Axes, _: Gettext) -> None:
+    ax.annotate(_("N"), xy=(0.94, 0.95), xytext=(0.94, 0.84), xycoords="axes fraction",
+                ha="center", va="center", fontsize=11, fontweight="bold", zorder=10,
+                arrowprops={"facecolor": "black", "width": 4, "headwidth": 11})
+
+
+def _empty(ax: mpl.axes.Axes, _: Gettext) -> None:
+    ax.text(0.5, 0.5, _("No measurement data in this period"), ha="center", va="center",
+            fontsize=12, transform=ax.transAxes)
+
+
+def render_static_map(
+    cells: gpd.GeoDataFrame,
+    weak_areas: gpd.GeoDataFrame | None = None,
+    scorecards: gpd.GeoDataFrame | None = None,
+    boundary: gpd.GeoDataFrame | None = None,
+    *,
+    lang: str = "vi",
+    dpi: int = 150,
+    size_in: tuple[float, float] = (7.0, 7.0),
+    title: str | None = None,
+) -> bytes:
+    """Draw the map and return it as PNG bytes at `dpi`.
+
+    Frames are the analysis outputs (any CRS with the contract's columns); pass them already
+    filtered to one carrier for a carrier's report.
+    """
+    _ = translator(lang)
+    cells = check_frame(cells, "cells")
+    layers = {"cells": cells, "weak_areas": weak_areas, "scorecards": scorecards,
+              "boundary": boundary}
+    metric = {kind: check_frame(frame, kind).to_crs(METRIC_CRS)
+              for kind, frame in layers.items() if frame is not None and len(frame)}
+    with mpl.rc_context({"font.family": "DejaVu Sans", "font.size": 8}):
+        figure = Figure(figsize=size_in, dpi=dpi)
+        FigureCanvasAgg(figure)
+        ax = figure.add_axes((0.02, 0.02, 0.96, 0.90 if title else 0.96))
+        ax.set_axis_off()
+        if title:
+            figure.suptitle(title, fontsize=11)
+        if "cells" not in metric and "boundary" not in metric:
+            _empty(ax, _)
+            return _png(figure, dpi)
+        handles: list[Patch | Line2D] = []
+        if "boundary" in metric:
+            metric["boundary"].boundary.plot(ax=ax, color="#542788", linewidth=1.5, zorder=2)
+            handles.append(Line2D([], [], color="#542788", linewidth=1.5,
+                                  label=_("Ward boundary")))
+        if "cells" in metric:
+            worst = worst_status_per_cell(metric["cells"])
+            colours = [STATUS_COLOURS.get(s, MISSING_COLOUR) for s in worst["status"]]
+            worst.plot(ax=ax, color=colours, alpha=0.75, edgecolor="white", linewidth=0.2,
+                       zorder=3)
+            present = set(worst["status"])
+            handles += [Patch(facecolor=STATUS_COLOURS[s], alpha=0.75, label=label("status", s, _))
+                        for s in STATUS_ORDER if s in present]
+        if "weak_areas" in metric:
+            areas = metric["weak_areas"]
+            areas.boundary.plot(ax=ax, color=[STATUS_COLOURS.get(s, MISSING_COLOUR)
+                                              for s in areas["status"]],
+                                linewidth=2.0, linestyle="--", zorder=4)
+            for _i, area in areas.iterrows():
+                point = area.geometry.representative_point()
+                ax.annotate(str(area["area_id"]), (point.x, point.y), fontsize=7, zorder=6,
+                            ha="center", bbox={"boxstyle": "round,pad=0.2", "fc": "white",
+                                               "ec": "none", "alpha": 0.8})
+            handles.append(Line2D([], [], color="black", linestyle="--", linewidth=2,
+                                  label=_("Weak area")))
+        if "scorecards" in metric:
+            sites = metric["scorecards"].drop_duplicates("site_id")
+            ax.scatter(sites.geometry.x, sites.geometry.y, marker="*", s=140, c="#2166ac",
+                       edgecolors="white", linewidths=0.8, zorder=7)
+            for _i, site in sites.iterrows():
+                ax.annotate(str(site["name"]), (site.geometry.x, site.geometry.y),
+                            xytext=(6, 4), textcoords="offset points", fontsize=7, zorder=8,
+                            bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "#2166ac",
+                                  "lw": 0.5, "alpha": 0.9})
+            handles.append(Line2D([], [], marker="*", color="#2166ac", linestyle="none",
+                                  markersize=10, label=_("Service point")))
+        ax.set_aspect("equal")
+        ax.margins(0.06)
+        ax.autoscale_view()
+        _scale_bar(ax, lang)
+        _north_arrow(ax, _)
+        ax.legend(handles=handles, loc="upper left", fontsize=7, framealpha=0.9,
+                  title=_("Legend"), title_fontsize=8)
+        return _png(figure, dpi)
+
+
+def _png(figure: Figure, dpi: int) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
