@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, get_args
 
 import h3
 import psycopg
@@ -51,35 +51,47 @@ def _h3(m: Measurement) -> int | None:
     return int(h3.str_to_int(h3.latlng_to_cell(m.lat, m.lon, H3_RESOLUTION)))
 
 
+_RECORD_FIELDS = COLUMNS[4:]
+# Positions of enum-valued fields: stored as their string values.
+_ENUM_INDEXES = tuple(
+    i for i, name in enumerate(_RECORD_FIELDS)
+    if any(isinstance(t, type) and issubclass(t, Enum)
+           for t in (Measurement.model_fields[name].annotation,
+                     *get_args(Measurement.model_fields[name].annotation)))
+)
+
+
 def _row(rec: StoredRecord, received_at: datetime) -> tuple[Any, ...]:
     m = rec.measurement
-    values: dict[str, Any] = {
-        "time": rec.time,
-        "probe_time": m.measured_at,
-        "received_at": received_at,
-        "h3_r10": _h3(m),
-    }
-    for name in COLUMNS[4:]:
-        value = getattr(m, name)
-        values[name] = value.value if isinstance(value, Enum) else value
-    values["clock"] = rec.clock.value
-    return tuple(values[c] for c in COLUMNS)
+    fields = m.__dict__  # pydantic keeps validated field values here; read once, no copies
+    record = list(map(fields.__getitem__, _RECORD_FIELDS))
+    for i in _ENUM_INDEXES:
+        value = record[i]
+        if value is not None:
+            record[i] = value.value
+    record[_CLOCK_INDEX] = rec.clock.value
+    return (rec.time, m.measured_at, received_at, _h3(m), *record)
 
 
+_CLOCK_INDEX = _RECORD_FIELDS.index("clock")
 _COLUMN_LIST = sql.SQL(", ").join(sql.Identifier(c) for c in COLUMNS)
 _STAGE = sql.SQL(
     "CREATE TEMP TABLE IF NOT EXISTS ingest_staging"
     " (LIKE measurements INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
 )
-_COPY = sql.SQL("COPY ingest_staging ({}) FROM STDIN").format(_COLUMN_LIST)
+_COPY = sql.SQL("COPY ingest_staging ({}) FROM STDIN (FORMAT BINARY)").format(_COLUMN_LIST)
+_TYPES = sql.SQL(
+    "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute"
+    " WHERE attrelid = 'measurements'::regclass AND attnum > 0 AND NOT attisdropped"
+)
+# Ids are unique within the staging table (deduplicated before COPY).
 _MOVE = sql.SQL(
     "WITH new_ids AS ("
     " INSERT INTO measurement_ids (id, received_at)"
-    " SELECT DISTINCT ON (id) id, received_at FROM ingest_staging ORDER BY id"
+    " SELECT id, received_at FROM ingest_staging"
     " ON CONFLICT (id) DO NOTHING RETURNING id)"
     " INSERT INTO measurements ({cols})"
-    " SELECT {cols} FROM (SELECT DISTINCT ON (id) * FROM ingest_staging ORDER BY id) s"
-    " WHERE s.id IN (SELECT id FROM new_ids)"
+    " SELECT {cols} FROM ingest_staging WHERE id IN (SELECT id FROM new_ids)"
 ).format(cols=_COLUMN_LIST)
 
 
@@ -89,12 +101,14 @@ def ingest(
     """Store `records` once each; ids already stored are counted as duplicates, not errors."""
     if not records:
         return IngestResult(received=0, stored=0)
-    distinct = len({r.measurement.id for r in records})
+    unique = list({r.measurement.id: r for r in records}.values())
     try:
         with conn.transaction(), conn.cursor() as cur:
             cur.execute(_STAGE)
+            types = dict(cur.execute(_TYPES).fetchall())
             with cur.copy(_COPY) as copy:
-                for rec in records:
+                copy.set_types([types[c] for c in COLUMNS])
+                for rec in unique:
                     copy.write_row(_row(rec, received_at))
             cur.execute(_MOVE)
             stored = cur.rowcount
@@ -102,4 +116,4 @@ def ingest(
         raise DatabaseUnavailable(f"database unavailable during ingest: {exc}") from exc
     except psycopg.Error as exc:
         raise StorageError(f"ingest failed: {exc}") from exc
-    return IngestResult(received=distinct, stored=stored)
+    return IngestResult(received=len(unique), stored=stored)
