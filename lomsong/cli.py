@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"lomsong {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    schema = sub.add_parser("schema", help="in lược đồ JSON của bản ghi đo (print the Measurement JSON schema)")
+    schema.set_defaults(handler=_schema)
     for name in _PARTS:
         try:
             module = importlib.import_module(name)
@@ -44,6 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         module.register(sub)
     return parser
+
+
+def _schema(args: argparse.Namespace) -> int:
+    import json
+
+    from probe.record import Measurement
+
+    print(json.dumps(Measurement.json_schema(), indent=2, ensure_ascii=False))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
