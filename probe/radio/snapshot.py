@@ -29,7 +29,14 @@ from typing import Any, Final
 
 from probe.record import Access, Carrier, ErrorKind, Kind, Measurement, Source, bounded_raw
 
-__all__ = ["RADIO_FIELDS", "RadioSnapshot", "merge_snapshots", "radio_fields", "to_measurement"]
+__all__ = [
+    "RADIO_FIELDS",
+    "RadioSnapshot",
+    "drop_implausible",
+    "merge_snapshots",
+    "radio_fields",
+    "to_measurement",
+]
 
 RADIO_FIELDS: Final = (
     "rsrp_dbm", "rsrq_db", "sinr_db", "rssi_dbm", "cell_id", "pci", "tac", "earfcn", "band",
@@ -92,6 +99,21 @@ def merge_snapshots(first: RadioSnapshot, second: RadioSnapshot) -> RadioSnapsho
     return dataclasses.replace(first, **{k: v for k, v in changes.items() if v is not None})
 
 
+def drop_implausible(fields: dict[str, Any]) -> dict[str, Any]:
+    """`fields` without radio values outside the Measurement's bounds (modem/app sentinels).
+
+    >>> drop_implausible({"nr_rsrq_db": 2147483647.0, "rsrp_dbm": -98.0})
+    {'rsrp_dbm': -98.0}
+    """
+    out: dict[str, Any] = {}
+    for name, value in fields.items():
+        low_high = _BOUNDS.get(name)
+        if value is not None and low_high is not None and not low_high[0] <= value <= low_high[1]:
+            continue
+        out[name] = value
+    return out
+
+
 def radio_fields(snapshot: RadioSnapshot) -> dict[str, Any]:
     """The Measurement keyword arguments this snapshot provides (radio, carrier, access).
 
@@ -101,15 +123,8 @@ def radio_fields(snapshot: RadioSnapshot) -> dict[str, Any]:
     >>> radio_fields(RadioSnapshot(tool="x", rsrp_dbm=-90.0, pci=-1))
     {'rsrp_dbm': -90.0}
     """
-    out: dict[str, Any] = {}
-    for name in RADIO_FIELDS:
-        value = getattr(snapshot, name)
-        if value is None:
-            continue
-        low_high = _BOUNDS.get(name)
-        if low_high is not None and not low_high[0] <= value <= low_high[1]:
-            continue
-        out[name] = value
+    present = {name: getattr(snapshot, name) for name in RADIO_FIELDS}
+    out = drop_implausible({k: v for k, v in present.items() if v is not None})
     if out.get("mcc") is None or out.get("mnc") is None:
         out.pop("mcc", None)
         out.pop("mnc", None)

@@ -1,0 +1,101 @@
+"""``lomsong import FILE``: turn another tool's result file into Measurements.
+
+Module-level imports stay light (argparse only); the importers load inside the handler.
+Output: JSON lines, one Measurement each, to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register_import"]
+
+_FORMATS = (
+    "ookla-json",
+    "speedtest-cli-json",
+    "speedtest-cli-csv",
+    "speedtest-app-csv",
+    "gnettrack-csv",
+)
+_CARRIERS = (
+    "viettel",
+    "vnpt",
+    "mobifone",
+    "vietnamobile",
+    "gmobile",
+    "itel",
+    "fpt",
+    "cmc",
+    "sctv",
+    "other",
+    "unknown",
+)
+_ACCESS = ("5g_sa", "5g_nsa", "4g", "3g", "2g", "fixed", "wifi", "unknown")
+_SHOWN_SKIPS = 20
+
+
+def register_import(subparsers: Any) -> None:
+    """Add the ``import`` subcommand to `subparsers` (an argparse sub-parsers action)."""
+    parser = subparsers.add_parser(
+        "import",
+        help="nhập tệp kết quả đo từ công cụ khác (import another tool's result file)",
+        description="Nhập tệp kết quả (Ookla CLI, speedtest-cli, ứng dụng Speedtest, G-NetTrack) "
+        "thành các phép đo. (Import result files as measurements.)",
+    )
+    parser.add_argument("file", type=Path, help="tệp cần nhập (file to import)")
+    parser.add_argument(
+        "--format", choices=_FORMATS, help="định dạng; mặc định tự nhận (default: detect)"
+    )
+    parser.add_argument("--probe-id", default="import", help="mã thiết bị/người đo (probe id)")
+    parser.add_argument("--carrier", choices=_CARRIERS, help="nhà mạng nếu tệp không ghi (carrier)")
+    parser.add_argument("--access", choices=_ACCESS, help="công nghệ truy nhập nếu tệp không ghi")
+    parser.add_argument(
+        "--tz",
+        default="Asia/Ho_Chi_Minh",
+        help="múi giờ của giờ địa phương trong tệp (time zone of local times)",
+    )
+    parser.add_argument(
+        "--out", type=Path, required=True, help="ghi JSON lines vào tệp này (write JSON lines here)"
+    )
+    parser.set_defaults(handler=_handle_import)
+
+
+def _handle_import(args: argparse.Namespace) -> int:
+    from probe.errors import ParseError
+    from probe.importers import import_file
+    from probe.record import Access, Carrier
+
+    try:
+        result = import_file(
+            args.file,
+            probe_id=args.probe_id,
+            carrier=Carrier(args.carrier) if args.carrier else None,
+            access=Access(args.access) if args.access else None,
+            fmt=args.format,
+            tz=args.tz,
+        )
+    except ParseError as exc:
+        print(f"Không nhập được tệp (cannot import): {exc}", file=sys.stderr)
+        return 2
+    try:
+        with args.out.open("w", encoding="utf-8") as out:
+            for measurement in result.measurements:
+                out.write(measurement.model_dump_json() + "\n")
+    except OSError as exc:
+        print(f"Không ghi được {args.out} (cannot write): {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(f"Định dạng (format): {result.format}")
+    print(
+        f"Đã nhập {len(result.measurements)} phép đo vào {args.out} "
+        f"(imported {len(result.measurements)} measurements)"
+    )
+    if result.skipped:
+        print(f"Bỏ qua {len(result.skipped)} dòng (skipped {len(result.skipped)} rows):")
+        for line, reason in result.skipped[:_SHOWN_SKIPS]:
+            print(f"  dòng (line) {line}: {reason}")
+        if len(result.skipped) > _SHOWN_SKIPS:
+            print(f"  ... và {len(result.skipped) - _SHOWN_SKIPS} dòng khác (and more)")
+    return 0
