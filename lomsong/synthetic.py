@@ -34,7 +34,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from probe.record import (
@@ -161,7 +161,7 @@ def _mobile(carrier: Carrier, x: float, y: float, when: datetime, rng: random.Ra
     rsrp, sinr, serving = _radio(carrier, x, y)
     lon, lat = to_lonlat(x + rng.gauss(0, 4), y + rng.gauss(0, 4))
     site = _SITES[carrier][serving]
-    common = dict(
+    common: dict[str, Any] = dict(
         id=uuid.uuid5(_NAMESPACE, f"{probe_id}/{carrier.value}/{when.isoformat()}/{x:.0f}/{y:.0f}"),
         probe_id=probe_id, source=Source.SYNTHETIC, measured_at=when, clock=ClockState.SYNCED,
         kind=Kind.THROUGHPUT_DOWN, tool="synthetic-model", server="synthetic",

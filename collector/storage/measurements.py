@@ -78,7 +78,9 @@ def _where(filters: Filters) -> tuple[list[sql.Composable], list[Any]]:
     return clauses, params
 
 
-def _run(conn: psycopg.Connection[Any], query: sql.Composable, params: list[Any]) -> list[dict[str, Any]]:
+def _run(
+    conn: psycopg.Connection[Any], query: sql.Composed, params: list[Any]
+) -> list[dict[str, Any]]:
     try:
         with conn.cursor(row_factory=dict_row) as cur:
             cur.execute(query, params)

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from probe.record import Carrier, ClockState
 
-from .conftest import BASE_TIME, auth, batch_body, make_measurement
+from .conftest import auth, batch_body, make_measurement
 
 pytestmark = pytest.mark.db
 URL = "/api/v1/measurements"

@@ -13,7 +13,6 @@ from collector.storage.ingest import StoredRecord, ingest
 from collector.storage.measurements import Filters, list_measurements, select_for_analysis
 from collector.storage.migrate import available_migrations, migrate, migration_status
 from collector.storage.tier import Tier
-
 from probe.record import Carrier
 
 from .conftest import BASE_TIME, make_measurement

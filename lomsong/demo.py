@@ -1,0 +1,252 @@
+"""`lomsong demo`: the main job end to end on the embedded default.
+
+1. starts the database (embedded PostgreSQL unless LOMSONG_DATABASE_URL is set) and migrates it;
+2. starts the collector on 127.0.0.1 and registers a probe and a reader;
+3. starts a local ``iperf3 -s`` and runs ``lomsong probe run --once``: real iperf3 measurements
+   through the probe's spool and uploader;
+4. loads the SYNTHETIC walk survey of the sample ward (`lomsong.synthetic`) through the API;
+5. reads the probe's real measurement back through the query API;
+6. runs the analysis and writes the survey GeoPackage, the offline map and the PDF report;
+7. prints the dashboard URL and serves until Ctrl-C (or exits with ``--once``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import uvicorn
+
+from collector.app import create_app
+from collector.cli import database
+from collector.settings import Settings
+from collector.storage.migrate import migrate
+from collector.storage.tokens import Role, create_token, revoke_token
+from lomsong import synthetic
+from probe.record import Measurement
+
+__all__ = ["DemoOptions", "run_demo"]
+
+Say = Callable[[str], None]
+DEMO_PROBE = "demo-pi"
+SYNTHETIC_PROBES = ("synthetic-walk", "synthetic-pi")
+UPLOAD_BATCH = 2_000
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    data_dir: Path
+    port: int = 8080
+    days: int = 14
+    once: bool = False
+    iperf3_seconds: float = 3.0
+
+
+def _free_port(preferred: int) -> int:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", preferred))
+            return preferred
+        except OSError:
+            s.bind(("127.0.0.1", 0))
+            return int(s.getsockname()[1])
+
+
+def _wait_port(port: int, deadline_s: float) -> None:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {deadline_s} s")
+
+
+@contextmanager
+def _collector(settings: Settings, port: int) -> Iterator[str]:
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
+                            log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="collector", daemon=True)
+    thread.start()
+    try:
+        _wait_port(port, 60)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+@contextmanager
+def _iperf3_server() -> Iterator[int]:
+    binary = shutil.which("iperf3")
+    if binary is None:
+        raise RuntimeError("iperf3 is not installed (apt-get install iperf3, or ./dev demo)")
+    port = _free_port(5201)
+    proc = subprocess.Popen([binary, "-s", "-p", str(port)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        _wait_port(port, 10)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _tokens(url: str) -> dict[str, str]:
+    """Fresh tokens for the demo's probes and reader (old demo tokens are revoked)."""
+    out: dict[str, str] = {}
+    with psycopg.connect(url, autocommit=True) as conn:
+        wanted: list[tuple[str, Role]] = [(DEMO_PROBE, "probe"), ("demo-officer", "reader")]
+        wanted += [(p, "probe") for p in SYNTHETIC_PROBES]
+        for name, role in wanted:
+            revoke_token(conn, name, role)
+            out[name] = create_token(conn, name, role)
+    return out
+
+
+def _probe_config(path: Path, collector_url: str, token: str, iperf3_port: int,
+                  seconds: float) -> Path:
+    point = synthetic.SERVICE_POINTS[0]
+    lon, lat = point.lonlat
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        f"""# lomsong demo probe: the Pi at {point.name}
+[probe]
+id = "{DEMO_PROBE}"
+
+[collector]
+url = "{collector_url}"
+token = "{token}"
+
+[spool]
+path = "{path.parent / 'spool.sqlite3'}"
+
+[site]
+id = "{point.site_id}"
+name = "{point.name}"
+lat = {lat:.6f}
+lon = {lon:.6f}
+setting = "indoor"
+
+# The demo measures the loopback line, paced to 80 Mbit/s so it looks like a fixed line.
+[[path]]
+name = "loopback-down"
+interface = "lo"
+carrier = "unknown"
+access = "fixed"
+iperf3 = "127.0.0.1:{iperf3_port}"
+reverse = true
+duration_s = {seconds}
+bitrate_mbps = 80
+
+[[path]]
+name = "loopback-up"
+interface = "lo"
+carrier = "unknown"
+access = "fixed"
+iperf3 = "127.0.0.1:{iperf3_port}"
+reverse = false
+duration_s = {seconds}
+bitrate_mbps = 80
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def _run_probe(config: Path, say: Say) -> None:
+    cmd = [sys.executable, "-m", "lomsong.cli", "probe", "run", "--once", "--config", str(config)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    for line in (done.stdout + done.stderr).strip().splitlines():
+        say(f"    probe| {line}")
+    if done.returncode != 0:
+        raise RuntimeError(f"lomsong probe run --once failed with exit code {done.returncode}")
+
+
+def _load_synthetic(base_url: str, tokens: dict[str, str], days: int, say: Say) -> int:
+    start = (datetime.now(UTC) - timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
+    by_probe: dict[str, list[Measurement]] = {p: [] for p in SYNTHETIC_PROBES}
+    for m in synthetic.survey(start, days=days):
+        by_probe[m.probe_id].append(m)
+    stored = 0
+    with httpx.Client(base_url=base_url, timeout=httpx.Timeout(60.0, connect=5.0)) as client:
+        for probe_id, records in by_probe.items():
+            headers = {"Authorization": f"Bearer {tokens[probe_id]}"}
+            for i in range(0, len(records), UPLOAD_BATCH):
+                body = {"measurements": [m.model_dump(mode="json")
+                                         for m in records[i:i + UPLOAD_BATCH]]}
+                resp = client.post("/api/v1/measurements", json=body, headers=headers)
+                resp.raise_for_status()
+                stored += int(resp.json()["stored"])
+    say(f"  {stored} bản ghi tổng hợp đã lưu (synthetic records stored; "
+        f"{sum(len(r) for r in by_probe.values())} sent, resends are harmless)")
+    return stored
+
+
+def _read_back(base_url: str, reader_token: str, say: Say) -> list[dict[str, Any]]:
+    headers = {"Authorization": f"Bearer {reader_token}"}
+    resp = httpx.get(f"{base_url}/api/v1/measurements", headers=headers, timeout=30,
+                     params={"probe_id": DEMO_PROBE, "limit": 50})
+    resp.raise_for_status()
+    items: list[dict[str, Any]] = resp.json()["items"]
+    for item in items[-2:]:
+        rate = item.get("download_mbps") or item.get("upload_mbps")
+        say(f"  API: {item['kind']} {rate} Mbit/s, {item['bytes_used']} bytes,"
+            f" {item['tool']} {item.get('tool_version') or ''} at {item['measured_at']}")
+    if not items:
+        raise RuntimeError("the probe's measurement is not readable through the API")
+    return items
+
+
+def _analyse(url: str, out_dir: Path, say: Say) -> list[Path]:
+    """Run the survey analysis and write the GeoPackage, map and PDF (needs lomsong[analysis])."""
+    from lomsong.outputs import write_outputs
+
+    return write_outputs(url, out_dir, ward=synthetic.SAMPLE_WARD, say=say)
+
+
+def run_demo(options: DemoOptions, say: Say = print) -> int:
+    settings = Settings(data_dir=options.data_dir)
+    with database(settings) as url:
+        status = migrate(url)
+        say(f"1. Cơ sở dữ liệu sẵn sàng (database ready): tier {status.tier.value}")
+        tokens = _tokens(url)
+        port = _free_port(options.port)
+        with _collector(settings.model_copy(update={"database_url": url}), port) as base_url:
+            say(f"2. Máy chủ thu thập chạy (collector running) at {base_url}")
+            with _iperf3_server() as iperf3_port:
+                say(f"3. iperf3 server on 127.0.0.1:{iperf3_port}; running the probe path")
+                config = _probe_config(options.data_dir / "probe" / "probe.toml", base_url,
+                                       tokens[DEMO_PROBE], iperf3_port, options.iperf3_seconds)
+                _run_probe(config, say)
+            say("4. Nạp khảo sát mẫu TỔNG HỢP (loading the SYNTHETIC sample-ward survey)")
+            _load_synthetic(base_url, tokens, options.days, say)
+            say("5. Đọc lại phép đo thật của đầu đo qua API (reading the real measurement back)")
+            _read_back(base_url, tokens["demo-officer"], say)
+            say("6. Phân tích, bản đồ, báo cáo (analysis, map, report)")
+            for path in _analyse(url, options.data_dir / "outputs", say):
+                say(f"  {path}")
+            say(f"\nBảng điều khiển (dashboard): {base_url}/")
+            say(f"API docs: {base_url}/docs   reader token: {tokens['demo-officer']}")
+            if options.once:
+                return 0
+            say("Nhấn Ctrl-C để dừng (press Ctrl-C to stop)")
+            try:
+                threading.Event().wait()
+            except KeyboardInterrupt:
+                say("\nđã dừng (stopped)")
+    return 0
+
