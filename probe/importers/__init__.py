@@ -26,32 +26,46 @@ Example
 from __future__ import annotations
 
 import csv
+import importlib
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final
 
 from probe.errors import ParseError
-from probe.importers._common import DEFAULT_TZ, ImportContext, ImportResult, RowError
-from probe.importers.gnettrack import import_gnettrack_csv
-from probe.importers.speedtest_app import import_speedtest_app_csv
-from probe.importers.speedtest_files import (
-    import_ookla_json,
-    import_speedtest_cli_csv,
-    import_speedtest_cli_json,
-)
-from probe.record import Access, Carrier
+
+if TYPE_CHECKING:
+    from probe.importers._common import ImportContext, ImportResult
+    from probe.record import Access, Carrier
 
 __all__ = ["DEFAULT_TZ", "FORMATS", "ImportResult", "detect_format", "import_file"]
 
-FORMATS: Final[dict[str, Callable[[str, ImportContext], ImportResult]]] = {
-    "ookla-json": import_ookla_json,
-    "speedtest-cli-json": import_speedtest_cli_json,
-    "speedtest-cli-csv": import_speedtest_cli_csv,
-    "speedtest-app-csv": import_speedtest_app_csv,
-    "gnettrack-csv": import_gnettrack_csv,
+DEFAULT_TZ: Final = "Asia/Ho_Chi_Minh"
+# Format name -> "module:function". Loaded on use, so `lomsong import --help` stays fast.
+FORMATS: Final[dict[str, str]] = {
+    "ookla-json": "probe.importers.speedtest_files:import_ookla_json",
+    "speedtest-cli-json": "probe.importers.speedtest_files:import_speedtest_cli_json",
+    "speedtest-cli-csv": "probe.importers.speedtest_files:import_speedtest_cli_csv",
+    "speedtest-app-csv": "probe.importers.speedtest_app:import_speedtest_app_csv",
+    "gnettrack-csv": "probe.importers.gnettrack:import_gnettrack_csv",
 }
 _SIVEL_CSV: Final = re.compile(r"^\d+,(\"[^\"]*\"|[^,]*),[^,]*,\d{4}-\d\d-\d\dT[^,]*,")
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ImportResult":
+        from probe.importers._common import ImportResult
+
+        return ImportResult
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _importer(fmt: str) -> Callable[[str, ImportContext], ImportResult]:
+    module, function = FORMATS[fmt].split(":")
+    found: Callable[[str, ImportContext], ImportResult] = getattr(
+        importlib.import_module(module), function
+    )
+    return found
 
 
 def _read(path: Path) -> tuple[bytes, str]:
@@ -111,6 +125,8 @@ def import_file(
             raise ParseError(f"unknown format; give one of: {', '.join(FORMATS)}", source=str(path))
     if fmt not in FORMATS:
         raise ParseError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}", source=str(path))
+    from probe.importers._common import ImportContext, RowError
+
     try:
         ctx = ImportContext.for_content(
             content, probe_id=probe_id, carrier=carrier, access=access, tz=tz
@@ -118,7 +134,7 @@ def import_file(
     except (KeyError, ValueError) as exc:
         raise ParseError(f"bad time zone {tz!r}: {exc}", source=str(path)) from None
     try:
-        result = FORMATS[fmt](re.sub(r"\r\n?", "\n", text), ctx)
+        result = _importer(fmt)(re.sub(r"\r\n?", "\n", text), ctx)
     except RowError as exc:
         raise ParseError(str(exc), source=str(path)) from None
     except csv.Error as exc:

@@ -12,13 +12,13 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
+from probe.importers import DEFAULT_TZ
 from probe.record import Access, Carrier, Measurement, Source, bounded_raw
 
 __all__ = ["ImportContext", "ImportResult", "RowError", "build_measurement"]
 
 # Namespace of import ids: uuid5(namespace, "<sha256 of file>:<row>[:<leg>]").
 IMPORT_NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, "https://lomsong.invalid/import")
-DEFAULT_TZ: Final = "Asia/Ho_Chi_Minh"
 
 
 class RowError(Exception):

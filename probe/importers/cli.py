@@ -1,6 +1,8 @@
 """``lomsong import FILE``: turn another tool's result file into Measurements.
 
-Module-level imports stay light (argparse only); the importers load inside the handler.
+Module-level imports stay light (argparse and the stdlib-only package root); the importers
+and pydantic load inside the handler. The carrier/access choices mirror `probe.record` (a test
+keeps them equal) so `--help` needs no pydantic.
 Output: JSON lines, one Measurement each, to ``--out``.
 """
 
@@ -10,6 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 from typing import Any
+
+from probe.importers import FORMATS
 
 __all__ = ["register_import"]
 
@@ -47,7 +51,7 @@ def register_import(subparsers: Any) -> None:
     )
     parser.add_argument("file", type=Path, help="tệp cần nhập (file to import)")
     parser.add_argument(
-        "--format", choices=_FORMATS, help="định dạng; mặc định tự nhận (default: detect)"
+        "--format", choices=tuple(FORMATS), help="định dạng; mặc định tự nhận (default: detect)"
     )
     parser.add_argument("--probe-id", default="import", help="mã thiết bị/người đo (probe id)")
     parser.add_argument("--carrier", choices=_CARRIERS, help="nhà mạng nếu tệp không ghi (carrier)")

@@ -189,7 +189,10 @@ def test_rm551e_block_has_no_servingcell_record() -> None:
 
 
 def test_sinr_encodings() -> None:
-    line = '+QENG: "servingcell","CONNECT","LTE","FDD",452,04,1A2B,10,1650,3,5,5,3F,-95,-10,-65,{},8,20,-'
+    line = (
+        '+QENG: "servingcell","CONNECT","LTE","FDD",452,04,1A2B,10,1650,3,5,5,3F,'
+        "-95,-10,-65,{},8,20,-"
+    )
     assert parse_qeng_servingcell(line.format(150)).sinr_db == 10.0
     assert parse_qeng_servingcell(line.format(21), sinr_encoding="raw250").sinr_db == pytest.approx(
         -15.8

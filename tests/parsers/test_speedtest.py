@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -178,10 +180,8 @@ def test_server_list() -> None:
 def test_corrupted_files_parse_or_raise_parse_error(data: st.DataObject, name: str) -> None:
     text = data.draw(corrupted(real_text(name)))
     for parse in (parse_ookla_cli_json, parse_speedtest_cli_json, parse_speedtest_cli_csv):
-        try:
-            parse(text)  # type: ignore[operator]
-        except ParseError:
-            pass
+        with contextlib.suppress(ParseError):
+            parse(text)
 
 
 def _free_port() -> int:
@@ -212,14 +212,14 @@ def standin() -> Iterator[str]:
         server.wait(timeout=10)
 
 
-def _runner(base: str, **kwargs: object) -> SpeedtestRunner:
+def _runner(base: str, **kwargs: Any) -> SpeedtestRunner:
     return SpeedtestRunner(
         probe_id="pi-test",
         command=(sys.executable, str(STANDIN / "run_speedtest_cli.py")),
         env={"SPEEDTEST_BASE": base, "PATH": "/usr/bin:/bin"},
         timeout_s=60,
         **kwargs,
-    )  # type: ignore[arg-type]
+    )
 
 
 def test_runner_against_standin(standin: str) -> None:
