@@ -49,6 +49,9 @@ def sample_table(
     """Per-measurement table; `cell` is 0 for rows without a position (or when resolution None)."""
     frame = to_wgs84(measurements, "measurements")
     require_columns(frame, REQUIRED, "measurements")
+    if "clock" in frame.columns:
+        # A probe that says its clock was wrong gives times we cannot put in windows or slots.
+        frame = frame[frame["clock"].astype(object) != "unsynced"]
     times = pd.to_datetime(frame["measured_at"], utc=True)
     local = times.dt.tz_convert(thresholds.windows.timezone)
     hour = local.dt.hour.to_numpy(dtype="float64")

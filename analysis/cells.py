@@ -15,7 +15,8 @@ Counting rules (the same in every module):
   ``offpeak`` (every other hour); ``days`` and ``hours`` count distinct local dates and hours of the
   samples, ``slots`` distinct (local date, `slot_hours` block) pairs.
 
-Measurements without a position cannot be placed in a cell: they are left out, and their number is
+Measurements whose probe reported an unsynchronised clock (``clock == "unsynced"``) are left out
+everywhere: their time of day cannot be trusted. Measurements without a position cannot be placed in a cell: they are left out, and their number is
 in ``result.attrs["unplaced"]``.
 
 Example

@@ -1,0 +1,94 @@
+"""`lomsong analyze`: from measurements (file or database) to a GeoPackage for QGIS and the report.
+
+Only argparse and the standard library are imported here; GeoPandas and psycopg load in the handler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+__all__ = ["register"]
+
+
+def _when(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"không phải ngày giờ ISO 8601 (not an ISO 8601 date/time): {text!r}"
+        ) from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "analyze",
+        help="phân tích khảo sát: ô yếu, vùng lõm, điểm phục vụ, đề xuất (analyse a survey)",
+    )
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--input", metavar="FILE",
+                        help="tệp đo đã xuất (measurements export: geojson, gpkg, csv, jsonl)")
+    source.add_argument("--database-url", metavar="URL", help="PostgreSQL URL of the collector")
+    p.add_argument("--from", dest="start", type=_when, help="từ thời điểm (start, ISO 8601, UTC)")
+    p.add_argument("--to", dest="end", type=_when, help="đến thời điểm (end, exclusive)")
+    p.add_argument("--sites", metavar="FILE", help="điểm phục vụ (service points: geojson/csv)")
+    p.add_argument("--resolution", type=int, default=10, help="H3 resolution (default 10)")
+    p.add_argument("--radius-m", type=float, default=150.0,
+                   help="bán kính quanh điểm phục vụ (radius around service points, m)")
+    p.add_argument("--thresholds", metavar="TOML", help="ngưỡng riêng của phường (ward override)")
+    p.add_argument("--out", default="survey.gpkg", help="GeoPackage output (default survey.gpkg)")
+    p.set_defaults(handler=_analyze)
+
+
+def _load(args: argparse.Namespace) -> gpd.GeoDataFrame:
+    from analysis.load import measurements_frame, read_measurements
+
+    if args.input:
+        frame = read_measurements(args.input)
+        times = frame["measured_at"]
+        keep = times.notna()
+        if args.start is not None:
+            keep &= times >= args.start
+        if args.end is not None:
+            keep &= times < args.end
+        return frame[keep].reset_index(drop=True)
+    import psycopg
+
+    from collector.storage.measurements import select_for_analysis
+
+    with psycopg.connect(args.database_url, connect_timeout=10) as conn:
+        rows = select_for_analysis(conn, start=args.start, end=args.end)
+    return measurements_frame(rows)
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from analysis.export import write_geopackage
+    from analysis.pipeline import SurveyConfig, run_survey
+    from analysis.sites import read_service_points
+    from analysis.thresholds import load_thresholds
+
+    try:
+        thresholds = load_thresholds(override=args.thresholds)
+        measurements = _load(args)
+        points = read_service_points(args.sites) if args.sites else None
+        config = SurveyConfig(thresholds=thresholds, resolution=args.resolution,
+                              radius_m=args.radius_m)
+        result = run_survey(measurements, points, config)
+        write_geopackage(args.out, **result.layers())
+    except ValueError as exc:
+        print(f"lỗi dữ liệu (bad input): {exc}", file=sys.stderr)
+        return 2
+    weak = result.classified["status"].isin(["dead_spot", "confirmed_weak", "likely_weak"])
+    print(
+        f"Đã ghi {args.out}: {len(measurements)} phép đo, {result.classified['cell'].nunique()} ô, "
+        f"{int(weak.sum())} ô yếu, {len(result.weak_areas)} vùng lõm, "
+        f"{len(result.proposals)} đề xuất. "
+        f"(Wrote {args.out}: measurements, cells, weak cells, weak areas, proposals.)"
+    )
+    return 0

@@ -1,0 +1,72 @@
+"""Write analysis outputs: GeoPackage (one layer per output, opens in QGIS), GeoJSON, CSV.
+
+Example
+-------
+>>> write_geopackage("survey.gpkg", cells=classified, weak_areas=areas)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+
+from analysis._geo import to_wgs84
+
+__all__ = ["write_csv", "write_geojson", "write_geopackage"]
+
+
+def _plain(frame: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
+    out = to_wgs84(frame, name).copy()
+    for col in out.columns:
+        if col == out.geometry.name:
+            continue
+        series = out[col]
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            out[col] = series.astype(str)
+        elif series.dtype == object:
+            out[col] = series.map(lambda v: v if v is None or isinstance(v, str | bool) else str(v))
+    return out
+
+
+def write_geopackage(path: str | Path, **layers: gpd.GeoDataFrame) -> Path:
+    """Write each keyword as a layer of a new GeoPackage (an existing file is replaced).
+
+    Empty layers are written too (with their columns), so a reader always finds every layer.
+    """
+    path = Path(path)
+    if not layers:
+        raise ValueError("write_geopackage: no layers given")
+    if path.exists():
+        path.unlink()
+    for name, frame in layers.items():
+        plain = _plain(frame, name)
+        geometry_type = None
+        if plain.empty:
+            geometry_type = "Unknown"
+        pyogrio.write_dataframe(plain, path, layer=name, driver="GPKG",
+                                geometry_type=geometry_type, promote_to_multi=None)
+    return path
+
+
+def write_geojson(path: str | Path, frame: gpd.GeoDataFrame) -> Path:
+    """Write one frame as GeoJSON (RFC 7946: always EPSG:4326)."""
+    path = Path(path)
+    pyogrio.write_dataframe(_plain(frame, "frame"), path, driver="GeoJSON")
+    return path
+
+
+def write_csv(path: str | Path, frame: gpd.GeoDataFrame) -> Path:
+    """Write one frame as CSV: attributes, `lat`/`lon` of a point inside each shape, `wkt`."""
+    path = Path(path)
+    plain = _plain(frame, "frame")
+    inner = plain.geometry.representative_point()
+    table = pd.DataFrame(plain.drop(columns=plain.geometry.name))
+    table["lat"] = inner.y.to_numpy()
+    table["lon"] = inner.x.to_numpy()
+    table["wkt"] = plain.geometry.to_wkt().to_numpy()
+    table.to_csv(path, index=False)
+    return path
+

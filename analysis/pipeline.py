@@ -1,0 +1,86 @@
+"""The whole survey in one call: cells -> classification -> weak areas -> scorecards -> proposals.
+
+Used by `lomsong analyze`, the maps/report and the dashboard, so all of them show the same numbers.
+
+Example
+-------
+>>> result = run_survey(measurements, service_points)  # doctest: +SKIP
+>>> write_geopackage("survey.gpkg", **result.layers())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import pandas as pd
+
+from analysis._geo import WGS84, to_wgs84
+from analysis.areas import weak_areas
+from analysis.cells import cell_stats
+from analysis.classify import classify_cells
+from analysis.planner import coverage_gaps, suggest_walk_route
+from analysis.proposals import upgrade_proposals
+from analysis.sites import scorecards
+from analysis.thresholds import Thresholds, load_thresholds
+
+__all__ = ["SurveyConfig", "SurveyResult", "run_survey"]
+
+
+@dataclass(frozen=True)
+class SurveyConfig:
+    """Settings of one survey run. `carriers`: mobile carriers expected in every cell (planner)."""
+
+    thresholds: Thresholds = field(default_factory=load_thresholds)
+    resolution: int = 10
+    radius_m: float = 150.0
+    carriers: tuple[str, ...] | None = None
+    route_start: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class SurveyResult:
+    cells: gpd.GeoDataFrame
+    classified: gpd.GeoDataFrame
+    weak_areas: gpd.GeoDataFrame
+    scorecards: gpd.GeoDataFrame
+    proposals: gpd.GeoDataFrame
+    gaps: gpd.GeoDataFrame
+    route: gpd.GeoDataFrame
+
+    def layers(self) -> dict[str, gpd.GeoDataFrame]:
+        """GeoPackage layers: classified cells, weak areas, service points, proposals, gaps, route."""
+        return {
+            "cells": self.classified,
+            "weak_areas": self.weak_areas,
+            "service_points": self.scorecards,
+            "proposals": self.proposals,
+            "gaps": self.gaps,
+            "walk_route": self.route,
+        }
+
+
+def _no_points(crs: object) -> gpd.GeoDataFrame:
+    frame = pd.DataFrame({c: pd.Series(dtype=object)
+                          for c in ("site_id", "name", "site_type", "address")})
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=WGS84)).to_crs(crs)
+
+
+def run_survey(
+    measurements: gpd.GeoDataFrame,
+    service_points: gpd.GeoDataFrame | None = None,
+    config: SurveyConfig | None = None,
+) -> SurveyResult:
+    """Run every analysis step on `measurements` (and the ward's service points, if any)."""
+    config = config or SurveyConfig()
+    to_wgs84(measurements, "measurements")
+    t = config.thresholds
+    points = service_points if service_points is not None else _no_points(measurements.crs)
+    cells = cell_stats(measurements, resolution=config.resolution, thresholds=t)
+    classified = classify_cells(cells, t)
+    areas = weak_areas(classified, measurements, thresholds=t)
+    cards = scorecards(points, measurements, classified, radius_m=config.radius_m, thresholds=t)
+    proposals = upgrade_proposals(areas, cards, cause_rules=t.cause)
+    gaps = coverage_gaps(classified, thresholds=t, carriers=config.carriers)
+    route = suggest_walk_route(gaps, start=config.route_start)
+    return SurveyResult(cells, classified, areas, cards, proposals, gaps, route)
