@@ -62,9 +62,7 @@ def __getattr__(name: str) -> Any:
 
 def _importer(fmt: str) -> Callable[[str, ImportContext], ImportResult]:
     module, function = FORMATS[fmt].split(":")
-    found: Callable[[str, ImportContext], ImportResult] = getattr(
-        importlib.import_module(module), function
-    )
+    found: Callable[[str, ImportContext], ImportResult] = getattr(importlib.import_module(module), function)
     return found
 
 
@@ -128,9 +126,7 @@ def import_file(
     from probe.importers._common import ImportContext, RowError
 
     try:
-        ctx = ImportContext.for_content(
-            content, probe_id=probe_id, carrier=carrier, access=access, tz=tz
-        )
+        ctx = ImportContext.for_content(content, probe_id=probe_id, carrier=carrier, access=access, tz=tz)
     except (KeyError, ValueError) as exc:
         raise ParseError(f"bad time zone {tz!r}: {exc}", source=str(path)) from None
     try:
@@ -141,7 +137,5 @@ def import_file(
         raise ParseError(f"unreadable CSV: {exc}", source=str(path)) from None
     if not result.measurements and result.skipped:
         first_line, reason = result.skipped[0]
-        raise ParseError(
-            f"no row could be imported (first: {reason})", source=str(path), line=first_line
-        )
+        raise ParseError(f"no row could be imported (first: {reason})", source=str(path), line=first_line)
     return result

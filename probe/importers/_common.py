@@ -77,9 +77,7 @@ class ImportResult:
             self.skipped.append((line, str(exc)))
 
 
-def build_measurement(
-    ctx: ImportContext, row: int, *, raw: str, leg: str = "", **fields: Any
-) -> Measurement:
+def build_measurement(ctx: ImportContext, row: int, *, raw: str, leg: str = "", **fields: Any) -> Measurement:
     """A `source=import` Measurement with a deterministic id; bad values become `RowError`.
 
     Carrier and access found in the file win; the context's (from the command line) fill in.

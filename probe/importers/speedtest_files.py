@@ -12,34 +12,33 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from probe.errors import ParseError
-from probe.importers._common import ImportContext, ImportResult, RowError
-from probe.record import Access, Measurement, Source
+from probe.importers._common import ImportContext, ImportResult, RowError, build_measurement
+from probe.record import Measurement
 from probe.runners.speedtest import (
     SpeedtestResult,
     parse_ookla_cli_json,
     parse_speedtest_cli_csv,
     parse_speedtest_cli_json,
-    result_measurements,
+    result_legs,
 )
 
 __all__ = ["import_ookla_json", "import_speedtest_cli_csv", "import_speedtest_cli_json"]
 
 
-def _measurements(
-    result: SpeedtestResult, ctx: ImportContext, line: int, raw: str
-) -> list[Measurement]:
-    try:
-        return result_measurements(
-            result,
-            probe_id=ctx.probe_id,
-            source=Source.IMPORT,
-            carrier=ctx.carrier,
-            access=ctx.access or Access.UNKNOWN,
+def _measurements(result: SpeedtestResult, ctx: ImportContext, line: int, raw: str) -> list[Measurement]:
+    return [
+        build_measurement(
+            ctx,
+            line,
             raw=raw,
-            base_id=ctx.row_id(line),
+            leg=kind.value,
+            measured_at=result.measured_at,
+            kind=kind,
+            interface=result.interface,
+            **fields,
         )
-    except ValueError as exc:
-        raise RowError(str(exc).splitlines()[0]) from None
+        for kind, fields in result_legs(result)
+    ]
 
 
 def _per_line(

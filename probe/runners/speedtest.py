@@ -1,33 +1,32 @@
 """speedtest-cli runner: public speedtest servers (preferring Vietnam), as users experience them.
 
-The parsers live in `probe.runners.speedtest_parse` and are re-exported here. The runner calls
-``speedtest-cli --json [--server ID] [--source IP] [--secure]`` with a timeout and turns one run
-into two Measurements (`throughput_down`, `throughput_up`). A failed run still yields both, with
-an `error_kind`: in a dead spot the failure is the evidence.
+The parsers live in `probe.runners.speedtest_parse` and are re-exported here. The runner (a
+`probe.runners.base.Runner`) calls ``speedtest-cli --json [--server ID] [--source IP]
+[--secure]`` with a timeout and turns one run into two Measurements (`throughput_down`,
+`throughput_up`). A failed run still yields both, with an `error_kind`: in a dead spot the
+failure is the evidence.
 
 `command` is configurable, so tests (and offline benchmarks) can point it at the local stand-in
 wrapper instead of the real speedtest.net servers.
 
 Example
 -------
->>> runner = SpeedtestRunner(probe_id="pi-ubnd-01", command=("speedtest-cli",), timeout_s=90)
+>>> runner = SpeedtestRunner(server_id="17758", timeout_s=90)
 >>> runner.argv()
-['speedtest-cli', '--json']
+['speedtest-cli', '--json', '--server', '17758']
 """
 
 from __future__ import annotations
 
 import re
 import subprocess
-import time
-import uuid
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from probe.errors import ParseError
-from probe.record import Access, Carrier, ErrorKind, Kind, Measurement, Source, bounded_raw
+from probe.record import ErrorKind, Kind, Measurement, bounded_raw
+from probe.runners.base import CommandRunner, Runner, Stamp, SubprocessRunner, TestContext
 from probe.runners.speedtest_parse import (
     SpeedtestResult,
     parse_ookla_cli_json,
@@ -44,7 +43,7 @@ __all__ = [
     "parse_server_list",
     "parse_speedtest_cli_csv",
     "parse_speedtest_cli_json",
-    "result_measurements",
+    "result_legs",
 ]
 
 _LIST_LINE = re.compile(r"^\s*(\d+)\)\s+(.*)\s+\((.*),\s*([^,()]+)\)\s+\[([\d.]+)\s*km\]\s*$")
@@ -78,14 +77,10 @@ def parse_server_list(text: str, source: str = "speedtest-cli --list") -> list[S
             continue
         match = _LIST_LINE.match(line)
         if match is None:
-            raise ParseError(
-                f"not a server line: {line.strip()[:80]!r}", source=source, line=number
-            )
+            raise ParseError(f"not a server line: {line.strip()[:80]!r}", source=source, line=number)
         sid, sponsor, name, country, distance = match.groups()
         servers.append(
-            ServerInfo(
-                sid, sponsor.strip(), name.strip(), country.strip(), distance_km=float(distance)
-            )
+            ServerInfo(sid, sponsor.strip(), name.strip(), country.strip(), distance_km=float(distance))
         )
     return servers
 
@@ -106,58 +101,41 @@ def choose_servers_vn(servers: Iterable[ServerInfo], *, limit: int = 5) -> list[
     return ranked[:limit]
 
 
-def result_measurements(
-    result: SpeedtestResult,
-    *,
-    probe_id: str,
-    source: Source = Source.PROBE,
-    carrier: Carrier = Carrier.UNKNOWN,
-    access: Access = Access.UNKNOWN,
-    interface: str | None = None,
-    raw: str | None = None,
-    base_id: uuid.UUID | None = None,
-    measured_at: datetime | None = None,
-) -> list[Measurement]:
-    """One Measurement per measured direction; `base_id` makes ids deterministic (imports)."""
+def result_legs(result: SpeedtestResult) -> list[tuple[Kind, dict[str, Any]]]:
+    """Measurement fields per measured direction (down, up); a skipped direction is left out."""
     common: dict[str, Any] = {
-        "probe_id": probe_id,
-        "source": source,
-        "measured_at": measured_at or result.measured_at,
         "tool": result.tool,
         "server": result.server_label,
-        "interface": interface or result.interface,
-        "carrier": carrier,
-        "access": access,
         "rtt_ms": result.ping_ms,
         "jitter_ms": result.jitter_ms,
         "loss_pct": result.loss_pct,
-        "raw": bounded_raw(raw),
     }
-    legs = (
-        (
-            Kind.THROUGHPUT_DOWN,
-            "download_mbps",
-            result.download_mbps,
-            result.bytes_received,
-            result.download_s,
-        ),
-        (Kind.THROUGHPUT_UP, "upload_mbps", result.upload_mbps, result.bytes_sent, result.upload_s),
-    )
-    out: list[Measurement] = []
-    for kind, name, value, moved, seconds in legs:
-        if value is None:
-            continue
-        ident = uuid.uuid4() if base_id is None else uuid.uuid5(base_id, kind.value)
-        fields = {
-            **common,
-            "id": ident,
-            "kind": kind,
-            name: value,
-            "bytes_used": moved,
-            "duration_s": seconds,
-        }
-        out.append(Measurement(**fields))
-    return out
+    legs: list[tuple[Kind, dict[str, Any]]] = []
+    if result.download_mbps is not None:
+        legs.append(
+            (
+                Kind.THROUGHPUT_DOWN,
+                {
+                    **common,
+                    "download_mbps": result.download_mbps,
+                    "bytes_used": result.bytes_received,
+                    "duration_s": result.download_s,
+                },
+            )
+        )
+    if result.upload_mbps is not None:
+        legs.append(
+            (
+                Kind.THROUGHPUT_UP,
+                {
+                    **common,
+                    "upload_mbps": result.upload_mbps,
+                    "bytes_used": result.bytes_sent,
+                    "duration_s": result.upload_s,
+                },
+            )
+        )
+    return legs
 
 
 _STDERR_KINDS: tuple[tuple[str, ErrorKind], ...] = (
@@ -178,29 +156,34 @@ def _classify(stderr: str) -> ErrorKind:
     return ErrorKind.TOOL_ERROR
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
+class SpeedtestRunner(Runner):
+    """``speedtest-cli --json`` once per `start_test`: a down and an up Measurement.
 
-
-@dataclass(slots=True)
-class SpeedtestRunner:
-    """Run speedtest-cli once per `run()` and return its Measurements (down, up).
-
-    `command` is the program (and leading arguments) to call; the real default is
-    ``("speedtest-cli",)``, tests pass the stand-in wrapper.
+    `command` is the program and its leading arguments (default ``("speedtest-cli",)``); tests
+    pass the offline stand-in, e.g. ``("env", "SPEEDTEST_BASE=http://127.0.0.1:8099", python,
+    "run_speedtest_cli.py")``. `run_command` is the subprocess seam from `probe.runners.base`.
+    A failed run gives both directions with the same `error_kind`.
     """
 
-    probe_id: str
-    command: Sequence[str] = ("speedtest-cli",)
-    timeout_s: float = 120.0
-    server_id: str | None = None
-    source_ip: str | None = None
-    secure: bool = False
-    interface: str | None = None
-    carrier: Carrier = Carrier.UNKNOWN
-    access: Access = Access.UNKNOWN
-    env: dict[str, str] | None = None
-    now: Callable[[], datetime] = field(default=_utc_now)
+    tool = "speedtest-cli"
+    kind = Kind.THROUGHPUT_DOWN
+
+    def __init__(
+        self,
+        *,
+        command: Sequence[str] = ("speedtest-cli",),
+        timeout_s: float = 120.0,
+        server_id: str | None = None,
+        source_ip: str | None = None,
+        secure: bool = False,
+        run_command: CommandRunner | None = None,
+    ) -> None:
+        self.command = tuple(command)
+        self.timeout_s = timeout_s
+        self.server_id = server_id
+        self.source_ip = source_ip
+        self.secure = secure
+        self.run_command: CommandRunner = run_command or SubprocessRunner()
 
     def argv(self) -> list[str]:
         args = [*self.command, "--json"]
@@ -212,73 +195,47 @@ class SpeedtestRunner:
             args.append("--secure")
         return args
 
-    def run(self) -> list[Measurement]:
-        started = self.now()
-        clock_start = time.monotonic()
+    def _start_test(self, ctx: TestContext, stamp: Stamp) -> list[Measurement]:
         try:
-            done = subprocess.run(
-                self.argv(),
-                capture_output=True,
-                text=True,
-                timeout=self.timeout_s,
-                env=self.env,
-                check=False,
-            )
+            done = self.run_command(self.argv(), timeout_s=self.timeout_s)
         except FileNotFoundError as exc:
+            return self._failed(ctx, stamp, ErrorKind.TOOL_MISSING, f"{self.command[0]} not found: {exc}")
+        except subprocess.TimeoutExpired:
             return self._failed(
-                started, ErrorKind.TOOL_MISSING, f"{self.command[0]} not found: {exc}", None
+                ctx, stamp, ErrorKind.TIMEOUT, f"speedtest-cli gave no result within {self.timeout_s:g} s"
             )
-        except subprocess.TimeoutExpired as exc:
-            partial = exc.stdout if isinstance(exc.stdout, str) else None
-            return self._failed(
-                started,
-                ErrorKind.TIMEOUT,
-                f"speedtest-cli gave no result within {self.timeout_s:g} s",
-                partial,
-            )
-        elapsed_s = time.monotonic() - clock_start
         if done.returncode != 0:
             message = done.stderr.strip() or done.stdout.strip() or f"exit code {done.returncode}"
             return self._failed(
-                started, _classify(done.stderr), message[-2000:], done.stdout + done.stderr
+                ctx,
+                stamp,
+                _classify(done.stderr),
+                message[-2000:],
+                raw=bounded_raw(done.stdout + done.stderr),
             )
         try:
             result = parse_speedtest_cli_json(done.stdout)
         except ParseError as exc:
-            return self._failed(started, ErrorKind.PARSE_ERROR, str(exc)[:2000], done.stdout)
-        measurements = result_measurements(
-            result,
-            probe_id=self.probe_id,
-            carrier=self.carrier,
-            access=self.access,
-            interface=self.interface,
-            raw=done.stdout,
-            measured_at=started,
-        )
-        if not measurements:
+            return self._failed(ctx, stamp, ErrorKind.PARSE_ERROR, str(exc), raw=bounded_raw(done.stdout))
+        legs = result_legs(result)
+        if not legs:
             return self._failed(
-                started,
+                ctx,
+                stamp,
                 ErrorKind.TOOL_ERROR,
-                f"speedtest-cli measured nothing in {elapsed_s:.1f} s",
-                done.stdout,
+                "speedtest-cli measured nothing",
+                raw=bounded_raw(done.stdout),
             )
-        return measurements
+        return [
+            ctx.measurement(stamp, kind=kind, raw=bounded_raw(done.stdout), **fields) for kind, fields in legs
+        ]
 
     def _failed(
-        self, started: datetime, kind: ErrorKind, message: str, raw: str | None
+        self, ctx: TestContext, stamp: Stamp, kind: ErrorKind, message: str, **fields: Any
     ) -> list[Measurement]:
         return [
-            Measurement(
-                probe_id=self.probe_id,
-                measured_at=started,
-                kind=leg,
-                tool="speedtest-cli",
-                interface=self.interface,
-                carrier=self.carrier,
-                access=self.access,
-                error_kind=kind,
-                error_message=message,
-                raw=bounded_raw(raw),
+            ctx.measurement(
+                stamp, kind=leg, tool=self.tool, error_kind=kind, error_message=message[:2000], **fields
             )
             for leg in (Kind.THROUGHPUT_DOWN, Kind.THROUGHPUT_UP)
         ]

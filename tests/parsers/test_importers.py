@@ -51,16 +51,12 @@ def test_detect_and_import_every_real_file(name: str) -> None:
 
 
 def test_gnettrack_mapping_2020() -> None:
-    result = import_file(
-        real_file(GNT_2020), probe_id="walk-1", tz="Europe/Dublin", carrier=Carrier.OTHER
-    )
+    result = import_file(real_file(GNT_2020), probe_id="walk-1", tz="Europe/Dublin", carrier=Carrier.OTHER)
     kinds = Counter(m.kind for m in result.measurements)
     assert kinds == {Kind.THROUGHPUT_DOWN: 943, Kind.RADIO_SNAPSHOT: 17}
     first, second = result.measurements[:2]
     assert first.kind is Kind.THROUGHPUT_DOWN and second.kind is Kind.RADIO_SNAPSHOT
-    assert first.measured_at == datetime(
-        2020, 2, 14, 12, 58, 17, tzinfo=UTC
-    )  # Dublin = UTC in winter
+    assert first.measured_at == datetime(2020, 2, 14, 12, 58, 17, tzinfo=UTC)  # Dublin = UTC in winter
     assert (first.download_mbps, first.access, first.carrier) == (
         0.039,
         Access.NR_NSA,
@@ -80,9 +76,7 @@ def test_gnettrack_mapping_2020() -> None:
     )
     assert first.raw is not None and first.raw.startswith("2020.02.14_12.58.17,-8.395887,")
     sentinel = [m for m in result.measurements if m.raw and "2147483647" in m.raw]
-    assert len(sentinel) == 3 and all(
-        m.nr_rsrq_db is None and m.nr_rsrp_dbm == -106 for m in sentinel
-    )
+    assert len(sentinel) == 3 and all(m.nr_rsrq_db is None and m.nr_rsrp_dbm == -106 for m in sentinel)
 
 
 def test_gnettrack_3g_rows_carry_no_lte_values_and_pings_are_kept() -> None:
@@ -186,9 +180,7 @@ def test_corrupted_files_import_or_raise_parse_error(
     path = tmp_path_factory.mktemp("fuzz") / "f"
     path.write_text(data.draw(corrupted(text)), encoding="utf-8", errors="surrogatepass")
     with contextlib.suppress(ParseError):
-        import_file(
-            path, probe_id="fuzz", fmt=data.draw(st.sampled_from([None, DETECTED[name][0]]))
-        )
+        import_file(path, probe_id="fuzz", fmt=data.draw(st.sampled_from([None, DETECTED[name][0]])))
 
 
 def test_cli_writes_json_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -287,9 +287,7 @@ def test_match_positions_on_walking_track() -> None:
 
 def test_match_positions_refuses_large_gaps() -> None:
     track = parse_gpx(real_text("gnss/gpx_gpsbabel_1.0_waypoints_and_track_slovenia.gpx"))
-    gap = next(
-        (a, b) for a, b in itertools.pairwise(track) if (b.time - a.time).total_seconds() > 30
-    )
+    gap = next((a, b) for a, b in itertools.pairwise(track) if (b.time - a.time).total_seconds() > 30)
     middle = gap[0].time + (gap[1].time - gap[0].time) / 2
     assert match_positions(track, [middle]) == [None]
     assert match_positions(track, [middle], max_gap_s=10_000)[0] is not None

@@ -77,9 +77,7 @@ def test_signal_partial_lte_and_5g() -> None:
 
 
 def test_signal_decimal_comma_and_umts_fallback() -> None:
-    comma = real_text("modem/mmcli_signal-get_J_orb_lte_5g_partial.json").replace(
-        "-104.00", "-104,00"
-    )
+    comma = real_text("modem/mmcli_signal-get_J_orb_lte_5g_partial.json").replace("-104.00", "-104,00")
     assert parse_mmcli_signal(comma).rsrp_dbm == -104.0
     umts = parse_mmcli_signal('{"modem":{"signal":{"lte":{"rsrp":"--"},"umts":{"rssi":"-71.00"}}}}')
     assert umts.rssi_dbm == -71.0

@@ -189,14 +189,9 @@ def test_rm551e_block_has_no_servingcell_record() -> None:
 
 
 def test_sinr_encodings() -> None:
-    line = (
-        '+QENG: "servingcell","CONNECT","LTE","FDD",452,04,1A2B,10,1650,3,5,5,3F,'
-        "-95,-10,-65,{},8,20,-"
-    )
+    line = '+QENG: "servingcell","CONNECT","LTE","FDD",452,04,1A2B,10,1650,3,5,5,3F,-95,-10,-65,{},8,20,-'
     assert parse_qeng_servingcell(line.format(150)).sinr_db == 10.0
-    assert parse_qeng_servingcell(line.format(21), sinr_encoding="raw250").sinr_db == pytest.approx(
-        -15.8
-    )
+    assert parse_qeng_servingcell(line.format(21), sinr_encoding="raw250").sinr_db == pytest.approx(-15.8)
     assert parse_qeng_servingcell(line.format(150), sinr_encoding="db").sinr_db == 150.0
     snap = parse_qeng_servingcell(line.format(12))
     assert (snap.carrier, snap.state, snap.sinr_db) == (Carrier.VIETTEL, "CONNECT", 12.0)
@@ -209,9 +204,7 @@ def test_search_state_and_wcdma() -> None:
         False,
         "searching",
     )
-    wcdma = parse_qeng_servingcell(
-        '+QENG: "servingcell","NOCONN","WCDMA",452,02,5DC,8A2F1,10713,3,1,-95,-7'
-    )
+    wcdma = parse_qeng_servingcell('+QENG: "servingcell","NOCONN","WCDMA",452,02,5DC,8A2F1,10713,3,1,-95,-7')
     assert (wcdma.access, wcdma.carrier, wcdma.cell_id) == (Access.UMTS, Carrier.VNPT, 0x8A2F1)
 
 
@@ -245,9 +238,7 @@ def test_bad_input_names_the_line(text: str, message: str, line: int | None) -> 
         ("NR5G-SA, DITO", Access.NR_SA, (None, None), ("n78", 620640)),
     ],
 )
-def test_qnwinfo(
-    title: str, access: Access, lte: tuple[object, object], nr: tuple[object, object]
-) -> None:
+def test_qnwinfo(title: str, access: Access, lte: tuple[object, object], nr: tuple[object, object]) -> None:
     snap = parse_qnwinfo(block(title))
     assert snap.access is access
     assert (snap.band, snap.earfcn) == lte

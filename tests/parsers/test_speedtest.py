@@ -7,17 +7,17 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from probe.errors import ParseError
-from probe.record import Access, Carrier, ErrorKind, Kind
+from probe.record import Access, Carrier, ClockState, ErrorKind, Kind
+from probe.runners.base import CommandResult, TestContext
 from probe.runners.speedtest import (
     ServerInfo,
     SpeedtestRunner,
@@ -26,7 +26,7 @@ from probe.runners.speedtest import (
     parse_server_list,
     parse_speedtest_cli_csv,
     parse_speedtest_cli_json,
-    result_measurements,
+    result_legs,
 )
 
 from .helpers import REALDATA, corrupted, real_text
@@ -127,21 +127,19 @@ def test_ookla_errors(text: str, message: str) -> None:
         parse_ookla_cli_json(text)
 
 
-def test_result_measurements_deterministic_ids() -> None:
+def test_result_legs() -> None:
     r = parse_speedtest_cli_json(real_text("speedtest/sivel_speedtest-cli_json_it_windtre.json"))
-    import uuid
-
-    base = uuid.UUID(int=7)
-    down, up = result_measurements(r, probe_id="pi-1", base_id=base, carrier=Carrier.OTHER)
-    again = result_measurements(r, probe_id="pi-1", base_id=base, carrier=Carrier.OTHER)
-    assert [m.id for m in again] == [down.id, up.id]
-    assert (down.kind, down.bytes_used, up.kind, up.bytes_used) == (
-        Kind.THROUGHPUT_DOWN,
-        18175472,
-        Kind.THROUGHPUT_UP,
-        2433024,
+    (down_kind, down), (up_kind, up) = result_legs(r)
+    assert (down_kind, down["bytes_used"], down["rtt_ms"]) == (Kind.THROUGHPUT_DOWN, 18175472, 40.966)
+    assert (up_kind, up["bytes_used"], "download_mbps" in up) == (Kind.THROUGHPUT_UP, 2433024, False)
+    skipped_upload = (
+        real_text("speedtest/sivel_speedtest-cli_json_it_windtre.json")
+        .replace('"upload": 1597528.7789401715', '"upload": 0')
+        .replace('"bytes_sent": 2433024', '"bytes_sent": 0')
     )
-    assert down.upload_mbps is None and up.download_mbps is None
+    assert [kind for kind, _ in result_legs(parse_speedtest_cli_json(skipped_upload))] == [
+        Kind.THROUGHPUT_DOWN
+    ]
 
 
 def test_choose_servers_prefers_vietnam() -> None:
@@ -212,36 +210,37 @@ def standin() -> Iterator[str]:
         server.wait(timeout=10)
 
 
-def _runner(base: str, **kwargs: Any) -> SpeedtestRunner:
-    return SpeedtestRunner(
-        probe_id="pi-test",
-        command=(sys.executable, str(STANDIN / "run_speedtest_cli.py")),
-        env={"SPEEDTEST_BASE": base, "PATH": "/usr/bin:/bin"},
-        timeout_s=60,
-        **kwargs,
-    )
+CTX = TestContext(
+    probe_id="pi-test",
+    interface="lo",
+    carrier=Carrier.VIETTEL,
+    access=Access.LTE,
+    clock_state=lambda: ClockState.SYNCED,
+    boot_id=lambda: "boot-1",
+    monotonic_s=lambda: 5.0,
+)
+
+
+def _standin_command(base: str) -> tuple[str, ...]:
+    return ("env", f"SPEEDTEST_BASE={base}", sys.executable, str(STANDIN / "run_speedtest_cli.py"))
 
 
 def test_runner_against_standin(standin: str) -> None:
-    runner = _runner(
-        standin,
-        server_id="1",
-        source_ip="127.0.0.1",
-        carrier=Carrier.VIETTEL,
-        access=Access.LTE,
-        interface="lo",
+    runner = SpeedtestRunner(
+        command=_standin_command(standin), server_id="1", source_ip="127.0.0.1", timeout_s=60
     )
-    down, up = runner.run()
+    down, up = runner.start_test(CTX)
     assert (down.kind, up.kind) == (Kind.THROUGHPUT_DOWN, Kind.THROUGHPUT_UP)
     assert down.error_kind is None and up.error_kind is None
     assert down.download_mbps is not None and down.download_mbps > 1
     assert up.upload_mbps is not None and up.upload_mbps > 1
     assert down.bytes_used is not None and down.bytes_used > 1_000_000
-    assert (down.tool, down.server, down.carrier, down.interface) == (
+    assert (down.tool, down.server, down.carrier, down.interface, down.clock) == (
         "speedtest-cli",
         "Local (Loopback, Vietnam)",
         Carrier.VIETTEL,
         "lo",
+        ClockState.SYNCED,
     )
     assert down.raw is not None and '"bytes_received"' in down.raw
 
@@ -250,22 +249,21 @@ def test_runner_server_down_is_a_failed_measurement() -> None:
     if not (STANDIN / "run_speedtest_cli.py").is_file():
         pytest.skip("speedtest stand-in not available")
     pytest.importorskip("speedtest")
-    down, up = _runner(f"http://127.0.0.1:{_free_port()}").run()
-    assert (
-        down.error_kind is ErrorKind.CONNECTION_REFUSED
-        and up.error_kind is ErrorKind.CONNECTION_REFUSED
-    )
+    runner = SpeedtestRunner(command=_standin_command(f"http://127.0.0.1:{_free_port()}"), timeout_s=60)
+    down, up = runner.start_test(CTX)
+    assert down.error_kind is ErrorKind.CONNECTION_REFUSED and up.error_kind is ErrorKind.CONNECTION_REFUSED
     assert down.error_message is not None and "configuration" in down.error_message
 
 
-def test_runner_timeout_and_missing_tool() -> None:
-    slow = SpeedtestRunner(
-        probe_id="pi-test",
-        command=(sys.executable, "-c", "import time; time.sleep(5)"),
-        timeout_s=0.5,
-    )
-    assert [m.error_kind for m in slow.run()] == [ErrorKind.TIMEOUT, ErrorKind.TIMEOUT]
-    missing = SpeedtestRunner(
-        probe_id="pi-test", command=(str(Path("/nonexistent/speedtest-cli")),)
-    )
-    assert missing.run()[0].error_kind is ErrorKind.TOOL_MISSING
+def test_runner_timeout_missing_tool_and_bad_output() -> None:
+    slow = SpeedtestRunner(command=(sys.executable, "-c", "import time; time.sleep(5)"), timeout_s=0.5)
+    assert [m.error_kind for m in slow.start_test(CTX)] == [ErrorKind.TIMEOUT, ErrorKind.TIMEOUT]
+    missing = SpeedtestRunner(command=(str(Path("/nonexistent/speedtest-cli")),))
+    assert missing.start_test(CTX)[0].error_kind is ErrorKind.TOOL_MISSING
+
+    def recorded(argv: Sequence[str], *, timeout_s: float) -> CommandResult:
+        return CommandResult(0, "Retrieving speedtest.net configuration...", "", 0.1)
+
+    garbled = SpeedtestRunner(run_command=recorded).start_test(CTX)
+    assert [m.error_kind for m in garbled] == [ErrorKind.PARSE_ERROR, ErrorKind.PARSE_ERROR]
+    assert garbled[0].raw == "Retrieving speedtest.net configuration..."
