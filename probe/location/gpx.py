@@ -22,7 +22,6 @@ Example
 ...        '<trkpt lat="21.1" lon="105.9"><time>2026-11-02T03:00:10Z</time></trkpt>'
 ...        '</trkseg></trk></gpx>')
 >>> from datetime import UTC, datetime
-from typing import Final
 >>> [f.lat for f in match_positions(parse_gpx(gpx), [datetime(2026, 11, 2, 3, 0, 5, tzinfo=UTC)])]
 [21.05]
 """
