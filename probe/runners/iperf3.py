@@ -1,0 +1,280 @@
+"""iperf3 runner: a pure parser for `iperf3 --json` output and a thin, timed subprocess call.
+
+The rate reported is always what *arrived* (`end.sum_received`), in both directions: for a
+download (`-R`) the client is the receiver; for an upload the client's report still carries the
+server's receive total. The sender's total counts bytes handed to the kernel, some of which may
+still sit in buffers or be lost when the test ends, so it overstates a slow or lossy link.
+
+Example
+-------
+>>> runner = Iperf3Runner(host="iperf.ubnd.example", port=5201, duration_s=10, reverse=True)
+>>> runner.argv()[:8]
+['iperf3', '--json', '-c', 'iperf.ubnd.example', '-p', '5201', '-t', '10']
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from probe.errors import ParseError
+from probe.record import ErrorKind, Kind, Measurement, bounded_raw
+from probe.runners.base import CommandRunner, Runner, Stamp, SubprocessRunner, TestContext
+
+__all__ = ["Iperf3Result", "Iperf3Runner", "classify_iperf3_error", "parse_iperf3"]
+
+# Substrings of iperf3's error texts (iperf_error.c), most specific first.
+_ERROR_PATTERNS: Final[tuple[tuple[str, ErrorKind], ...]] = (
+    ("server is busy", ErrorKind.SERVER_BUSY),
+    ("connection refused", ErrorKind.CONNECTION_REFUSED),
+    ("timed out", ErrorKind.TIMEOUT),
+    ("name or service not known", ErrorKind.DNS_FAILURE),
+    ("temporary failure in name resolution", ErrorKind.DNS_FAILURE),
+    ("no address associated", ErrorKind.DNS_FAILURE),
+    ("network is unreachable", ErrorKind.NETWORK_UNREACHABLE),
+    ("no route to host", ErrorKind.NETWORK_UNREACHABLE),
+    ("cannot assign requested address", ErrorKind.NETWORK_UNREACHABLE),
+    ("no such device", ErrorKind.NETWORK_UNREACHABLE),
+    ("interrupt", ErrorKind.INTERRUPTED),
+    ("has terminated", ErrorKind.INTERRUPTED),
+    ("control socket has closed", ErrorKind.INTERRUPTED),
+    ("connection reset", ErrorKind.INTERRUPTED),
+    ("unable to receive", ErrorKind.INTERRUPTED),
+    ("unable to send", ErrorKind.INTERRUPTED),
+)
+_USEC_PER_MS: Final = 1000.0
+_TIMEOUT_MARGIN_S: Final = 15.0
+
+
+def classify_iperf3_error(message: str) -> ErrorKind:
+    """Name the error kind of an iperf3 ``"error"`` text (`tool_error` when not recognised).
+
+    >>> classify_iperf3_error("error - unable to connect to server: Connection refused")
+    <ErrorKind.CONNECTION_REFUSED: 'connection_refused'>
+    """
+    lowered = message.lower()
+    for needle, kind in _ERROR_PATTERNS:
+        if needle in lowered:
+            return kind
+    return ErrorKind.TOOL_ERROR
+
+
+@dataclass(frozen=True, slots=True)
+class Iperf3Result:
+    """The numbers of one iperf3 run; rates are None when the run produced none."""
+
+    tool_version: str | None
+    protocol: str | None
+    reverse: bool
+    num_streams: int | None
+    received_bps: float | None
+    sent_bps: float | None
+    bytes_moved: int
+    duration_s: float | None
+    retransmits: int | None = None
+    mean_rtt_ms: float | None = None
+    jitter_ms: float | None = None
+    lost_percent: float | None = None
+    server: str | None = None
+    error: str | None = None
+    error_kind: ErrorKind | None = field(default=None)
+
+    @property
+    def received_mbps(self) -> float | None:
+        return None if self.received_bps is None else self.received_bps / 1e6
+
+
+def _obj(value: Any, where: str, source: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ParseError(f"{where} is {type(value).__name__}, expected an object", source=source)
+    return value
+
+
+def _num(block: dict[str, Any], key: str, where: str, source: str) -> float | None:
+    value = block.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ParseError(f"{where}.{key} is {value!r}, expected a number", source=source)
+    return float(value)
+
+
+def _mean_rtt_ms(end: dict[str, Any], source: str) -> float | None:
+    """Mean of the sender streams' `mean_rtt` (microseconds); zeros mean "not measured here"."""
+    rtts = []
+    for i, stream in enumerate(end.get("streams") or []):
+        sender = _obj(_obj(stream, f"end.streams[{i}]", source).get("sender"), "sender", source)
+        rtt = _num(sender, "mean_rtt", f"end.streams[{i}].sender", source)
+        if rtt is not None and rtt > 0:
+            rtts.append(rtt)
+    return sum(rtts) / len(rtts) / _USEC_PER_MS if rtts else None
+
+
+def parse_iperf3(text: str, *, source: str) -> Iperf3Result:
+    """Read one `iperf3 --json` document.
+
+    TCP rate: `end.sum_received` (what arrived, see the module docstring). UDP: rate from
+    `end.sum_received` when present (iperf3 >= 3.10), else `end.sum`; jitter and loss from
+    `end.sum`. `bytes_moved` is the larger of the sent and received totals: one flow counted once,
+    as close as iperf3 gets to what the test cost on a metered SIM. The mean RTT averages the sender
+    streams; for a download the sender is the server, whose numbers come with
+    ``--get-server-output``. An interrupted run keeps its partial numbers and its error; a run with
+    only an error has none. Raises `ParseError` naming `source` for text that is not such JSON.
+
+    >>> parse_iperf3('{"start": {"version": "iperf 3.12"}, "end": {}, '
+    ...              '"error": "the server is busy running a test. try again later"}',
+    ...              source="t").error_kind
+    <ErrorKind.SERVER_BUSY: 'server_busy'>
+    """
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ParseError(f"not JSON ({exc.msg})", source=source, line=exc.lineno) from exc
+    doc = _obj(doc, "document", source)
+    if "start" not in doc and "error" not in doc:
+        raise ParseError("no 'start' or 'error' key: not iperf3 --json output", source=source)
+    start = _obj(doc.get("start"), "start", source)
+    end = _obj(doc.get("end"), "end", source)
+    test_start = _obj(start.get("test_start"), "start.test_start", source)
+    if test_start.get("bidir"):
+        raise ParseError("start.test_start.bidir: bidirectional tests are not supported", source=source)
+    error = doc.get("error")
+    if error is not None and not isinstance(error, str):
+        raise ParseError(f"error is {error!r}, expected text", source=source)
+    version = start.get("version")
+    connecting = _obj(start.get("connecting_to"), "start.connecting_to", source)
+    protocol = test_start.get("protocol")
+
+    sent = _obj(end.get("sum_sent"), "end.sum_sent", source)
+    received = _obj(end.get("sum_received"), "end.sum_received", source)
+    udp_sum = _obj(end.get("sum"), "end.sum", source)
+    rate_block, rate_where = (received, "end.sum_received") if received else (udp_sum, "end.sum")
+    received_bps = _num(rate_block, "bits_per_second", rate_where, source)
+    received_bytes = _num(rate_block, "bytes", rate_where, source)
+    duration_s = _num(rate_block, "seconds", rate_where, source)
+    if error is not None and not received_bytes:
+        # The receiver's report never came back (e.g. interrupted): only the sender side is known.
+        received_bps, duration_s = None, _num(sent, "seconds", "end.sum_sent", source)
+    totals = [
+        _num(block, "bytes", where, source) or 0.0
+        for block, where in ((sent, "end.sum_sent"), (received, "end.sum_received"), (udp_sum, "end.sum"))
+    ]
+    retransmits = _num(sent, "retransmits", "end.sum_sent", source)
+    rtt_ms = _mean_rtt_ms(end, source)
+    if rtt_ms is None and isinstance(doc.get("server_output_json"), dict):
+        server_end = _obj(doc["server_output_json"].get("end"), "server_output_json.end", source)
+        rtt_ms = _mean_rtt_ms(server_end, source)
+    host, port = connecting.get("host"), connecting.get("port")
+    return Iperf3Result(
+        tool_version=re.sub(r"^iperf\s*", "", version) if isinstance(version, str) else None,
+        protocol=protocol if isinstance(protocol, str) else None,
+        reverse=bool(test_start.get("reverse", 0)),
+        num_streams=int(test_start["num_streams"]) if "num_streams" in test_start else None,
+        received_bps=received_bps,
+        sent_bps=_num(sent or udp_sum, "bits_per_second", "end.sum_sent", source),
+        bytes_moved=int(max(totals)),
+        duration_s=duration_s,
+        retransmits=None if retransmits is None else int(retransmits),
+        mean_rtt_ms=rtt_ms,
+        jitter_ms=_num(udp_sum, "jitter_ms", "end.sum", source),
+        lost_percent=_num(udp_sum, "lost_percent", "end.sum", source),
+        server=f"{host}:{port}" if host is not None and port is not None else None,
+        error=error,
+        error_kind=None if error is None else classify_iperf3_error(error),
+    )
+
+
+@dataclass
+class Iperf3Runner(Runner):
+    """One iperf3 test against a ward-run server, bound to one interface (one modem)."""
+
+    host: str
+    port: int = 5201
+    duration_s: int = 10
+    reverse: bool = False
+    udp: bool = False
+    udp_rate: str = "10M"
+    congestion: str | None = None
+    bind_address: str | None = None
+    bytes_cap: int | None = None
+    connect_timeout_ms: int = 5000
+    executable: str = "iperf3"
+    command_runner: CommandRunner = field(default_factory=SubprocessRunner)
+    tool: str = field(default="iperf3", init=False)
+
+    @property
+    def kind(self) -> Kind:  # type: ignore[override]
+        if self.udp:
+            return Kind.UDP_QUALITY
+        return Kind.THROUGHPUT_DOWN if self.reverse else Kind.THROUGHPUT_UP
+
+    @property
+    def server(self) -> str:  # type: ignore[override]
+        return f"{self.host}:{self.port}"
+
+    def argv(self, interface: str | None = None) -> list[str]:
+        """The command line; binds to `interface` (SO_BINDTODEVICE) or to `bind_address`."""
+        argv = [self.executable, "--json", "-c", self.host, "-p", str(self.port)]
+        # iperf3 accepts one end condition only: a byte cap replaces the duration, which then
+        # bounds the run through the subprocess timeout.
+        if self.bytes_cap is None:
+            argv += ["-t", str(self.duration_s)]
+        else:
+            argv += ["-n", str(self.bytes_cap)]
+        if self.reverse:
+            argv.append("-R")
+            if not self.udp:
+                argv.append("--get-server-output")  # the server is the sender: it knows the RTT
+        if self.udp:
+            argv += ["-u", "-b", self.udp_rate]
+        elif self.congestion is not None:
+            argv += ["-C", self.congestion]
+        if interface is not None:
+            argv += ["--bind-dev", interface]
+        elif self.bind_address is not None:
+            argv += ["-B", self.bind_address]
+        argv += ["--connect-timeout", str(self.connect_timeout_ms)]
+        return argv
+
+    @property
+    def timeout_s(self) -> float:
+        return self.duration_s + self.connect_timeout_ms / 1000 + _TIMEOUT_MARGIN_S
+
+    def _start_test(self, ctx: TestContext, stamp: Stamp) -> list[Measurement]:
+        done = self.command_runner(self.argv(ctx.interface), timeout_s=self.timeout_s)
+        raw = bounded_raw(done.stdout)
+        if not done.stdout.strip():
+            message = done.stderr.strip() or f"iperf3 exited with {done.returncode} and no output"
+            return [self.failure(ctx, stamp, classify_iperf3_error(message), message)]
+        try:
+            result = parse_iperf3(done.stdout, source=f"iperf3 {self.server}")
+        except ParseError as exc:
+            return [self.failure(ctx, stamp, ErrorKind.PARSE_ERROR, str(exc), raw=raw)]
+        return [self.to_measurement(result, ctx, stamp, raw=raw)]
+
+    def to_measurement(
+        self, result: Iperf3Result, ctx: TestContext, stamp: Stamp, *, raw: str | None
+    ) -> Measurement:
+        """The Measurement for a parsed run of this runner."""
+        mbps = result.received_mbps
+        return ctx.measurement(
+            stamp,
+            kind=self.kind,
+            tool=self.tool,
+            tool_version=result.tool_version,
+            server=self.server,
+            download_mbps=mbps if self.reverse else None,
+            upload_mbps=None if self.reverse else mbps,
+            rtt_ms=result.mean_rtt_ms,
+            jitter_ms=result.jitter_ms,
+            loss_pct=result.lost_percent,
+            bytes_used=result.bytes_moved,
+            duration_s=result.duration_s,
+            error_kind=result.error_kind,
+            error_message=result.error,
+            raw=raw,
+        )
