@@ -142,9 +142,7 @@ class SubprocessRunner:
 
     def __call__(self, argv: Sequence[str], *, timeout_s: float) -> CommandResult:
         started = time.monotonic()
-        done = subprocess.run(
-            list(argv), capture_output=True, text=True, timeout=timeout_s, check=False
-        )
+        done = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout_s, check=False)
         return CommandResult(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
 
 
@@ -206,4 +204,3 @@ class Runner(ABC):
             error_message=message[:MESSAGE_MAX_CHARS],
             **fields,
         )
-
