@@ -3,7 +3,8 @@
 Module-level imports stay light (argparse and the stdlib-only package root); the importers
 and pydantic load inside the handler. The carrier/access choices mirror `probe.record` (a test
 keeps them equal) so `--help` needs no pydantic.
-Output: JSON lines, one Measurement each, to ``--out``.
+Output: the probe's spool (``--spool``, `probe.spool.Spool`) or JSON lines, one Measurement
+each, to ``--out``.
 """
 
 from __future__ import annotations
@@ -11,19 +12,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from probe.importers import FORMATS
+from probe.importers import DEFAULT_TZ, FORMATS
+
+if TYPE_CHECKING:
+    from probe.record import Measurement
 
 __all__ = ["register_import"]
 
-_FORMATS = (
-    "ookla-json",
-    "speedtest-cli-json",
-    "speedtest-cli-csv",
-    "speedtest-app-csv",
-    "gnettrack-csv",
-)
 _CARRIERS = (
     "viettel",
     "vnpt",
@@ -58,17 +55,34 @@ def register_import(subparsers: Any) -> None:
     parser.add_argument("--access", choices=_ACCESS, help="công nghệ truy nhập nếu tệp không ghi")
     parser.add_argument(
         "--tz",
-        default="Asia/Ho_Chi_Minh",
+        default=DEFAULT_TZ,
         help="múi giờ của giờ địa phương trong tệp (time zone of local times)",
     )
-    parser.add_argument(
-        "--out", type=Path, required=True, help="ghi JSON lines vào tệp này (write JSON lines here)"
-    )
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--spool", type=Path, help="thêm vào hàng đợi của thiết bị đo (probe spool file)")
+    target.add_argument("--out", type=Path, help="ghi JSON lines vào tệp này (write JSON lines here)")
     parser.set_defaults(handler=_handle_import)
 
 
+def _write(measurements: list[Measurement], *, spool: Path | None, out: Path | None) -> str:
+    """Store `measurements` in the spool or a JSON-lines file; return where, for the message."""
+    if spool is not None:
+        from probe.spool import Spool
+
+        with Spool(spool) as queue:
+            stored = queue.add_many(measurements)
+        if stored != len(measurements):
+            return f"{spool} ({len(measurements) - stored} bị từ chối vì hàng đợi đầy / refused: spool full)"
+        return str(spool)
+    assert out is not None
+    with out.open("w", encoding="utf-8") as stream:
+        for measurement in measurements:
+            stream.write(measurement.model_dump_json() + "\n")
+    return str(out)
+
+
 def _handle_import(args: argparse.Namespace) -> int:
-    from probe.errors import ParseError
+    from probe.errors import ParseError, SpoolError
     from probe.importers import import_file
     from probe.record import Access, Carrier
 
@@ -85,15 +99,13 @@ def _handle_import(args: argparse.Namespace) -> int:
         print(f"Không nhập được tệp (cannot import): {exc}", file=sys.stderr)
         return 2
     try:
-        with args.out.open("w", encoding="utf-8") as out:
-            for measurement in result.measurements:
-                out.write(measurement.model_dump_json() + "\n")
-    except OSError as exc:
-        print(f"Không ghi được {args.out} (cannot write): {exc.strerror or exc}", file=sys.stderr)
+        where = _write(result.measurements, spool=args.spool, out=args.out)
+    except (OSError, SpoolError) as exc:
+        print(f"Không ghi được kết quả (cannot store): {exc}", file=sys.stderr)
         return 1
     print(f"Định dạng (format): {result.format}")
     print(
-        f"Đã nhập {len(result.measurements)} phép đo vào {args.out} "
+        f"Đã nhập {len(result.measurements)} phép đo vào {where} "
         f"(imported {len(result.measurements)} measurements)"
     )
     if result.skipped:

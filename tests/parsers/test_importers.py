@@ -214,3 +214,18 @@ def test_cli_choices_mirror_the_record_enums() -> None:
 
     assert set(cli._CARRIERS) == {c.value for c in Carrier}
     assert set(cli._ACCESS) == {a.value for a in Access}
+
+
+def test_cli_into_the_probe_spool(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spool_module = pytest.importorskip("probe.spool")
+    parser = argparse.ArgumentParser()
+    register_import(parser.add_subparsers())
+    spool_path = tmp_path / "spool.sqlite"
+    argv = ["import", str(real_file(APP)), "--tz", "America/New_York", "--spool", str(spool_path)]
+    for _ in range(2):  # importing twice stores each record once (same ids)
+        args = parser.parse_args(argv)
+        assert args.handler(args) == 0
+    with spool_module.Spool(spool_path) as spool:
+        stored = spool.batch(100)
+    assert len(stored) == 16 and {m.source for m in stored} == {Source.IMPORT}
+    assert "Đã nhập 16 phép đo" in capsys.readouterr().out
