@@ -1,0 +1,132 @@
+"""Loading files, thresholds config, exports and the `lomsong analyze` command end to end."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import pytest
+from analysis_builders import BASE, frame, spread
+
+from analysis.cli import register
+from analysis.export import write_csv, write_geojson, write_geopackage
+from analysis.load import measurements_frame, read_measurements
+from analysis.pipeline import run_survey
+from analysis.thresholds import load_thresholds
+
+
+def test_thresholds_sources_and_ward_override(tmp_path):
+    t = load_thresholds()
+    assert t.access["5g_sa"].floor_share == 0.95
+    assert "QCVN 34:2022/BTTTT" in t.access["fixed"].source
+    ward = tmp_path / "ward.toml"
+    ward.write_text('[access."4g"]\ndown_mbps = 50.0\n[rules]\nmin_samples = 8\n')
+    w = load_thresholds(override=ward)
+    assert w.access["4g"].down_mbps == 50.0 and w.access["4g"].source == t.access["4g"].source
+    assert w.rules.min_samples == 8 and w.rules.min_slots == t.rules.min_slots
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[rules]\nmin_sample = 8\n")
+    with pytest.raises(ValueError, match=r"\[rules\]: unknown key\(s\) \['min_sample'\]"):
+        load_thresholds(override=bad)
+    bad.write_text('[access."4g"]\ndown_mbps = -1\n')
+    with pytest.raises(ValueError, match="down_mbps: must be a positive number"):
+        load_thresholds(override=bad)
+
+
+def test_load_from_measurement_dumps_and_db_like_rows():
+    from probe.record import Access, Carrier, Kind, Measurement, PositionSource
+
+    m = Measurement(probe_id="pi-1", measured_at=datetime(2026, 11, 2, 3, tzinfo=UTC),
+                    kind=Kind.THROUGHPUT_DOWN, tool="iperf3", carrier=Carrier.VIETTEL,
+                    access=Access.LTE, download_mbps=38.5, lat=21.0, lon=105.8,
+                    position_source=PositionSource.GPS)
+    dumped = measurements_frame([m.model_dump(mode="json")])
+    native = measurements_frame([m.model_dump()])  # enums, UUID and datetime objects (DB rows)
+    for f in (dumped, native):
+        assert f.loc[0, "carrier"] == "viettel" and f.loc[0, "access"] == "4g"
+        assert f.loc[0, "id"] == str(m.id)
+        assert f.loc[0, "measured_at"] == pd.Timestamp("2026-11-02T03:00:00Z")
+        assert f.geometry.iloc[0].x == 105.8
+    assert str(dumped["measured_at"].dtype).startswith("datetime64") and dumped.crs.to_epsg() == 4326
+
+
+def test_load_rejects_bad_values_with_column_name():
+    with pytest.raises(ValueError, match="download_mbps: not numeric"):
+        measurements_frame([{"measured_at": "2026-11-02T03:00:00Z", "download_mbps": "fast"}])
+    with pytest.raises(ValueError, match="measured_at: not a timestamp"):
+        measurements_frame([{"measured_at": "yesterday"}])
+    with pytest.raises(ValueError, match="lat/lon: out of range in row 0"):
+        measurements_frame([{"measured_at": "2026-11-02T03:00:00Z", "lat": 95.0, "lon": 1.0}])
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".geojson", ".gpkg"])
+def test_read_measurements_round_trip(tmp_path, suffix):
+    rows = spread(BASE, [10.0, 50.0, None], error=None)
+    rows[2]["error_kind"] = "timeout"
+    original = frame(rows)
+    path = tmp_path / f"m{suffix}"
+    if suffix == ".jsonl":
+        path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    elif suffix == ".csv":
+        pd.DataFrame(original.drop(columns="geometry")).to_csv(path, index=False)
+    else:
+        pyogrio.write_dataframe(original.drop(columns=["raw"]), path)
+    back = read_measurements(path)
+    assert len(back) == 3
+    assert back["download_mbps"].tolist()[:2] == [10.0, 50.0]
+    assert back["error_kind"].tolist()[2] == "timeout"
+    assert back["measured_at"].tolist() == original["measured_at"].tolist()
+    assert back.geometry.iloc[0].equals_exact(original.geometry.iloc[0], 1e-9)
+
+
+def test_read_measurements_bad_line(tmp_path):
+    path = tmp_path / "m.jsonl"
+    path.write_text('{"kind": "latency"}\n{oops\n')
+    with pytest.raises(ValueError, match=r"m.jsonl:2: not JSON"):
+        read_measurements(path)
+
+
+def test_exports_open_again(tmp_path, thresholds):
+    result = run_survey(frame(spread(BASE, [10.0] * 6)))
+    path = write_geopackage(tmp_path / "s.gpkg", **result.layers())
+    layers = dict(pyogrio.list_layers(path))
+    assert set(layers) == {"cells", "weak_areas", "service_points", "proposals", "gaps",
+                           "walk_route"}
+    cells = gpd.read_file(path, layer="cells")
+    assert cells.crs.to_epsg() == 4326 and len(cells) == len(result.classified)
+    assert gpd.read_file(path, layer="service_points").empty
+    gj = write_geojson(tmp_path / "areas.geojson", result.weak_areas)
+    assert json.loads(gj.read_text())["features"][0]["properties"]["cause"] == "unknown"
+    table = pd.read_csv(write_csv(tmp_path / "cells.csv", result.classified))
+    assert {"lat", "lon", "wkt", "status"} <= set(table.columns)
+
+
+def test_cli_analyze_end_to_end(tmp_path, capsys):
+    import argparse
+
+    from lomsong.synthetic import SERVICE_POINTS, survey
+
+    rows = [m.model_dump(mode="json") for m in survey(datetime(2026, 11, 2, tzinfo=UTC),
+                                                      days=3, walks=2, pi_interval_min=180)]
+    data = tmp_path / "survey.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    sites = tmp_path / "sites.csv"
+    sites.write_text("site_id,name,address,type,lat,lon\n" + "".join(
+        f'{p.site_id},"{p.name}","{p.address}",{p.site_type},{p.lonlat[1]},{p.lonlat[0]}\n'
+        for p in SERVICE_POINTS))
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    out = tmp_path / "out.gpkg"
+    args = parser.parse_args(["analyze", "--input", str(data), "--sites", str(sites),
+                              "--out", str(out), "--from", "2026-11-02"])
+    assert args.handler(args) == 0
+    assert "Đã ghi" in capsys.readouterr().out
+    cards = gpd.read_file(out, layer="service_points")
+    assert set(cards["site_id"]) == {p.site_id for p in SERVICE_POINTS}
+    assert (cards["samples"] > 0).all()
+    bad = parser.parse_args(["analyze", "--input", str(tmp_path / "missing.jsonl")])
+    assert bad.handler(bad) == 2
+    assert "file not found" in capsys.readouterr().err
