@@ -1,0 +1,172 @@
+"""``lomsong probe ...``: measure once, run the configured paths, show the spool's state.
+
+Module-level imports stay light (argparse and the standard library); the runners, pydantic and
+httpx load inside the handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from probe.config import ProbeConfig
+    from probe.record import Measurement
+
+__all__ = ["default_config_path", "register"]
+
+_CARRIERS = ("viettel", "vnpt", "mobifone", "vietnamobile", "gmobile", "itel", "fpt", "cmc", "sctv")
+_ACCESS = ("5g_sa", "5g_nsa", "4g", "3g", "2g", "fixed", "wifi", "unknown")
+_CONFIG_HELP = "probe.toml (mặc định / default: $LOMSONG_PROBE_CONFIG hoặc ./probe.toml)"
+
+
+def default_config_path() -> Path:
+    """``$LOMSONG_PROBE_CONFIG`` if set, else ``./probe.toml``."""
+    return Path(os.environ.get("LOMSONG_PROBE_CONFIG") or "probe.toml")
+
+
+def register(subparsers: Any) -> None:
+    """Add ``probe measure``, ``probe run`` and ``probe status``."""
+    probe = subparsers.add_parser("probe", help="đo và gửi kết quả (measure and upload)")
+    sub = probe.add_subparsers(dest="probe_command", metavar="ACTION", required=True)
+
+    measure = sub.add_parser("measure", help="đo một lần bằng iperf3 (one iperf3 test)")
+    measure.add_argument("--iperf3", required=True, metavar="HOST[:PORT]")
+    measure.add_argument("--reverse", action="store_true", help="tải xuống (download, -R)")
+    measure.add_argument("--udp", action="store_true", help="UDP: jitter, loss")
+    measure.add_argument("--duration", type=int, default=10, metavar="S")
+    measure.add_argument("--interface", metavar="IF", help="bind to this interface")
+    measure.add_argument("--carrier", choices=(*_CARRIERS, "other", "unknown"), default="unknown")
+    measure.add_argument("--access", choices=_ACCESS, default="unknown")
+    measure.add_argument("--probe-id", default=None, help="default: $LOMSONG_PROBE_ID or hostname")
+    measure.add_argument("--json", action="store_true", help="print the Measurement as JSON")
+    measure.set_defaults(handler=_handle_measure)
+
+    run = sub.add_parser("run", help="đo mọi đường truyền rồi gửi (measure all paths, upload)")
+    run.add_argument("--once", action="store_true", required=True, help="one cycle, then exit")
+    run.add_argument("--config", type=Path, default=None, help=_CONFIG_HELP)
+    run.set_defaults(handler=_handle_run)
+
+    status = sub.add_parser("status", help="hàng đợi và lần gửi cuối (queue, last upload)")
+    status.add_argument("--config", type=Path, default=None, help=_CONFIG_HELP)
+    status.set_defaults(handler=_handle_status)
+
+
+def _probe_id(given: str | None) -> str:
+    raw = given or os.environ.get("LOMSONG_PROBE_ID") or socket.gethostname()
+    return "".join(c if c.isalnum() or c in "._-" else "-" for c in raw).lstrip("._-") or "probe"
+
+
+def describe(m: Measurement) -> str:
+    """One short line for an officer, Vietnamese first."""
+    label = {"throughput_down": "Tải xuống (download)", "throughput_up": "Tải lên (upload)"}
+    what = label.get(m.kind.value, "UDP (jitter/loss)")
+    where = f"{m.carrier.value} {m.access.value}" + (f" qua (via) {m.interface}" if m.interface else "")
+    if m.error_kind is not None:
+        return f"{what}: LỖI (error) {m.error_kind.value}: {m.error_message} [{where}, {m.server}]"
+    parts = []
+    rate = m.download_mbps if m.download_mbps is not None else m.upload_mbps
+    if rate is not None:
+        parts.append(f"{rate:.1f} Mbps")
+    if m.rtt_ms is not None:
+        parts.append(f"RTT {m.rtt_ms:.1f} ms")
+    if m.jitter_ms is not None and m.loss_pct is not None:
+        parts.append(f"jitter {m.jitter_ms:.2f} ms, mất gói (loss) {m.loss_pct:.1f}%")
+    if m.bytes_used is not None:
+        parts.append(f"{m.bytes_used / 1e6:.1f} MB")
+    return f"{what}: {', '.join(parts)} [{where}, {m.server}]"
+
+
+def _handle_measure(args: argparse.Namespace) -> int:
+    from probe.config import split_host_port
+    from probe.record import Access, Carrier
+    from probe.runners.base import TestContext
+    from probe.runners.iperf3 import Iperf3Runner
+
+    try:
+        host, port = split_host_port(args.iperf3)
+    except ValueError as exc:
+        print(f"--iperf3: {exc}", file=sys.stderr)
+        return 2
+    ctx = TestContext(
+        probe_id=_probe_id(args.probe_id),
+        interface=args.interface,
+        carrier=Carrier(args.carrier),
+        access=Access(args.access),
+    )
+    runner = Iperf3Runner(host=host, port=port, duration_s=args.duration, reverse=args.reverse, udp=args.udp)
+    (measurement,) = runner.start_test(ctx)
+    print(measurement.model_dump_json() if args.json else describe(measurement))
+    return 0 if measurement.error_kind is None else 1
+
+
+def _load(path: Path | None) -> ProbeConfig:
+    from probe.config import load_config
+
+    return load_config(path or default_config_path())
+
+
+def _spool_path(cfg: ProbeConfig) -> Path:
+    if cfg.spool.path is not None:
+        return cfg.spool.path
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("lomsong")) / "probe-spool.sqlite3"
+
+
+def _handle_run(args: argparse.Namespace) -> int:
+    from probe.cycle import run_once
+    from probe.errors import ProbeError
+
+    try:
+        cfg = _load(args.config)
+        summary = run_once(cfg, spool_path=_spool_path(cfg))
+    except ProbeError as exc:
+        print(f"Lỗi (error): {exc}", file=sys.stderr)
+        return 2
+    for m in summary.measurements:
+        print(describe(m))
+    up = summary.upload
+    print(
+        f"Đã đo (measured) {len(summary.measurements)}, lỗi (failed) {summary.failed}; "
+        f"đã gửi (acked) {up.acked}, bị từ chối (rejected) {up.rejected}, "
+        f"còn chờ (pending) {summary.pending}"
+    )
+    if not up.ok:
+        print(f"Gửi dừng (upload stopped): {up.stopped}: {up.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _handle_status(args: argparse.Namespace) -> int:
+    from probe.errors import ProbeError
+    from probe.spool import Spool
+
+    try:
+        cfg = _load(args.config)
+        path = _spool_path(cfg)
+        with Spool(path) as spool:
+            stats = spool.stats()
+            recent = spool.rejected(limit=5)
+    except ProbeError as exc:
+        print(f"Lỗi (error): {exc}", file=sys.stderr)
+        return 2
+    print(f"Hàng đợi (spool): {path}")
+    print(f"Chờ gửi (pending): {stats.pending} ({stats.pending_bytes / 1e6:.2f} MB)")
+    if stats.oldest_pending_at is not None:
+        print(f"Cũ nhất (oldest pending): {stats.oldest_pending_at.isoformat()}")
+    print(f"Bị từ chối (rejected): {stats.rejected}")
+    for record_id, at, reason in recent:
+        print(f"  {at} {record_id}: {reason}")
+    dropped = ", ".join(f"{k}={v}" for k, v in stats.dropped.items()) or "0"
+    print(f"Đã bỏ (dropped): {dropped}")
+    attempt, success = stats.last_upload_attempt_at, stats.last_upload_success_at
+    print(f"Lần gửi cuối (last upload attempt): {attempt.isoformat() if attempt else '-'}")
+    print(f"Lần gửi thành công (last success): {success.isoformat() if success else '-'}")
+    if stats.last_upload_error:
+        print(f"Lỗi gửi cuối (last upload error): {stats.last_upload_error}")
+    return 0

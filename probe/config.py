@@ -1,0 +1,185 @@
+"""`probe.toml`: the probe's settings, read once and passed in (never read from globals).
+
+Example
+-------
+>>> cfg = parse_config('''
+... [probe]
+... id = "pi-ubnd-01"
+... [collector]
+... url = "http://collector.invalid"
+... token = "s3cret-token"
+... [[path]]
+... name = "viettel-4g"
+... interface = "wwan0"
+... carrier = "viettel"
+... access = "4g"
+... iperf3 = "iperf.ubnd.invalid:5201"
+... ''', source="probe.toml")
+>>> cfg.paths[0].iperf3_port
+5201
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from probe.errors import ConfigError
+from probe.record import Access, Carrier, Setting
+from probe.spool import SpoolPolicy
+
+__all__ = [
+    "CollectorSettings",
+    "PathSettings",
+    "ProbeConfig",
+    "ProbeSettings",
+    "SiteSettings",
+    "SpoolSettings",
+    "load_config",
+    "parse_config",
+    "split_host_port",
+]
+
+Direction = Literal["down", "up"]
+
+
+def split_host_port(value: str, default_port: int = 5201) -> tuple[str, int]:
+    """Split ``host[:port]`` (``[v6]:port`` for IPv6); raises ValueError when malformed.
+
+    >>> split_host_port("[fd00::1]:5202")
+    ('fd00::1', 5202)
+    """
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        port_text = rest.removeprefix(":") if rest else ""
+    elif value.count(":") == 1:
+        host, port_text = value.split(":")
+    else:
+        host, port_text = value, ""
+    if not host:
+        raise ValueError(f"no host in {value!r}")
+    if not port_text:
+        return host, default_port
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"bad port in {value!r}")
+    return host, int(port_text)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProbeSettings(_Strict):
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class CollectorSettings(_Strict):
+    url: str = Field(pattern=r"^https?://")
+    token: str | None = Field(default=None, min_length=8)
+    token_file: Path | None = None
+    batch_size: int = Field(default=500, ge=1, le=5000)
+
+    @model_validator(mode="after")
+    def _one_token(self) -> CollectorSettings:
+        if (self.token is None) == (self.token_file is None):
+            raise ValueError("give exactly one of token or token_file")
+        return self
+
+
+class SpoolSettings(_Strict):
+    path: Path | None = None
+    max_rows: int | None = Field(default=100_000, ge=1)
+    max_bytes: int | None = Field(default=None, ge=1)
+    policy: SpoolPolicy = SpoolPolicy.DROP_OLDEST
+
+
+class PathSettings(_Strict):
+    name: str = Field(min_length=1, max_length=64)
+    interface: str | None = Field(default=None, max_length=64)
+    carrier: Carrier = Carrier.UNKNOWN
+    access: Access = Access.UNKNOWN
+    plan_down_mbps: float | None = Field(default=None, gt=0)
+    iperf3: str
+    directions: tuple[Direction, ...] = Field(default=("down", "up"), min_length=1)
+    duration_s: int = Field(default=10, ge=1, le=300)
+    bytes_cap: int | None = Field(default=None, ge=1)
+    congestion: str | None = None
+
+    @model_validator(mode="after")
+    def _server(self) -> PathSettings:
+        split_host_port(self.iperf3)
+        return self
+
+    @property
+    def iperf3_host(self) -> str:
+        return split_host_port(self.iperf3)[0]
+
+    @property
+    def iperf3_port(self) -> int:
+        return split_host_port(self.iperf3)[1]
+
+
+class SiteSettings(_Strict):
+    id: str = Field(min_length=1, max_length=64)
+    name: str | None = None
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    setting: Setting = Setting.INDOOR
+
+
+class ProbeConfig(_Strict):
+    probe: ProbeSettings
+    collector: CollectorSettings
+    spool: SpoolSettings = SpoolSettings()
+    paths: tuple[PathSettings, ...] = Field(default=(), alias="path")
+    site: SiteSettings | None = None
+    source: Path | None = None
+
+    def token(self) -> str:
+        """The collector token, read from `token_file` (relative to the config file) if needed."""
+        if self.collector.token is not None:
+            return self.collector.token
+        path = self.collector.token_file
+        if path is None:
+            raise ConfigError(f"{self.source}: collector: give token or token_file")
+        if not path.is_absolute() and self.source is not None:
+            path = self.source.parent / path
+        try:
+            token = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{self.source}: collector.token_file: cannot read {path}: {exc}") from exc
+        if not token:
+            raise ConfigError(f"{self.source}: collector.token_file: {path} is empty")
+        return token
+
+
+def _key(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def parse_config(text: str, *, source: str | Path) -> ProbeConfig:
+    """Parse probe.toml text; `ConfigError` names the file and the key that is wrong."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
+    try:
+        return ProbeConfig.model_validate({**data, "source": Path(source)})
+    except ValidationError as exc:
+        problems = "; ".join(f"{_key(e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{source}: {problems}") from exc
+
+
+def load_config(path: Path) -> ProbeConfig:
+    """Read and parse the probe.toml at `path`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the probe config: {exc}") from exc
+    return parse_config(text, source=path)
