@@ -16,8 +16,8 @@ Example
 ... name = "viettel-4g"
 ... iperf3 = "iperf.invalid"
 ... ''', source="probe.toml")
->>> [r.argv()[-3] for r in path_runners(cfg.paths[0])]
-['-R', '--connect-timeout']
+>>> [r.kind.value for r in path_runners(cfg.paths[0])]
+['throughput_down', 'throughput_up']
 """
 
 from __future__ import annotations

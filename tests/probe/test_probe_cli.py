@@ -1,0 +1,123 @@
+"""`lomsong probe measure|run|status` through `lomsong.cli.main`, on loopback only."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from lomsong.cli import main
+from probe.record import ErrorKind, Kind, Measurement
+
+
+@pytest.mark.iperf3
+def test_measure_json(iperf3_port: int, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["probe", "measure", "--iperf3", f"127.0.0.1:{iperf3_port}", "--reverse",
+                 "--duration", "1", "--carrier", "viettel", "--access", "4g", "--json",
+                 "--probe-id", "pi-cli"])  # fmt: skip
+    m = Measurement.model_validate_json(capsys.readouterr().out)
+    assert code == 0 and m.kind is Kind.THROUGHPUT_DOWN and m.probe_id == "pi-cli"
+    assert m.download_mbps is not None and m.download_mbps > 0
+
+
+@pytest.mark.iperf3
+def test_measure_failure_prints_and_exits_1(free_port: int, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["probe", "measure", "--iperf3", f"127.0.0.1:{free_port}", "--duration", "1"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert out.startswith("Tải lên (upload): LỖI (error) connection_refused")
+
+
+class _Collector(BaseHTTPRequestHandler):
+    bodies: ClassVar[list[dict[str, object]]] = []
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        assert self.path == "/api/v1/measurements"
+        assert self.headers["Authorization"] == "Bearer cli-test-token"
+        _Collector.bodies.append(body)
+        n = len(body["measurements"])
+        payload = json.dumps({"received": n, "stored": n, "duplicates": 0}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@pytest.fixture
+def collector_url() -> Iterator[str]:
+    _Collector.bodies = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.mark.iperf3
+def test_run_once_then_status(
+    tmp_path: Path,
+    iperf3_port: int,
+    free_port: int,
+    collector_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = tmp_path / "probe.toml"
+    config.write_text(f"""
+[probe]
+id = "pi-cli-run"
+[collector]
+url = "{collector_url}"
+token = "cli-test-token"
+[spool]
+path = "{tmp_path / "spool.db"}"
+[site]
+id = "ubnd-test"
+lat = 21.03
+lon = 105.85
+[[path]]
+name = "fixed"
+carrier = "fpt"
+access = "fixed"
+iperf3 = "127.0.0.1:{iperf3_port}"
+directions = ["down"]
+duration_s = 1
+[[path]]
+name = "dead-modem"
+carrier = "viettel"
+access = "4g"
+iperf3 = "127.0.0.1:{free_port}"
+directions = ["up"]
+duration_s = 1
+""")
+    monkeypatch.setenv("LOMSONG_PROBE_CONFIG", str(config))
+    assert main(["probe", "run", "--once"]) == 0
+    out = capsys.readouterr().out
+    assert "Đã đo (measured) 2, lỗi (failed) 1; đã gửi (acked) 2" in out
+    (body,) = _Collector.bodies
+    sent = [Measurement.model_validate_json(json.dumps(m)) for m in body["measurements"]]  # type: ignore[attr-defined]
+    assert [m.error_kind for m in sent] == [None, ErrorKind.CONNECTION_REFUSED]
+    assert all(m.site_id == "ubnd-test" and m.lat == 21.03 for m in sent)
+
+    assert main(["probe", "status", "--config", str(config)]) == 0
+    status = capsys.readouterr().out
+    assert "Chờ gửi (pending): 0" in status and "Lần gửi thành công (last success): 2" in status
+
+
+def test_status_without_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["probe", "status", "--config", str(tmp_path / "missing.toml")]) == 2
+    assert "missing.toml: cannot read the probe config" in capsys.readouterr().err
