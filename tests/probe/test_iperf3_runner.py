@@ -58,7 +58,8 @@ def test_recorded_download(realdata: Path, ctx: TestContext) -> None:
     (m,) = runner.start_test(ctx)
     assert m.kind is Kind.THROUGHPUT_DOWN and m.error_kind is None
     assert m.download_mbps == pytest.approx(9.99664379305386) and m.upload_mbps is None
-    assert (m.bytes_used, m.duration_s, m.rtt_ms) == (18743296, 14.999671, pytest.approx(1.814))
+    assert (m.bytes_used, m.duration_s) == (18743296, 14.999671)
+    assert m.rtt_ms == pytest.approx(1.814)
     assert (m.tool_version, m.server, m.probe_id, m.boot_id, m.monotonic_s) == (
         "3.17.1",
         "192.168.0.45:7070",
