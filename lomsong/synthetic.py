@@ -16,8 +16,8 @@ Radio model (per carrier, downlink, LTE 20 MHz unless stated)
   adds a zone of high interference.
 - Throughput: ``min(150, 1.6 * 0.6 * 18 MHz * log2(1 + SINR))`` Mbit/s (Shannon with 60 %
   efficiency and a 2x2 MIMO gain of 1.6)
-  divided by the cell load, which rises at peak hours (19:00-22:00 local) by a per-site factor;
-  one site of each carrier is congested (load 5x at peak) to produce a congestion weak area.
+  divided by the cell load, which rises at peak hours (19:00-22:00 local) by a per-site factor
+  (1.2-1.35x); one site of each carrier is congested (5x at peak) to produce a congestion area.
 - No service below -122 dBm RSRP: the test fails with ``no_service`` (a dead spot).
 - The fixed line at each service point has a plan speed and delivers 85-97 % of it, except one
   point whose line delivers about 55 %.
@@ -115,9 +115,9 @@ class _Site:
 
 # Each carrier's macro sites; the layouts differ, so do the weak spots.
 _SITES: Final[dict[Carrier, tuple[_Site, ...]]] = {
-    Carrier.VIETTEL: (_Site(-300, 200, 1.8), _Site(350, -200, 5.0), _Site(100, 700, 1.6)),
-    Carrier.VNPT: (_Site(-500, -300, 1.7), _Site(600, 300, 1.8), _Site(-100, 500, 5.0)),
-    Carrier.MOBIFONE: (_Site(0, -100, 5.0), _Site(-900, 400, 1.5)),
+    Carrier.VIETTEL: (_Site(-300, 200, 1.3), _Site(350, -200, 5.0), _Site(100, 700, 1.25)),
+    Carrier.VNPT: (_Site(-500, -300, 1.3), _Site(600, 300, 1.35), _Site(-100, 500, 5.0)),
+    Carrier.MOBIFONE: (_Site(0, -100, 1.25), _Site(-900, 400, 1.2), _Site(550, 500, 5.0)),
 }
 # (x, y, radius m, extra loss dB): dense blocks where signal is weak indoors or a street canyon.
 _LOSS_ZONES: Final = ((430, -380, 120, 16.0), (-520, 320, 140, 12.0), (560, 480, 150, 22.0))
@@ -189,7 +189,7 @@ def _mobile(carrier: Carrier, x: float, y: float, when: datetime, rng: random.Ra
 
 def _fixed(point: ServicePoint, when: datetime, rng: random.Random) -> Measurement:
     lon, lat = point.lonlat
-    peak_factor = 0.8 if _is_peak(when) else 1.0
+    peak_factor = 0.92 if _is_peak(when) else 1.0
     rate = point.plan_down_mbps * point.fixed_efficiency * peak_factor * rng.uniform(0.95, 1.02)
     return Measurement(
         id=uuid.uuid5(_NAMESPACE, f"fixed/{point.site_id}/{when.isoformat()}"),

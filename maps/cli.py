@@ -22,8 +22,11 @@ from maps.codes import LANGUAGES, REPORT_CARRIERS
 
 __all__ = ["register"]
 
-_REQUIRED_LAYERS = ("cells", "weak_areas", "scorecards", "proposals")
-_OPTIONAL_LAYERS = ("routes", "boundary")
+# GeoPackage layer written by `lomsong analyze` (analysis.pipeline.SurveyResult.layers) -> the
+# ReportInput field it fills.
+_REQUIRED_LAYERS = {"cells": "cells", "weak_areas": "weak_areas", "service_points": "scorecards",
+                    "proposals": "proposals"}
+_OPTIONAL_LAYERS = {"walk_route": "routes", "boundary": "boundary"}
 
 
 class InputError(Exception):
@@ -73,8 +76,8 @@ def read_survey(path: Path) -> Any:
     if missing:
         raise InputError(f"'{path}' thiếu lớp {', '.join(missing)} "
                          f"('{path}' lacks layers {', '.join(missing)}); run lomsong analyze")
-    frames = {name: pyogrio.read_dataframe(path, layer=name)
-              for name in (*_REQUIRED_LAYERS, *_OPTIONAL_LAYERS) if name in layers}
+    frames = {field: pyogrio.read_dataframe(path, layer=name)
+              for name, field in (_REQUIRED_LAYERS | _OPTIONAL_LAYERS).items() if name in layers}
     try:
         return ReportInput(**frames)
     except ValueError as exc:

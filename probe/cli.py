@@ -30,7 +30,10 @@ def default_config_path() -> Path:
 
 
 def register(subparsers: Any) -> None:
-    """Add ``probe measure``, ``probe run`` and ``probe status``."""
+    """Add ``probe measure``, ``probe run``, ``probe status`` and the top-level ``import``."""
+    from probe.importers.cli import register_import
+
+    register_import(subparsers)
     probe = subparsers.add_parser("probe", help="đo và gửi kết quả (measure and upload)")
     sub = probe.add_subparsers(dest="probe_command", metavar="ACTION", required=True)
 
