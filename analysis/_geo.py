@@ -53,13 +53,14 @@ def cells_of(lat: np.ndarray, lon: np.ndarray, resolution: int) -> np.ndarray:
     ok = np.isfinite(lat) & np.isfinite(lon)
     if not ok.any():
         return out
-    pairs = np.stack([lat[ok], lon[ok]], axis=1)
-    uniq, inverse = np.unique(pairs, axis=0, return_inverse=True)
+    # Hash-based distinct positions (a complex number holds the pair).
+    inverse, uniq = pd.factorize(lat[ok] + 1j * lon[ok])
     to_cell = h3.api.numpy_int.latlng_to_cell
     cells = np.fromiter(
-        (to_cell(a, b, resolution) for a, b in uniq.tolist()), dtype="uint64", count=len(uniq)
+        (to_cell(z.real, z.imag, resolution) for z in uniq.tolist()), dtype="uint64",
+        count=len(uniq),
     )
-    out[ok] = cells[inverse.reshape(-1)]
+    out[ok] = cells[inverse]
     return out
 
 

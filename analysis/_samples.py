@@ -102,9 +102,9 @@ def sample_table(
             "cell": cell,
             "lat": lat,
             "lon": lon,
-            "carrier": frame["carrier"].astype(object).fillna("unknown").to_numpy(),
-            "access": access,
-            "measured_at": times.to_numpy(),
+            "carrier": pd.Categorical(frame["carrier"].astype(object).fillna("unknown")),
+            "access": pd.Categorical(access),
+            "measured_at": times.dt.tz_convert(None).to_numpy(dtype="datetime64[ns]"),
             "hour": hour,
             "day": np.where(down_test, day_arr, np.nan),
             "slot": np.where(down_test, slot, np.nan),
@@ -127,9 +127,10 @@ def sample_table(
             "sinr": _col(frame, "sinr_db"),
             "pci": _col(frame, "pci"),
             "cell_id": _col(frame, "cell_id"),
-            "band": frame["band"].astype(object).to_numpy() if "band" in frame else None,
-            "probe_id": frame["probe_id"].astype(object).to_numpy() if "probe_id" in frame else None,
-            "site_id": frame["site_id"].astype(object).to_numpy() if "site_id" in frame else None,
+            **{
+                name: pd.Categorical(frame[name].astype(object)) if name in frame else None
+                for name in ("band", "probe_id", "site_id")
+            },
         },
         index=frame.index,
     )

@@ -98,16 +98,22 @@ def aggregate(table: pd.DataFrame, keys: list[str], z: float) -> pd.DataFrame:
     out["below_floor"] = sums["below_floor"]
     for col in _INT:
         out[col] = out[col].astype("int64")
-    return out.reset_index()
+    out = out.reset_index()
+    for key in keys:
+        if isinstance(out[key].dtype, pd.CategoricalDtype):
+            out[key] = out[key].astype(object)
+    return out
 
 
-def _windowed(table: pd.DataFrame) -> pd.DataFrame:
-    both = pd.concat([table, table], ignore_index=True)
-    labels = np.concatenate(
-        [np.zeros(len(table), "int8"), np.where(table["peak"].to_numpy(), 1, 2).astype("int8")]
-    )
-    both["window"] = pd.Categorical.from_codes(labels, ["all", "peak", "offpeak"])
-    return both
+def _windowed(table: pd.DataFrame, z: float) -> pd.DataFrame:
+    """Statistics for ``all`` and for ``peak``/``offpeak`` (two passes, no doubled table)."""
+    keys = ["cell", "carrier", "access"]
+    whole = aggregate(table, keys, z).assign(window="all")
+    split = table.assign(window=np.where(table["peak"].to_numpy(), "peak", "offpeak"))
+    parts = aggregate(split, [*keys, "window"], z)
+    both = pd.concat([whole, parts], ignore_index=True)
+    order = both["window"].map({"all": 0, "peak": 1, "offpeak": 2})
+    return both.assign(_o=order).sort_values([*keys, "_o"]).drop(columns="_o")
 
 
 def cell_stats(
@@ -141,9 +147,8 @@ def cell_stats(
         raise ValueError(f"windows: unknown window(s) {sorted(unknown)}; use all, peak, offpeak")
     table = sample_table(measurements, thresholds, resolution)
     placed = table[table["cell"] != 0]
-    stats = aggregate(_windowed(placed), KEYS, thresholds.rules.z)
-    stats = stats[stats["window"].astype(str).isin(windows)].reset_index(drop=True)
-    stats["window"] = stats["window"].astype(str)
+    stats = _windowed(placed, thresholds.rules.z)
+    stats = stats[stats["window"].isin(windows)].reset_index(drop=True)
     if stats.empty:
         stats["cell"] = pd.Series(dtype=object)
         geometry = gpd.GeoSeries([], crs="EPSG:4326")

@@ -39,44 +39,85 @@ NUMERIC: tuple[str, ...] = tuple(c for c in COLUMNS if c not in (*_TEXT, "measur
 _CHUNK = 200_000
 
 
-def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
-    for col in COLUMNS:
-        if col not in frame.columns:
-            frame[col] = np.nan if col in NUMERIC else None
-    frame = frame[list(COLUMNS)].copy()
+def _columns(chunk: list[Mapping[str, Any]], offset: int) -> dict[str, np.ndarray]:
+    """One chunk of records -> one numpy array per column present in it."""
     try:
-        frame["measured_at"] = pd.to_datetime(frame["measured_at"], utc=True, format="ISO8601")
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"measured_at: not a timestamp: {exc}") from exc
-    for col in NUMERIC:
-        try:
-            frame[col] = pd.to_numeric(frame[col], errors="raise").astype("float64")
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"{col}: not numeric: {exc}") from exc
-    for col in _TEXT:
-        values = frame[col].astype(object)
-        present = values.notna()
-        frame[col] = values.where(~present, values[present].astype(str)).where(present, None)
-    bad = frame["lat"].notna() & ~frame["lat"].between(-90, 90)
-    bad |= frame["lon"].notna() & ~frame["lon"].between(-180, 180)
-    if bad.any():
-        raise ValueError(f"lat/lon: out of range in row {int(np.flatnonzero(bad)[0])}")
-    return frame
+        keys = set().union(*map(dict.keys, chunk)) & set(COLUMNS)
+    except TypeError:  # mappings that are not dicts
+        keys = set().union(*(r.keys() for r in chunk)) & set(COLUMNS)
+    out: dict[str, np.ndarray] = {}
+    for col in keys:
+        column = pd.Series([r.get(col) for r in chunk], dtype=object)
+        if col == "measured_at":
+            try:
+                stamps = pd.to_datetime(column, utc=True, format="ISO8601")
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"measured_at: not a timestamp: {exc}") from exc
+            out[col] = stamps.dt.tz_convert(None).to_numpy(dtype="datetime64[us]")
+        elif col in NUMERIC:
+            try:
+                out[col] = pd.to_numeric(column, errors="raise").to_numpy(dtype="float64")
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"{col}: not numeric: {exc}") from exc
+        else:
+            values = column.to_numpy(dtype=object, copy=True)
+            missing = pd.isna(values)
+            values[missing] = None
+            if pd.api.types.infer_dtype(values[~missing], skipna=True) not in ("string", "empty"):
+                # Enums, UUIDs or numbers (database rows): their string value.
+                values[~missing] = [str(getattr(v, "value", v)) for v in values[~missing]]
+            out[col] = values
+    for col in ("lat", "lon"):
+        bound = 90 if col == "lat" else 180
+        if col in out:
+            with np.errstate(invalid="ignore"):
+                bad = np.flatnonzero(np.abs(out[col]) > bound)
+            if len(bad):
+                raise ValueError(f"lat/lon: out of range in row {offset + int(bad[0])}")
+    return out
+
+
+def _assemble(chunks: list[dict[str, np.ndarray]], lengths: list[int]) -> pd.DataFrame:
+    """Join the chunks column by column, freeing each chunk's column as soon as it is copied."""
+    total = sum(lengths)
+    data: dict[str, Any] = {}
+    for col in COLUMNS:
+        pieces = []
+        for chunk, n in zip(chunks, lengths, strict=True):
+            part = chunk.pop(col, None)
+            if part is None:
+                if col == "measured_at":
+                    part = np.full(n, np.datetime64("NaT"), dtype="datetime64[us]")
+                else:
+                    part = np.full(n, np.nan) if col in NUMERIC else np.full(n, None, object)
+            pieces.append(part)
+        joined = np.concatenate(pieces) if pieces else np.array([], dtype="float64")
+        if col == "measured_at":
+            data[col] = pd.Series(joined.astype("datetime64[us]"), dtype="datetime64[us]")
+            data[col] = data[col].dt.tz_localize("UTC")
+        elif col in NUMERIC:
+            data[col] = pd.Series(joined.astype("float64"), dtype="float64")
+        else:
+            data[col] = pd.Series(joined.astype(object), dtype=object)
+    return pd.DataFrame(data, copy=False) if total else pd.DataFrame(data)
 
 
 def _to_geo(frame: pd.DataFrame) -> gpd.GeoDataFrame:
-    has = frame["lat"].notna() & frame["lon"].notna()
-    points = gpd.points_from_xy(frame["lon"].fillna(0.0), frame["lat"].fillna(0.0))
-    geometry = np.where(has.to_numpy(), np.asarray(points, dtype=object), None)
-    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geometry, index=frame.index), crs=WGS84)
+    lat = frame["lat"].to_numpy()
+    lon = frame["lon"].to_numpy()
+    has = np.isfinite(lat) & np.isfinite(lon)
+    points = gpd.points_from_xy(np.where(has, lon, 0.0), np.where(has, lat, 0.0), crs=WGS84)
+    points[~has] = None
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(points, index=frame.index), crs=WGS84)
 
 
 def measurements_frame(records: Iterable[Mapping[str, Any]]) -> gpd.GeoDataFrame:
     """Build the measurements GeoDataFrame from dicts with `Measurement` keys.
 
-    `records` may be ``Measurement.model_dump(mode="json")`` dicts or database rows with the same
-    keys; it is consumed in chunks, so a generator keeps memory bounded. An empty input gives an
-    empty frame with every column.
+    `records` may be ``Measurement.model_dump(mode="json")`` dicts, ``model_dump()`` dicts (enums,
+    UUIDs, datetimes) or database rows with the same keys; it is consumed in chunks and assembled
+    column by column, so a generator keeps memory bounded. An empty input gives an empty frame
+    with every column.
 
     Raises
     ------
@@ -84,11 +125,13 @@ def measurements_frame(records: Iterable[Mapping[str, Any]]) -> gpd.GeoDataFrame
         A timestamp or number that does not parse, or coordinates out of range (naming the column).
     """
     it = iter(records)
-    parts = []
+    chunks: list[dict[str, np.ndarray]] = []
+    lengths: list[int] = []
     while chunk := list(itertools.islice(it, _CHUNK)):
-        parts.append(_normalise(pd.DataFrame.from_records(chunk)))
-    frame = pd.concat(parts, ignore_index=True) if parts else _normalise(pd.DataFrame())
-    return _to_geo(frame)
+        chunks.append(_columns(chunk, sum(lengths)))
+        lengths.append(len(chunk))
+        del chunk
+    return _to_geo(_assemble(chunks, lengths))
 
 
 def _from_geo(path: Path) -> pd.DataFrame:

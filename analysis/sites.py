@@ -24,6 +24,7 @@ import geopandas as gpd
 import h3
 import numpy as np
 import pandas as pd
+import shapely
 
 from analysis._geo import WGS84, metric_crs, require_columns, to_wgs84
 from analysis._samples import sample_table
@@ -105,6 +106,23 @@ def read_service_points(path: str | Path) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(frame, geometry=geometry)
 
 
+def _near_points(
+    meas: gpd.GeoDataFrame, points: gpd.GeoDataFrame, radius_m: float
+) -> gpd.GeoDataFrame:
+    """Cheap first cut: rows in a box around some point, or tagged with a point's site_id."""
+    x = shapely.get_x(meas.geometry.to_numpy())
+    y = shapely.get_y(meas.geometry.to_numpy())
+    keep = np.zeros(len(meas), dtype=bool)
+    if "site_id" in meas.columns:
+        keep |= meas["site_id"].isin(set(points["site_id"])).to_numpy()
+    dlat = 2 * radius_m / 110_574.0
+    for p in points.geometry:
+        dlon = dlat / max(math.cos(math.radians(p.y)), 0.01)
+        with np.errstate(invalid="ignore"):
+            keep |= (np.abs(y - p.y) < dlat) & (np.abs(x - p.x) < dlon)
+    return meas[keep]
+
+
 def _trend(table: pd.DataFrame, keys: list[str], min_samples: int) -> pd.Series:
     ok = table[table["down"].notna()].copy()
     if ok.empty:
@@ -151,11 +169,12 @@ def scorecards(
     points = to_wgs84(service_points, "service_points")
     require_columns(points, ("site_id", "name", "site_type", "address"), "service_points")
     meas = to_wgs84(measurements, "measurements")
-    table = sample_table(meas, thresholds, None).reset_index(drop=True)
     if points.empty:
         frame = pd.DataFrame({c: pd.Series(dtype=object) for c in SCORECARD_COLUMNS})
         empty = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=WGS84))
         return empty.to_crs(service_points.crs)
+    table = sample_table(_near_points(meas, points, radius_m), thresholds, None)
+    table = table.reset_index(drop=True)
     crs = metric_crs(points)
     placed = np.flatnonzero(np.isfinite(table["lat"].to_numpy()))
     near = gpd.GeoDataFrame(
@@ -178,7 +197,8 @@ def scorecards(
     )
     stats = stats.set_index(keys)
     stats["trend_mbps_per_week"] = _trend(sel, keys, thresholds.rules.min_samples)
-    stats["last_measured_at"] = sel[sel["down_test"]].groupby(keys)["measured_at"].max()
+    last = sel[sel["down_test"]].groupby(keys)["measured_at"].max()
+    stats["last_measured_at"] = last.dt.tz_localize("UTC")
     stats = stats.reset_index()
     info = pd.DataFrame(points.drop(columns=points.geometry.name))
     out = info.merge(stats, on="site_id", how="left")
