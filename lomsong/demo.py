@@ -58,10 +58,9 @@ def _free_port(preferred: int) -> int:
     with socket.socket() as s:
         try:
             s.bind(("127.0.0.1", preferred))
-            return preferred
         except OSError:
             s.bind(("127.0.0.1", 0))
-            return int(s.getsockname()[1])
+        return int(s.getsockname()[1])
 
 
 def _wait_port(port: int, deadline_s: float) -> None:
@@ -167,7 +166,8 @@ def _run_probe(config: Path, say: Say) -> None:
 
 
 def _load_synthetic(base_url: str, tokens: dict[str, str], days: int, say: Say) -> int:
-    start = (datetime.now(UTC) - timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
+    # Walk times are set to local hours on their day: end a day early so none lies in the future.
+    start = (datetime.now(UTC) - timedelta(days=days + 1)).replace(minute=0, second=0, microsecond=0)
     by_probe: dict[str, list[Measurement]] = {p: [] for p in SYNTHETIC_PROBES}
     for m in synthetic.survey(start, days=days):
         by_probe[m.probe_id].append(m)

@@ -226,7 +226,7 @@ def survey(start: datetime, days: int = 14, *, seed: int = 7, walks: int = 6,
     carriers = list(_SITES)
     walk_hours = (8, 20, 14, 19, 10, 21)
     for w in range(walks):
-        day = start + timedelta(days=w * max(days // walks, 1))
+        day = start + timedelta(days=days * w / walks)
         local = day.astimezone(LOCAL_TZ).replace(hour=walk_hours[w % len(walk_hours)], minute=0)
         t = local.astimezone(UTC)
         for x, y in _walk_points(rng):

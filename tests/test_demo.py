@@ -1,0 +1,35 @@
+"""`lomsong demo --once` end to end: real iperf3 through the probe path, read back via the API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from lomsong.demo import DemoOptions, run_demo
+
+pytestmark = [pytest.mark.iperf3, pytest.mark.db]
+
+
+@pytest.mark.parametrize("db_server", ["plain"], indirect=True)
+def test_demo_once(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOMSONG_DATABASE_URL", db_url)
+    lines: list[str] = []
+    assert run_demo(DemoOptions(data_dir=tmp_path, port=0, days=3, once=True), lines.append) == 0
+    text = "\n".join(lines)
+    assert "API: throughput_down" in text and "API: throughput_up" in text
+    assert "dashboard" in text
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute(
+            "SELECT kind, tool, source, download_mbps, upload_mbps, bytes_used FROM measurements"
+            " WHERE probe_id = 'demo-pi' ORDER BY kind").fetchall()
+        synthetic = conn.execute(
+            "SELECT count(*) FROM measurements WHERE source = 'synthetic'").fetchone()
+    assert [r[0] for r in rows] == ["throughput_down", "throughput_up"]
+    assert all(r[1] == "iperf3" and r[2] == "probe" and r[5] > 0 for r in rows)
+    assert rows[0][3] > 0 and rows[1][4] > 0
+    assert synthetic is not None and synthetic[0] > 1000
+    outputs = tmp_path / "outputs"
+    for name in ("survey.gpkg", "map.html", "report-ward.pdf", "report-viettel.pdf"):
+        assert (outputs / name).stat().st_size > 1000, name
