@@ -39,15 +39,21 @@ NUMERIC: tuple[str, ...] = tuple(c for c in COLUMNS if c not in (*_TEXT, "measur
 _CHUNK = 200_000
 
 
-def _columns(chunk: list[Mapping[str, Any]], offset: int) -> dict[str, np.ndarray]:
-    """One chunk of records -> one numpy array per column present in it."""
-    try:
-        keys = set().union(*map(dict.keys, chunk)) & set(COLUMNS)
-    except TypeError:  # mappings that are not dicts
-        keys = set().union(*(r.keys() for r in chunk)) & set(COLUMNS)
+def _columns(chunk: list[Mapping[str, Any]] | pd.DataFrame, offset: int) -> dict[str, np.ndarray]:
+    """Records (or an already columnar frame) -> one numpy array per column present."""
+    if isinstance(chunk, pd.DataFrame):
+        keys = set(chunk.columns) & set(COLUMNS)
+    else:
+        try:
+            keys = set().union(*map(dict.keys, chunk)) & set(COLUMNS)
+        except TypeError:  # mappings that are not dicts
+            keys = set().union(*(r.keys() for r in chunk)) & set(COLUMNS)
     out: dict[str, np.ndarray] = {}
     for col in keys:
-        column = pd.Series([r.get(col) for r in chunk], dtype=object)
+        if isinstance(chunk, pd.DataFrame):
+            column = chunk[col].astype(object) if col not in NUMERIC else chunk[col]
+        else:
+            column = pd.Series([r.get(col) for r in chunk], dtype=object)
         if col == "measured_at":
             try:
                 stamps = pd.to_datetime(column, utc=True, format="ISO8601")
@@ -108,13 +114,14 @@ def _to_geo(frame: pd.DataFrame) -> gpd.GeoDataFrame:
     has = np.isfinite(lat) & np.isfinite(lon)
     points = gpd.points_from_xy(np.where(has, lon, 0.0), np.where(has, lat, 0.0), crs=WGS84)
     points[~has] = None
-    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(points, index=frame.index), crs=WGS84)
+    return gpd.GeoDataFrame(frame, geometry=points, copy=False)
 
 
-def measurements_frame(records: Iterable[Mapping[str, Any]]) -> gpd.GeoDataFrame:
+def measurements_frame(records: Iterable[Mapping[str, Any]] | pd.DataFrame) -> gpd.GeoDataFrame:
     """Build the measurements GeoDataFrame from dicts with `Measurement` keys.
 
-    `records` may be ``Measurement.model_dump(mode="json")`` dicts, ``model_dump()`` dicts (enums,
+    `records` may be a pandas DataFrame with those columns (the fast, columnar path),
+    ``Measurement.model_dump(mode="json")`` dicts, ``model_dump()`` dicts (enums,
     UUIDs, datetimes) or database rows with the same keys; it is consumed in chunks and assembled
     column by column, so a generator keeps memory bounded. An empty input gives an empty frame
     with every column.
@@ -124,6 +131,8 @@ def measurements_frame(records: Iterable[Mapping[str, Any]]) -> gpd.GeoDataFrame
     ValueError
         A timestamp or number that does not parse, or coordinates out of range (naming the column).
     """
+    if isinstance(records, pd.DataFrame):
+        return _to_geo(_assemble([_columns(records, 0)], [len(records)]))
     it = iter(records)
     chunks: list[dict[str, np.ndarray]] = []
     lengths: list[int] = []
@@ -169,8 +178,8 @@ def read_measurements(path: str | Path) -> gpd.GeoDataFrame:
                         raise ValueError(f"{path}:{number}: not JSON: {exc.msg}") from exc
         return measurements_frame(rows)
     if suffix == ".csv":
-        frame = pd.read_csv(path, dtype={"id": str, "mcc": str, "mnc": str, "band": str})
-        return measurements_frame(frame.to_dict("records"))
+        text = {c: str for c in ("id", "mcc", "mnc", "band", "nr_band", "probe_id", "site_id")}
+        return measurements_frame(pd.read_csv(path, dtype=text))
     if suffix in (".geojson", ".json", ".gpkg"):
-        return measurements_frame(_from_geo(path).to_dict("records"))
+        return measurements_frame(_from_geo(path))
     raise ValueError(f"{path}: unsupported file type {suffix!r} (geojson, gpkg, csv, jsonl)")

@@ -1,7 +1,7 @@
 """Service points: read them from a file, and score each point per carrier and access.
 
-A point's samples are the measurements within `radius_m` of it (great-circle distances in a local
-UTM projection) plus those a fixed probe tagged with the point's `site_id` (even with no position).
+A point's samples are the measurements within `radius_m` of it (distances on the local tangent
+plane, metres per degree from the WGS 84 series: well under a metre of error at 150 m) plus those a fixed probe tagged with the point's `site_id` (even with no position).
 The verdict uses exactly the cell rule of `analysis.classify`. The trend is the least-squares slope
 of successful download speeds against time, in Mbps per week, given only when there are at least
 `min_samples` successful tests spanning at least 7 days (NaN otherwise).
@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from analysis._geo import WGS84, metric_crs, require_columns, to_wgs84
+from analysis._geo import WGS84, require_columns, to_wgs84
 from analysis._samples import sample_table
 from analysis.cells import aggregate
 from analysis.classify import classify_cells
@@ -106,6 +106,14 @@ def read_service_points(path: str | Path) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(frame, geometry=geometry)
 
 
+def _metres_per_degree(lat_deg: float) -> tuple[float, float]:
+    """Metres per degree of latitude and of longitude at `lat_deg` (WGS 84 series expansion)."""
+    phi = math.radians(lat_deg)
+    m_lat = 111_132.954 - 559.822 * math.cos(2 * phi) + 1.175 * math.cos(4 * phi)
+    m_lon = 111_412.84 * math.cos(phi) - 93.5 * math.cos(3 * phi)
+    return m_lat, m_lon
+
+
 def _near_points(
     meas: gpd.GeoDataFrame, points: gpd.GeoDataFrame, radius_m: float
 ) -> gpd.GeoDataFrame:
@@ -175,16 +183,17 @@ def scorecards(
         return empty.to_crs(service_points.crs)
     table = sample_table(_near_points(meas, points, radius_m), thresholds, None)
     table = table.reset_index(drop=True)
-    crs = metric_crs(points)
-    placed = np.flatnonzero(np.isfinite(table["lat"].to_numpy()))
-    near = gpd.GeoDataFrame(
-        {"row": placed},
-        geometry=gpd.points_from_xy(table["lon"].to_numpy()[placed], table["lat"].to_numpy()[placed]),
-        crs=WGS84,
-    ).to_crs(crs)
-    circles = gpd.GeoDataFrame({"site_id": points["site_id"].to_numpy()},
-                               geometry=points.to_crs(crs).buffer(radius_m).to_numpy(), crs=crs)
-    joined = gpd.sjoin(near, circles, predicate="within")[["row", "site_id"]]
+    lat = table["lat"].to_numpy()
+    lon = table["lon"].to_numpy()
+    rows, ids = [], []
+    for site_id, p in zip(points["site_id"], points.geometry, strict=True):
+        m_lat, m_lon = _metres_per_degree(p.y)
+        with np.errstate(invalid="ignore"):
+            hit = np.flatnonzero(((lat - p.y) * m_lat) ** 2 + ((lon - p.x) * m_lon) ** 2
+                                 <= radius_m**2)
+        rows.append(hit)
+        ids.append(np.full(len(hit), site_id, dtype=object))
+    joined = pd.DataFrame({"row": np.concatenate(rows), "site_id": np.concatenate(ids)})
     tagged = table.index[table["site_id"].isin(set(points["site_id"]))]
     pairs = pd.concat(
         [joined, pd.DataFrame({"row": tagged, "site_id": table.loc[tagged, "site_id"]})]

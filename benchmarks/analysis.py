@@ -5,14 +5,18 @@ A SYNTHETIC district (about 4 x 4 km around Hoan Kiem, Hanoi; numbers drawn with
 points, 60 days, with weak zones of every cause (coverage holes, an interference zone, a congested
 cell at peak, no-service patches). Steps timed, each on the previous step's output:
 
-    load (measurements_frame from a generator of record dicts, as the database returns them)
+    load (read_measurements of an exported CSV: the columnar path)
     -> cell statistics (H3 r10, 3 windows) -> classify -> weak areas -> scorecards -> proposals
 
-Peak memory is the process's maximum resident set size (``resource.getrusage``), so each size runs
+``--source records`` loads from record dicts instead (a generator, as the database query returns
+them); that time includes making the dicts in Python.
+Wall and CPU seconds are both reported: the machine is shared, and CPU time (which includes
+BLAS/GEOS threads) is steadier under other people's load. Peak memory is the process's maximum resident set size (``resource.getrusage``), so each size runs
 in its own process.
 
     python benchmarks/analysis.py [N]              # one size, default 1,000,000
-    python benchmarks/analysis.py --growth         # 100k, 300k, 1M, each in a fresh process
+    python benchmarks/analysis.py N --source records   # load from record dicts instead of CSV
+    python benchmarks/analysis.py --growth         # 100k, 300k, 1M x both sources, fresh processes
 
 Goal on a 2-core machine: 1,000,000 measurements in <= 20 s and <= 2 GB peak.
 """
@@ -21,15 +25,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -109,13 +116,13 @@ def _records(cols: dict[str, np.ndarray], chunk: int = 50_000) -> Iterator[dict[
             yield row
 
 
-def run_once(n: int) -> dict[str, Any]:
+def run_once(n: int, source: str) -> dict[str, Any]:
     import geopandas as gpd
 
     from analysis.areas import weak_areas
     from analysis.cells import cell_stats
     from analysis.classify import classify_cells
-    from analysis.load import measurements_frame
+    from analysis.load import measurements_frame, read_measurements
     from analysis.proposals import upgrade_proposals
     from analysis.sites import scorecards
     from analysis.thresholds import load_thresholds
@@ -128,22 +135,34 @@ def run_once(n: int) -> dict[str, Any]:
         geometry=gpd.points_from_xy(LON0 + sites[:, 0] / M_PER_DEG_LON,
                                     LAT0 + sites[:, 1] / M_PER_DEG_LAT), crs=4326)
     t = load_thresholds()
-    clock = time.perf_counter()
-    made = sum(1 for _ in _records(cols))
-    records_only = round(time.perf_counter() - clock, 2)
     timings: dict[str, float] = {}
-    mark = time.perf_counter()
-    total = mark
+    rss: dict[str, int] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        export = Path(tmp) / "measurements.csv"
+        if source == "csv":  # an exported file, written here and not timed
+            table = pd.DataFrame({k: v for k, v in cols.items() if k != "seconds"})
+            table["measured_at"] = pd.to_datetime(cols["seconds"], unit="s", utc=True)
+            table.assign(tool="iperf3", source="synthetic").to_csv(export, index=False)
+            del table
+        cpu: dict[str, float] = {}
+        mark, cpu_mark = time.perf_counter(), time.process_time()
+        total, cpu_total = mark, cpu_mark
 
-    def step(name: str) -> None:
-        nonlocal mark
-        now = time.perf_counter()
-        timings[name] = round(now - mark, 2)
-        mark = now
+        def step(name: str) -> None:
+            nonlocal mark, cpu_mark
+            now, cpu_now = time.perf_counter(), time.process_time()
+            timings[name] = round(now - mark, 2)
+            cpu[name] = round(cpu_now - cpu_mark, 2)
+            rss[name] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+            mark, cpu_mark = now, cpu_now
 
-    measurements = measurements_frame(_records(cols))
-    del cols
-    step("load")
+        if source == "csv":
+            del cols
+            measurements = read_measurements(export)
+        else:
+            measurements = measurements_frame(_records(cols))
+            del cols
+        step(f"load_{source}")
     stats = cell_stats(measurements, thresholds=t)
     step("cell_stats")
     classified = classify_cells(stats, t)
@@ -158,10 +177,13 @@ def run_once(n: int) -> dict[str, Any]:
     return {
         "n": n,
         "seconds": round(time.perf_counter() - total, 2),
+        "cpu_seconds": round(time.process_time() - cpu_total, 2),
+        "load_average_1min": round(os.getloadavg()[0], 2),
         "peak_rss_mb": round(peak_kb / 1024),
         "steps_s": timings,
-        "of_load_making_record_dicts_s": records_only,
-        "records": made,
+        "steps_cpu_s": cpu,
+        "peak_rss_mb_after": rss,
+        "source": source,
         "cells": int(classified["cell"].nunique()),
         "rows": len(classified),
         "status": classified[classified["window"] == "all"]["status"].value_counts().to_dict(),
@@ -175,17 +197,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("n", nargs="?", type=int, default=1_000_000, help="measurements")
     parser.add_argument("--growth", action="store_true", help="run 100k, 300k and 1M")
+    parser.add_argument("--source", choices=["csv", "records"], default="csv",
+                        help="load from an exported CSV (default) or from record dicts")
     parser.add_argument("--json", action="store_true", help="print one JSON line only")
     args = parser.parse_args(argv)
     if args.growth:
         for n in (100_000, 300_000, 1_000_000):
-            out = subprocess.run([sys.executable, __file__, str(n), "--json"], capture_output=True,
-                                 text=True, timeout=900, check=True)
-            result = json.loads(out.stdout)
-            print(f"{n:>9,} measurements: {result['seconds']:6.2f} s, "
-                  f"peak {result['peak_rss_mb']:5d} MB, steps {result['steps_s']}")
+            for source in ("csv", "records"):
+                out = subprocess.run(
+                    [sys.executable, __file__, str(n), "--json", "--source", source],
+                    capture_output=True, text=True, timeout=900, check=True,
+                )
+                result = json.loads(out.stdout)
+                print(f"{n:>9,} measurements from {source:7}: {result['seconds']:6.2f} s wall, "
+                      f"{result['cpu_seconds']:6.2f} s CPU, peak {result['peak_rss_mb']:5d} MB, "
+                      f"load avg {result['load_average_1min']}, steps {result['steps_s']}")
         return 0
-    result = run_once(args.n)
+    result = run_once(args.n, args.source)
     if args.json:
         print(json.dumps(result))
     else:
