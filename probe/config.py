@@ -28,6 +28,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from probe.errors import ConfigError
+from probe.plan import BudgetSettings, ChecksSettings, GpsSettings, ModemSettings, ScheduleSettings
 from probe.record import Access, Carrier, Setting
 from probe.spool import SpoolPolicy
 
@@ -107,6 +108,9 @@ class PathSettings(_Strict):
     duration_s: int = Field(default=10, ge=1, le=300)
     bytes_cap: int | None = Field(default=None, ge=1)
     congestion: str | None = None
+    tests_per_day: float | None = Field(default=None, gt=0, le=1440)
+    modem: ModemSettings | None = None
+    budget: BudgetSettings | None = None
 
     @model_validator(mode="after")
     def _server(self) -> PathSettings:
@@ -136,6 +140,9 @@ class ProbeConfig(_Strict):
     spool: SpoolSettings = SpoolSettings()
     paths: tuple[PathSettings, ...] = Field(default=(), alias="path")
     site: SiteSettings | None = None
+    schedule: ScheduleSettings = ScheduleSettings()
+    checks: ChecksSettings = ChecksSettings()
+    gps: GpsSettings | None = None
     source: Path | None = None
 
     def token(self) -> str:
