@@ -14,8 +14,9 @@ from fastapi.responses import JSONResponse
 from psycopg_pool import ConnectionPool, PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from collector.dashboard import install_dashboard
 from collector.errors import DatabaseUnavailable, StorageError
-from collector.routes import health, measurements
+from collector.routes import health, measurements, probes
 from collector.schemas import Batch, ErrorBody, ErrorItem
 from collector.settings import Settings
 from collector.storage.migrate import migrate
@@ -84,6 +85,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.include_router(health.router)
     app.include_router(measurements.router)
+    app.include_router(probes.router)
+    install_dashboard(app, settings)
     retry_after = {"Retry-After": str(settings.retry_after_s)}
     _document_batch(app)
 

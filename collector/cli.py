@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from collector import users_cli
+
 if TYPE_CHECKING:
     from collector.settings import Settings
 
@@ -38,6 +40,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         revoke.add_argument("name")
         revoke.set_defaults(handler=_token_revoke, role=role)
         cmds.add_parser("list", help="list tokens").set_defaults(handler=_token_list, role=role)
+    users_cli.register(sub)
 
 
 def _settings(args: argparse.Namespace) -> Settings:

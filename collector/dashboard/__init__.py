@@ -1,0 +1,71 @@
+"""The ward officer's dashboard, served by the collector: pages, sign-in, static assets.
+
+`install_dashboard(app, settings)` adds the routes, the signed session cookie, the security
+headers and the vendored map assets (``/static/vendor``) to the collector app.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from collector.dashboard import (
+    login,
+    pages_admin,
+    pages_downloads,
+    pages_map,
+    pages_tables,
+)
+from collector.dashboard.security import SecurityHeaders, derive_key
+from collector.dashboard.survey import SurveyCache
+from collector.dashboard.throttle import LoginThrottle
+from collector.dashboard.web import Forbidden, LoginRequired, Page, language_of, render
+from collector.settings import Settings
+from maps.assets import VENDOR_DIR
+
+__all__ = ["SESSION_COOKIE", "SESSION_MAX_AGE_S", "install_dashboard"]
+
+SESSION_COOKIE = "lomsong_session"
+SESSION_MAX_AGE_S = 8 * 3600
+_STATIC = Path(__file__).with_name("static")
+
+
+def install_dashboard(app: FastAPI, settings: Settings) -> None:
+    """Add the dashboard to `app` (call before the app starts)."""
+    app.state.login_throttle = LoginThrottle()
+    app.state.survey_cache = SurveyCache()
+    for module in (login, pages_map, pages_tables, pages_downloads, pages_admin):
+        app.include_router(module.router)
+    app.mount("/static/vendor", StaticFiles(directory=VENDOR_DIR), name="vendor")
+    app.mount("/static/dashboard", StaticFiles(directory=_STATIC), name="dashboard-static")
+    app.add_middleware(SessionMiddleware, secret_key=derive_key(settings.secret_key, "session"),
+                       session_cookie=SESSION_COOKIE, max_age=SESSION_MAX_AGE_S, same_site="lax",
+                       https_only=settings.env == "prod")
+    app.add_middleware(SecurityHeaders)
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired) -> Response:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if request.method != "GET":
+            target = "/map"
+        return RedirectResponse(f"/login?next={_quote(target)}", status_code=303)
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, exc: Forbidden) -> HTMLResponse:
+        from maps.i18n import translator
+
+        lang = language_of(request)
+        _ = translator(lang)
+        message = (_("This form has expired; reload the page and try again.") if exc.reason == "csrf"
+                   else _("Only an administrator may do this."))
+        return render(Page(request, lang, None, ""), "error.html", 403, message=message)
+
+
+def _quote(path: str) -> str:
+    from urllib.parse import quote
+
+    return quote(path, safe="/")

@@ -1,0 +1,134 @@
+"""Downloads (CSV per layer, the survey GeoPackage) and the PDF report of the chosen period."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import geopandas as gpd
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, Response
+
+from analysis.export import write_csv, write_geopackage
+from collector.dashboard.pages_map import load_survey, period_of
+from collector.dashboard.survey import Survey
+from collector.dashboard.web import CurrentUser, Lang, Page, render
+from maps.codes import REPORT_CARRIERS
+from maps.i18n import LANGUAGES
+from maps.report import build_report
+
+__all__ = ["LAYERS", "router", "survey_layers"]
+
+router = APIRouter(tags=["dashboard"], include_in_schema=False)
+LAYERS = ("cells", "weak_areas", "service_points", "proposals", "gaps", "walk_route")
+FromQuery = Annotated[str | None, Query(alias="from")]
+ToQuery = Annotated[str | None, Query(alias="to")]
+
+
+def survey_layers(survey: Survey) -> dict[str, gpd.GeoDataFrame]:
+    layers = survey.result.layers()
+    if survey.boundary is not None:
+        layers["boundary"] = survey.boundary
+    return layers
+
+
+def _stem(survey: Survey) -> str:
+    return f"lomsong-{survey.period.first:%Y%m%d}-{survey.period.last:%Y%m%d}"
+
+
+def _geopackage(survey: Survey, folder: Path) -> Path:
+    """The survey's GeoPackage in `folder`: made once per survey, so the file an officer
+    downloads is the very file whose SHA-256 the PDF's annex lists. Call with `survey.lock` held."""
+    path = folder / f"{_stem(survey)}.gpkg"
+    if ("gpkg",) not in survey.rendered:
+        write_geopackage(path, **survey_layers(survey))
+        survey.rendered[("gpkg",)] = path.read_bytes()
+    else:
+        path.write_bytes(survey.rendered[("gpkg",)])
+    return path
+
+
+def _attachment(data: bytes, filename: str, media_type: str) -> Response:
+    return Response(data, media_type=media_type, headers={
+        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
+
+
+@router.get("/downloads", response_class=HTMLResponse)
+async def downloads_page(request: Request, user: CurrentUser, lang: Lang, first: FromQuery = None,
+                         last: ToQuery = None) -> HTMLResponse:
+    page = Page(request, lang, user, "downloads")
+    period = period_of(first, last)
+    if isinstance(period, str):
+        return render(page, "error.html", 422, message=period)
+    survey = await load_survey(request, period)
+    return render(page, "downloads.html", survey=survey, period=period, layers=LAYERS,
+                  carriers=REPORT_CARRIERS, languages=LANGUAGES)
+
+
+@router.get("/downloads/survey.gpkg")
+async def download_geopackage(request: Request, user: CurrentUser, first: FromQuery = None,
+                              last: ToQuery = None) -> Response:
+    period = period_of(first, last)
+    if isinstance(period, str):
+        return Response(period, status_code=422, media_type="text/plain")
+    survey = await load_survey(request, period)
+
+    def build() -> bytes:
+        with survey.lock, tempfile.TemporaryDirectory(prefix="lomsong-gpkg-") as folder:
+            return _geopackage(survey, Path(folder)).read_bytes()
+
+    data = await run_in_threadpool(build)
+    return _attachment(data, f"{_stem(survey)}.gpkg", "application/geopackage+sqlite3")
+
+
+@router.get("/downloads/{layer}.csv")
+async def download_csv(request: Request, user: CurrentUser, layer: str, first: FromQuery = None,
+                       last: ToQuery = None) -> Response:
+    if layer not in LAYERS:
+        return Response(f"unknown layer {layer!r}", status_code=404, media_type="text/plain")
+    period = period_of(first, last)
+    if isinstance(period, str):
+        return Response(period, status_code=422, media_type="text/plain")
+    survey = await load_survey(request, period)
+
+    def build() -> bytes:
+        with tempfile.TemporaryDirectory(prefix="lomsong-csv-") as folder:
+            return write_csv(Path(folder) / "layer.csv", survey.result.layers()[layer]).read_bytes()
+
+    data = await run_in_threadpool(build)
+    return _attachment(data, f"{_stem(survey)}-{layer}.csv", "text/csv; charset=utf-8")
+
+
+@router.get("/report.pdf")
+async def report_pdf(
+    request: Request, user: CurrentUser,
+    carrier: Annotated[str, Query(max_length=20)] = "all",
+    report_lang: Annotated[str, Query(alias="report_lang", max_length=5)] = "vi",
+    first: FromQuery = None, last: ToQuery = None,
+) -> Response:
+    """The PDF for one carrier, or `all` for the ward leadership's summary (Vietnamese default)."""
+    if carrier not in REPORT_CARRIERS or report_lang not in LANGUAGES:
+        return Response("unknown carrier or language", status_code=422, media_type="text/plain")
+    period = period_of(first, last)
+    if isinstance(period, str):
+        return Response(period, status_code=422, media_type="text/plain")
+    survey = await load_survey(request, period)
+
+    def build() -> bytes:
+        key = ("pdf", carrier, report_lang)
+        with survey.lock:
+            if key not in survey.rendered:
+                with tempfile.TemporaryDirectory(prefix="lomsong-report-") as folder:
+                    gpkg = _geopackage(survey, Path(folder))
+                    survey.rendered[key] = build_report(
+                        survey.report_input, carrier=None if carrier == "all" else carrier,
+                        lang=report_lang, ward_name=survey.ward_name or "\N{EN DASH}",
+                        period_start=survey.period.first, period_end=survey.period.last,
+                        exports=[gpkg])
+            pdf: bytes = survey.rendered[key]
+            return pdf
+
+    data = await run_in_threadpool(build)
+    return _attachment(data, f"{_stem(survey)}-{carrier}-{report_lang}.pdf", "application/pdf")

@@ -1,0 +1,110 @@
+"""The map page: the folium map of the chosen period, framed in the dashboard.
+
+The map itself (`/map/frame`) is folium's page with two inline scripts; its Content-Security-Policy
+allows exactly those scripts by their SHA-256 hashes plus the vendored files under
+``/static/vendor``, and only this site may frame it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from html import escape
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from collector.dashboard.survey import Period, Survey, SurveyCache
+from collector.dashboard.web import CurrentUser, Lang, Page, render
+from maps.heatmap import MODES, render_html
+from maps.i18n import translator
+
+__all__ = ["VENDOR_URL", "frame_policy", "load_survey", "period_of", "router"]
+
+router = APIRouter(tags=["dashboard"], include_in_schema=False)
+VENDOR_URL = "/static/vendor"
+_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
+
+
+def frame_policy(html: str) -> str:
+    """CSP for a folium page: its own inline scripts (by hash), vendored files, inline styles."""
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(m.group(1).encode()).digest()).decode() + "'"
+        for m in _INLINE_SCRIPT.finditer(html))
+    return (f"default-src 'self'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
+            "base-uri 'none'; form-action 'none'; frame-ancestors 'self'")
+
+
+def period_of(first: str | None, last: str | None) -> Period | str:
+    """The period, or the reason it is not valid."""
+    try:
+        return Period.parse(first, last)
+    except ValueError as exc:
+        return str(exc)
+
+
+async def load_survey(request: Request, period: Period) -> Survey:
+    cache: SurveyCache = request.app.state.survey_cache
+    return await run_in_threadpool(cache.get, request.app.state.pool, period)
+
+
+@router.get("/", include_in_schema=False)
+async def home() -> RedirectResponse:
+    return RedirectResponse("/map", status_code=303)
+
+
+@router.get("/map", response_class=HTMLResponse)
+async def map_page(request: Request, user: CurrentUser, lang: Lang,
+                   first: Annotated[str | None, Query(alias="from")] = None,
+                   last: Annotated[str | None, Query(alias="to")] = None,
+                   mode: Annotated[str, Query(pattern="^(status|speed)$")] = "status",
+                   ) -> HTMLResponse:
+    page = Page(request, lang, user, "map")
+    period = period_of(first, last)
+    if isinstance(period, str):
+        return render(page, "error.html", 422, message=period)
+    survey = await load_survey(request, period)
+    return render(page, "map.html", survey=survey, period=period, mode=mode, modes=MODES)
+
+
+@router.get("/map/frame")
+async def map_frame(request: Request, user: CurrentUser, lang: Lang,
+                    first: Annotated[str | None, Query(alias="from")] = None,
+                    last: Annotated[str | None, Query(alias="to")] = None,
+                    mode: Annotated[str, Query(pattern="^(status|speed)$")] = "status",
+                    ) -> Response:
+    period = period_of(first, last)
+    if isinstance(period, str):
+        return Response(period, status_code=422, media_type="text/plain")
+    survey = await load_survey(request, period)
+
+    def build() -> str:
+        key = ("map", lang, mode)
+        with survey.lock:
+            if key not in survey.rendered:
+                r = survey.result
+                if r.classified.empty and r.scorecards.empty:
+                    html = _empty_map(lang)
+                else:
+                    html = render_html(r.classified, r.weak_areas, r.scorecards, r.route,
+                                       survey.boundary, lang=lang, mode=mode,
+                                       asset_base_url=VENDOR_URL)
+                survey.rendered[key] = html
+            html_text: str = survey.rendered[key]
+            return html_text
+
+    html = await run_in_threadpool(build)
+    return HTMLResponse(html, headers={
+        "Content-Security-Policy": frame_policy(html), "X-Frame-Options": "SAMEORIGIN",
+        "Cache-Control": "private, max-age=300"})
+
+
+def _empty_map(lang: str) -> str:
+    _ = translator(lang)
+    text = escape(_("No measurement data in this period"))
+    return (f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"></head>'
+            f"<body><p>{text}</p></body></html>")

@@ -1,0 +1,97 @@
+"""Read-only tables: service points, weak areas ranked as proposals, the coverage planner, fleet."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import geopandas as gpd
+import pandas as pd
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+
+from collector.dashboard.pages_map import load_survey, period_of
+from collector.dashboard.web import CurrentUser, Lang, Page, render
+from collector.deps import PoolDep
+from collector.storage.fleet import ProbeHealth, list_fleet
+from maps.popups import fmt_value, local_time, share_interval
+
+__all__ = ["records", "router"]
+
+router = APIRouter(tags=["dashboard"], include_in_schema=False)
+FromQuery = Annotated[str | None, Query(alias="from")]
+ToQuery = Annotated[str | None, Query(alias="to")]
+
+
+def records(frame: gpd.GeoDataFrame, sort: list[str]) -> list[dict[str, Any]]:
+    """Rows of `frame` as dicts, sorted, with `lat`/`lon` of a point inside each shape (WGS 84)
+    instead of the geometry; missing values become None."""
+    if frame.empty:
+        return []
+    inner = frame.to_crs(4326).geometry.representative_point()
+    table = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    table = table.assign(lat=inner.y.to_numpy(), lon=inner.x.to_numpy()).sort_values(sort)
+    table = table.astype(object).where(table.notna(), None)
+    rows: list[dict[str, Any]] = table.to_dict("records")
+    return rows
+
+
+def _helpers(lang: str) -> dict[str, Any]:
+    return {
+        "value": lambda v, unit="", d=0: fmt_value(v, lang, unit, d),
+        "share": lambda r: share_interval(r.get("share_below"), r.get("share_below_lo"),
+                                          r.get("share_below_hi"), lang),
+        "stamp": lambda v: local_time(v, lang),
+    }
+
+
+@router.get("/sites", response_class=HTMLResponse)
+async def sites_page(request: Request, user: CurrentUser, lang: Lang, first: FromQuery = None,
+                     last: ToQuery = None) -> HTMLResponse:
+    page = Page(request, lang, user, "sites")
+    period = period_of(first, last)
+    if isinstance(period, str):
+        return render(page, "error.html", 422, message=period)
+    survey = await load_survey(request, period)
+    rows = records(survey.result.scorecards, ["site_id", "carrier", "access"])
+    return render(page, "sites.html", survey=survey, period=period, rows=rows, **_helpers(lang))
+
+
+@router.get("/weak-areas", response_class=HTMLResponse)
+async def weak_areas_page(request: Request, user: CurrentUser, lang: Lang,
+                          first: FromQuery = None, last: ToQuery = None) -> HTMLResponse:
+    page = Page(request, lang, user, "weak")
+    period = period_of(first, last)
+    if isinstance(period, str):
+        return render(page, "error.html", 422, message=period)
+    survey = await load_survey(request, period)
+    proposals = records(survey.result.proposals, ["rank", "carrier"])
+    areas = records(survey.result.weak_areas, ["carrier", "area_id"])
+    return render(page, "weak_areas.html", survey=survey, period=period, proposals=proposals,
+                  areas=areas, **_helpers(lang))
+
+
+@router.get("/planner", response_class=HTMLResponse)
+async def planner_page(request: Request, user: CurrentUser, lang: Lang, first: FromQuery = None,
+                       last: ToQuery = None) -> HTMLResponse:
+    page = Page(request, lang, user, "planner")
+    period = period_of(first, last)
+    if isinstance(period, str):
+        return render(page, "error.html", 422, message=period)
+    survey = await load_survey(request, period)
+    gaps = records(survey.result.gaps, ["samples", "cell", "carrier"])
+    stops = records(survey.result.route, ["order"])
+    return render(page, "planner.html", survey=survey, period=period, gaps=gaps, stops=stops,
+                  **_helpers(lang))
+
+
+@router.get("/fleet", response_class=HTMLResponse)
+async def fleet_page(request: Request, user: CurrentUser, lang: Lang,
+                     pool: PoolDep) -> HTMLResponse:
+    def load() -> list[ProbeHealth]:
+        with pool.connection() as conn:
+            return list_fleet(conn)
+
+    probes = await run_in_threadpool(load)
+    return render(Page(request, lang, user, "fleet"), "fleet.html", probes=probes,
+                  **_helpers(lang))

@@ -1,0 +1,92 @@
+"""`lomsong users add|disable|enable|list`: dashboard accounts (argparse only at import)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+__all__ = ["MIN_PASSWORD_CHARS", "register"]
+
+MIN_PASSWORD_CHARS = 10
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("users", help="tài khoản bảng điều khiển (dashboard users)")
+    cmds = parser.add_subparsers(dest="users_command", required=True)
+    add = cmds.add_parser("add", help="create a user (password prompted, or --password-stdin)")
+    add.add_argument("name")
+    add.add_argument("--role", choices=("admin", "officer"), required=True)
+    add.add_argument("--password-stdin", action="store_true",
+                     help="read the password from the first line of standard input")
+    add.set_defaults(handler=_add)
+    for verb in ("disable", "enable"):
+        cmd = cmds.add_parser(verb, help=f"{verb} a user (disabling ends their sessions)")
+        cmd.add_argument("name")
+        cmd.set_defaults(handler=_toggle, disabled=verb == "disable")
+    cmds.add_parser("list", help="list users").set_defaults(handler=_list)
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Mật khẩu (password): ")
+    if getpass.getpass("Nhập lại (repeat): ") != first:
+        raise SystemExit("lomsong: hai mật khẩu không khớp (passwords differ)")
+    return first
+
+
+def _add(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from collector.cli import _settings, database
+    from collector.dashboard.security import hash_password
+    from collector.errors import StorageError
+    from collector.storage.migrate import migrate
+    from collector.storage.users import create_user
+
+    password = _password(args)
+    if len(password) < MIN_PASSWORD_CHARS:
+        print(f"lomsong: mật khẩu cần ít nhất {MIN_PASSWORD_CHARS} ký tự "
+              f"(password needs at least {MIN_PASSWORD_CHARS} characters)", file=sys.stderr)
+        return 2
+    password_hash = hash_password(password)
+    with database(_settings(args)) as url:
+        migrate(url)
+        with psycopg.connect(url, autocommit=True) as conn:
+            try:
+                create_user(conn, args.name.strip().lower(), password_hash, args.role)
+            except StorageError as exc:
+                print(f"lomsong: {exc}", file=sys.stderr)
+                return 1
+    print(f"đã tạo người dùng {args.name.strip().lower()!r} ({args.role}) (user created)")
+    return 0
+
+
+def _toggle(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from collector.cli import _settings, database
+    from collector.storage.users import set_disabled
+
+    with database(_settings(args)) as url, psycopg.connect(url, autocommit=True) as conn:
+        changed = set_disabled(conn, args.name, args.disabled)
+    if not changed:
+        print(f"lomsong: không có người dùng {args.name!r} (no such user)", file=sys.stderr)
+        return 1
+    print(f"{args.name}: {'disabled' if args.disabled else 'enabled'}")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from collector.cli import _settings, database
+    from collector.storage.users import list_users
+
+    with database(_settings(args)) as url, psycopg.connect(url, autocommit=True) as conn:
+        users = list_users(conn)
+    for u in users:
+        state = "active" if u.active else "disabled"
+        print(f"{u.username}\t{u.role}\t{state}\tcreated {u.created_at:%Y-%m-%d}")
+    return 0
