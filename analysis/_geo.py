@@ -13,6 +13,7 @@ from pyproj import CRS
 
 __all__ = [
     "WGS84",
+    "cell_strings",
     "cells_of",
     "hex_polygons",
     "metric_crs",

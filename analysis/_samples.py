@@ -39,7 +39,8 @@ def wilson(below: np.ndarray, n: np.ndarray, z: float) -> tuple[np.ndarray, np.n
 
 def _col(frame: pd.DataFrame, name: str) -> np.ndarray:
     if name in frame.columns:
-        return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype="float64")
+        values: np.ndarray = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype="float64")
+        return values
     return np.full(len(frame), np.nan)
 
 

@@ -68,7 +68,8 @@ def _components(cells: list[str]) -> np.ndarray:
                 rows.append(i)
                 cols.append(j)
     graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(cells), len(cells)))
-    return connected_components(graph, directed=False)[1]
+    labels: np.ndarray = connected_components(graph, directed=False)[1]
+    return labels
 
 
 def _join(values: pd.Series, numeric: bool) -> str:

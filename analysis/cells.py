@@ -16,8 +16,8 @@ Counting rules (the same in every module):
   samples, ``slots`` distinct (local date, `slot_hours` block) pairs.
 
 Measurements whose probe reported an unsynchronised clock (``clock == "unsynced"``) are left out
-everywhere: their time of day cannot be trusted. Measurements without a position cannot be placed in a cell: they are left out, and their number is
-in ``result.attrs["unplaced"]``.
+everywhere: their time of day cannot be trusted. Measurements without a position cannot be placed
+in a cell: they are left out, and their number is in ``result.attrs["unplaced"]``.
 
 Example
 -------

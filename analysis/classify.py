@@ -20,13 +20,17 @@ The rule, applied in this order to each row (`Rules` from `analysis/thresholds.t
 5. ``ok`` (``share_below_at_most_half``) otherwise.
 
 Why these defaults: the FCC Broadband Data Collection mobile challenge process (Mobile Technical
-Requirements Order, DA 22-241, 2022) does not accept one bad test in a hexagon: it asks for several
-negative tests, taken at times of day at least four hours apart, between 06:00 and 22:00 local time,
-before a challenge counts. We follow the same spirit with five samples (so that five out of five
-below gives a Wilson lower bound of 0.57 > 0.5: the smallest sample that can confirm anything) in
-two 4-hour slots. i-Speed results are likewise published as medians over many tests, not single
-tests, which is why the rule is about the share below the target (equivalently the median) and not
-about any single sample.
+Requirements Order, DA 22-241, Federal Register 2022-06826) does not accept one bad test: a
+challenge needs several negative tests in a hexagon, spread over different times of day, all taken
+between 06:00 and 22:00 local time (FCC BDC help centre, "Speed Test Data for Bulk Mobile
+Challenges"). We follow the same spirit with five samples (five out of five below gives a Wilson
+lower bound of 0.57 > 0.5: the smallest sample that can confirm anything) in two 4-hour slots.
+i-Speed results are likewise published as medians over many tests, not single tests, which is why
+the rule is about the share below the target (equivalently the median) and not any single sample.
+
+Caveat: the Wilson interval assumes independent samples. Consecutive readings of one long test
+(e.g. a phone app logging every second) are not independent, so the interval is then too narrow;
+the time-slot rule is the guard, and such traces should be thinned or read with care.
 
 Example
 -------

@@ -1,7 +1,8 @@
 """Service points: read them from a file, and score each point per carrier and access.
 
 A point's samples are the measurements within `radius_m` of it (distances on the local tangent
-plane, metres per degree from the WGS 84 series: well under a metre of error at 150 m) plus those a fixed probe tagged with the point's `site_id` (even with no position).
+plane, metres per degree from the WGS 84 series: well under a metre of error at 150 m) plus those
+a fixed probe tagged with the point's `site_id` (even with no position).
 The verdict uses exactly the cell rule of `analysis.classify`. The trend is the least-squares slope
 of successful download speeds against time, in Mbps per week, given only when there are at least
 `min_samples` successful tests spanning at least 7 days (NaN otherwise).
@@ -77,7 +78,7 @@ def read_service_points(path: str | Path) -> gpd.GeoDataFrame:
     path = Path(path)
     if not path.exists():
         raise ValueError(f"{path}: file not found")
-    records = []
+    records: list[dict[str, Any]] = []
     for n, row in _rows_from(path):
         where = f"{path} {'row' if path.suffix.lower() == '.csv' else 'feature'} {n}"
         name = str(row.get("name") or "").strip()

@@ -5,8 +5,9 @@ The defaults live in ``analysis/thresholds.toml`` next to this module:
 - 4G: 40 Mbps download (2024 national target, measured with i-Speed);
 - 5G (NSA and SA): 100 Mbps down, 50 Mbps up, and 95% of samples >= 30 Mbps (2020 5G criteria);
 - fixed broadband: >= 0.8 x the subscribed plan speed (QCVN 34:2022/BTTTT);
-- the peak window, 19:00-22:00 local time (Asia/Ho_Chi_Minh): the evening residential busy hour,
-  which also ends where the FCC challenge process stops accepting tests (22:00 local);
+- the peak window, 19:00-22:00 local time (Asia/Ho_Chi_Minh): the evening residential busy hour
+  of mobile networks, ending where the FCC challenge process stops accepting tests (22:00 local);
+  a ward whose probes show another busy hour overrides it;
 - the classification rules (`Rules`, explained in `analysis.classify`) and cause rules (`CauseRules`,
   explained in `analysis.areas`).
 

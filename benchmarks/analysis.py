@@ -11,8 +11,8 @@ cell at peak, no-service patches). Steps timed, each on the previous step's outp
 ``--source records`` loads from record dicts instead (a generator, as the database query returns
 them); that time includes making the dicts in Python.
 Wall and CPU seconds are both reported: the machine is shared, and CPU time (which includes
-BLAS/GEOS threads) is steadier under other people's load. Peak memory is the process's maximum resident set size (``resource.getrusage``), so each size runs
-in its own process.
+BLAS/GEOS threads) is steadier under other people's load. Peak memory is the process's maximum
+resident set size (``resource.getrusage``), so each size runs in its own process.
 
     python benchmarks/analysis.py [N]              # one size, default 1,000,000
     python benchmarks/analysis.py N --source records   # load from record dicts instead of CSV

@@ -130,3 +130,51 @@ def test_cli_analyze_end_to_end(tmp_path, capsys):
     bad = parser.parse_args(["analyze", "--input", str(tmp_path / "missing.jsonl")])
     assert bad.handler(bad) == 2
     assert "file not found" in capsys.readouterr().err
+
+
+def test_empty_survey_is_empty_but_valid():
+    result = run_survey(frame([]))
+    for name, layer in result.layers().items():
+        assert layer.empty, name
+        assert layer.crs is not None and layer.crs.to_epsg() == 4326, name
+
+
+def test_survey_without_positions_is_empty_but_valid(thresholds):
+    rows = [{**r, "lat": None, "lon": None, "position_source": "none"}
+            for r in spread(BASE, [5.0] * 6)]
+    result = run_survey(frame(rows))
+    assert result.classified.empty and result.weak_areas.empty
+    assert result.cells.attrs["unplaced"] == 6
+
+
+def test_cli_database_path_uses_storage_query(tmp_path, monkeypatch, capsys):
+    import argparse
+    import contextlib
+
+    import psycopg
+
+    import collector.storage.measurements as storage
+
+    calls = {}
+
+    @contextlib.contextmanager
+    def fake_connect(url, **kwargs):
+        calls["url"] = url
+        yield "conn"
+
+    def fake_select(conn, *, start=None, end=None, **kwargs):
+        calls["args"] = (conn, start, end)
+        return spread(BASE, [5.0] * 6)
+
+    monkeypatch.setattr(psycopg, "connect", fake_connect)
+    monkeypatch.setattr(storage, "select_for_analysis", fake_select)
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    out = tmp_path / "db.gpkg"
+    args = parser.parse_args(["analyze", "--database-url", "postgresql://x/y", "--from",
+                              "2026-11-01T00:00:00+07:00", "--out", str(out)])
+    assert args.handler(args) == 0
+    assert calls["url"] == "postgresql://x/y"
+    assert calls["args"] == ("conn", datetime(2026, 10, 31, 17, tzinfo=UTC), None)
+    assert len(gpd.read_file(out, layer="weak_areas")) == 1
+    assert "1 vùng lõm" in capsys.readouterr().out

@@ -17,7 +17,7 @@ from analysis.sites import read_service_points, scorecards
 
 def _points_csv(tmp_path, rows):
     path = tmp_path / "points.csv"
-    lines = ["name,address,type,lat,lon"] + rows
+    lines = ["name,address,type,lat,lon", *rows]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -57,7 +57,7 @@ def test_read_geojson_points(tmp_path):
 
 def test_scorecard_numbers_radius_and_tagged_probe(tmp_path, thresholds):
     points = read_service_points(_points_csv(tmp_path, [_base_point_row()]))
-    lat, lon = h3.cell_to_latlng(BASE)
+    lat, _ = h3.cell_to_latlng(BASE)
     rows = spread(BASE, [10.0, 20.0, 30.0, 50.0, 60.0, 70.0])
     far = down(BASE, 1.0, local(3, 10))
     far.update(lat=lat + 0.01)  # about 1.1 km north: outside 150 m
