@@ -68,7 +68,7 @@ def test_nameserver_from_resolv_conf(tmp_path: Path) -> None:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         status = 404 if self.path == "/missing" else (302 if self.path == "/old" else 200)
         body = b"<html>" + b"x" * 5000 + b"</html>"
         self.send_response(status)

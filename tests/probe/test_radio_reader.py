@@ -1,0 +1,132 @@
+"""Radio reader: mmcli on recorded real JSON, Quectel AT over a pseudo-terminal, merging."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from probe.plan import ModemSettings
+from probe.radio.reader import RadioReading, at_command, attach_radio, radio_records, read_radio
+from probe.radio.snapshot import RadioSnapshot
+from probe.record import Access, Carrier, ErrorKind, Kind, Measurement
+from probe.runners.base import CommandResult, TestContext
+
+REALDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "realdata" / "modem"
+# The EN-DC answer from quectel_qeng_servingcell_real_responses.txt (issue #56 block), as sent.
+ENDC = (
+    '+QENG: "servingcell","NOCONN"\r\n'
+    '+QENG: "LTE","FDD",515,03,3359966,1,150,1,5,5,4AA3,-89,-13,-58,16,15,20,-\r\n'
+    '+QENG:"NR5G-NSA",515,03,832,-76,21,-11,528030,41,8,1\r\n\r\nOK\r\n'
+)
+
+
+def _real(name: str) -> str:
+    path = REALDATA / name
+    if not path.exists():
+        pytest.skip(f"{path} absent")
+    return path.read_text()
+
+
+class Mmcli:
+    def __init__(self, modem: str, signal: str, returncode: int = 0) -> None:
+        self.outputs = {False: modem, True: signal}
+        self.returncode = returncode
+        self.calls: list[list[str]] = []
+
+    def __call__(self, argv: Sequence[str], *, timeout_s: float) -> CommandResult:
+        self.calls.append(list(argv))
+        err = "error: couldn't find modem" if self.returncode else ""
+        return CommandResult(self.returncode, self.outputs["--signal-get" in argv], err, 0.1)
+
+
+def test_mmcli_reading_merges_modem_and_signal() -> None:
+    fake = Mmcli(_real("mmcli_J_quectel_eg25_rpi_connected_lte.json"),
+                 _real("mmcli_signal-get_J_orb_lte_5g_partial.json"))  # fmt: skip
+    reading = read_radio(ModemSettings(mmcli_index=0), command_runner=fake)
+    assert fake.calls == [["mmcli", "-m", "0", "-J"], ["mmcli", "-m", "0", "--signal-get", "-J"]]
+    assert reading.error is None and reading.snapshot is not None
+    fields = reading.fields()
+    assert fields["rsrp_dbm"] == -104.0 and fields["access"] is Access.LTE
+    assert (fields["mcc"], fields["mnc"]) == ("230", "02")
+
+
+def test_mmcli_failure_and_garbage_become_errors(ctx: TestContext) -> None:
+    failed = read_radio(ModemSettings(mmcli_index=3), command_runner=Mmcli("", "", returncode=1))
+    assert failed.snapshot is None and "couldn't find modem" in (failed.error or "")
+    garbage = read_radio(ModemSettings(mmcli_index=0), command_runner=Mmcli('{"modem": ', ""))
+    assert garbage.error is not None and "ParseError" in garbage.error
+    (m,) = radio_records(failed, ctx, ctx.stamp())
+    assert m.kind is Kind.RADIO_SNAPSHOT and m.error_kind is ErrorKind.MODEM_ERROR
+
+
+def test_modem_without_service_is_sent_as_evidence(ctx: TestContext) -> None:
+    fake = Mmcli(_real("mmcli_J_searching.json"), _real("mmcli_signal-get_J_not_setup_all_dashes.json"))
+    reading = read_radio(ModemSettings(mmcli_index=0), command_runner=fake)
+    (m,) = radio_records(reading, ctx, ctx.stamp())
+    assert m.error_kind is ErrorKind.NO_SERVICE and m.probe_id == ctx.probe_id
+    ok = RadioReading(RadioSnapshot(tool="mmcli", rsrp_dbm=-90.0), None, None)
+    assert radio_records(ok, ctx, ctx.stamp()) == []
+
+
+@pytest.fixture
+def fake_modem() -> Iterator[tuple[str, list[bytes]]]:
+    """A pseudo-terminal whose far end answers AT+QENG with a real EN-DC response."""
+    controller, device = os.openpty()
+    heard: list[bytes] = []
+
+    def modem() -> None:
+        data = b""
+        while not data.endswith(b"\r"):
+            data += os.read(controller, 1024)
+        heard.append(data)
+        os.write(controller, data + b"\r\n" + ENDC.encode())
+
+    thread = threading.Thread(target=modem, daemon=True)
+    thread.start()
+    yield os.ttyname(device), heard
+    thread.join(timeout=5)
+    os.close(device)
+    os.close(controller)
+
+
+def test_quectel_over_serial(fake_modem: tuple[str, list[bytes]]) -> None:
+    port, heard = fake_modem
+    reading = read_radio(ModemSettings(at_port=port, timeout_s=5))
+    assert heard == [b'AT+QENG="servingcell"\r']
+    assert reading.error is None and reading.snapshot is not None, reading.error
+    fields = reading.fields()
+    assert fields["access"] is Access.NR_NSA and fields["nr_rsrp_dbm"] == -76.0
+    assert fields["rsrp_dbm"] == -89.0 and (fields["mcc"], fields["mnc"]) == ("515", "03")
+
+
+def test_silent_port_times_out_and_missing_port_fails() -> None:
+    controller, device = os.openpty()
+    try:
+        with pytest.raises(TimeoutError, match="no OK/ERROR"):
+            at_command(os.ttyname(device), "AT", timeout_s=0.05)
+        reading = read_radio(ModemSettings(at_port=os.ttyname(device), timeout_s=0.05))
+        assert reading.error is not None and "TimeoutError" in reading.error
+    finally:
+        os.close(device)
+        os.close(controller)
+    gone = read_radio(ModemSettings(at_port="/dev/lomsong-no-such-port"))
+    assert gone.error is not None and "cannot open AT port" in gone.error
+
+
+def test_attach_radio_overrides_carrier_and_keeps_snapshots(
+    make_measurement: Callable[..., Measurement],
+) -> None:
+    test = make_measurement(carrier=Carrier.UNKNOWN)
+    snap = make_measurement(kind=Kind.RADIO_SNAPSHOT, download_mbps=None)
+    reading = RadioReading(
+        RadioSnapshot(tool="mmcli", carrier=Carrier.VIETTEL, access=Access.NR_NSA, rsrp_dbm=-95.0,
+                      mcc="452", mnc="04"), None, None)  # fmt: skip
+    merged, kept = attach_radio([test, snap], reading)
+    assert (merged.id, merged.carrier, merged.access, merged.rsrp_dbm, merged.mnc) == (
+        test.id, Carrier.VIETTEL, Access.NR_NSA, -95.0, "04")  # fmt: skip
+    assert kept == snap
+    assert attach_radio([test], RadioReading(None, None, "x")) == [test]
