@@ -45,6 +45,9 @@ __all__ = [
 ]
 
 Direction = Literal["down", "up"]
+Method = Literal["adaptive", "fixed"]
+_MOBILE: tuple[Access, ...] = (Access.GSM, Access.UMTS, Access.LTE, Access.NR_NSA, Access.NR_SA)
+_DOWN_TARGET_MBPS: dict[Access, float] = {Access.LTE: 40.0, Access.NR_NSA: 100.0, Access.NR_SA: 100.0}
 
 
 def split_host_port(value: str, default_port: int = 5201) -> tuple[str, int]:
@@ -111,6 +114,22 @@ class PathSettings(_Strict):
     tests_per_day: float | None = Field(default=None, gt=0, le=1440)
     modem: ModemSettings | None = None
     budget: BudgetSettings | None = None
+    method: Method | None = None
+    adaptive_max_s: float = Field(default=3.0, gt=0, le=60)
+    threshold_down_mbps: float | None = Field(default=None, gt=0)
+    threshold_up_mbps: float | None = Field(default=None, gt=0)
+
+    @property
+    def test_method(self) -> Method:
+        """`method` if given; else early stopping ("adaptive") on mobile paths, "fixed" otherwise."""
+        if self.method is not None:
+            return self.method
+        return "adaptive" if self.access in _MOBILE else "fixed"
+
+    @property
+    def down_threshold_mbps(self) -> float | None:
+        """The download verdict threshold: as configured, else the national target for the access."""
+        return self.threshold_down_mbps or _DOWN_TARGET_MBPS.get(self.access)
 
     @model_validator(mode="after")
     def _server(self) -> PathSettings:

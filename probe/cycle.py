@@ -31,7 +31,9 @@ import httpx
 
 from probe.config import PathSettings, ProbeConfig
 from probe.record import Measurement, PositionSource, Setting
-from probe.runners.base import CommandRunner, SubprocessRunner, TestContext
+from probe.runners.adaptive import AdaptiveIperf3Runner
+from probe.runners.base import CommandRunner, Runner, SubprocessRunner, TestContext
+from probe.runners.early_stop import StopRule
 from probe.runners.iperf3 import Iperf3Runner
 from probe.spool import Spool
 from probe.uploader import CollectorClient, UploadReport, upload_pending
@@ -47,8 +49,29 @@ class CycleSummary:
     pending: int
 
 
-def path_runners(path: PathSettings, command_runner: CommandRunner | None = None) -> list[Iperf3Runner]:
-    """One iperf3 runner per configured direction of `path` (download first)."""
+def path_runners(path: PathSettings, command_runner: CommandRunner | None = None) -> list[Runner]:
+    """One throughput runner per configured direction of `path` (download first).
+
+    Early stopping (`AdaptiveIperf3Runner`) when the path's method is "adaptive" (the default on
+    mobile paths), else a fixed-duration `Iperf3Runner` driven by `command_runner`.
+    """
+    if path.test_method == "adaptive":
+        return [
+            AdaptiveIperf3Runner(
+                host=path.iperf3_host,
+                port=path.iperf3_port,
+                reverse=direction == "down",
+                rule=StopRule(
+                    threshold_mbps=(
+                        path.down_threshold_mbps if direction == "down" else path.threshold_up_mbps
+                    ),
+                    max_duration_s=min(path.adaptive_max_s, path.duration_s),
+                    bytes_cap=path.bytes_cap,
+                ),
+                congestion=path.congestion,
+            )
+            for direction in sorted(path.directions)
+        ]
     return [
         Iperf3Runner(
             host=path.iperf3_host,

@@ -1,0 +1,175 @@
+"""When to stop a throughput test: a pure rule over the intervals seen so far.
+
+Mobile data is expensive, so a test stops as soon as it has answered "above or below the
+threshold", and no later than its byte cap or maximum duration. The rule, applied after every
+reporting interval (0.2 s by default), in this order:
+
+1. **Byte cap.** Stop when the bytes moved so far plus one more interval like the last would pass
+   `bytes_cap` (so the cap is not overshot by the interval in progress).
+2. **Maximum duration.** Stop when the last interval ends at or after `max_duration_s`.
+3. **Stable and clear.** The *window* is every interval that starts at or after `warmup_s`
+   (0.6 s). The estimate is the time-weighted mean rate over the window (its bytes over its
+   seconds). Its uncertainty is a 95% confidence interval ``estimate +- t * se`` where `se` is a
+   heteroskedasticity-and-autocorrelation-consistent standard error of the mean of the interval
+   rates (Bartlett weights, lag `hac_lag` = 2) and `t` the Student quantile for n - 1 degrees of
+   freedom. Stop when the window spans at least `min_window_s` (1.0 s), the relative half-width
+   ``t * se / estimate`` is at most `max_rel_half_width` (2.5%) **and** the interval excludes
+   `threshold_mbps` (without a threshold, stability alone suffices).
+
+Why a 0.6 s warm-up: TCP slow start from 10 segments reaches 100 Mbit/s on a 50 ms path in
+about seven round trips (0.35 s); then comes the recovery from its overshoot. An upload's first
+interval also counts the send buffer being filled (recorded here: 77 Mbit/s reported in the first
+0.2 s on a 40 Mbit/s link). 0.6 s clears both on the links we measure; a rate still rising after
+it widens the interval and delays the stop rather than ending the test on a wrong number.
+
+Why HAC rather than the plain standard error: bytes move between neighbouring intervals (a
+sender's writes come in chunks as its socket buffer drains; timer jitter shifts packets across a
+boundary), which makes neighbouring interval rates negatively correlated; TCP's sawtooth makes
+them positively correlated. Lagged covariances account for both in the spread of the mean.
+
+Example
+-------
+>>> from probe.runners.iperf3_text import Interval
+>>> steady = [Interval(i / 5, (i + 1) / 5, 956_000, 38.24e6) for i in range(12)]
+>>> decide(steady, StopRule(threshold_mbps=40)).reason
+<StopReason.STABLE: 'stable'>
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+from probe.runners.iperf3_text import Interval
+
+__all__ = ["Decision", "Estimate", "StopReason", "StopRule", "decide", "estimate", "t_quantile_975"]
+
+# Two-sided 95% Student t quantiles for 1..30 degrees of freedom.
+_T975: Final = (
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+    2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+    2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+)  # fmt: skip
+_EPS_S: Final = 1e-6
+
+
+def t_quantile_975(df: int) -> float:
+    """The 97.5% quantile of Student's t (two-sided 95%); for df > 30, ``1.96 + 2.4 / df``.
+
+    >>> t_quantile_975(9)
+    2.262
+    """
+    if df < 1:
+        raise ValueError(f"degrees of freedom must be >= 1, got {df}")
+    return _T975[df - 1] if df <= len(_T975) else 1.96 + 2.4 / df
+
+
+class StopReason(StrEnum):
+    STABLE = "stable"
+    BYTE_CAP = "byte_cap"
+    MAX_DURATION = "max_duration"
+
+
+@dataclass(frozen=True, slots=True)
+class StopRule:
+    """The parameters of the rule in the module docstring."""
+
+    threshold_mbps: float | None = None
+    max_duration_s: float = 5.0
+    bytes_cap: int | None = None
+    warmup_s: float = 0.6
+    min_window_s: float = 1.0
+    max_rel_half_width: float = 0.025
+    hac_lag: int = 2
+
+    def __post_init__(self) -> None:
+        if self.max_duration_s <= 0 or self.warmup_s < 0 or self.min_window_s <= 0:
+            raise ValueError(f"durations must be positive: {self}")
+        if not 0 < self.max_rel_half_width < 1 or self.hac_lag < 0:
+            raise ValueError(f"max_rel_half_width must be in (0, 1) and hac_lag >= 0: {self}")
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """The goodput over the window and its 95% interval (half-width None below 3 intervals)."""
+
+    mbps: float
+    half_width_mbps: float | None
+    window_start_s: float
+    window_end_s: float
+    n_intervals: int
+
+    @property
+    def rel_half_width(self) -> float | None:
+        if self.half_width_mbps is None or self.mbps <= 0:
+            return None
+        return self.half_width_mbps / self.mbps
+
+    def excludes(self, threshold_mbps: float) -> bool:
+        """True when the whole interval lies on one side of `threshold_mbps`."""
+        if self.half_width_mbps is None:
+            return False
+        return abs(self.mbps - threshold_mbps) > self.half_width_mbps
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    stop: bool
+    reason: StopReason | None
+    estimate: Estimate | None
+
+
+def _hac_se(rates: Sequence[float], lag: int) -> float:
+    n = len(rates)
+    mean = sum(rates) / n
+    dev = [r - mean for r in rates]
+    lrv = sum(d * d for d in dev) / n
+    for k in range(1, min(lag, n - 1) + 1):
+        weight = 1 - k / (lag + 1)
+        lrv += 2 * weight * sum(dev[i] * dev[i - k] for i in range(k, n)) / n
+    return math.sqrt(max(lrv, 0.0) / (n - 1))
+
+
+def estimate(intervals: Sequence[Interval], rule: StopRule) -> Estimate | None:
+    """The window estimate after the warm-up; None until the window has an interval.
+
+    >>> from probe.runners.iperf3_text import Interval
+    >>> ivs = [Interval(0.0, 0.2, 2_000_000, 80e6), Interval(0.6, 0.8, 1_000_000, 40e6)]
+    >>> estimate(ivs, StopRule()).mbps
+    40.0
+    """
+    window = [i for i in intervals if i.start_s >= rule.warmup_s - _EPS_S and i.seconds > 0]
+    if not window:
+        return None
+    seconds = sum(i.seconds for i in window)
+    mbps = sum(i.rate_bps * i.seconds for i in window) / seconds / 1e6
+    half_width = None
+    if len(window) >= 3:
+        rates = [i.rate_bps / 1e6 for i in window]
+        half_width = t_quantile_975(len(window) - 1) * _hac_se(rates, rule.hac_lag)
+    return Estimate(mbps, half_width, window[0].start_s, window[-1].end_s, len(window))
+
+
+def decide(intervals: Sequence[Interval], rule: StopRule) -> Decision:
+    """Apply the rule of the module docstring to the intervals seen so far.
+
+    >>> decide([], StopRule()).stop
+    False
+    """
+    if not intervals:
+        return Decision(False, None, None)
+    est = estimate(intervals, rule)
+    last = intervals[-1]
+    if rule.bytes_cap is not None and sum(i.bytes for i in intervals) + last.bytes > rule.bytes_cap:
+        return Decision(True, StopReason.BYTE_CAP, est)
+    if last.end_s >= rule.max_duration_s - _EPS_S:
+        return Decision(True, StopReason.MAX_DURATION, est)
+    if est is None or est.window_end_s - est.window_start_s < rule.min_window_s - _EPS_S:
+        return Decision(False, None, est)
+    rel = est.rel_half_width
+    stable = rel is not None and rel <= rule.max_rel_half_width
+    clear = rule.threshold_mbps is None or est.excludes(rule.threshold_mbps)
+    return Decision(stable and clear, StopReason.STABLE if stable and clear else None, est)
