@@ -47,6 +47,17 @@ def register(subparsers: Any) -> None:
     measure.add_argument("--access", choices=_ACCESS, default="unknown")
     measure.add_argument("--probe-id", default=None, help="default: $LOMSONG_PROBE_ID or hostname")
     measure.add_argument("--json", action="store_true", help="print the Measurement as JSON")
+    measure.add_argument(
+        "--adaptive",
+        action="store_true",
+        help="dừng sớm khi kết luận rõ (stop early once the verdict is clear)",
+    )
+    measure.add_argument(
+        "--threshold-mbps", type=float, default=None, metavar="MBPS", help="ngưỡng (threshold)"
+    )
+    measure.add_argument(
+        "--bytes-cap", type=int, default=None, metavar="BYTES", help="giới hạn byte (byte cap)"
+    )
     measure.set_defaults(handler=_handle_measure)
 
     run = sub.add_parser("run", help="đo mọi đường truyền rồi gửi (measure all paths, upload)")
@@ -87,7 +98,7 @@ def describe(m: Measurement) -> str:
 def _handle_measure(args: argparse.Namespace) -> int:
     from probe.config import split_host_port
     from probe.record import Access, Carrier
-    from probe.runners.base import TestContext
+    from probe.runners.base import Runner, TestContext
     from probe.runners.iperf3 import Iperf3Runner
 
     try:
@@ -101,7 +112,24 @@ def _handle_measure(args: argparse.Namespace) -> int:
         carrier=Carrier(args.carrier),
         access=Access(args.access),
     )
-    runner = Iperf3Runner(host=host, port=port, duration_s=args.duration, reverse=args.reverse, udp=args.udp)
+    runner: Runner
+    if args.adaptive and not args.udp:
+        from probe.runners.adaptive import AdaptiveIperf3Runner
+        from probe.runners.early_stop import StopRule
+
+        rule = StopRule(
+            threshold_mbps=args.threshold_mbps, max_duration_s=args.duration, bytes_cap=args.bytes_cap
+        )
+        runner = AdaptiveIperf3Runner(host=host, port=port, reverse=args.reverse, rule=rule)
+    else:
+        runner = Iperf3Runner(
+            host=host,
+            port=port,
+            duration_s=args.duration,
+            reverse=args.reverse,
+            udp=args.udp,
+            bytes_cap=args.bytes_cap,
+        )
     (measurement,) = runner.start_test(ctx)
     print(measurement.model_dump_json() if args.json else describe(measurement))
     return 0 if measurement.error_kind is None else 1
