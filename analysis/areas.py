@@ -2,11 +2,12 @@
 
 A cell is weak for a carrier and access when its worst status over the ``all`` and ``peak`` windows
 is `dead_spot`, `confirmed_weak` or `likely_weak` (so a cell that fails only at peak counts).
-Weak cells that share an edge (H3 neighbours) form one area; an ok or unmeasured cell between two
-weak cells splits them into two areas. An area's statistics are recomputed from the raw samples of
-its cells (not averaged over cells).
+Each weak cell gets a likely cause from its own statistics (rules below); weak cells with the same
+cause that share an edge (H3 neighbours) form one area, so an area has one cause and one action.
+An ok or unmeasured cell between two weak cells, or a change of cause, splits them. An area's
+statistics are recomputed from the raw samples of its cells (not averaged over cells).
 
-Likely cause, first rule that holds (`CauseRules` in `analysis/thresholds.toml`):
+Likely cause of a cell, first rule that holds (`CauseRules` in `analysis/thresholds.toml`):
 
 1. ``no_service``: more than half of the samples failed with no service / attach failure / timeout;
 2. ``congestion``: the off-peak median meets the threshold, the peak median does not, and the peak
@@ -111,6 +112,25 @@ def _candidates(measurements: gpd.GeoDataFrame, weak: pd.DataFrame) -> gpd.GeoDa
     return meas[keep]
 
 
+def _cell_causes(classified: pd.DataFrame, weak: pd.DataFrame, rules: CauseRules) -> list[str]:
+    """The likely cause of each weak cell, from its own ``all``/``peak``/``offpeak`` statistics."""
+    key = ["cell", "carrier", "access"]
+    allw = classified[classified["window"] == "all"].set_index(key)
+    peak = classified[classified["window"] == "peak"].set_index(key)["down_median_mbps"]
+    off = classified[classified["window"] == "offpeak"].set_index(key)["down_median_mbps"]
+    causes = []
+    for cell, carrier, access in zip(weak["cell"], weak["carrier"], weak["access"], strict=True):
+        k = (cell, carrier, access)
+        row = allw.loc[k]
+        causes.append(_cause(pd.Series({
+            "samples": row["samples"], "failed_no_service": row["failed_no_service"],
+            "threshold_mbps": row["threshold_mbps"], "access": access,
+            "rsrp_median_dbm": row["rsrp_median_dbm"], "sinr_median_db": row["sinr_median_db"],
+            "peak_median_mbps": peak.get(k, np.nan), "offpeak_median_mbps": off.get(k, np.nan),
+        }), rules))
+    return causes
+
+
 def _empty(crs: object) -> gpd.GeoDataFrame:
     frame = pd.DataFrame({c: pd.Series(dtype=object) for c in AREA_COLUMNS})
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs="EPSG:4326")).to_crs(crs)
@@ -145,21 +165,27 @@ def weak_areas(
     if weak.empty:
         return _empty(classified.crs)
     resolution = h3.get_resolution(str(weak["cell"].iloc[0]))
+    weak = weak.assign(cause=_cell_causes(classified, weak, thresholds.cause))
     labels: dict[tuple[str, str, str], str] = {}
     area_cells: dict[str, list[str]] = {}
     area_status: dict[str, str] = {}
-    for (carrier, access), group in weak.groupby(["carrier", "access"], sort=True):
-        cells = sorted(group["cell"].astype(str))
-        sev = dict(zip(group["cell"], group["status"].map(SEVERITY), strict=True))
-        comp = _components(cells)
-        order = {c: k for k, c in enumerate(dict.fromkeys(comp))}
-        for cell, label in zip(cells, comp, strict=True):
-            area_id = f"{carrier}-{access}-{order[label] + 1:03d}"
-            labels[(cell, str(carrier), str(access))] = area_id
-            area_cells.setdefault(area_id, []).append(cell)
-            area_status[area_id] = _BY_SEVERITY[
-                max(SEVERITY[area_status.get(area_id, "insufficient_data")], sev[cell])
-            ]
+    area_cause: dict[str, str] = {}
+    for (carrier, access), pair in weak.groupby(["carrier", "access"], sort=True):
+        number = 0
+        for cause, group in pair.groupby("cause", sort=True):
+            cells = sorted(group["cell"].astype(str))
+            sev = dict(zip(group["cell"], group["status"].map(SEVERITY), strict=True))
+            comp = _components(cells)
+            order = {c: number + k for k, c in enumerate(dict.fromkeys(comp))}
+            number += len(order)
+            for cell, label in zip(cells, comp, strict=True):
+                area_id = f"{carrier}-{access}-{order[label] + 1:03d}"
+                labels[(cell, str(carrier), str(access))] = area_id
+                area_cells.setdefault(area_id, []).append(cell)
+                area_cause[area_id] = str(cause)
+                area_status[area_id] = _BY_SEVERITY[
+                    max(SEVERITY[area_status.get(area_id, "insufficient_data")], sev[cell])
+                ]
     table = sample_table(_candidates(measurements, weak), thresholds, resolution)
     table = table[np.isin(table["cell"], [h3.str_to_int(c) for c, _, _ in labels])]
     lookup = pd.Series(
@@ -208,7 +234,7 @@ def weak_areas(
     out = pd.DataFrame(rows)
     for col in ("samples", "failed_no_service"):
         out[col] = out[col].fillna(0).astype("int64")
-    out["cause"] = [_cause(r, thresholds.cause) for _, r in out.iterrows()]
+    out["cause"] = out["area_id"].map(area_cause)
     out["worst_hour"] = out["worst_hour"].astype("Int64")
     result = gpd.GeoDataFrame(out[[*AREA_COLUMNS, "geometry"]], geometry="geometry", crs="EPSG:4326")
     return result.to_crs(classified.crs)

@@ -102,3 +102,13 @@ def test_carriers_never_merge(thresholds):
     areas, _ = _areas(rows, thresholds)
     assert sorted(areas["carrier"]) == ["mobifone", "viettel"]
     assert sorted(areas["area_id"]) == ["mobifone-4g-001", "viettel-4g-001"]
+
+
+def test_adjacent_cells_with_different_causes_are_separate_areas(thresholds):
+    c = _line(2)
+    rows = spread(c[0], [10.0] * 6, rsrp=-118.0, sinr=5.0)
+    rows += spread(c[1], [10.0] * 6, rsrp=-80.0, sinr=-3.0)
+    areas, _ = _areas(rows, thresholds)
+    got = dict(zip(areas["cell_list"], areas["cause"], strict=True))
+    assert got == {c[0]: "coverage", c[1]: "interference"}
+    assert sorted(areas["area_id"]) == ["viettel-4g-001", "viettel-4g-002"]
