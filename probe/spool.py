@@ -140,30 +140,37 @@ class Spool:
         """Store records in one transaction; returns how many were stored (or already present)."""
         stored = 0
         with self._transaction() as db:
+            # Running totals: summing `size_bytes` walks every payload's overflow pages, so it is
+            # read once per transaction, not once per record.
+            rows, total = db.execute(
+                "SELECT count(*), coalesce(sum(size_bytes), 0) FROM pending"
+            ).fetchone()
             for m in measurements:
                 if db.execute("SELECT 1 FROM pending WHERE id = ?", (str(m.id),)).fetchone():
                     stored += 1  # already spooled: resending the same id is harmless
                     continue
                 payload = m.model_dump_json()
                 size = len(payload.encode())
-                if not self._make_room(db, size):
+                room = self._make_room(db, size, rows, total)
+                if room is None:
                     self._count_dropped(db, DROP_FULL_REFUSED, 1)
                     continue
                 db.execute(
                     "INSERT INTO pending (id, created_at, payload, size_bytes) VALUES (?, ?, ?, ?)",
                     (str(m.id), _now(), payload, size),
                 )
+                rows, total = room[0] + 1, room[1] + size
                 stored += 1
         return stored
 
-    def _make_room(self, db: sqlite3.Connection, size: int) -> bool:
-        rows, total = db.execute("SELECT count(*), coalesce(sum(size_bytes), 0) FROM pending").fetchone()
+    def _make_room(self, db: sqlite3.Connection, size: int, rows: int, total: int) -> tuple[int, int] | None:
+        """Make room for `size` more bytes; the (rows, bytes) left pending, or None if refused."""
         over_rows = self.max_rows is not None and rows + 1 > self.max_rows
         over_bytes = self.max_bytes is not None and total + size > self.max_bytes
         if not (over_rows or over_bytes):
-            return True
+            return rows, total
         if self.policy is SpoolPolicy.REFUSE_NEW or (self.max_bytes is not None and size > self.max_bytes):
-            return False
+            return None
         dropped = 0
         cursor = db.execute("SELECT rowid, size_bytes FROM pending ORDER BY rowid")
         victims = []
@@ -177,7 +184,7 @@ class Spool:
             total -= row_size
         db.executemany("DELETE FROM pending WHERE rowid = ?", victims)
         self._count_dropped(db, DROP_FULL_OLDEST, dropped)
-        return True
+        return rows - dropped, total
 
     @staticmethod
     def _count_dropped(db: sqlite3.Connection, reason: str, count: int) -> None:
