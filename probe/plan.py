@@ -120,6 +120,7 @@ class ChecksSettings(_Strict):
     ping_count: int = Field(default=10, ge=1, le=100)
     tcp_port: int = Field(default=443, gt=0, lt=65536)
     dns_names: tuple[str, ...] = ()
+    dns_path: str | None = Field(default=None, description="path carrying the default route")
     web_urls: tuple[str, ...] = ()
     web_max_bytes: int = Field(default=2_000_000, ge=1)
     udp: bool = False
