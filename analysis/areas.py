@@ -14,9 +14,11 @@ Likely cause of a cell, first rule that holds (`CauseRules` in `analysis/thresho
    median is below `peak_drop_ratio` (0.7) x the off-peak median;
 3. ``coverage``: median RSRP below `rsrp_poor_dbm` (-105 dBm);
 4. ``interference``: median RSRP adequate but median SINR below `sinr_poor_db` (3 dB);
-5. ``backhaul``: radio adequate (RSRP and SINR known and above those limits) or a fixed line, yet
-   slow at all hours: the bottleneck is behind the radio (transport, core, peering);
-6. ``unknown``: not enough radio readings to tell.
+5. ``backhaul``: good radio (median RSRP >= `rsrp_good_dbm`, -100 dBm, and SINR >= `sinr_good_db`,
+   13 dB) or a fixed line, yet slow at all hours: the bottleneck is behind the radio (transport,
+   core, peering);
+6. ``unknown``: middling radio (between the poor and good limits), or no radio readings: the
+   data cannot tell radio limits from network limits.
 
 Example
 -------
@@ -91,7 +93,7 @@ def _cause(row: pd.Series, c: CauseRules) -> str:
         return "coverage"
     if rsrp >= c.rsrp_poor_dbm and sinr < c.sinr_poor_db:
         return "interference"
-    if row["access"] == "fixed" or (rsrp >= c.rsrp_poor_dbm and sinr >= c.sinr_poor_db):
+    if row["access"] == "fixed" or (rsrp >= c.rsrp_good_dbm and sinr >= c.sinr_good_db):
         return "backhaul"
     return "unknown"
 

@@ -11,9 +11,11 @@ Action, from the cause (areas) or the radio at the point (service points):
   (new site or small cell);
 - ``interference`` (adequate RSRP, low SINR): ``investigate_interference``;
 - ``backhaul`` (good radio, slow at all hours): ``investigate_backhaul``;
-- ``congestion`` (slow only at peak) or good radio at a failing point: on 4G ``nr_activation`` (add
-  5G NR carriers on the serving site, the largest capacity step available to Vietnamese carriers
-  now), on 5G ``capacity_upgrade``; an unknown cause without a dead spot: ``capacity_upgrade``.
+- ``congestion`` (slow only at peak): on 4G ``nr_activation`` (add 5G NR carriers on the serving
+  site, the largest capacity step available to Vietnamese carriers now), on 5G
+  ``capacity_upgrade``;
+- an unknown cause without a dead spot (middling radio, or a service point whose radio is not
+  poor: a scorecard has no peak/off-peak split to tell congestion): ``capacity_upgrade``.
 
 Impact score (documented so that a carrier can check it):
 ``severity x (1 + 2 x service_points_affected) x (0.5 + 0.5 x evidence) x (1 + ln(1 + cells))``
@@ -68,8 +70,6 @@ def _point_cause(row: pd.Series, c: CauseRules) -> str:
         return "coverage"
     if row["sinr_median_db"] < c.sinr_poor_db:
         return "interference"
-    if row["rsrp_median_dbm"] >= c.rsrp_poor_dbm:
-        return "congestion"
     return "unknown"
 
 

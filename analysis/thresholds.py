@@ -87,6 +87,8 @@ class CauseRules:
     rsrp_poor_dbm: float = -105.0
     sinr_poor_db: float = 3.0
     peak_drop_ratio: float = 0.7
+    rsrp_good_dbm: float = -100.0
+    sinr_good_db: float = 13.0
 
 
 @dataclass(frozen=True)
