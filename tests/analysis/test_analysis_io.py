@@ -178,3 +178,41 @@ def test_cli_database_path_uses_storage_query(tmp_path, monkeypatch, capsys):
     assert calls["args"] == ("conn", datetime(2026, 10, 31, 17, tzinfo=UTC), None)
     assert len(gpd.read_file(out, layer="weak_areas")) == 1
     assert "1 vùng lõm" in capsys.readouterr().out
+
+
+def test_no_step_mutates_its_inputs(thresholds):
+    from analysis.areas import weak_areas
+    from analysis.cells import cell_stats
+    from analysis.classify import classify_cells
+    from analysis.compare import compare_carriers
+    from analysis.planner import coverage_gaps, suggest_walk_route
+    from analysis.proposals import upgrade_proposals
+    from analysis.sites import scorecards
+
+    rows = spread(BASE, [None] * 4, error="no_service") + spread(BASE, [5.0] * 6, carrier="vnpt")
+    m = frame(rows)
+    lat, lon = m.geometry.iloc[0].y, m.geometry.iloc[0].x
+    points = gpd.GeoDataFrame({"site_id": ["a"], "name": ["A"], "site_type": ["school"],
+                               "address": [""]}, geometry=gpd.points_from_xy([lon], [lat]), crs=4326)
+    inputs = {"m": m, "points": points}
+    stats = cell_stats(m, thresholds=thresholds)
+    inputs["stats"] = stats
+    classified = classify_cells(stats, thresholds)
+    inputs["classified"] = classified
+    areas = weak_areas(classified, m, thresholds=thresholds)
+    inputs["areas"] = areas
+    cards = scorecards(points, m, classified, thresholds=thresholds)
+    inputs["cards"] = cards
+    gaps = coverage_gaps(classified, thresholds=thresholds)
+    inputs["gaps"] = gaps
+    before = {k: v.copy() for k, v in inputs.items()}
+    classify_cells(stats, thresholds)
+    weak_areas(classified, m, thresholds=thresholds)
+    scorecards(points, m, classified, thresholds=thresholds)
+    upgrade_proposals(areas, cards)
+    coverage_gaps(classified, thresholds=thresholds)
+    suggest_walk_route(gaps)
+    compare_carriers(m, areas=areas, thresholds=thresholds)
+    for name, frame_before in before.items():
+        pd.testing.assert_frame_equal(inputs[name], frame_before, obj=name)
+    assert len(areas) == 2 and not cards.empty
