@@ -1,0 +1,124 @@
+"""Officer pages on a seeded synthetic survey: map, tables, fleet, planner, downloads, report."""
+
+from __future__ import annotations
+
+import io
+import re
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from lomsong import synthetic
+
+from .conftest import seed_survey
+
+_NO_DATA_VI = "Không có dữ liệu đo trong kỳ này"
+_EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.IGNORECASE)
+
+
+@pytest.fixture
+def seeded(officer: TestClient, conn: psycopg.Connection[Any]) -> TestClient:
+    seed_survey(conn)
+    return officer
+
+
+def test_map_page_frames_an_offline_map(seeded: TestClient) -> None:
+    page = seeded.get("/map")
+    assert page.status_code == 200
+    src = re.search(r'<iframe class="map"[^>]* src="([^"]+)"', page.text)
+    assert src is not None
+    frame = seeded.get(src.group(1).replace("&amp;", "&"))
+    assert frame.status_code == 200
+    html = frame.text
+    assert '/static/vendor/leaflet/leaflet.js' in html
+    assert not _EXTERNAL.search(html), "the map links something outside this server"
+    for name in ("Viettel", "Vùng sóng yếu", "Điểm phục vụ", synthetic.SERVICE_POINTS[0].name):
+        assert name in html
+    assert frame.headers["x-frame-options"] == "SAMEORIGIN"
+    assert "'sha256-" in frame.headers["content-security-policy"]
+    for asset in re.findall(r'(?:src|href)="(/static/vendor/[^"]+)"', html):
+        assert seeded.get(asset).status_code == 200, asset
+
+
+def test_map_in_english_and_by_speed(seeded: TestClient) -> None:
+    html = seeded.get("/map/frame?lang=en&mode=speed").text
+    assert "Median download speed" in html and "Weak areas" in html
+    assert seeded.get("/map/frame?mode=bogus").status_code == 422
+
+
+def test_survey_is_cached_until_the_data_changes(seeded: TestClient,
+                                                 conn: psycopg.Connection[Any]) -> None:
+    t0 = time.perf_counter()
+    first = seeded.get("/sites").text
+    cold_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    again = seeded.get("/sites").text
+    warm_s = time.perf_counter() - t0
+    assert warm_s < cold_s
+    cache = seeded.app.state.survey_cache  # type: ignore[attr-defined]
+    assert len(cache._entries) == 1
+    conn.execute("UPDATE service_points SET name = 'Tên mới', updated_at = now()"
+                 " WHERE site_id = 'hcc-01'")
+    changed = seeded.get("/sites").text
+    assert "Tên mới" in changed and "Tên mới" not in first and first == again
+    assert len(cache._entries) == 2
+
+
+def test_service_points_table(seeded: TestClient) -> None:
+    html = seeded.get("/sites").text
+    for point in synthetic.SERVICE_POINTS:
+        assert point.name in html
+    assert "Mbps" in html and re.search(r"\d{2}/\d{2}/\d{4} \d{2}:\d{2}", html)
+    assert re.search(r'class="status (ok|likely_weak|confirmed_weak|dead_spot)"', html)
+
+
+def test_weak_areas_ranked_and_planner(seeded: TestClient) -> None:
+    weak = seeded.get("/weak-areas").text
+    assert "Đề xuất" in weak and "Vùng sóng yếu" in weak
+    ranks = [int(r) for r in re.findall(r'<tr><td class="num">(\d+)</td>', weak)]
+    assert ranks and ranks == sorted(ranks)
+    planner = seeded.get("/planner").text
+    assert "Lộ trình đo đề xuất" in planner and "Nơi cần đo thêm" in planner
+
+
+def test_fleet_page_shows_status_reports(seeded: TestClient) -> None:
+    html = seeded.get("/fleet").text
+    assert "synthetic-pi" in html and "synthetic-walk" in html
+    assert "iperf3: connection refused (wwan1)" in html
+    assert "1.250,0 MB / 5.000,0 MB (25%)" in html
+
+
+def test_downloads_csv_geopackage_and_report(seeded: TestClient) -> None:
+    csv = seeded.get("/downloads/service_points.csv")
+    assert csv.status_code == 200 and "attachment" in csv.headers["content-disposition"]
+    table = pd.read_csv(io.StringIO(csv.text))
+    assert set(table["site_id"]) == {p.site_id for p in synthetic.SERVICE_POINTS}
+    assert seeded.get("/downloads/secrets.csv").status_code == 404
+    gpkg = seeded.get("/downloads/survey.gpkg")
+    assert gpkg.status_code == 200
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "s.gpkg"
+        path.write_bytes(gpkg.content)
+        with sqlite3.connect(path) as db:
+            layers = {r[0] for r in db.execute("SELECT table_name FROM gpkg_contents")}
+    assert {"cells", "weak_areas", "service_points", "proposals", "boundary"} <= layers
+    pdf = seeded.get("/report.pdf?carrier=viettel")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+    assert seeded.get("/report.pdf?carrier=nobody").status_code == 422
+    assert seeded.get("/report.pdf?report_lang=fr").status_code == 422
+
+
+@pytest.mark.parametrize("db_server", ["plain"], indirect=True)
+def test_empty_period_says_so(officer: TestClient) -> None:
+    assert "0 phép đo trong kỳ này" in officer.get("/map").text
+    frame = officer.get("/map/frame")
+    assert frame.status_code == 200 and _NO_DATA_VI in frame.text
+    assert officer.get("/report.pdf").content.startswith(b"%PDF-")
+    assert officer.get("/map?from=2026-11-10&to=2026-11-01").status_code == 422
