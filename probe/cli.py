@@ -61,13 +61,19 @@ def register(subparsers: Any) -> None:
     measure.set_defaults(handler=_handle_measure)
 
     run = sub.add_parser("run", help="đo mọi đường truyền rồi gửi (measure all paths, upload)")
-    run.add_argument("--once", action="store_true", required=True, help="one cycle, then exit")
+    run.add_argument(
+        "--once", action="store_true", help="một vòng rồi thoát (one cycle, then exit; default: forever)"
+    )
     run.add_argument("--config", type=Path, default=None, help=_CONFIG_HELP)
     run.set_defaults(handler=_handle_run)
 
     status = sub.add_parser("status", help="hàng đợi và lần gửi cuối (queue, last upload)")
     status.add_argument("--config", type=Path, default=None, help=_CONFIG_HELP)
     status.set_defaults(handler=_handle_status)
+
+    from probe.cli_ops import register_ops
+
+    register_ops(sub)
 
 
 def _probe_id(given: str | None) -> str:
@@ -153,6 +159,11 @@ def _handle_run(args: argparse.Namespace) -> int:
     from probe.cycle import run_once
     from probe.errors import ProbeError
 
+    if not args.once:
+        from probe.cli_ops import handle_run_forever
+
+        return handle_run_forever(args)
+
     try:
         cfg = _load(args.config)
         summary = run_once(cfg, spool_path=_spool_path(cfg))
@@ -200,4 +211,8 @@ def _handle_status(args: argparse.Namespace) -> int:
     print(f"Lần gửi thành công (last success): {success.isoformat() if success else '-'}")
     if stats.last_upload_error:
         print(f"Lỗi gửi cuối (last upload error): {stats.last_upload_error}")
+    from probe.cli_ops import budget_lines
+
+    for line in budget_lines(cfg, path):
+        print(line)
     return 0

@@ -99,6 +99,8 @@ def runner_key(runner: Runner) -> str:
 
 def _cap(runner: Runner) -> int | None:
     cap = getattr(runner, "bytes_cap", None)
+    if cap is None:  # early-stopping runners keep their cap in their stop rule
+        cap = getattr(getattr(runner, "rule", None), "bytes_cap", None)
     if isinstance(runner, WebRunner):
         cap = runner.max_bytes
     return cap if isinstance(cap, int) else None

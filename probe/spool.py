@@ -142,9 +142,7 @@ class Spool:
         with self._transaction() as db:
             # Running totals: summing `size_bytes` walks every payload's overflow pages, so it is
             # read once per transaction, not once per record.
-            rows, total = db.execute(
-                "SELECT count(*), coalesce(sum(size_bytes), 0) FROM pending"
-            ).fetchone()
+            rows, total = db.execute("SELECT count(*), coalesce(sum(size_bytes), 0) FROM pending").fetchone()
             for m in measurements:
                 if db.execute("SELECT 1 FROM pending WHERE id = ?", (str(m.id),)).fetchone():
                     stored += 1  # already spooled: resending the same id is harmless
@@ -258,6 +256,19 @@ class Spool:
             self.set_meta(last_upload_attempt_at=now, last_upload_success_at=now, last_upload_error="")
         else:
             self.set_meta(last_upload_attempt_at=now, last_upload_error=error or "unknown error")
+
+    def update_pending(self, measurements: Iterable[Measurement]) -> int:
+        """Replace still-pending records by new versions (same ids); returns how many."""
+        replaced = 0
+        with self._transaction() as db:
+            for m in measurements:
+                payload = m.model_dump_json()
+                cursor = db.execute(
+                    "UPDATE pending SET payload = ?, size_bytes = ? WHERE id = ?",
+                    (payload, len(payload.encode()), str(m.id)),
+                )
+                replaced += cursor.rowcount
+        return replaced
 
     def integrity_check(self) -> str:
         return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])

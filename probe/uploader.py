@@ -54,6 +54,7 @@ __all__ = [
 MAX_BATCH: Final = 5_000
 DEFAULT_TIMEOUT: Final = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=10.0)
 PATH: Final = "/api/v1/measurements"
+STATUS_PATH: Final = "/api/v1/probes/status"
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +139,8 @@ class CollectorClient:
         monotonic_s: Callable[[], float] = clock.monotonic_s,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self.url = url.rstrip("/") + PATH
+        self.base_url = url.rstrip("/")
+        self.url = self.base_url + PATH
         self._http = httpx.Client(
             transport=transport,
             timeout=timeout,
@@ -196,6 +198,15 @@ class CollectorClient:
             return TooLarge(detail)
         retry_after = _retry_after_s(response.headers.get("Retry-After"), self._now())
         return RetryLater(status, retry_after, f"HTTP {status}: {detail}")
+
+    def send_status(self, body: dict[str, Any]) -> int | None:
+        """POST this probe's status to ``/api/v1/probes/status``; the HTTP status code, or None
+        when the collector could not be reached (a status report is best effort, never retried)."""
+        try:
+            response = self._http.post(self.base_url + STATUS_PATH, content=json.dumps(body))
+        except httpx.TransportError:
+            return None
+        return response.status_code
 
 
 @dataclass
