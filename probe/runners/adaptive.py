@@ -12,8 +12,10 @@ smaller writes make the upload's interval rates less lumpy.
 
 The Measurement carries the window estimate as the rate, ``bytes_used`` from iperf3's summary (the
 larger of its sender and receiver totals; the sum of the intervals when there is no summary) and
-``duration_s`` from the summary (else the last interval's end). `raw` keeps the tool's output with
-one last line, ``lomsong-adaptive: ...``, stating why the test stopped and the estimate's interval.
+``duration_s`` from the summary (else the last interval's end). A test stopped (by its byte cap)
+before the warm-up ended reports the rate over all its intervals, ramp included. `raw` keeps the
+tool's output with one last line, ``lomsong-adaptive: ...``, stating why the test stopped and the
+estimate's interval.
 
 Example
 -------
@@ -31,12 +33,20 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final, Protocol
 
 from probe.record import ErrorKind, Kind, Measurement, bounded_raw
 from probe.runners.base import CommandResult, Runner, Stamp, TestContext
-from probe.runners.early_stop import Decision, StopRule, decide
+from probe.runners.early_stop import (
+    UPLOAD_MIN_WINDOW_S,
+    Decision,
+    Estimate,
+    StopReason,
+    StopRule,
+    decide,
+    estimate,
+)
 from probe.runners.iperf3 import classify_iperf3_error
 from probe.runners.iperf3_text import Interval, parse_iperf3_text, parse_line
 
@@ -151,7 +161,15 @@ class AdaptiveIperf3Runner(Runner):
         """When the process is interrupted whatever it printed."""
         return self.rule.max_duration_s + self.connect_timeout_ms / 1000 + _TIMEOUT_MARGIN_S
 
+    @property
+    def effective_rule(self) -> StopRule:
+        """`rule`, with the longer minimum window of uploads (see `probe.runners.early_stop`)."""
+        if self.reverse or self.rule.min_window_s >= UPLOAD_MIN_WINDOW_S:
+            return self.rule
+        return replace(self.rule, min_window_s=UPLOAD_MIN_WINDOW_S)
+
     def _start_test(self, ctx: TestContext, stamp: Stamp) -> list[Measurement]:
+        rule = self.effective_rule
         intervals: list[Interval] = []
         last: list[Decision] = [Decision(False, None, None)]
 
@@ -160,14 +178,14 @@ class AdaptiveIperf3Runner(Runner):
             if interval is None:
                 return False
             intervals.append(interval)
-            last[0] = decide(intervals, self.rule)
+            last[0] = decide(intervals, rule)
             return last[0].stop
 
         done = self.command_runner(self.argv(ctx.interface), on_line=on_line, timeout_s=self.timeout_s)
         run = parse_iperf3_text(done.stdout, source=f"iperf3 {self.server}")
-        decision = last[0] if last[0].stop else decide(run.intervals, self.rule)
-        est = decision.estimate
-        trailer = _trailer(decision)
+        decision = last[0] if last[0].stop else decide(run.intervals, rule)
+        est = decision.estimate or estimate(run.intervals, replace(rule, warmup_s=0.0))
+        trailer = _trailer(decision.reason, est)
         raw = bounded_raw(done.stdout.rstrip("\n") + "\n" + trailer)
         if est is None or not run.intervals:
             message = run.error or done.stdout.strip()[-300:] or f"iperf3 exited with {done.returncode}"
@@ -192,9 +210,8 @@ class AdaptiveIperf3Runner(Runner):
         ]
 
 
-def _trailer(decision: Decision) -> str:
-    est = decision.estimate
-    reason = decision.reason.value if decision.reason is not None else "tool_ended"
+def _trailer(stop: StopReason | None, est: Estimate | None) -> str:
+    reason = "tool_ended" if stop is None else stop.value
     if est is None:
         return f"lomsong-adaptive: stop={reason} no estimate"
     rel = est.rel_half_width

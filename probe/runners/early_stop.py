@@ -16,6 +16,12 @@ reporting interval (0.2 s by default), in this order:
    ``t * se / estimate`` is at most `max_rel_half_width` (2.5%) **and** the interval excludes
    `threshold_mbps` (without a threshold, stability alone suffices).
 
+Uploads count bytes at the sender, where they are written into the socket buffer in chunks as it
+drains (recorded here on a 40 Mbit/s link: 960 KB in most 0.2 s intervals, 800 KB in one of about
+six), so a short run of equal intervals says little about the rate. `AdaptiveIperf3Runner`
+therefore gives upload tests a window of at least `UPLOAD_MIN_WINDOW_S` (2.0 s), which bounds that
+chunking's effect to about one chunk in ten intervals.
+
 Why a 0.6 s warm-up: TCP slow start from 10 segments reaches 100 Mbit/s on a 50 ms path in
 about seven round trips (0.35 s); then comes the recovery from its overshoot. An upload's first
 interval also counts the send buffer being filled (recorded here: 77 Mbit/s reported in the first
@@ -45,7 +51,16 @@ from typing import Final
 
 from probe.runners.iperf3_text import Interval
 
-__all__ = ["Decision", "Estimate", "StopReason", "StopRule", "decide", "estimate", "t_quantile_975"]
+__all__ = [
+    "UPLOAD_MIN_WINDOW_S",
+    "Decision",
+    "Estimate",
+    "StopReason",
+    "StopRule",
+    "decide",
+    "estimate",
+    "t_quantile_975",
+]
 
 # Two-sided 95% Student t quantiles for 1..30 degrees of freedom.
 _T975: Final = (
@@ -54,6 +69,7 @@ _T975: Final = (
     2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
 )  # fmt: skip
 _EPS_S: Final = 1e-6
+UPLOAD_MIN_WINDOW_S: Final = 2.0
 
 
 def t_quantile_975(df: int) -> float:

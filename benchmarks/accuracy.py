@@ -1,0 +1,177 @@
+"""Accuracy of the early-stopping throughput test against shaped links (run as root).
+
+For each link (``../shared/tools/shaped-link``): start ``iperf3 -s`` in namespace ls_srv, then from
+ls_cli run the probe's adaptive download and upload (`AdaptiveIperf3Runner`, threshold 40 Mbit/s)
+``--repeat`` times and one fixed 10-second iperf3 test per direction (`Iperf3Runner`, JSON).
+
+Reference ("true") goodput: for tbf links, the shaped rate x 1448/1514 (TCP payload per 1500-byte
+packet plus its 14-byte Ethernet header, which tbf counts): 0.956 x rate. For the emulated link
+with delay and loss, no closed form: the fixed 10-second test's rate is the reference (marked
+``ref=fixed``). The verdict is right when the estimate and the reference fall on the same side of
+40 Mbit/s. The link is always taken down at the end.
+
+Usage: ``sudo .venv/bin/python benchmarks/accuracy.py [--repeat 3] [--links 10,40,...]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import statistics
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from probe.record import Measurement
+from probe.runners.adaptive import AdaptiveIperf3Runner, LiveSubprocessRunner
+from probe.runners.base import CommandResult, SubprocessRunner, TestContext
+from probe.runners.early_stop import StopRule
+from probe.runners.iperf3 import Iperf3Runner
+
+SHAPED_LINK = Path(__file__).resolve().parents[1] / ".." / "shared" / "tools" / "shaped-link"
+SERVER, THRESHOLD_MBPS, TCP_GOODPUT = "10.77.0.1", 40.0, 1448 / 1514
+IN_CLI = ["ip", "netns", "exec", "ls_cli"]
+
+
+@dataclass(frozen=True)
+class Link:
+    name: str
+    rate_mbit: int
+    delay_ms: int = 0
+    loss_pct: float = 0.0
+
+    @property
+    def emulated(self) -> bool:
+        return bool(self.delay_ms or self.loss_pct)
+
+
+LINKS = {
+    "10": Link("tbf 10", 10),
+    "36": Link("tbf 36", 36),
+    "40": Link("tbf 40", 40),
+    "44": Link("tbf 44", 44),
+    "100": Link("tbf 100", 100),
+    "40e": Link("emu 40/20ms/0.5%", 40, 20, 0.5),
+}
+
+
+class InNamespace:
+    """Both command seams, with every command run inside namespace ls_cli."""
+
+    def __init__(self) -> None:
+        self.live, self.plain = LiveSubprocessRunner(), SubprocessRunner()
+
+    def live_call(
+        self, argv: Sequence[str], *, on_line: Callable[[str], bool], timeout_s: float
+    ) -> CommandResult:
+        return self.live([*IN_CLI, *argv], on_line=on_line, timeout_s=timeout_s)
+
+    def plain_call(self, argv: Sequence[str], *, timeout_s: float) -> CommandResult:
+        return self.plain([*IN_CLI, *argv], timeout_s=timeout_s)
+
+
+@dataclass(frozen=True)
+class Row:
+    link: str
+    direction: str
+    reference_mbps: float
+    reference_kind: str
+    estimates: list[Measurement]
+    fixed: Measurement
+
+
+def _rate(m: Measurement) -> float:
+    value = m.download_mbps if m.download_mbps is not None else m.upload_mbps
+    if value is None:
+        raise RuntimeError(f"no rate: {m.error_kind} {m.error_message}")
+    return value
+
+
+def measure_link(link: Link, repeat: int, ns: InNamespace, ctx: TestContext) -> list[Row]:
+    up = [str(link.rate_mbit)] + ([str(link.delay_ms), str(link.loss_pct)] if link.emulated else [])
+    subprocess.run([str(SHAPED_LINK), "up", *up], check=True, capture_output=True, timeout=30)
+    server = subprocess.Popen(
+        ["ip", "netns", "exec", "ls_srv", "iperf3", "-s", "-B", SERVER],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        subprocess.run([*IN_CLI, "ping", "-c", "3", "-i", "0.2", SERVER], capture_output=True, timeout=10)
+        rows = []
+        for reverse, direction in ((True, "down"), (False, "up")):
+            rule = StopRule(threshold_mbps=THRESHOLD_MBPS)
+            adaptive = AdaptiveIperf3Runner(
+                host=SERVER, reverse=reverse, rule=rule, command_runner=ns.live_call
+            )
+            estimates = [adaptive.start_test(ctx)[0] for _ in range(repeat)]
+            fixed_runner = Iperf3Runner(
+                host=SERVER, duration_s=10, reverse=reverse, command_runner=ns.plain_call
+            )
+            (fixed,) = fixed_runner.start_test(ctx)
+            if link.emulated:
+                reference, kind = _rate(fixed), "fixed"
+            else:
+                reference, kind = link.rate_mbit * TCP_GOODPUT, "tbf"
+            rows.append(Row(link.name, direction, reference, kind, estimates, fixed))
+        return rows
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def report(rows: list[Row]) -> list[str]:
+    head = (
+        f"{'link':18} {'dir':4} {'ref Mbit/s':>11} {'estimates (median)':>20} {'err% med':>8} "
+        f"{'err% max':>8} {'MB':>6} {'s':>5} {'verdict<40':>10} {'bytes%fixed':>11} {'fixed Mbit/s':>12}"
+    )
+    lines = [head, "-" * len(head)]
+    for row in rows:
+        rates = [_rate(m) for m in row.estimates]
+        errors = [100 * (r / row.reference_mbps - 1) for r in rates]
+        truth_below = row.reference_mbps < THRESHOLD_MBPS
+        right = sum((r < THRESHOLD_MBPS) == truth_below for r in rates)
+        used = statistics.median(m.bytes_used or 0 for m in row.estimates)
+        seconds = statistics.median(m.duration_s or 0 for m in row.estimates)
+        fixed_bytes = row.fixed.bytes_used or 0
+        share = 100 * used / fixed_bytes if fixed_bytes else float("nan")
+        mark = "*" if row.reference_kind == "fixed" else ""
+        lines.append(
+            f"{row.link:18} {row.direction:4} {row.reference_mbps:8.2f}{mark:3}"
+            f"{statistics.median(rates):20.2f} {statistics.median(abs(e) for e in errors):8.2f} "
+            f"{max(abs(e) for e in errors):8.2f} {used / 1e6:6.1f} {seconds:5.2f} "
+            f"{f'{right}/{len(rates)}':>10} {share:11.1f} "
+            f"{_rate(row.fixed):12.2f}"
+        )
+    lines.append(
+        "* reference = the fixed 10 s iperf3 test (emulated link with loss); else 0.956 x shaped rate"
+    )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--links", default=",".join(LINKS), help=f"subset of {','.join(LINKS)}")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # still take the link down
+    ns = InNamespace()
+    ctx = TestContext(probe_id="accuracy-bench")
+    rows: list[Row] = []
+    try:
+        for key in args.links.split(","):
+            link = LINKS[key]
+            print(f"measuring {link.name} ...", file=sys.stderr, flush=True)
+            rows.extend(measure_link(link, args.repeat, ns, ctx))
+    finally:
+        subprocess.run([str(SHAPED_LINK), "down"], capture_output=True, timeout=30)
+    print("\n".join(report(rows)))
+    for row in rows:
+        for m in row.estimates:
+            print(f"{row.link} {row.direction}: {m.raw.splitlines()[-1] if m.raw else '-'}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
