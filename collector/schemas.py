@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from probe.record import Measurement
 
@@ -22,7 +22,7 @@ class Batch(BaseModel):
     measurements: list[Measurement] = Field(
         min_length=1, description="at most 5,000 records (413 beyond the collector's limit)"
     )
-    sent_at: datetime | None = None
+    sent_at: AwareDatetime | None = Field(default=None, description="probe clock at sending")
     boot_id: str | None = Field(default=None, max_length=64)
     monotonic_s: float | None = Field(default=None, ge=0)
 

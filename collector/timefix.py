@@ -6,12 +6,14 @@ batch carries the probe's monotonic clock at sending. When boot ids match, the c
 long before its own receipt the test ran, and so its true time (to within the upload latency).
 
 Rules, in order:
+0. a batch whose `sent_at` differs from the collector's receipt by more than the tolerance comes
+   from a probe whose clock is wrong now, whatever it claims: none of its times is plausible;
 1. a plausible time (after 2010-01-01, not after receipt + tolerance) from a clock not known to be
    unsynced is kept as it is;
 2. otherwise, when the record and batch share a boot id and both have monotonic readings, the
    time is corrected and the clock state becomes `corrected`;
-3. otherwise a record that says its clock was `unsynced` is kept, flagged `unsynced`, so analysis
-   can leave it out of time-of-day statistics;
+3. otherwise a record that says its clock was `unsynced`, or came in a skewed batch, is kept,
+   flagged `unsynced`, so analysis can leave it out of time-of-day statistics;
 4. otherwise (a clock claiming to be right but implausible) the record is rejected.
 """
 
@@ -31,6 +33,7 @@ EARLIEST = datetime(2010, 1, 1, tzinfo=UTC)
 class BatchClock:
     boot_id: str | None
     monotonic_s: float | None
+    sent_at: datetime | None = None
 
 
 class TimeRejected(ValueError):
@@ -41,7 +44,9 @@ def effective_time(
     m: Measurement, batch: BatchClock, received_at: datetime, *, future_tolerance_s: float
 ) -> tuple[datetime, ClockState]:
     latest = received_at + timedelta(seconds=future_tolerance_s)
-    plausible = EARLIEST <= m.measured_at <= latest
+    tolerance = timedelta(seconds=future_tolerance_s)
+    skewed = batch.sent_at is not None and abs(batch.sent_at - received_at) > tolerance
+    plausible = EARLIEST <= m.measured_at <= latest and not skewed
     if plausible and m.clock is not ClockState.UNSYNCED:
         return m.measured_at, m.clock
     if (
@@ -53,7 +58,7 @@ def effective_time(
     ):
         age = timedelta(seconds=batch.monotonic_s - m.monotonic_s)
         return received_at - age, ClockState.CORRECTED
-    if m.clock is ClockState.UNSYNCED:
+    if m.clock is ClockState.UNSYNCED or skewed:
         return m.measured_at, ClockState.UNSYNCED
     if m.measured_at > latest:
         raise TimeRejected(

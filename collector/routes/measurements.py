@@ -64,7 +64,7 @@ def _validate(body: bytes, probe_name: str, settings_future_s: float,
         raise BatchRejected(detail, items) from exc
     if len(batch.measurements) > max_records:
         raise BatchTooLarge(f"at most {max_records} records per batch; split it and resend")
-    clock = BatchClock(boot_id=batch.boot_id, monotonic_s=batch.monotonic_s)
+    clock = BatchClock(boot_id=batch.boot_id, monotonic_s=batch.monotonic_s, sent_at=batch.sent_at)
     records: list[StoredRecord] = []
     errors: list[ErrorItem] = []
     for index, m in enumerate(batch.measurements):
