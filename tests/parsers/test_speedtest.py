@@ -194,7 +194,8 @@ def standin() -> Iterator[str]:
         pytest.skip("speedtest stand-in not available")
     pytest.importorskip("speedtest")
     port = _free_port()
-    server = subprocess.Popen([sys.executable, str(STANDIN / "server.py"), str(port)])
+    server = subprocess.Popen([sys.executable, str(STANDIN / "server.py"), str(port)],
+                              stderr=subprocess.DEVNULL)  # its exit warnings are not ours
     try:
         deadline = time.monotonic() + 10
         while True:
