@@ -15,8 +15,9 @@ stop condition from the caller.
 
 Example
 -------
+>>> import io
 >>> from rich.console import Console
->>> console = Console(record=True, width=80)
+>>> console = Console(record=True, width=80, file=io.StringIO())
 >>> console.print(render_walk(WalkState(threshold_mbps=40.0)))
 >>> "Chưa có mẫu" in console.export_text()
 True
