@@ -260,16 +260,12 @@ class Spool:
 
     def update_pending(self, measurements: Iterable[Measurement]) -> int:
         """Replace still-pending records by new versions (same ids); returns how many."""
-        replaced = 0
+        rows = [(p, len(p.encode()), str(m.id)) for m in measurements for p in [m.model_dump_json()]]
         with self._transaction() as db:
-            for m in measurements:
-                payload = m.model_dump_json()
-                cursor = db.execute(
-                    "UPDATE pending SET payload = ?, size_bytes = ? WHERE id = ?",
-                    (payload, len(payload.encode()), str(m.id)),
-                )
-                replaced += cursor.rowcount
-        return replaced
+            return sum(
+                db.execute("UPDATE pending SET payload = ?, size_bytes = ? WHERE id = ?", row).rowcount
+                for row in rows
+            )
 
     def integrity_check(self) -> str:
         return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
