@@ -213,3 +213,24 @@ def test_run_forever_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert "Đã dừng (stopped) sau (after) 0 lượt đo" in out
+
+
+def test_send_status_posts_to_the_probe_status_route() -> None:
+    from probe.uploader import CollectorClient
+
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"probe": "pi-1", "reported_at": "2026-11-02T03:00:00Z"})
+
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    with CollectorClient("http://c.invalid/", "tok-12345", transport=httpx.MockTransport(handler)) as client:
+        assert client.send_status({"queue_pending": 0, "clock": "synced"}) == 200
+    assert (
+        seen[0].url.path == "/api/v1/probes/status" and seen[0].headers["Authorization"] == "Bearer tok-12345"
+    )
+    with CollectorClient("http://c.invalid", "tok-12345", transport=httpx.MockTransport(down)) as client:
+        assert client.send_status({}) is None
