@@ -197,6 +197,7 @@ def _handle_walk(args: argparse.Namespace) -> int:
     except ProbeError as exc:
         print(f"Lỗi (error): {exc}", file=sys.stderr)
         return 2
+    print()
     for line in summary_lines(state):
         print(line)
     if args.gpx_later:
