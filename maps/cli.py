@@ -1,7 +1,7 @@
 """`lomsong map` and `lomsong report`: the web map as one offline HTML file, and the PDF report.
 
-Both read the GeoPackage written by ``lomsong analyze`` (layers cells, weak_areas, scorecards,
-proposals, and optionally routes and boundary). Only argparse and the standard library are
+Both read the GeoPackage written by ``lomsong analyze`` (layers cells, weak_areas, service_points,
+proposals, and optionally walk_route and boundary). Only argparse and the standard library are
 imported here; the handlers import the rest.
 
 Example

@@ -37,8 +37,8 @@ __all__ = [
     "DEFAULT_LANGUAGE",
     "LANGUAGES",
     "LOCAL_TZ",
-    "Gettext",
     "N_",
+    "Gettext",
     "catalog_path",
     "check_language",
     "format_date",
@@ -59,7 +59,7 @@ _LOCALE_DIR = Path(__file__).with_name("locale")
 Gettext = Callable[[str], str]
 
 
-def N_(message: str) -> str:  # noqa: N802 (the gettext convention for "mark, translate later")
+def N_(message: str) -> str:
     """Mark a message id for extraction without translating it (translated where it is shown)."""
     return message
 

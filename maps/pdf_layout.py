@@ -110,7 +110,7 @@ def numbered_canvas(page_label: Callable[[int, int], str], footer: str) -> type[
             super().__init__(*args, **kwargs)
             self._pages: list[dict[str, Any]] = []
 
-        def showPage(self) -> None:  # noqa: N802 (reportlab's name)
+        def showPage(self) -> None:
             self._pages.append(dict(self.__dict__))
             self._startPage()
 

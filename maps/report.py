@@ -43,6 +43,13 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _file_size(size_bytes: int, lang: str) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size_bytes >= scale:
+            return f"{format_number(size_bytes / scale, lang)} {unit}"
+    return f"{size_bytes} B"
+
+
 def _for_carrier(frame: gpd.GeoDataFrame, carrier: str | None) -> gpd.GeoDataFrame:
     return frame if carrier is None else frame[frame["carrier"] == carrier]
 
@@ -137,8 +144,8 @@ def _annex(exports: list[Path], styles: Styles, _: Gettext, lang: str) -> list[F
                                  styles.body)]
     if not exports:
         return [*flow, para(_("No data export file was attached."), styles.body)]
-    rows = [[path.name, f"{format_number(path.stat().st_size / 1024, lang)} KiB",
-             sha256_file(path)] for path in exports]
+    rows = [[path.name, _file_size(path.stat().st_size, lang), sha256_file(path)]
+            for path in exports]
     return [*flow, table([_("File"), _("Size"), _("SHA-256")], rows, styles, (50, 20, 110))]
 
 

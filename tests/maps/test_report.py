@@ -1,0 +1,115 @@
+"""The PDF report, checked as a person would: rendered pages, extracted text, fonts, images."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from maps.report import build_report
+from maps.report_input import ReportInput
+
+START, END = dt.date(2026, 11, 1), dt.date(2026, 11, 30)
+WARD = "Phường Hoàn Kiếm"
+
+
+def run(args: list[str]) -> str:
+    return subprocess.run(args, capture_output=True, text=True, timeout=60, check=True).stdout
+
+
+def render(pdf: bytes, stem: str, artifacts: Path) -> tuple[str, list[Path]]:
+    """Save the PDF, render every page with pdftoppm at 50 dpi; return its text and the PNGs."""
+    path = artifacts / f"{stem}.pdf"
+    path.write_bytes(pdf)
+    for old in artifacts.glob(f"{stem}-*.png"):
+        old.unlink()
+    run(["pdftoppm", "-r", "50", "-png", str(path), str(artifacts / stem)])
+    text = " ".join(run(["pdftotext", str(path), "-"]).split())  # table cells wrap: join lines
+    return text, sorted(artifacts.glob(f"{stem}-*.png"))
+
+
+def pages(path: Path) -> int:
+    info = run(["pdfinfo", str(path)])
+    return int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")))
+
+
+@pytest.fixture(scope="module")
+def export_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("exports") / "cells-2026-11.csv"
+    path.write_text("cell,carrier,samples\n8a4159a4a4b7fff,viettel,12\n", encoding="utf-8")
+    return path
+
+
+def test_carrier_report(survey: ReportInput, export_file: Path, artifacts: Path) -> None:
+    pdf = build_report(survey, carrier="viettel", ward_name=WARD, period_start=START,
+                       period_end=END, exports=[export_file])
+    text, pngs = render(pdf, "report-viettel", artifacts)
+    count = pages(artifacts / "report-viettel.pdf")
+    assert count >= 4 and len(pngs) == count
+    for heading in ("Báo cáo chất lượng mạng di động", "Tóm tắt", "Phương pháp", "Bản đồ",
+                    "Vùng sóng yếu", "Điểm phục vụ hành chính công", "Đề xuất",
+                    "Phụ lục: dữ liệu xuất", f"Trang 1/{count}", f"Trang {count}/{count}"):
+        assert heading in text, heading
+    assert "Kỳ báo cáo: 01/11/2026 – 30/11/2026" in text
+    assert "Nhà mạng: Viettel" in text
+    assert "QCVN 34:2022/BTTTT" in text and "40 Mbps" in text
+    assert "Lắp trạm phát sóng mới" in text and "Cao" in text       # proposal action, priority
+    assert "Vùng phủ (tín hiệu yếu)" in text                        # weak-area cause
+    assert "Bộ phận một cửa" in text and "1,5 Mbps" in text         # failing service point
+    assert "VNPT" not in text.split("Phương pháp")[0].split("Tóm tắt")[1]  # one carrier only
+    assert hashlib.sha256(export_file.read_bytes()).hexdigest() in text
+    assert "cells-2026-11.csv" in text
+
+
+def test_fonts_embedded_and_images_present(survey: ReportInput, artifacts: Path) -> None:
+    pdf = build_report(survey, carrier="vnpt", ward_name=WARD, period_start=START,
+                       period_end=END, exports=[])
+    path = artifacts / "report-vnpt.pdf"
+    path.write_bytes(pdf)
+    fonts = run(["pdffonts", str(path)]).splitlines()[2:]
+    assert fonts and all("DejaVuSans" in line for line in fonts)
+    assert all(line.split()[-5] == "yes" for line in fonts)  # the "emb" column
+    images = run(["pdfimages", "-list", str(path)]).splitlines()[2:]
+    assert len(images) >= 1
+    assert int(images[0].split()[3]) >= 800  # the map, at 150 dpi
+
+
+def test_summary_report_for_the_ward(survey: ReportInput, artifacts: Path) -> None:
+    pdf = build_report(survey, carrier=None, ward_name=WARD, period_start=START,
+                       period_end=END, exports=[])
+    text, _pngs = render(pdf, "report-summary", artifacts)
+    assert "Báo cáo tổng hợp cho lãnh đạo phường (tất cả nhà mạng)" in text
+    for carrier in ("Viettel", "VNPT (VinaPhone)", "MobiFone"):
+        assert carrier in text
+
+
+def test_english_report(survey: ReportInput, artifacts: Path) -> None:
+    pdf = build_report(survey, carrier="mobifone", lang="en", ward_name=WARD,
+                       period_start=START, period_end=END, exports=[])
+    text, _pngs = render(pdf, "report-mobifone-en", artifacts)
+    for heading in ("Summary", "Method", "Proposals", "Page 1/", "Carrier: MobiFone"):
+        assert heading in text
+
+
+def test_empty_period_says_so(artifacts: Path) -> None:
+    pdf = build_report(ReportInput.empty(), carrier="viettel", ward_name=WARD,
+                       period_start=START, period_end=END, exports=[])
+    text, pngs = render(pdf, "report-empty", artifacts)
+    assert "Không có dữ liệu đo trong kỳ này" in text
+    assert "Phương pháp" in text
+    assert len(pngs) == pages(artifacts / "report-empty.pdf")
+
+
+def test_bad_arguments(survey: ReportInput) -> None:
+    with pytest.raises(ValueError, match="unknown carrier 'orange'"):
+        build_report(survey, carrier="orange", ward_name=WARD, period_start=START,
+                     period_end=END, exports=[])
+    with pytest.raises(ValueError, match="unknown language 'fr'"):
+        build_report(survey, carrier="viettel", lang="fr", ward_name=WARD,
+                     period_start=START, period_end=END, exports=[])
+    with pytest.raises(ValueError, match="before it starts"):
+        build_report(survey, carrier="viettel", ward_name=WARD, period_start=END,
+                     period_end=START, exports=[])
