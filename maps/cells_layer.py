@@ -83,7 +83,7 @@ def pack_cells(
     return rings, rows
 
 
-class CellsLayer(MacroElement):  # type: ignore[misc]
+class CellsLayer(MacroElement):
     """Script that draws packed cells into existing folium FeatureGroups.
 
     `groups` maps a row key "carrier|access|window" to the FeatureGroup's JS variable name;
@@ -140,7 +140,7 @@ class CellsLayer(MacroElement):  # type: ignore[misc]
         statuses: list[str],
         text: dict[str, str],
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self._name = "CellsLayer"
         self.groups = groups
         self.payload = json.dumps(

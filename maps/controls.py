@@ -20,7 +20,7 @@ from jinja2 import Template
 __all__ = ["Legend", "WindowSwitch"]
 
 
-class Legend(MacroElement):  # type: ignore[misc]
+class Legend(MacroElement):
     """A bottom-right box listing colours and what they mean, and the target speeds."""
 
     _template = Template(
@@ -50,7 +50,7 @@ class Legend(MacroElement):  # type: ignore[misc]
     )
 
     def __init__(self, title: str, entries: list[tuple[str, str]], note: str) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self._name = "Legend"
         lines = [f"<b>{escape(title)}</b>"]
         lines += [f'<div><i style="background:{colour}"></i>{escape(text)}</div>'
@@ -59,7 +59,7 @@ class Legend(MacroElement):  # type: ignore[misc]
         self.body = "".join(lines)
 
 
-class WindowSwitch(MacroElement):  # type: ignore[misc]
+class WindowSwitch(MacroElement):
     """Radio buttons "all day / peak / off-peak": each visible carrier x access layer is swapped
     for its layer of the chosen time window.
 
@@ -101,7 +101,7 @@ class WindowSwitch(MacroElement):  # type: ignore[misc]
     def __init__(
         self, title: str, options: list[tuple[str, str]], layers: dict[str, dict[str, str]]
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self._name = "WindowSwitch"
         self.title = escape(title)
         self.options = [(code, escape(text)) for code, text in options]

@@ -112,12 +112,13 @@ def _add_weak_areas(fmap: folium.Map, areas: gpd.GeoDataFrame, _: Gettext, lang:
     group = folium.FeatureGroup(name=_("Weak areas"), show=True).add_to(fmap)
     for _index, area in areas.iterrows():
         colour = STATUS_COLOURS.get(str(area["status"]), MISSING_COLOUR)
-        folium.GeoJson(
+        layer = folium.GeoJson(
             area.geometry.__geo_interface__,
             style_function=lambda _f, c=colour: {"color": c, "weight": 3, "fill": False,
                                                  "dashArray": "6 4"},
-            popup=folium.Popup(weak_area_popup(area, _, lang), max_width=420),
-        ).add_to(group)
+        )
+        layer.add_child(folium.Popup(weak_area_popup(area, _, lang), max_width=420))
+        layer.add_to(group)
 
 
 def _add_service_points(fmap: folium.Map, scorecards: gpd.GeoDataFrame, _: Gettext,
@@ -142,8 +143,9 @@ def _add_lines(fmap: folium.Map, routes: gpd.GeoDataFrame | None,
         for geometry in routes.geometry:
             lines = getattr(geometry, "geoms", [geometry])
             for line in lines:
-                folium.PolyLine([(round(y, 6), round(x, 6)) for x, y in line.coords],
-                                color="#2c7bb6", weight=2).add_to(group)
+                folium.PolyLine(  # type: ignore[no-untyped-call]
+                    [(round(y, 6), round(x, 6)) for x, y in line.coords],
+                    color="#2c7bb6", weight=2).add_to(group)
     if boundary is not None and len(boundary):
         group = folium.FeatureGroup(name=_("Ward boundary"), show=True).add_to(fmap)
         folium.GeoJson(

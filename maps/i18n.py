@@ -24,6 +24,7 @@ import unicodedata
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_date as _babel_format_date
 from babel.dates import format_datetime as _babel_format_datetime
@@ -138,7 +139,7 @@ def format_date(value: dt.date, lang: str) -> str:
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             raise ValueError(f"naive datetime {value!r}; pass a timezone-aware datetime")
-        return nfc(_babel_format_datetime(value, "dd/MM/yyyy", tzinfo=LOCAL_TZ,
+        return nfc(_babel_format_datetime(value, "dd/MM/yyyy", tzinfo=ZoneInfo(LOCAL_TZ),
                                           locale=check_language(lang)))
     return nfc(_babel_format_date(value, "dd/MM/yyyy", locale=check_language(lang)))
 
@@ -147,5 +148,5 @@ def format_datetime(value: dt.datetime, lang: str) -> str:
     """Format an aware datetime in local time (Asia/Ho_Chi_Minh): '23/11/2026 14:05'."""
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value!r}; pass a timezone-aware datetime")
-    return nfc(_babel_format_datetime(value, "dd/MM/yyyy HH:mm", tzinfo=LOCAL_TZ,
+    return nfc(_babel_format_datetime(value, "dd/MM/yyyy HH:mm", tzinfo=ZoneInfo(LOCAL_TZ),
                                       locale=check_language(lang)))
