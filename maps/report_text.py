@@ -17,6 +17,7 @@ import geopandas as gpd
 from maps.i18n import Gettext, format_mbps, format_number, format_percent
 from maps.labels import label
 from maps.report_input import ReportInput
+from maps.static import worst_status_per_cell
 
 __all__ = ["FAILING", "method_paragraphs", "summary_paragraphs"]
 
@@ -62,8 +63,8 @@ def summary_paragraphs(cells: gpd.GeoDataFrame, areas: gpd.GeoDataFrame,
             out += lines
         else:
             out.append(_("Every measured service point reaches the target."))
-    all_day = cells[cells["window"] == "all"] if len(cells) else cells
-    judged = all_day[all_day["status"] != "insufficient_data"]
+    per_cell = worst_status_per_cell(cells) if len(cells) else cells  # one row per hexagon
+    judged = per_cell[per_cell["status"] != "insufficient_data"]
     if len(judged):
         weak = judged["status"].isin(FAILING).sum()
         out.append(_(
