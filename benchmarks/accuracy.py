@@ -128,12 +128,21 @@ def report(rows: list[Row]) -> list[str]:
     )
     lines = [head, "-" * len(head)]
     for row in rows:
-        rates = [_rate(m) for m in row.estimates]
+        failed = [m for m in row.estimates if m.error_kind is not None]
+        for m in failed:
+            print(f"{row.link} {row.direction}: FAILED {m.error_message}\n{m.raw}", file=sys.stderr)
+        good = [m for m in row.estimates if m.error_kind is None]
+        if not good or row.fixed.error_kind is not None:
+            lines.append(
+                f"{row.link:18} {row.direction:4} failed: {len(failed)} of {len(row.estimates)} runs"
+            )
+            continue
+        rates = [_rate(m) for m in good]
         errors = [100 * (r / row.reference_mbps - 1) for r in rates]
         truth_below = row.reference_mbps < THRESHOLD_MBPS
         right = sum((r < THRESHOLD_MBPS) == truth_below for r in rates)
-        used = statistics.median(m.bytes_used or 0 for m in row.estimates)
-        seconds = statistics.median(m.duration_s or 0 for m in row.estimates)
+        used = statistics.median(m.bytes_used or 0 for m in good)
+        seconds = statistics.median(m.duration_s or 0 for m in good)
         fixed_bytes = row.fixed.bytes_used or 0
         share = 100 * used / fixed_bytes if fixed_bytes else float("nan")
         mark = "*" if row.reference_kind == "fixed" else ""
@@ -142,7 +151,7 @@ def report(rows: list[Row]) -> list[str]:
             f"{statistics.median(rates):20.2f} {statistics.median(abs(e) for e in errors):8.2f} "
             f"{max(abs(e) for e in errors):8.2f} {used / 1e6:6.1f} {seconds:5.2f} "
             f"{f'{right}/{len(rates)}':>10} {share:11.1f} "
-            f"{_rate(row.fixed):12.2f}"
+            f"{_rate(row.fixed):12.2f}" + (f"  ({len(failed)} failed)" if failed else "")
         )
     lines.append(
         "* reference = the fixed 10 s iperf3 test (emulated link with loss); else 0.956 x shaped rate"

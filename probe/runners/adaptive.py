@@ -36,6 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Final, Protocol
 
+from probe.errors import ParseError
 from probe.record import ErrorKind, Kind, Measurement, bounded_raw
 from probe.runners.base import CommandResult, Runner, Stamp, TestContext
 from probe.runners.early_stop import (
@@ -182,7 +183,10 @@ class AdaptiveIperf3Runner(Runner):
             return last[0].stop
 
         done = self.command_runner(self.argv(ctx.interface), on_line=on_line, timeout_s=self.timeout_s)
-        run = parse_iperf3_text(done.stdout, source=f"iperf3 {self.server}")
+        try:
+            run = parse_iperf3_text(done.stdout, source=f"iperf3 {self.server}")
+        except ParseError as exc:
+            return [self.failure(ctx, stamp, ErrorKind.PARSE_ERROR, str(exc), raw=bounded_raw(done.stdout))]
         decision = last[0] if last[0].stop else decide(run.intervals, rule)
         est = decision.estimate or estimate(run.intervals, replace(rule, warmup_s=0.0))
         trailer = _trailer(decision.reason, est)

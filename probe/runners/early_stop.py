@@ -94,7 +94,7 @@ class StopRule:
     """The parameters of the rule in the module docstring."""
 
     threshold_mbps: float | None = None
-    max_duration_s: float = 5.0
+    max_duration_s: float = 3.0
     bytes_cap: int | None = None
     warmup_s: float = 0.6
     min_window_s: float = 1.0

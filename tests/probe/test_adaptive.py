@@ -130,9 +130,10 @@ def test_stable_stream_far_from_threshold_stops_early() -> None:
 
 
 def test_rate_near_threshold_runs_longer() -> None:
-    far_s, _ = first_stop(steady(36, 5, wobble=0.02), StopRule(threshold_mbps=40))
-    near_s, near = first_stop(steady(39.8, 5, wobble=0.02), StopRule(threshold_mbps=40))
-    closer_s, closer = first_stop(steady(39.95, 5, wobble=0.02), StopRule(threshold_mbps=40))
+    rule = StopRule(threshold_mbps=40, max_duration_s=5)
+    far_s, _ = first_stop(steady(36, 5, wobble=0.02), rule)
+    near_s, near = first_stop(steady(39.8, 5, wobble=0.02), rule)
+    closer_s, closer = first_stop(steady(39.95, 5, wobble=0.02), rule)
     assert far_s == pytest.approx(1.6) and near_s >= far_s + 0.4, (far_s, near_s, near)
     assert closer is StopReason.MAX_DURATION and closer_s == pytest.approx(5.0)
 
@@ -204,6 +205,7 @@ def test_garbage_output_becomes_parse_error(ctx: TestContext) -> None:
     runner = AdaptiveIperf3Runner(host="h", command_runner=Replay("Segmentation fault"))
     (m,) = runner.start_test(ctx)
     assert m.error_kind is ErrorKind.PARSE_ERROR and "not iperf3 text output" in (m.error_message or "")
+    assert m.raw == "Segmentation fault\n"
 
 
 def test_argv_with_byte_cap_and_interface() -> None:
