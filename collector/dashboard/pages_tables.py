@@ -14,13 +14,17 @@ from collector.dashboard.pages_map import load_survey, period_of
 from collector.dashboard.web import CurrentUser, Lang, Page, render
 from collector.deps import PoolDep
 from collector.storage.fleet import ProbeHealth, list_fleet
+from maps.i18n import N_
 from maps.popups import fmt_value, local_time, share_interval
 
-__all__ = ["records", "router"]
+__all__ = ["CLOCK_LABELS", "records", "router"]
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
 FromQuery = Annotated[str | None, Query(alias="from")]
 ToQuery = Annotated[str | None, Query(alias="to")]
+# probe.record.ClockState values as the fleet page names them.
+CLOCK_LABELS = {"synced": N_("in sync"), "unsynced": N_("not synchronised"),
+                "unknown": N_("unknown"), "corrected": N_("corrected by the collector")}
 
 
 def records(frame: gpd.GeoDataFrame, sort: list[str]) -> list[dict[str, Any]]:
@@ -94,4 +98,4 @@ async def fleet_page(request: Request, user: CurrentUser, lang: Lang,
 
     probes = await run_in_threadpool(load)
     return render(Page(request, lang, user, "fleet"), "fleet.html", probes=probes,
-                  **_helpers(lang))
+                  clock_labels=CLOCK_LABELS, **_helpers(lang))

@@ -20,7 +20,7 @@ from collector.storage.fleet import ProbeStatus, record_status
 from collector.storage.ingest import StoredRecord, ingest
 from collector.storage.migrate import migrate
 from collector.storage.sites import ServicePoint, replace_sites, set_ward
-from collector.storage.tokens import create_token
+from collector.storage.tokens import create_token, lookup_token
 from collector.storage.users import create_user
 from lomsong import synthetic
 
@@ -59,7 +59,7 @@ def seed_survey(conn: psycopg.Connection[Any], *, days: int = 3, walks: int = 2)
     boundary = {"type": "Polygon", "coordinates": [synthetic.ward_boundary()]}
     set_ward(conn, synthetic.SAMPLE_WARD, json.dumps(boundary))
     create_token(conn, "synthetic-walk", "probe")
-    create_token(conn, "synthetic-pi", "probe")
+    lookup_token(conn, create_token(conn, "synthetic-pi", "probe"))  # the probe was seen now
     record_status(conn, "synthetic-pi", ProbeStatus(
         queue_pending=12, rejected=1, dropped=0, last_upload_at=datetime.now(UTC),
         budget_used_bytes=1_250_000_000, budget_limit_bytes=5_000_000_000, clock="synced",

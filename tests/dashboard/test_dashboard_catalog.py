@@ -16,7 +16,7 @@ def _used() -> set[str]:
     found = extract_from_dir(
         str(DASHBOARD),
         method_map=[("**.py", "python"), ("templates/**.html", "jinja2.ext:babel_extract")],
-        keywords={"_": None})
+        keywords={"_": None, "N_": None})
     return {message for _file, _line, message, _comments, _context in found}
 
 

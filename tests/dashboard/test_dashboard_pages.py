@@ -92,7 +92,7 @@ def test_fleet_page_shows_status_reports(seeded: TestClient) -> None:
     html = seeded.get("/fleet").text
     assert "synthetic-pi" in html and "synthetic-walk" in html
     assert "iperf3: connection refused (wwan1)" in html
-    assert "1.250,0 MB / 5.000,0 MB (25%)" in html
+    assert "1.250,0 MB / 5.000,0 MB (25%)" in html and "đã đồng bộ" in html
 
 
 def test_downloads_csv_geopackage_and_report(seeded: TestClient) -> None:
