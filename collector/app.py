@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from collector.dashboard import install_dashboard
 from collector.errors import DatabaseUnavailable, StorageError
+from collector.ratelimit import ApiLimits
 from collector.routes import health, measurements, probes
 from collector.schemas import Batch, ErrorBody, ErrorItem
 from collector.settings import Settings
@@ -83,6 +84,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.api_limits = ApiLimits.from_settings(settings)
     app.include_router(health.router)
     app.include_router(measurements.router)
     app.include_router(probes.router)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
@@ -9,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import ConnectionPool
 
+from collector.ratelimit import ApiLimits, RateLimiter
 from collector.settings import Settings
 from collector.storage.tokens import TokenInfo, lookup_token
 
@@ -38,7 +41,19 @@ def _unauthorized(message: str) -> HTTPException:
     )
 
 
-async def _token(pool: PoolDep, credentials: Credentials) -> TokenInfo:
+def _limit(limiter: RateLimiter | None, key: str, what: str) -> None:
+    if limiter is None:
+        return
+    wait_s = limiter.take(key, now_s=time.monotonic())
+    if wait_s > 0:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
+                            detail=f"too many requests from this {what}; retry later",
+                            headers={"Retry-After": str(math.ceil(wait_s))})
+
+
+async def _token(request: Request, pool: PoolDep, credentials: Credentials) -> TokenInfo:
+    limits: ApiLimits = request.app.state.api_limits
+    _limit(limits.per_ip, request.client.host if request.client else "unknown", "address")
     if credentials is None or not credentials.credentials:
         raise _unauthorized("missing bearer token")
 
@@ -49,6 +64,7 @@ async def _token(pool: PoolDep, credentials: Credentials) -> TokenInfo:
     info = await run_in_threadpool(lookup)
     if info is None:
         raise _unauthorized("unknown or revoked token")
+    _limit(limits.per_token, str(info.id), "token")
     return info
 
 

@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     future_tolerance_s: float = Field(default=300.0, ge=0)
     retry_after_s: int = Field(default=5, ge=1)
+    # API rate limits (token buckets, in memory per collector process; 0 turns one off). Several
+    # collector processes multiply them. Probes behind one carrier NAT share an IP: keep it roomy.
+    rate_per_ip_per_s: float = Field(default=200.0, ge=0)
+    rate_per_ip_burst: int = Field(default=1_000, ge=1)
+    rate_per_token_per_s: float = Field(default=20.0, ge=0)
+    rate_per_token_burst: int = Field(default=100, ge=1)
     migrate_on_start: bool = True
 
     @model_validator(mode="after")

@@ -66,10 +66,14 @@ def ledger(migrated: str) -> Ledger:
 
 
 @pytest.fixture
-def collector(migrated: str, tmp_path: Path) -> Iterator[CollectorProcess]:
-    """A collector subprocess on loopback (not started: the test decides when)."""
+def collector(migrated: str, probe_token: str, tmp_path: Path) -> Iterator[CollectorProcess]:
+    """A collector subprocess on loopback (not started: the test decides when).
+
+    Afterwards its whole log (startup, 503s, kills) must not contain the probe's token."""
     proc = CollectorProcess(migrated, tmp_path / "collector.log")
     try:
         yield proc
     finally:
         proc.stop()
+    log = proc.log_path.read_text(errors="replace") if proc.log_path.exists() else ""
+    assert probe_token not in log

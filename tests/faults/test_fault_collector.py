@@ -67,7 +67,7 @@ def test_collector_sigkilled_in_the_middle_of_a_batch(
         uploader = threading.Thread(target=upload, args=(reports,))
         uploader.start()
         # Kill as soon as the database shows a batch being ingested (COPY or INSERT).
-        poll(lambda: not uploader.is_alive() or _ingesting(ledger.database_url),
+        poll(lambda t=uploader: not t.is_alive() or _ingesting(ledger.database_url),  # type: ignore[misc]
              timeout_s=60, interval_s=0.005, what="an ingest in flight")
         collector.kill()
         kills += 1

@@ -1,0 +1,71 @@
+"""Fixtures for security and bad-input tests: a migrated plain-tier database, an app, tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from collector.app import create_app
+from collector.settings import Settings
+from collector.storage.migrate import migrate
+from collector.storage.tokens import create_token
+
+PROBE = "pi-sec-01"
+URL = "/api/v1/measurements"
+
+
+@pytest.fixture
+def db_server(pg_plain: Any) -> Any:
+    """Security is about the API and SQL, the same on both tiers: the plain tier suffices."""
+    return pg_plain
+
+
+@pytest.fixture
+def migrated(db_url: str) -> str:
+    migrate(db_url)
+    return db_url
+
+
+@pytest.fixture
+def conn(migrated: str) -> Iterator[psycopg.Connection[Any]]:
+    with psycopg.connect(migrated, autocommit=True) as connection:
+        yield connection
+
+
+@pytest.fixture
+def make_client(migrated: str) -> Iterator[Callable[..., TestClient]]:
+    """Build a started TestClient for settings overrides; all are closed afterwards."""
+    clients: list[TestClient] = []
+
+    def make(**overrides: Any) -> TestClient:
+        values: dict[str, Any] = dict(database_url=migrated, pool_min_size=1, pool_max_size=4,
+                                      pool_timeout_s=3, max_body_bytes=2 * 1024 * 1024)
+        values.update(overrides)
+        client = TestClient(create_app(Settings(**values)))
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client: Callable[..., TestClient]) -> TestClient:
+    return make_client()
+
+
+@pytest.fixture
+def tokens(conn: psycopg.Connection[Any]) -> dict[str, str]:
+    return {"probe": create_token(conn, PROBE, "probe"),
+            "other_probe": create_token(conn, "pi-sec-02", "probe"),
+            "reader": create_token(conn, "officer-sec", "reader")}
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
