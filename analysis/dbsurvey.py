@@ -1,0 +1,134 @@
+"""The whole survey with the heavy aggregation in the database (millions of measurements).
+
+`run_survey_db` gives the same `SurveyResult` as `analysis.pipeline.run_survey` on the same
+selection, but never loads the whole selection into Python:
+
+1. cell statistics: one SQL ``GROUP BY`` (`collector.storage.cellstats.select_cell_stats`), turned
+   into the `cell_stats` frame by `analysis.dbcells.cell_stats_from_rows`;
+2. classification, coverage gaps and walk route: on those statistics, as in memory;
+3. weak areas: the raw rows of the weak cell x carrier x access groups only;
+4. scorecards: the raw rows in a box around each service point (or tagged with its site id) only.
+
+Statistics are at the stored H3 resolution 10 (`SurveyConfig.resolution` must be 10). This module
+is an I/O edge (it runs queries); the analysis itself stays in the pure functions it calls.
+
+Example
+-------
+>>> with psycopg.connect(url) as conn:  # doctest: +SKIP
+...     result = run_survey_db(conn, points, start=since)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import geopandas as gpd
+import h3
+import pandas as pd
+import psycopg
+
+from analysis._geo import to_wgs84
+from analysis.areas import cell_status, weak_areas
+from analysis.classify import WEAK, classify_cells
+from analysis.dbcells import RESOLUTION, cell_stats_from_rows, stat_parameters
+from analysis.load import measurements_frame
+from analysis.pipeline import SurveyConfig, SurveyResult, _no_points
+from analysis.planner import coverage_gaps, suggest_walk_route
+from analysis.proposals import upgrade_proposals
+from analysis.sites import scorecards
+from collector.storage.analysis_rows import select_rows_in_cells, select_rows_near
+from collector.storage.cellstats import select_cell_stats
+
+__all__ = ["ROW_COLUMNS", "run_survey_db", "service_point_boxes"]
+
+# The measurement columns weak areas and scorecards read (see `analysis._samples`).
+ROW_COLUMNS = (
+    "measured_at", "clock", "kind", "carrier", "access", "plan_down_mbps", "download_mbps",
+    "upload_mbps", "rtt_ms", "loss_pct", "rsrp_dbm", "sinr_db", "pci", "cell_id", "band",
+    "probe_id", "site_id", "error_kind", "lat", "lon",
+)
+
+
+def service_point_boxes(
+    points: gpd.GeoDataFrame, radius_m: float
+) -> list[tuple[float, float, float, float]]:
+    """(min_lon, min_lat, max_lon, max_lat) around each point: the first cut of `scorecards`."""
+    dlat = 2 * radius_m / 110_574.0
+    boxes = []
+    for p in to_wgs84(points, "service_points").geometry:
+        dlon = dlat / max(math.cos(math.radians(p.y)), 0.01)
+        boxes.append((p.x - dlon, p.y - dlat, p.x + dlon, p.y + dlat))
+    return boxes
+
+
+def _frame(columns: dict[str, list[Any]]) -> gpd.GeoDataFrame:
+    return measurements_frame(pd.DataFrame(columns))
+
+
+def run_survey_db(
+    conn: psycopg.Connection[Any],
+    service_points: gpd.GeoDataFrame | None = None,
+    config: SurveyConfig | None = None,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    carriers: Sequence[str] = (),
+    accesses: Sequence[str] = (),
+) -> SurveyResult:
+    """Run every analysis step on the stored measurements in [start, end), grouping in SQL.
+
+    Parameters
+    ----------
+    conn : psycopg.Connection
+        A connection to the collector's database.
+    service_points : GeoDataFrame, optional
+        The ward's service points (`analysis.sites.read_service_points`).
+    config : SurveyConfig, optional
+        As for `run_survey`; `resolution` must be 10 (the resolution stored with each row).
+    start, end : datetime, optional
+        UTC time range (end exclusive); everything when omitted.
+    carriers, accesses : sequence of str
+        Restrict to these carriers / access technologies (all when empty).
+
+    Raises
+    ------
+    ValueError
+        A resolution other than 10, or bad service points.
+    collector.errors.StorageError
+        A query failed.
+    """
+    config = config or SurveyConfig()
+    if config.resolution != RESOLUTION:
+        raise ValueError(
+            f"resolution: statistics in the database use the stored H3 resolution {RESOLUTION}, "
+            f"got {config.resolution}; load the measurements and use run_survey for other grids"
+        )
+    t = config.thresholds
+    rows = select_cell_stats(conn, **stat_parameters(t), start=start, end=end,
+                             carriers=carriers, accesses=accesses)
+    cells = cell_stats_from_rows(rows, t)
+    classified = classify_cells(cells, t)
+    status = cell_status(classified)
+    weak = status[status["status"].isin(WEAK)]
+    groups = [(h3.str_to_int(c), str(ca), str(a))
+              for c, ca, a in zip(weak["cell"], weak["carrier"], weak["access"], strict=True)]
+    weak_rows = _frame(select_rows_in_cells(conn, groups, start=start, end=end,
+                                            columns=ROW_COLUMNS))
+    areas = weak_areas(classified, weak_rows, thresholds=t)
+    del weak_rows
+    points = service_points if service_points is not None else _no_points(cells.crs)
+    near: dict[str, list[Any]] = {c: [] for c in ROW_COLUMNS}
+    if not points.empty:
+        site_ids = [str(s) for s in points["site_id"]] if "site_id" in points.columns else []
+        near = select_rows_near(conn, service_point_boxes(points, config.radius_m), site_ids,
+                                start=start, end=end, carriers=carriers, accesses=accesses,
+                                columns=ROW_COLUMNS)
+    cards = scorecards(points, _frame(near), classified, radius_m=config.radius_m, thresholds=t)
+    proposals = upgrade_proposals(areas, cards, cause_rules=t.cause)
+    gaps = coverage_gaps(classified, thresholds=t, carriers=config.carriers)
+    route = suggest_walk_route(gaps, start=config.route_start)
+    return SurveyResult(cells, classified, areas, cards, proposals, gaps, route)
+
