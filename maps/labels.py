@@ -89,12 +89,11 @@ VOCABULARY: dict[str, dict[str, str]] = {
         "offpeak": N_("Off-peak"),
     },
     "site_type": {
-        "ward_office": N_("Ward office"),
-        "one_stop_shop": N_("One-stop service counter"),
+        # the codes of analysis.sites.SITE_TYPES
+        "public_service_point": N_("Public administrative service point"),
+        "community_house": N_("Community house"),
+        "digital_literacy_point": N_("Digital-literacy point"),
         "school": N_("School"),
-        "health_station": N_("Health station"),
-        "police": N_("Police station"),
-        "cultural_house": N_("Cultural house"),
         "other": N_("Other site"),
     },
 }

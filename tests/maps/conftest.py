@@ -91,9 +91,9 @@ def make_weak_areas(cells: Sequence[str]) -> gpd.GeoDataFrame:
 
 
 def make_scorecards() -> gpd.GeoDataFrame:
-    sites = [("UB-01", "UBND phường Hoàn Kiếm", "ward_office", "126 Hàng Trống", 21.0290, 105.8520),
-             ("BP-01", "Bộ phận một cửa", "one_stop_shop", "2 Lê Thái Tổ", 21.0275, 105.8560),
-             ("TYT-01", "Trạm y tế phường", "health_station", "5 Hàng Bài", 21.0262, 105.8538)]
+    sites = [("UB-01", "UBND phường Hoàn Kiếm", "public_service_point", "126 Hàng Trống", 21.0290, 105.8520),
+             ("BP-01", "Bộ phận một cửa", "digital_literacy_point", "2 Lê Thái Tổ", 21.0275, 105.8560),
+             ("TYT-01", "Trạm y tế phường", "other", "5 Hàng Bài", 21.0262, 105.8538)]
     verdicts = {"UB-01": ("confirmed_weak", "ok", "likely_weak"),
                 "BP-01": ("dead_spot", "confirmed_weak", "ok"),
                 "TYT-01": ("ok", "ok", "insufficient_data")}
