@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import geopandas as gpd
 
+    from analysis.pipeline import SurveyConfig, SurveyResult
+
 __all__ = ["register"]
 
 
@@ -43,6 +45,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="bán kính quanh điểm phục vụ (radius around service points, m)")
     p.add_argument("--thresholds", metavar="TOML", help="ngưỡng riêng của phường (ward override)")
     p.add_argument("--out", default="survey.gpkg", help="GeoPackage output (default survey.gpkg)")
+    p.add_argument("--aggregate-in-db", action="store_true",
+                   help="thống kê ô trong cơ sở dữ liệu, cho hàng triệu phép đo "
+                        "(cell statistics in SQL; needs --database-url, resolution 10)")
     p.set_defaults(handler=_analyze)
 
 
@@ -67,26 +72,45 @@ def _load(args: argparse.Namespace) -> gpd.GeoDataFrame:
     return measurements_frame(rows)
 
 
+def _in_db(
+    args: argparse.Namespace, points: gpd.GeoDataFrame | None, config: SurveyConfig
+) -> SurveyResult:
+    import psycopg
+
+    from analysis.dbsurvey import run_survey_db
+
+    with psycopg.connect(args.database_url, connect_timeout=10) as conn:
+        return run_survey_db(conn, points, config, start=args.start, end=args.end)
+
+
 def _analyze(args: argparse.Namespace) -> int:
     from analysis.export import write_geopackage
     from analysis.pipeline import SurveyConfig, run_survey
     from analysis.sites import read_service_points
     from analysis.thresholds import load_thresholds
 
+    if args.aggregate_in_db and not args.database_url:
+        print("--aggregate-in-db cần --database-url (needs --database-url)", file=sys.stderr)
+        return 2
     try:
         thresholds = load_thresholds(override=args.thresholds)
-        measurements = _load(args)
         points = read_service_points(args.sites) if args.sites else None
         config = SurveyConfig(thresholds=thresholds, resolution=args.resolution,
                               radius_m=args.radius_m)
-        result = run_survey(measurements, points, config)
+        if args.aggregate_in_db:
+            result = _in_db(args, points, config)
+            count = int(result.cells.attrs["measurements"])
+        else:
+            measurements = _load(args)
+            result = run_survey(measurements, points, config)
+            count = len(measurements)
         write_geopackage(args.out, **result.layers())
     except ValueError as exc:
         print(f"lỗi dữ liệu (bad input): {exc}", file=sys.stderr)
         return 2
     weak = result.classified["status"].isin(["dead_spot", "confirmed_weak", "likely_weak"])
     print(
-        f"Đã ghi {args.out}: {len(measurements)} phép đo, {result.classified['cell'].nunique()} ô, "
+        f"Đã ghi {args.out}: {count} phép đo, {result.classified['cell'].nunique()} ô, "
         f"{int(weak.sum())} ô yếu, {len(result.weak_areas)} vùng lõm, "
         f"{len(result.proposals)} đề xuất. "
         f"(Wrote {args.out}: measurements, cells, weak cells, weak areas, proposals.)"

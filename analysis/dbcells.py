@@ -77,13 +77,19 @@ def stat_parameters(thresholds: Thresholds) -> dict[str, Any]:
 
 
 def _frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Rows as a frame; `cell` as uint64 (0: no position) read from the ints, never via float."""
     records = list(rows)
     missing = sorted({k for r in records for k in _ROW_KEYS if k not in r})
     if missing:
         raise ValueError(f"rows: missing key(s) {', '.join(missing)} (from select_cell_stats?)")
-    if not records:
-        return pd.DataFrame({k: pd.Series(dtype=object) for k in _ROW_KEYS})
-    return pd.DataFrame.from_records(records, columns=list(_ROW_KEYS))
+    others = [k for k in _ROW_KEYS if k != "cell"]
+    if records:
+        frame = pd.DataFrame.from_records(records, columns=others)
+    else:
+        frame = pd.DataFrame({k: pd.Series(dtype=object) for k in others})
+    cells = [r["cell"] for r in records]
+    frame["cell"] = np.array([0 if c is None else c for c in cells], dtype="uint64")
+    return frame
 
 
 def cell_stats_from_rows(
@@ -104,6 +110,11 @@ def cell_stats_from_rows(
     windows : tuple of str
         Which of "all", "peak", "offpeak" to keep.
 
+    Returns
+    -------
+    GeoDataFrame like `cell_stats`; ``attrs`` also holds ``measurements``, the number of
+    measurements the rows cover (placed or not; unsynchronised clocks excluded).
+
     Raises
     ------
     ValueError
@@ -113,8 +124,10 @@ def cell_stats_from_rows(
     if unknown:
         raise ValueError(f"windows: unknown window(s) {sorted(unknown)}; use all, peak, offpeak")
     frame = _frame(rows)
-    has_cell = frame["cell"].notna().to_numpy(dtype=bool)
-    unplaced = int(frame.loc[~has_cell & (frame["window"] == "all"), "rows"].sum())
+    has_cell = frame["cell"].to_numpy(dtype="uint64") != 0
+    whole = (frame["window"] == "all").to_numpy(dtype=bool)
+    unplaced = int(frame.loc[~has_cell & whole, "rows"].sum())
+    counted = int(frame.loc[whole, "rows"].sum())
     frame = frame[has_cell & frame["window"].isin(windows).to_numpy(dtype=bool)]
     cells = frame["cell"].to_numpy(dtype="uint64")
     order = np.lexsort((
@@ -152,5 +165,6 @@ def cell_stats_from_rows(
         geometry = gpd.GeoSeries(hex_polygons(uniq)[inverse], crs="EPSG:4326")
     result = gpd.GeoDataFrame(out[STAT_COLUMNS], geometry=geometry.values, crs="EPSG:4326")
     result.attrs["unplaced"] = unplaced
+    result.attrs["measurements"] = counted
     result.attrs["resolution"] = RESOLUTION
     return result
