@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import StringConstraints, ValidationError
 
 from collector.deps import CurrentProbe, CurrentReader, PoolDep, SettingsDep
 from collector.schemas import Batch, ErrorBody, ErrorItem, IngestResponse, MeasurementOut, Page
@@ -18,6 +18,10 @@ from collector.timefix import BatchClock, TimeRejected, effective_time
 from probe.record import Access, Carrier, Kind
 
 router = APIRouter(prefix="/api/v1/measurements", tags=["measurements"])
+
+# The wire record's rule for probe ids (`Measurement.probe_id`): anything else is refused (422).
+PROBE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+ProbeIdParam = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=PROBE_ID_PATTERN)]
 
 _BATCH_SCHEMA = {
     "requestBody": {
@@ -170,7 +174,7 @@ async def get_measurements(
     carrier: Annotated[list[Carrier] | None, Query()] = None,
     access: Annotated[list[Access] | None, Query()] = None,
     kind: Annotated[list[Kind] | None, Query()] = None,
-    probe_id: Annotated[list[str] | None, Query(max_length=64)] = None,
+    probe_id: Annotated[list[ProbeIdParam] | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=5_000)] = 500,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     include_raw: bool = False,

@@ -12,6 +12,7 @@ import pytest
 from conftest import PROBE, URL, auth
 from fastapi.testclient import TestClient
 
+from collector.routes.measurements import PROBE_ID_PATTERN
 from probe.record import ErrorKind, Kind, Measurement
 
 pytestmark = pytest.mark.db
@@ -119,10 +120,18 @@ def test_injection_strings_in_every_query_parameter_are_plain_values(
     for name in QUERY_PARAMS:
         for text in INJECTIONS:
             resp = client.get(URL, params={name: text}, headers=auth(tokens["reader"]))
-            if name == "probe_id":
-                assert resp.status_code == 200 and resp.json()["items"] == [], resp.text
-            else:
-                assert resp.status_code == 422 and resp.json()["detail"], (name, text, resp.text)
+            assert resp.status_code == 422 and resp.json()["detail"], (name, text, resp.text)
     assert _snapshot(conn) == before
     everything = client.get(URL, headers=auth(tokens["reader"])).json()["items"]
     assert [i["id"] for i in everything] == [str(record.id)]
+
+
+def test_query_probe_id_follows_the_wire_record_rule(client: TestClient,
+                                                     tokens: dict[str, str]) -> None:
+    record_rule = Measurement.model_json_schema()["properties"]["probe_id"]["pattern"]
+    assert PROBE_ID_PATTERN == record_rule
+    for value in ("pi\x00-01", "pi 01", "-pi", ""):
+        resp = client.get(URL, params={"probe_id": value}, headers=auth(tokens["reader"]))
+        assert resp.status_code == 422 and resp.json()["detail"]
+    assert client.get(URL, params={"probe_id": "pi-01.a_b"},
+                      headers=auth(tokens["reader"])).status_code == 200
