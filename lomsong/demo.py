@@ -6,12 +6,15 @@
    through the probe's spool and uploader;
 4. loads the SYNTHETIC walk survey of the sample ward (`lomsong.synthetic`) through the API;
 5. reads the probe's real measurement back through the query API;
-6. runs the analysis and writes the survey GeoPackage, the offline map and the PDF report;
-7. prints the dashboard URL and serves until Ctrl-C (or exits with ``--once``).
+6. stores the sample ward and its service points, runs the analysis the dashboard shows, and
+   writes the survey GeoPackage, the offline map and the PDF reports;
+7. prints the dashboard URL with a fresh demo admin password, and serves until Ctrl-C (or exits
+   with ``--once``).
 """
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import socket
 import subprocess
@@ -33,8 +36,11 @@ from collector.app import create_app
 from collector.cli import database
 from collector.settings import Settings
 from collector.storage.migrate import migrate
+from collector.dashboard.security import hash_password
 from collector.storage.tokens import Role, create_token, revoke_token
+from collector.storage.users import create_user, get_user, set_password_hash
 from lomsong import synthetic
+from lomsong.outputs import store_sample_ward, write_outputs
 from probe.record import Measurement
 
 __all__ = ["DemoOptions", "run_demo"]
@@ -102,6 +108,19 @@ def _iperf3_server() -> Iterator[int]:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def _officer(url: str) -> tuple[str, str]:
+    """A fresh demo admin account for the dashboard (a new random password every run)."""
+    username = "demo-admin"
+    password = secrets.token_urlsafe(12)
+    with psycopg.connect(url, autocommit=True) as conn:
+        store_sample_ward(conn)
+        if get_user(conn, username) is None:
+            create_user(conn, username, hash_password(password), "admin")
+        else:
+            set_password_hash(conn, username, hash_password(password))
+    return username, password
 
 
 def _tokens(url: str) -> dict[str, str]:
@@ -201,13 +220,6 @@ def _read_back(base_url: str, reader_token: str, say: Say) -> list[dict[str, Any
     return items
 
 
-def _analyse(url: str, out_dir: Path, say: Say) -> list[Path]:
-    """Run the survey analysis and write the GeoPackage, map and PDF (needs lomsong[analysis])."""
-    from lomsong.outputs import write_outputs
-
-    return write_outputs(url, out_dir, ward=synthetic.SAMPLE_WARD, say=say)
-
-
 @contextmanager
 def _demo_database(settings: Settings) -> Iterator[str]:
     """The configured database, or a fresh `lomsong_demo` database in the embedded cluster."""
@@ -227,6 +239,7 @@ def run_demo(options: DemoOptions, say: Say = print) -> int:
         status = migrate(url)
         say(f"1. Cơ sở dữ liệu sẵn sàng (database ready): tier {status.tier.value}")
         tokens = _tokens(url)
+        username, password = _officer(url)
         port = _free_port(options.port)
         with _collector(settings.model_copy(update={"database_url": url}), port) as base_url:
             say(f"2. Máy chủ thu thập chạy (collector running) at {base_url}")
@@ -240,9 +253,10 @@ def run_demo(options: DemoOptions, say: Say = print) -> int:
             say("5. Đọc lại phép đo thật của đầu đo qua API (reading the real measurement back)")
             _read_back(base_url, tokens["demo-officer"], say)
             say("6. Phân tích, bản đồ, báo cáo (analysis, map, report)")
-            for path in _analyse(url, options.data_dir / "outputs", say):
+            for path in write_outputs(url, options.data_dir / "outputs", say=say):
                 say(f"  {path}")
             say(f"\nBảng điều khiển (dashboard): {base_url}/")
+            say(f"  đăng nhập (sign in): {username} / {password}")
             say(f"API docs: {base_url}/docs   reader token: {tokens['demo-officer']}")
             if options.once:
                 return 0

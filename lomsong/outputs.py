@@ -1,82 +1,66 @@
-"""The demo's deliverables from the database: survey GeoPackage, offline map, PDF reports.
+"""The survey deliverables from the database: GeoPackage, offline map and PDF reports.
 
-The same steps a ward runs by hand (`lomsong analyze`, `lomsong map`, `lomsong report`), in one
-call, on the sample ward's service points and boundary.
+The same analysis the dashboard shows (`collector.dashboard.survey.compute_survey`: measurements,
+service points and the ward from the database), written to files. Used by `lomsong demo`.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-import geopandas as gpd
 import psycopg
-from shapely.geometry import Polygon
 
 from analysis.export import write_geopackage
-from analysis.load import measurements_frame
-from analysis.pipeline import SurveyConfig, run_survey
-from analysis.sites import read_service_points
-from collector.storage.measurements import select_for_analysis
+from collector.dashboard.survey import LOCAL, Period, compute_survey
+from collector.storage.sites import ServicePoint, replace_sites, set_ward
 from lomsong import synthetic
-from maps.cli import read_survey
 from maps.heatmap import render_html
 from maps.report import build_report
 
-__all__ = ["write_outputs"]
+__all__ = ["REPORT_CARRIERS", "store_sample_ward", "write_outputs"]
 
 REPORT_CARRIERS = (None, "viettel", "vnpt", "mobifone")
 
 
-def _sample_points(path: Path) -> Path:
-    """The sample ward's service points as GeoJSON (also uploadable to the dashboard)."""
-    features = [
-        {
-            "type": "Feature",
-            "geometry": {"type": "Point", "coordinates": list(p.lonlat)},
-            "properties": {"site_id": p.site_id, "name": p.name, "type": p.site_type,
-                           "address": p.address},
-        }
-        for p in synthetic.SERVICE_POINTS
-    ]
-    path.write_text(json.dumps({"type": "FeatureCollection", "features": features},
-                               ensure_ascii=False, indent=1), encoding="utf-8")
-    return path
+def store_sample_ward(conn: psycopg.Connection[Any]) -> int:
+    """Put the synthetic sample ward's name, boundary and service points in the database."""
+    boundary = {"type": "Polygon", "coordinates": [[list(p) for p in synthetic.ward_boundary()]]}
+    set_ward(conn, synthetic.SAMPLE_WARD, json.dumps(boundary))
+    points = [ServicePoint(p.site_id, p.name, p.site_type, p.address, p.lonlat[1], p.lonlat[0])
+              for p in synthetic.SERVICE_POINTS]
+    return replace_sites(conn, points)
 
 
-def write_outputs(url: str, out_dir: Path, *, ward: str, days: int = 30,
+def write_outputs(url: str, out_dir: Path, *, days: int = 30,
                   say: Callable[[str], None] = print) -> list[Path]:
-    """Analyse the last `days` of measurements in `url`; return the files written."""
+    """Analyse the last `days` (local days, today included); return the files written."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    end = datetime.now(UTC)
-    start = end - timedelta(days=days)
+    today = datetime.now(LOCAL).date()
+    period = Period(today - timedelta(days=days - 1), today)
     with psycopg.connect(url, connect_timeout=10) as conn:
-        rows = select_for_analysis(conn, start=start, end=end)
-    measurements = measurements_frame(rows)
-    points_file = _sample_points(out_dir / "service_points.geojson")
-    result = run_survey(measurements, read_service_points(points_file), SurveyConfig())
-    boundary = gpd.GeoDataFrame({"name": [ward]}, geometry=[Polygon(synthetic.ward_boundary())],
-                                crs=4326)
-    gpkg = out_dir / "survey.gpkg"
-    gpkg.unlink(missing_ok=True)
-    write_geopackage(gpkg, **result.layers(), boundary=boundary)
+        survey = compute_survey(conn, period)
+    result = survey.result
     cells = result.classified[result.classified["window"] == "all"]
     weak = int(cells["status"].isin(["dead_spot", "confirmed_weak"]).sum())
-    say(f"  {len(measurements)} phép đo, {len(cells)} ô x nhà mạng, {weak} yếu/lõm đã xác nhận,"
-        f" {len(result.weak_areas)} vùng yếu, {len(result.proposals)} đề xuất ({len(measurements)}"
+    say(f"  {survey.measurements} phép đo, {len(cells)} ô x nhà mạng, {weak} yếu/lõm đã xác nhận,"
+        f" {len(result.weak_areas)} vùng yếu, {len(result.proposals)} đề xuất ({survey.measurements}"
         f" measurements, cell x carrier rows, confirmed weak, weak areas, proposals)")
-    survey = read_survey(gpkg)
-    written = [points_file, gpkg]
+    gpkg = out_dir / "survey.gpkg"
+    gpkg.unlink(missing_ok=True)
+    write_geopackage(gpkg, **survey.layers())
+    report = survey.report_input
     html_path = out_dir / "map.html"
-    html_path.write_text(render_html(survey.cells, survey.weak_areas, survey.scorecards,
-                                     survey.routes, survey.boundary, lang="vi", inline=True),
+    html_path.write_text(render_html(report.cells, report.weak_areas, report.scorecards,
+                                     report.routes, report.boundary, lang="vi", inline=True),
                          encoding="utf-8")
-    written.append(html_path)
+    written = [gpkg, html_path]
     for carrier in REPORT_CARRIERS:
-        pdf = build_report(survey, carrier=carrier, lang="vi", ward_name=ward,
-                           period_start=start.date(), period_end=end.date(), exports=[gpkg])
+        pdf = build_report(report, carrier=carrier, lang="vi", ward_name=survey.ward_name,
+                           period_start=period.first, period_end=period.last, exports=[gpkg])
         path = out_dir / f"report-{carrier or 'ward'}.pdf"
         path.write_bytes(pdf)
         written.append(path)

@@ -1,13 +1,16 @@
 """`lomsong map` and `lomsong report`: the web map as one offline HTML file, and the PDF report.
 
-Both read the GeoPackage written by ``lomsong analyze`` (layers cells, weak_areas, service_points,
-proposals, and optionally walk_route and boundary). Only argparse and the standard library are
-imported here; the handlers import the rest.
+`lomsong map` reads the GeoPackage written by ``lomsong analyze`` (layers cells, weak_areas,
+service_points, proposals, and optionally walk_route and boundary). `lomsong report` reads such a
+GeoPackage with ``--input`` (the period is then only a label: the analysis already chose the data),
+or, without it, analyses exactly the period ``--from``..``--to`` (local days) from the collector's
+database (``LOMSONG_DATABASE_URL``, else the embedded one), with the ward and service points stored
+there, and writes that survey's GeoPackage beside the PDF so the annex can list its checksum.
+Only argparse and the standard library are imported here; the handlers import the rest.
 
 Example
 -------
-``lomsong report --input survey.gpkg --carrier viettel --from 2026-11-01 --to 2026-11-30
---ward "Phường Hoàn Kiếm" --out viettel.pdf``
+``lomsong report --carrier viettel --from 2026-11-01 --to 2026-11-30 --out viettel.pdf``
 """
 
 from __future__ import annotations
@@ -100,6 +103,23 @@ def _map(args: argparse.Namespace) -> int:
     return 0
 
 
+def _survey_from_database(args: argparse.Namespace) -> tuple[Any, str, Path]:
+    """Analyse the period from the collector's database; write its GeoPackage beside --out."""
+    import psycopg
+
+    from analysis.export import write_geopackage
+    from collector.cli import database
+    from collector.dashboard.survey import Period, compute_survey
+    from collector.settings import Settings
+
+    with database(Settings()) as url, psycopg.connect(url, connect_timeout=10) as conn:
+        survey = compute_survey(conn, Period(args.from_date, args.to_date))
+    data_file = args.out.with_suffix(".gpkg")
+    data_file.unlink(missing_ok=True)
+    write_geopackage(data_file, **survey.layers())
+    return survey.report_input, args.ward or survey.ward_name, data_file
+
+
 def _report(args: argparse.Namespace) -> int:
     from maps.report import build_report
 
@@ -107,19 +127,23 @@ def _report(args: argparse.Namespace) -> int:
         print(f"lomsong report: --to ({args.to_date}) trước --from ({args.from_date}) "
               f"(--to is before --from)", file=sys.stderr)
         return 2
-    try:
-        survey = read_survey(args.input)
-    except InputError as exc:
-        print(f"lomsong report: {exc}", file=sys.stderr)
-        return 2
     missing = [path for path in args.export if not path.is_file()]
     if missing:
         print(f"lomsong report: không tìm thấy tệp xuất (export file not found): "
               f"{', '.join(map(str, missing))}", file=sys.stderr)
         return 2
+    try:
+        if args.input is not None:
+            survey, ward, data_file = read_survey(args.input), args.ward or "", args.input
+        else:
+            survey, ward, data_file = _survey_from_database(args)
+    except InputError as exc:
+        print(f"lomsong report: {exc}", file=sys.stderr)
+        return 2
     pdf = build_report(survey, carrier=None if args.carrier == "all" else args.carrier,
-                       lang=args.lang, ward_name=args.ward, period_start=args.from_date,
-                       period_end=args.to_date, exports=[args.input, *args.export])
+                       lang=args.lang, ward_name=ward or "\N{EN DASH}",
+                       period_start=args.from_date, period_end=args.to_date,
+                       exports=[data_file, *args.export])
     args.out.write_bytes(pdf)
     print(f"{args.out} ({len(pdf) / 1e3:.0f} kB)")
     return 0
@@ -128,13 +152,13 @@ def _report(args: argparse.Namespace) -> int:
 def register(subparsers: Any) -> None:
     """Add `map` and `report` to the `lomsong` command."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--input", type=Path, required=True,
-                        help="GeoPackage của lomsong analyze (GeoPackage written by analyze)")
     common.add_argument("--lang", type=_language, default="vi",
                         help="ngôn ngữ: vi hoặc en (language), mặc định vi")
     parser = subparsers.add_parser(
         "map", parents=[common],
         help="bản đồ HTML chạy không cần internet (offline HTML map)")
+    parser.add_argument("--input", type=Path, required=True,
+                        help="GeoPackage của lomsong analyze (GeoPackage written by analyze)")
     parser.add_argument("--out", type=Path, required=True, help="tệp HTML (HTML file)")
     parser.add_argument("--mode", choices=("status", "speed"), default="status",
                         help="tô màu theo trạng thái hoặc tốc độ (colour by status or speed)")
@@ -149,7 +173,11 @@ def register(subparsers: Any) -> None:
                         help="ngày bắt đầu YYYY-MM-DD (period start)")
     parser.add_argument("--to", dest="to_date", type=_date, required=True,
                         help="ngày kết thúc YYYY-MM-DD (period end)")
-    parser.add_argument("--ward", required=True, help="tên phường (ward name)")
+    parser.add_argument("--input", type=Path, default=None,
+                        help="GeoPackage của lomsong analyze; bỏ trống để phân tích từ CSDL "
+                             "(analysis GeoPackage; omit to analyse the period from the database)")
+    parser.add_argument("--ward", default=None,
+                        help="tên phường (ward name; default: the one stored in the database)")
     parser.add_argument("--export", type=Path, action="append", default=[],
                         help="tệp dữ liệu xuất đưa vào phụ lục, lặp lại được "
                              "(data export listed with its SHA-256; repeatable)")

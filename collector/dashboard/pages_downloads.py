@@ -6,7 +6,6 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-import geopandas as gpd
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
@@ -19,19 +18,12 @@ from maps.codes import REPORT_CARRIERS
 from maps.i18n import LANGUAGES
 from maps.report import build_report
 
-__all__ = ["LAYERS", "router", "survey_layers"]
+__all__ = ["LAYERS", "router"]
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
 LAYERS = ("cells", "weak_areas", "service_points", "proposals", "gaps", "walk_route")
 FromQuery = Annotated[str | None, Query(alias="from")]
 ToQuery = Annotated[str | None, Query(alias="to")]
-
-
-def survey_layers(survey: Survey) -> dict[str, gpd.GeoDataFrame]:
-    layers = survey.result.layers()
-    if survey.boundary is not None:
-        layers["boundary"] = survey.boundary
-    return layers
 
 
 def _stem(survey: Survey) -> str:
@@ -43,7 +35,7 @@ def _geopackage(survey: Survey, folder: Path) -> Path:
     downloads is the very file whose SHA-256 the PDF's annex lists. Call with `survey.lock` held."""
     path = folder / f"{_stem(survey)}.gpkg"
     if ("gpkg",) not in survey.rendered:
-        write_geopackage(path, **survey_layers(survey))
+        write_geopackage(path, **survey.layers())
         survey.rendered[("gpkg",)] = path.read_bytes()
     else:
         path.write_bytes(survey.rendered[("gpkg",)])

@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import geopandas as gpd
+import psycopg
 import shapely.geometry
 from psycopg_pool import ConnectionPool
 
@@ -27,7 +28,8 @@ from collector.storage.measurements import select_for_analysis
 from collector.storage.sites import StoredServicePoint, get_ward, list_sites
 from maps.report_input import ReportInput
 
-__all__ = ["DEFAULT_DAYS", "Period", "Survey", "SurveyCache", "boundary_frame", "points_frame"]
+__all__ = ["DEFAULT_DAYS", "Period", "Survey", "SurveyCache", "boundary_frame", "compute_survey",
+           "points_frame"]
 
 DEFAULT_DAYS = 30
 LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -92,12 +94,22 @@ class Survey:
     rendered: dict[tuple[str, ...], Any] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def layers(self) -> dict[str, gpd.GeoDataFrame]:
+        """GeoPackage layers: the analysis layers plus the ward boundary when there is one."""
+        layers = self.result.layers()
+        if self.boundary is not None:
+            layers["boundary"] = self.boundary
+        return layers
 
-def _compute(pool: ConnectionPool, period: Period, version: DataVersion) -> Survey:
-    with pool.connection() as conn:
-        rows = select_for_analysis(conn, start=period.start_utc, end=period.end_utc)
-        sites = list_sites(conn)
-        ward = get_ward(conn)
+
+def compute_survey(conn: psycopg.Connection[Any], period: Period,
+                   version: DataVersion | None = None) -> Survey:
+    """Analyse `period` from the database: measurements, service points and the ward."""
+    version = version if version is not None else data_version(conn, period.start_utc,
+                                                               period.end_utc)
+    rows = select_for_analysis(conn, start=period.start_utc, end=period.end_utc)
+    sites = list_sites(conn)
+    ward = get_ward(conn)
     ward_name = ward.name if ward else ""
     boundary = boundary_frame(ward.boundary_json if ward else None, ward_name)
     frame = measurements_frame(rows)
@@ -130,7 +142,8 @@ class SurveyCache:
             with self._lock:
                 if key in self._entries:
                     return self._entries[key]
-            survey = _compute(pool, period, version)
+            with pool.connection() as conn:
+                survey = compute_survey(conn, period, version)
             with self._lock:
                 self._entries[key] = survey
                 self._computing.pop(key, None)
