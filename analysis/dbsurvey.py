@@ -21,9 +21,10 @@ Example
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 
 import geopandas as gpd
 import h3
@@ -34,12 +35,12 @@ from analysis._geo import to_wgs84
 from analysis.areas import cell_status, weak_areas
 from analysis.classify import WEAK, classify_cells
 from analysis.dbcells import RESOLUTION, cell_stats_from_rows, stat_parameters
-from analysis.load import measurements_frame
+from analysis.load import NUMERIC, measurements_frame
 from analysis.pipeline import SurveyConfig, SurveyResult, _no_points
 from analysis.planner import coverage_gaps, suggest_walk_route
 from analysis.proposals import upgrade_proposals
 from analysis.sites import scorecards
-from collector.storage.analysis_rows import select_rows_in_cells, select_rows_near
+from collector.storage.analysis_rows import copy_rows_in_cells, copy_rows_near
 from collector.storage.cellstats import select_cell_stats
 
 __all__ = ["ROW_COLUMNS", "run_survey_db", "service_point_boxes"]
@@ -55,17 +56,30 @@ ROW_COLUMNS = (
 def service_point_boxes(
     points: gpd.GeoDataFrame, radius_m: float
 ) -> list[tuple[float, float, float, float]]:
-    """(min_lon, min_lat, max_lon, max_lat) around each point: the first cut of `scorecards`."""
-    dlat = 2 * radius_m / 110_574.0
+    """(min_lon, min_lat, max_lon, max_lat) just around each point's `radius_m` disk.
+
+    A superset of the disk `analysis.sites.scorecards` measures: its metres per degree (WGS 84
+    series) are at least 110,574 m of latitude and ``111,412.84 cos(lat) - 93.5`` m of longitude,
+    and 1% is added, so the rows selected give exactly its answer.
+    """
     boxes = []
     for p in to_wgs84(points, "service_points").geometry:
-        dlon = dlat / max(math.cos(math.radians(p.y)), 0.01)
+        dlat = 1.01 * radius_m / 110_574.0
+        dlon = 1.01 * radius_m / max(111_412.84 * math.cos(math.radians(p.y)) - 93.5, 1.0)
         boxes.append((p.x - dlon, p.y - dlat, p.x + dlon, p.y + dlat))
     return boxes
 
 
-def _frame(columns: dict[str, list[Any]]) -> gpd.GeoDataFrame:
-    return measurements_frame(pd.DataFrame(columns))
+def _fetch(copy: Callable[[IO[bytes]], int]) -> gpd.GeoDataFrame:
+    """Stream `copy`'s CSV through a temporary file into the measurements frame."""
+    with tempfile.TemporaryFile() as out:
+        copy(out)
+        out.seek(0)
+        table = pd.read_csv(
+            out, keep_default_na=False, na_values=[""],
+            dtype={c: "float64" if c in NUMERIC else object for c in ROW_COLUMNS},
+        )
+    return measurements_frame(table)
 
 
 def run_survey_db(
@@ -115,18 +129,17 @@ def run_survey_db(
     weak = status[status["status"].isin(WEAK)]
     groups = [(h3.str_to_int(c), str(ca), str(a))
               for c, ca, a in zip(weak["cell"], weak["carrier"], weak["access"], strict=True)]
-    weak_rows = _frame(select_rows_in_cells(conn, groups, start=start, end=end,
-                                            columns=ROW_COLUMNS))
+    weak_rows = _fetch(lambda out: copy_rows_in_cells(conn, groups, out, start=start, end=end,
+                                                      columns=ROW_COLUMNS))
     areas = weak_areas(classified, weak_rows, thresholds=t)
     del weak_rows
     points = service_points if service_points is not None else _no_points(cells.crs)
-    near: dict[str, list[Any]] = {c: [] for c in ROW_COLUMNS}
-    if not points.empty:
-        site_ids = [str(s) for s in points["site_id"]] if "site_id" in points.columns else []
-        near = select_rows_near(conn, service_point_boxes(points, config.radius_m), site_ids,
-                                start=start, end=end, carriers=carriers, accesses=accesses,
-                                columns=ROW_COLUMNS)
-    cards = scorecards(points, _frame(near), classified, radius_m=config.radius_m, thresholds=t)
+    site_ids = [str(s) for s in points["site_id"]] if "site_id" in points.columns else []
+    boxes = service_point_boxes(points, config.radius_m)
+    near = _fetch(lambda out: copy_rows_near(conn, boxes, site_ids, out, start=start, end=end,
+                                             carriers=carriers, accesses=accesses,
+                                             columns=ROW_COLUMNS))
+    cards = scorecards(points, near, classified, radius_m=config.radius_m, thresholds=t)
     proposals = upgrade_proposals(areas, cards, cause_rules=t.cause)
     gaps = coverage_gaps(classified, thresholds=t, carriers=config.carriers)
     route = suggest_walk_route(gaps, start=config.route_start)

@@ -6,6 +6,7 @@ The in-memory reference is `analysis.cells.cell_stats` (and `run_survey`) on the
 
 from __future__ import annotations
 
+import io
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -26,7 +27,7 @@ from analysis.dbsurvey import run_survey_db
 from analysis.load import measurements_frame
 from analysis.pipeline import SurveyConfig, run_survey
 from analysis.thresholds import Thresholds
-from collector.storage.analysis_rows import select_rows_in_cells, select_rows_near
+from collector.storage.analysis_rows import copy_rows_in_cells, copy_rows_near
 from collector.storage.cellstats import select_cell_stats
 from collector.storage.ingest import StoredRecord, ingest
 from collector.storage.measurements import select_for_analysis
@@ -161,21 +162,32 @@ def test_empty_selection_gives_empty_valid_frames(
     assert set(result.scorecards["verdict"]) == {"insufficient_data"}
 
 
+def _csv(copy: Any, *args: Any, **kw: Any) -> pd.DataFrame:
+    out = io.BytesIO()
+    n = copy(*args, out, **kw)
+    table = pd.read_csv(io.BytesIO(out.getvalue()), keep_default_na=False, na_values=[""],
+                        dtype=object)
+    assert len(table) == n
+    return table
+
+
 def test_only_weak_cells_and_rows_near_points_leave_the_database(
-    stored: psycopg.Connection[Any], thresholds: Thresholds
+    stored: psycopg.Connection[Any],
 ) -> None:
     cell = h3.str_to_int(h3.latlng_to_cell(LAT, LON, 10))
-    rows = select_rows_in_cells(stored, [(cell, "viettel", "4g")], columns=["carrier", "lat",
-                                                                             "lon", "access"])
-    assert rows["lat"] and set(rows["carrier"]) == {"viettel"} and set(rows["access"]) == {"4g"}
-    cells = {h3.latlng_to_cell(a, o, 10) for a, o in zip(rows["lat"], rows["lon"], strict=True)}
+    rows = _csv(copy_rows_in_cells, stored, [(cell, "viettel", "4g")],
+                columns=["carrier", "lat", "lon", "access", "measured_at"])
+    assert len(rows) and set(rows["carrier"]) == {"viettel"} and set(rows["access"]) == {"4g"}
+    cells = {h3.latlng_to_cell(float(a), float(o), 10)
+             for a, o in zip(rows["lat"], rows["lon"], strict=True)}
     assert cells == {h3.int_to_str(cell)}
+    assert rows["measured_at"].str.endswith("+00").all()
     box = (LON - 1e-4, LAT - 1e-4, LON + 1e-4, LAT + 1e-4)
-    near = select_rows_near(stored, [box], [], columns=["lat", "lon", "site_id"])
-    assert near["lat"] and all(box[1] <= y <= box[3] for y in near["lat"])
-    tagged = select_rows_near(stored, [], ["nvh-02"], columns=["site_id"])
-    assert tagged["site_id"] and set(tagged["site_id"]) == {"nvh-02"}
-    assert select_rows_in_cells(stored, [], columns=["lat"]) == {"lat": []}
+    near = _csv(copy_rows_near, stored, [box], [], columns=["lat", "lon", "site_id"])
+    assert len(near) and near["lat"].astype(float).between(box[1], box[3]).all()
+    tagged = _csv(copy_rows_near, stored, [], ["nvh-02"], columns=["site_id"])
+    assert len(tagged) and set(tagged["site_id"]) == {"nvh-02"}
+    assert list(_csv(copy_rows_in_cells, stored, [], columns=["lat"]).columns) == ["lat"]
 
 
 def test_bad_requests_are_refused_with_a_reason(
@@ -184,7 +196,7 @@ def test_bad_requests_are_refused_with_a_reason(
     with pytest.raises(ValueError, match="resolution 10"):
         run_survey_db(empty, None, SurveyConfig(resolution=9))
     with pytest.raises(ValueError, match="columns: unknown"):
-        select_rows_in_cells(empty, [(1, "viettel", "4g")], columns=["password"])
+        copy_rows_in_cells(empty, [(1, "viettel", "4g")], io.BytesIO(), columns=["password"])
     with pytest.raises(ValueError, match="slot_hours"):
         select_cell_stats(empty, **(stat_parameters(thresholds) | {"slot_hours": 0}))
     with pytest.raises(ValueError, match="missing key"):
