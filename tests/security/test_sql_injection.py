@@ -129,7 +129,7 @@ def test_injection_strings_in_every_query_parameter_are_plain_values(
 def test_query_probe_id_follows_the_wire_record_rule(client: TestClient,
                                                      tokens: dict[str, str]) -> None:
     record_rule = Measurement.model_json_schema()["properties"]["probe_id"]["pattern"]
-    assert PROBE_ID_PATTERN == record_rule
+    assert record_rule == PROBE_ID_PATTERN
     for value in ("pi\x00-01", "pi 01", "-pi", ""):
         resp = client.get(URL, params={"probe_id": value}, headers=auth(tokens["reader"]))
         assert resp.status_code == 422 and resp.json()["detail"]

@@ -1,0 +1,143 @@
+"""Hostile or broken request bodies get a clear 4xx and store nothing (the cases not already in
+tests/collector/test_api.py: deep nesting, huge strings, bytes that are not UTF-8, non-finite
+numbers, far-future times, coordinates out of range, unknown schema versions, NUL characters)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+from conftest import PROBE, URL, auth
+from fastapi.testclient import TestClient
+
+from collector.routes.measurements import _TEXT_FIELDS
+from probe.record import ClockState, Kind, Measurement, PositionSource
+
+pytestmark = pytest.mark.db
+
+
+def _record(**changes: Any) -> dict[str, Any]:
+    m = Measurement(probe_id=PROBE, measured_at=datetime.now(UTC) - timedelta(hours=1),
+                    kind=Kind.THROUGHPUT_DOWN, tool="iperf3", download_mbps=31.0,
+                    lat=21.03, lon=105.85, position_source=PositionSource.GPS,
+                    clock=ClockState.SYNCED)
+    return {**m.model_dump(mode="json"), **changes}
+
+
+def _stored(conn: psycopg.Connection[Any]) -> int:
+    row = conn.execute("SELECT (SELECT count(*) FROM measurements)"
+                       " + (SELECT count(*) FROM measurement_ids)").fetchone()
+    return int(row[0]) if row else -1
+
+
+@pytest.fixture
+def post(client: TestClient, tokens: dict[str, str],
+         conn: psycopg.Connection[Any]) -> Iterator[Any]:
+    """POST raw bytes as the probe; afterwards nothing may have been stored."""
+
+    def send(body: bytes, content_type: str = "application/json") -> Any:
+        return client.post(URL, content=body, headers={**auth(tokens["probe"]),
+                                                       "Content-Type": content_type})
+
+    yield send
+    assert _stored(conn) == 0
+
+
+def _assert_clear_4xx(resp: Any, status: int = 422) -> dict[str, Any]:
+    assert resp.status_code == status, resp.text[:300]
+    body: dict[str, Any] = resp.json()
+    assert isinstance(body["detail"], str) and body["detail"]
+    return body
+
+
+def _batch(*records: dict[str, Any]) -> bytes:
+    return json.dumps({"measurements": list(records)}).encode()
+
+
+def test_deeply_nested_json_is_refused(post: Any) -> None:
+    depth = 10_000
+    for body in (b"[" * depth + b"]" * depth,
+                 b'{"measurements": [' + b"[" * depth + b"]" * depth + b"]}",
+                 b'{"measurements": [{"raw": ' + b'{"a":' * depth + b"1" + b"}" * depth + b"}]}"):
+        _assert_clear_4xx(post(body))
+
+
+def test_huge_strings_are_refused_naming_the_field(post: Any) -> None:
+    for field, size in (("raw", 65_537), ("tool", 201), ("error_message", 2_001),
+                        ("server", 256), ("boot_id", 65)):
+        body = _assert_clear_4xx(post(_batch(_record(**{field: "x" * size}))))
+        assert [(e["index"], e["field"]) for e in body["errors"]] == [(0, field)]
+    _assert_clear_4xx(post(json.dumps({"measurements": [_record()], "boot_id": "b" * 10_000})
+                           .encode()))
+
+
+def test_bytes_that_are_not_utf8_are_refused(post: Any) -> None:
+    good = _batch(_record(tool="iperf3"))
+    for bad in (good.replace(b'"iperf3"', b'"iperf\xff3"'),
+                good.replace(b'"iperf3"', b'"\xc3\x28"'),
+                good.replace(b'"iperf3"', b'"\xed\xa0\x80"'),  # a UTF-8-encoded surrogate
+                b"\xef\xbb\xbf" + b"\xfe\xff" + good):
+        _assert_clear_4xx(post(bad))
+    _assert_clear_4xx(post(good.decode().encode("utf-16")))
+
+
+@pytest.mark.parametrize("token", [b"NaN", b"Infinity", b"-Infinity", b"1e999", b"-1e999"])
+def test_non_finite_numbers_are_refused(post: Any, token: bytes) -> None:
+    body = _batch(_record(download_mbps=31.0)).replace(b"31.0", token)
+    assert token in body
+    errors = _assert_clear_4xx(post(body))["errors"]
+    assert errors and errors[0]["index"] == 0 and errors[0]["field"] == "download_mbps"
+    monotonic = json.dumps({"measurements": [_record()], "monotonic_s": 1.0}).encode()
+    _assert_clear_4xx(post(monotonic.replace(b'"monotonic_s": 1.0', b'"monotonic_s": ' + token)))
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:59Z", "2100-01-01T00:00:00+07:00",
+                                  "+10000-01-01T00:00:00Z", "2026-13-45T99:00:00Z",
+                                  "2026-11-01T00:00:00"])
+def test_far_future_or_impossible_times_are_refused(post: Any, when: str) -> None:
+    errors = _assert_clear_4xx(post(_batch(_record(measured_at=when))))["errors"]
+    assert [(e["index"], e["field"]) for e in errors] == [(0, "measured_at")]
+
+
+@pytest.mark.parametrize(("lat", "lon"), [(91.0, 105.0), (-90.5, 105.0), (21.0, 180.5),
+                                          (21.0, -181.0), (1e308, 0.0)])
+def test_coordinates_out_of_range_are_refused(post: Any, lat: float, lon: float) -> None:
+    errors = _assert_clear_4xx(post(_batch(_record(lat=lat, lon=lon))))["errors"]
+    assert errors and {e["field"] for e in errors} <= {"lat", "lon"}
+
+
+@pytest.mark.parametrize("version", [0, 2, 99, "1", "v1", None, [1]])
+def test_unknown_schema_versions_are_refused(post: Any, version: Any) -> None:
+    errors = _assert_clear_4xx(post(_batch(_record(), _record(schema_version=version))))["errors"]
+    assert [(e["index"], e["field"]) for e in errors] == [(1, "schema_version")]
+
+
+@pytest.mark.parametrize("field", [f for f in _TEXT_FIELDS if f not in ("probe_id", "mcc", "mnc")])
+def test_nul_characters_are_a_422_for_that_record_not_a_503(post: Any, field: str) -> None:
+    extra = {"error_kind": "tool_error"} if field == "error_message" else {}
+    body = _assert_clear_4xx(post(_batch(_record(), _record(**{field: "a\x00b"}, **extra))))
+    assert [(e["index"], e["field"]) for e in body["errors"]] == [(1, field)]
+
+
+def test_more_records_than_a_batch_takes_is_413(make_client: Any, tokens: dict[str, str],
+                                                conn: psycopg.Connection[Any]) -> None:
+    client = make_client(max_body_bytes=16 * 1024 * 1024)
+    record = json.dumps(_record())
+    many = ('{"measurements": [' + ",".join(record for _ in range(5_001)) + "]}").encode()
+    resp = client.post(URL, content=many, headers={**auth(tokens["probe"]),
+                                                   "Content-Type": "application/json"})
+    assert "5000" in _assert_clear_4xx(resp, status=413)["detail"].replace(",", "")
+    assert _stored(conn) == 0
+
+
+def test_an_empty_body_or_a_lying_content_length_is_refused(post: Any, client: TestClient,
+                                                          tokens: dict[str, str]) -> None:
+    _assert_clear_4xx(post(b""))
+    big = client.post(URL, content=b"x" * 16, headers={
+        **auth(tokens["probe"]), "Content-Type": "application/json",
+        "Content-Length": str(10 * 1024 * 1024 * 1024)})
+    assert big.status_code in (400, 413)
