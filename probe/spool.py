@@ -195,12 +195,23 @@ class Spool:
             )
 
     def batch(self, limit: int) -> list[Measurement]:
-        """The oldest `limit` pending records, oldest first (they stay pending until acked)."""
-        rows = self._db.execute("SELECT id, payload FROM pending ORDER BY rowid LIMIT ?", (limit,)).fetchall()
-        try:
-            return [Measurement.model_validate_json(payload) for _, payload in rows]
-        except ValidationError as exc:
-            raise SpoolError(f"{self.path}: a pending record no longer validates: {exc}") from exc
+        """The oldest `limit` pending records, oldest first (they stay pending until acked).
+
+        A payload that no longer validates (damaged file, older code) is moved to `rejected` with
+        the reason, so one bad row never blocks the spool."""
+        while True:
+            query = "SELECT id, payload FROM pending ORDER BY rowid LIMIT ?"
+            rows = self._db.execute(query, (limit,)).fetchall()
+            good, bad = [], {}
+            for record_id, payload in rows:
+                try:
+                    good.append(Measurement.model_validate_json(payload))
+                except ValidationError as exc:
+                    bad[str(record_id)] = f"spooled payload no longer validates: {exc}"[:2000]
+            if not bad:
+                return good
+            for record_id, reason in bad.items():
+                self.reject([record_id], reason)
 
     def ack(self, ids: Sequence[str]) -> int:
         """Delete exactly these pending records (the collector holds them); returns how many."""
