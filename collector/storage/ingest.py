@@ -1,4 +1,4 @@
-"""Idempotent bulk ingest: COPY into a staging table, then insert only ids never seen before.
+"""Idempotent bulk ingest: claim ids in the ledger, then COPY only the records never seen before.
 
 One transaction per batch: either every record of the batch is stored (or was already known), or
 nothing is written and the caller gets an error. The response never claims more than was
@@ -75,43 +75,41 @@ def _row(rec: StoredRecord, received_at: datetime) -> tuple[Any, ...]:
 
 _CLOCK_INDEX = _RECORD_FIELDS.index("clock")
 _COLUMN_LIST = sql.SQL(", ").join(sql.Identifier(c) for c in COLUMNS)
-_STAGE = sql.SQL(
-    "CREATE TEMP TABLE IF NOT EXISTS ingest_staging"
-    " (LIKE measurements INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+# Claim the ids in the ledger; only ids never seen before come back.
+_CLAIM = sql.SQL(
+    "INSERT INTO measurement_ids (id, received_at) SELECT unnest(%s::uuid[]), %s"
+    " ON CONFLICT (id) DO NOTHING RETURNING id"
 )
-_COPY = sql.SQL("COPY ingest_staging ({}) FROM STDIN (FORMAT BINARY)").format(_COLUMN_LIST)
+_COPY = sql.SQL("COPY measurements ({}) FROM STDIN (FORMAT BINARY)").format(_COLUMN_LIST)
 _TYPES = sql.SQL(
     "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute"
     " WHERE attrelid = 'measurements'::regclass AND attnum > 0 AND NOT attisdropped"
 )
-# Ids are unique within the staging table (deduplicated before COPY).
-_MOVE = sql.SQL(
-    "WITH new_ids AS ("
-    " INSERT INTO measurement_ids (id, received_at)"
-    " SELECT id, received_at FROM ingest_staging"
-    " ON CONFLICT (id) DO NOTHING RETURNING id)"
-    " INSERT INTO measurements ({cols})"
-    " SELECT {cols} FROM ingest_staging WHERE id IN (SELECT id FROM new_ids)"
-).format(cols=_COLUMN_LIST)
 
 
 def ingest(
     conn: psycopg.Connection[Any], records: Sequence[StoredRecord], received_at: datetime
 ) -> IngestResult:
-    """Store `records` once each; ids already stored are counted as duplicates, not errors."""
+    """Store `records` once each; ids already stored are counted as duplicates, not errors.
+
+    In one transaction: ``INSERT ... ON CONFLICT (id) DO NOTHING RETURNING id`` into the id
+    ledger claims the ids never seen before, then binary COPY writes exactly those records. A
+    concurrent request carrying the same id waits on the ledger row and then finds it taken, so
+    each id is stored once; an error anywhere rolls back both the claim and the rows.
+    """
     if not records:
         return IngestResult(received=0, stored=0)
-    unique = list({r.measurement.id: r for r in records}.values())
+    unique = {r.measurement.id: r for r in records}
     try:
         with conn.transaction(), conn.cursor() as cur:
-            cur.execute(_STAGE)
-            types = dict(cur.execute(_TYPES).fetchall())
-            with cur.copy(_COPY) as copy:
-                copy.set_types([types[c] for c in COLUMNS])
-                for rec in unique:
-                    copy.write_row(_row(rec, received_at))
-            cur.execute(_MOVE)
-            stored = cur.rowcount
+            claimed = cur.execute(_CLAIM, (list(unique), received_at)).fetchall()
+            if claimed:
+                types = dict(cur.execute(_TYPES).fetchall())
+                with cur.copy(_COPY) as copy:
+                    copy.set_types([types[c] for c in COLUMNS])
+                    for (id_,) in claimed:
+                        copy.write_row(_row(unique[id_], received_at))
+            stored = len(claimed)
     except psycopg.OperationalError as exc:
         raise DatabaseUnavailable(f"database unavailable during ingest: {exc}") from exc
     except psycopg.Error as exc:
