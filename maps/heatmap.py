@@ -64,7 +64,10 @@ def _legend(cells: gpd.GeoDataFrame, mode: str, _: Gettext, lang: str) -> Legend
         entries.append((MISSING_COLOUR, _("No speed result")))
     targets = (cells[["access", "threshold_mbps"]].dropna().drop_duplicates("access")
                .sort_values("threshold_mbps"))
+    # A fixed line's target depends on its plan (0.8 x plan speed): no single figure to show.
     parts = [f"{format_number(t, lang, decimals=0)} Mbps ({label('access', a, _)})"
+             if a != "fixed" else
+             f"{_('80% of the plan speed')} ({label('access', a, _)})"
              for a, t in zip(targets["access"], targets["threshold_mbps"], strict=True)]
     if not parts:
         parts = [f"40 Mbps ({label('access', '4g', _)})"]
@@ -195,7 +198,7 @@ def build_map(
         _add_service_points(fmap, scorecards, _, lang)
     _add_lines(fmap, None if routes is None else check_frame(routes, "routes"), boundary, _)
     _legend(cells, mode, _, lang).add_to(fmap)
-    folium.LayerControl(collapsed=False).add_to(fmap)
+    folium.LayerControl(collapsed=True).add_to(fmap)
     bounds = [f.total_bounds for f in frames if len(f)]
     if bounds:
         fmap.fit_bounds([[min(b[1] for b in bounds), min(b[0] for b in bounds)],
