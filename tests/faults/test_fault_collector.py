@@ -91,12 +91,14 @@ def test_collector_sigkilled_in_the_middle_of_a_batch(
 
 
 def _ingesting(database_url: str) -> bool:
+    """A batch is being written: its transaction is open (claiming ids, COPY, or in between)."""
     dbname = database_url.rsplit("/", 1)[1]
     with psycopg.connect(database_url, autocommit=True) as conn:
         row = conn.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
-            " AND (query ILIKE 'COPY ingest_staging%%' OR query ILIKE 'WITH new_ids%%')"
-            " AND state = 'active'", (dbname,)).fetchone()
+            " AND (state = 'idle in transaction' OR (state = 'active' AND"
+            "      (query ILIKE 'COPY %%' OR query ILIKE '%%measurement_ids%%')))",
+            (dbname,)).fetchone()
     return row is not None and row[0] > 0
 
 
