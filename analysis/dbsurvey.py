@@ -28,14 +28,15 @@ from typing import IO, Any
 
 import geopandas as gpd
 import h3
+import numpy as np
 import pandas as pd
 import psycopg
 
-from analysis._geo import to_wgs84
+from analysis._geo import WGS84, to_wgs84
 from analysis.areas import cell_status, weak_areas
 from analysis.classify import WEAK, classify_cells
 from analysis.dbcells import RESOLUTION, cell_stats_from_rows, stat_parameters
-from analysis.load import NUMERIC, measurements_frame
+from analysis.load import NUMERIC
 from analysis.pipeline import SurveyConfig, SurveyResult, _no_points
 from analysis.planner import coverage_gaps, suggest_walk_route
 from analysis.proposals import upgrade_proposals
@@ -71,15 +72,25 @@ def service_point_boxes(
 
 
 def _fetch(copy: Callable[[IO[bytes]], int]) -> gpd.GeoDataFrame:
-    """Stream `copy`'s CSV through a temporary file into the measurements frame."""
+    """Stream `copy`'s CSV through a temporary file into a lean measurements frame.
+
+    Only `ROW_COLUMNS` (what weak areas and scorecards read) plus point geometry, text columns as
+    categories: with millions of rows near busy service points, the full `measurements_frame`
+    (every record field, text as Python strings) would take several gigabytes.
+    """
+    types = {c: "float64" if c in NUMERIC else "category" for c in ROW_COLUMNS}
+    types["measured_at"] = "object"
     with tempfile.TemporaryFile() as out:
         copy(out)
         out.seek(0)
-        table = pd.read_csv(
-            out, keep_default_na=False, na_values=[""],
-            dtype={c: "float64" if c in NUMERIC else object for c in ROW_COLUMNS},
-        )
-    return measurements_frame(table)
+        table = pd.read_csv(out, keep_default_na=False, na_values=[""], dtype=types)
+    table["measured_at"] = pd.to_datetime(table["measured_at"], utc=True, format="ISO8601")
+    lat = table["lat"].to_numpy(dtype="float64")
+    lon = table["lon"].to_numpy(dtype="float64")
+    has = np.isfinite(lat) & np.isfinite(lon)
+    points = gpd.points_from_xy(np.where(has, lon, 0.0), np.where(has, lat, 0.0), crs=WGS84)
+    points[~has] = None
+    return gpd.GeoDataFrame(table, geometry=points, copy=False)
 
 
 def run_survey_db(
