@@ -41,10 +41,21 @@ from analysis.pipeline import SurveyConfig, SurveyResult, _no_points
 from analysis.planner import coverage_gaps, suggest_walk_route
 from analysis.proposals import upgrade_proposals
 from analysis.sites import scorecards
+from analysis.thresholds import Thresholds
 from collector.storage.analysis_rows import copy_rows_in_cells, copy_rows_near
 from collector.storage.cellstats import select_cell_stats
 
-__all__ = ["ROW_COLUMNS", "run_survey_db", "service_point_boxes"]
+__all__ = [
+    "POINTS_PER_PASS",
+    "ROW_COLUMNS",
+    "db_cell_stats",
+    "db_scorecards",
+    "db_weak_areas",
+    "run_survey_db",
+    "service_point_boxes",
+]
+
+POINTS_PER_PASS = 4
 
 # The measurement columns weak areas and scorecards read (see `analysis._samples`).
 ROW_COLUMNS = (
@@ -132,27 +143,96 @@ def run_survey_db(
             f"got {config.resolution}; load the measurements and use run_survey for other grids"
         )
     t = config.thresholds
-    rows = select_cell_stats(conn, **stat_parameters(t), start=start, end=end,
-                             carriers=carriers, accesses=accesses)
-    cells = cell_stats_from_rows(rows, t)
+    cells = db_cell_stats(conn, t, start=start, end=end, carriers=carriers, accesses=accesses)
     classified = classify_cells(cells, t)
-    status = cell_status(classified)
-    weak = status[status["status"].isin(WEAK)]
-    groups = [(h3.str_to_int(c), str(ca), str(a))
-              for c, ca, a in zip(weak["cell"], weak["carrier"], weak["access"], strict=True)]
-    weak_rows = _fetch(lambda out: copy_rows_in_cells(conn, groups, out, start=start, end=end,
-                                                      columns=ROW_COLUMNS))
-    areas = weak_areas(classified, weak_rows, thresholds=t)
-    del weak_rows
+    areas = db_weak_areas(conn, classified, t, start=start, end=end)
     points = service_points if service_points is not None else _no_points(cells.crs)
-    site_ids = [str(s) for s in points["site_id"]] if "site_id" in points.columns else []
-    boxes = service_point_boxes(points, config.radius_m)
-    near = _fetch(lambda out: copy_rows_near(conn, boxes, site_ids, out, start=start, end=end,
-                                             carriers=carriers, accesses=accesses,
-                                             columns=ROW_COLUMNS))
-    cards = scorecards(points, near, classified, radius_m=config.radius_m, thresholds=t)
+    cards = db_scorecards(conn, points, classified, t, radius_m=config.radius_m, start=start,
+                          end=end, carriers=carriers, accesses=accesses)
     proposals = upgrade_proposals(areas, cards, cause_rules=t.cause)
     gaps = coverage_gaps(classified, thresholds=t, carriers=config.carriers)
     route = suggest_walk_route(gaps, start=config.route_start)
     return SurveyResult(cells, classified, areas, cards, proposals, gaps, route)
 
+
+def db_cell_stats(
+    conn: psycopg.Connection[Any],
+    thresholds: Thresholds,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    carriers: Sequence[str] = (),
+    accesses: Sequence[str] = (),
+) -> gpd.GeoDataFrame:
+    """Step 1: `cell_stats` (resolution 10) of the stored selection, grouped in SQL."""
+    rows = select_cell_stats(conn, **stat_parameters(thresholds), start=start, end=end,
+                             carriers=carriers, accesses=accesses)
+    return cell_stats_from_rows(rows, thresholds)
+
+
+def db_weak_areas(
+    conn: psycopg.Connection[Any],
+    classified: gpd.GeoDataFrame,
+    thresholds: Thresholds,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> gpd.GeoDataFrame:
+    """Step 3: `weak_areas`, reading the raw rows of the weak cell x carrier x access only
+    (their number in ``attrs["rows_read"]``)."""
+    status = cell_status(classified)
+    weak = status[status["status"].isin(WEAK)]
+    groups = [(h3.str_to_int(c), str(ca), str(a))
+              for c, ca, a in zip(weak["cell"], weak["carrier"], weak["access"], strict=True)]
+    rows = _fetch(lambda out: copy_rows_in_cells(conn, groups, out, start=start, end=end,
+                                                 columns=ROW_COLUMNS))
+    areas = weak_areas(classified, rows, thresholds=thresholds)
+    areas.attrs["rows_read"] = len(rows)
+    return areas
+
+
+def db_scorecards(
+    conn: psycopg.Connection[Any],
+    points: gpd.GeoDataFrame,
+    classified: gpd.GeoDataFrame,
+    thresholds: Thresholds,
+    *,
+    radius_m: float,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    carriers: Sequence[str] = (),
+    accesses: Sequence[str] = (),
+) -> gpd.GeoDataFrame:
+    """Step 4: `scorecards`, reading the rows near the points (or tagged with them) only (their
+    number in ``attrs["rows_read"]``).
+
+    The rows are fetched once; the scorecards are then made `POINTS_PER_PASS` points at a time
+    (each point's card depends only on its own rows), so the in-memory statistics never hold
+    every busy point's samples at once. The one difference from a single call is the time origin
+    of the trend regression, which changes the slope only by rounding.
+    """
+    if points.empty:
+        nothing = _fetch(lambda out: copy_rows_near(conn, [], [], out, columns=ROW_COLUMNS))
+        return scorecards(points, nothing, classified, radius_m=radius_m, thresholds=thresholds)
+    site_ids = [str(s) for s in points["site_id"]] if "site_id" in points.columns else []
+    boxes = service_point_boxes(points, radius_m)
+    near = _fetch(lambda out: copy_rows_near(conn, boxes, site_ids, out, start=start, end=end,
+                                             carriers=carriers, accesses=accesses,
+                                             columns=ROW_COLUMNS))
+    lon = near["lon"].to_numpy(dtype="float64")
+    lat = near["lat"].to_numpy(dtype="float64")
+    parts = []
+    for first in range(0, len(points), POINTS_PER_PASS):
+        part = points.iloc[first : first + POINTS_PER_PASS]
+        keep = near["site_id"].isin(set(site_ids[first : first + POINTS_PER_PASS])).to_numpy(
+            dtype=bool, copy=True
+        )
+        for x0, y0, x1, y1 in boxes[first : first + POINTS_PER_PASS]:
+            with np.errstate(invalid="ignore"):
+                keep |= (lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1)
+        parts.append(scorecards(part, near[keep], classified, radius_m=radius_m,
+                                thresholds=thresholds))
+    cards = pd.concat(parts, ignore_index=True)
+    result = gpd.GeoDataFrame(cards, geometry=cards.geometry.name, crs=parts[0].crs)
+    result.attrs["rows_read"] = len(near)
+    return result

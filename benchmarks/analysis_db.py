@@ -177,18 +177,12 @@ def load(url: str, n: int, seed: int = 1) -> dict[str, Any]:
 def analyse(url: str, seed: int = 1) -> dict[str, Any]:
     """Time the survey steps on the database at `url` (as `run_survey_db` runs them)."""
     import geopandas as gpd
-    import h3
     import psycopg
 
-    from analysis.areas import cell_status, weak_areas
-    from analysis.classify import WEAK, classify_cells
-    from analysis.dbcells import cell_stats_from_rows, stat_parameters
-    from analysis.dbsurvey import ROW_COLUMNS, _fetch, service_point_boxes
+    from analysis.classify import classify_cells
+    from analysis.dbsurvey import db_cell_stats, db_scorecards, db_weak_areas
     from analysis.proposals import upgrade_proposals
-    from analysis.sites import scorecards
     from analysis.thresholds import load_thresholds
-    from collector.storage.analysis_rows import copy_rows_in_cells, copy_rows_near
-    from collector.storage.cellstats import select_cell_stats
 
     _, site_xy = _spots(seed)
     points = gpd.GeoDataFrame(
@@ -210,27 +204,13 @@ def analyse(url: str, seed: int = 1) -> dict[str, Any]:
         mark, cpu_mark = now, cpu_now
 
     with psycopg.connect(url) as conn:
-        cells = cell_stats_from_rows(select_cell_stats(conn, **stat_parameters(t)), t)
+        cells = db_cell_stats(conn, t)
         step("cell_stats_sql")
         classified = classify_cells(cells, t)
         step("classify")
-        status = cell_status(classified)
-        weak = status[status["status"].isin(WEAK)]
-        groups = [(h3.str_to_int(c), str(ca), str(a))
-                  for c, ca, a in zip(weak["cell"], weak["carrier"], weak["access"], strict=True)]
-        weak_rows = _fetch(lambda out: copy_rows_in_cells(conn, groups, out, columns=ROW_COLUMNS))
-        weak_count = len(weak_rows)
-        step("weak_rows_fetch")
-        areas = weak_areas(classified, weak_rows, thresholds=t)
-        del weak_rows
+        areas = db_weak_areas(conn, classified, t)
         step("weak_areas")
-        boxes = service_point_boxes(points, 150.0)
-        sites = list(points["site_id"])
-        near = _fetch(lambda out: copy_rows_near(conn, boxes, sites, out, columns=ROW_COLUMNS))
-        near_count = len(near)
-        step("near_rows_fetch")
-        cards = scorecards(points, near, classified, thresholds=t)
-        del near
+        cards = db_scorecards(conn, points, classified, t, radius_m=150.0)
         step("scorecards")
         proposals = upgrade_proposals(areas, cards, cause_rules=t.cause)
         step("proposals")
@@ -243,7 +223,7 @@ def analyse(url: str, seed: int = 1) -> dict[str, Any]:
         "measurements": int(cells.attrs["measurements"]),
         "cells": int(classified["cell"].nunique()), "stat_rows": len(classified),
         "status": classified[classified["window"] == "all"]["status"].value_counts().to_dict(),
-        "weak_groups": len(groups), "weak_rows": weak_count, "near_rows": near_count,
+        "weak_rows": areas.attrs["rows_read"], "near_rows": cards.attrs["rows_read"],
         "weak_areas": len(areas), "proposals": len(proposals),
     }
 
