@@ -7,8 +7,12 @@ selection, but never loads the whole selection into Python:
    into the `cell_stats` frame by `analysis.dbcells.cell_stats_from_rows`;
 2. classification, coverage gaps and walk route: on those statistics, as in memory;
 3. weak areas: the raw rows of the weak cell x carrier x access groups only;
-4. scorecards: the raw rows in a box around each service point (or tagged with its site id) only.
+4. scorecards: the raw rows in a box around each service point (or tagged with its site id) only,
+   a few points per pass.
 
+Raw rows travel as CSV (``COPY ... TO STDOUT``) through a temporary file into a lean frame (the
+needed columns, text as categories). The same answers as in memory, to rounding (the trend's time
+origin), are checked on both storage tiers in ``tests/analysis/test_analysis_db.py``.
 Statistics are at the stored H3 resolution 10 (`SurveyConfig.resolution` must be 10). This module
 is an I/O edge (it runs queries); the analysis itself stays in the pure functions it calls.
 
