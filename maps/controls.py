@@ -73,7 +73,7 @@ class WindowSwitch(MacroElement):
   var map = {{ this._parent.get_name() }};
   var layers = { {% for combo, windows in this.layers.items() %}{{ combo|tojson }}: {
     {% for window, name in windows.items() %}{{ window|tojson }}: {{ name }},{% endfor %} },{% endfor %} };
-  var control = L.control({position: "topleft"});
+  var control = L.control({position: "bottomleft"});
   control.onAdd = function () {
     var div = L.DomUtil.create("div", "lomsong-legend lomsong-window");
     div.innerHTML = "<b>" + {{ this.title|tojson }} + "</b>" + {{ this.options|tojson }}.map(

@@ -93,12 +93,15 @@ def test_officer_uses_the_dashboard_offline(server: str) -> None:
             frame.locator(".leaflet-marker-pane > .awesome-marker").first.wait_for()
             page.screenshot(path=str(ARTIFACTS / "dashboard-map.png"))
 
+            # the layer list is collapsed: open it as a person would, by pointing at its button
+            frame.locator(".leaflet-control-layers").hover()
             layer = frame.locator(".leaflet-control-layers-overlays label", has_text="MobiFone")
             box = layer.first.locator("input[type=checkbox]")
             assert not box.is_checked()
             box.check()
             assert box.is_checked()
             page.screenshot(path=str(ARTIFACTS / "dashboard-map-mobifone.png"))
+            page.mouse.move(5, 5)  # leave the layer list: it folds away again
 
             markers = frame.locator(".leaflet-marker-pane > .awesome-marker")
             assert markers.count() == len(synthetic.SERVICE_POINTS)
