@@ -276,6 +276,13 @@ class Measurement(BaseModel):
     error_message: str | None = Field(default=None, max_length=MESSAGE_MAX_CHARS)
     raw: str | None = Field(default=None, max_length=RAW_MAX_CHARS)
 
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("contains a NUL character, which cannot be stored")
+        return value
+
     @field_validator("measured_at")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:

@@ -15,7 +15,7 @@ from collector.schemas import Batch, ErrorBody, ErrorItem, IngestResponse, Measu
 from collector.storage.ingest import IngestResult, StoredRecord, ingest
 from collector.storage.measurements import Filters, decode_cursor, list_measurements
 from collector.timefix import BatchClock, TimeRejected, effective_time
-from probe.record import Access, Carrier, Kind, Measurement
+from probe.record import Access, Carrier, Kind
 
 router = APIRouter(prefix="/api/v1/measurements", tags=["measurements"])
 
@@ -52,10 +52,6 @@ def _error_items(exc: ValidationError) -> list[ErrorItem]:
     return items
 
 
-_TEXT_FIELDS = tuple(name for name, field in Measurement.model_fields.items()
-                     if field.annotation in (str, str | None))
-
-
 class BatchTooLarge(Exception):
     """More records than the collector takes in one request."""
 
@@ -76,11 +72,6 @@ def _validate(body: bytes, probe_name: str, settings_future_s: float,
     records: list[StoredRecord] = []
     errors: list[ErrorItem] = []
     for index, m in enumerate(batch.measurements):
-        nul = next((f for f in _TEXT_FIELDS if "\x00" in (getattr(m, f) or "")), None)
-        if nul is not None:  # PostgreSQL text cannot hold NUL: refuse the record, not the batch
-            errors.append(ErrorItem(index=index, field=nul,
-                                    message="must not contain NUL (0x00) characters"))
-            continue
         if m.probe_id != probe_name:
             errors.append(ErrorItem(index=index, field="probe_id",
                                     message=f"this token writes only as probe {probe_name!r}"))

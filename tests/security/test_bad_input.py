@@ -14,7 +14,6 @@ import pytest
 from conftest import PROBE, URL, auth
 from fastapi.testclient import TestClient
 
-from collector.routes.measurements import _TEXT_FIELDS
 from probe.record import ClockState, Kind, Measurement, PositionSource
 
 pytestmark = pytest.mark.db
@@ -114,6 +113,10 @@ def test_coordinates_out_of_range_are_refused(post: Any, lat: float, lon: float)
 def test_unknown_schema_versions_are_refused(post: Any, version: Any) -> None:
     errors = _assert_clear_4xx(post(_batch(_record(), _record(schema_version=version))))["errors"]
     assert [(e["index"], e["field"]) for e in errors] == [(1, "schema_version")]
+
+
+_TEXT_FIELDS = tuple(name for name, field in Measurement.model_fields.items()
+                     if field.annotation in (str, str | None))
 
 
 @pytest.mark.parametrize("field", [f for f in _TEXT_FIELDS if f not in ("probe_id", "mcc", "mnc")])
