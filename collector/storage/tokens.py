@@ -49,11 +49,17 @@ def create_token(conn: psycopg.Connection[Any], name: str, role: Role) -> str:
 
 
 def lookup_token(conn: psycopg.Connection[Any], token: str) -> TokenInfo | None:
-    """The active token matching `token` (and note its use), or None."""
+    """The active token matching `token`, or None; its last use is noted at most once a minute
+    (so a busy probe does not turn every request into a write)."""
     row = conn.execute(
-        "UPDATE api_tokens SET last_used_at = now()"
-        " WHERE token_hash = %s AND revoked_at IS NULL"
-        " RETURNING id, name, role, created_at, revoked_at, last_used_at",
+        "WITH found AS ("
+        " SELECT id, name, role, created_at, revoked_at, last_used_at FROM api_tokens"
+        " WHERE token_hash = %s AND revoked_at IS NULL),"
+        " touched AS ("
+        " UPDATE api_tokens SET last_used_at = now() WHERE id IN ("
+        "  SELECT id FROM found"
+        "  WHERE last_used_at IS NULL OR last_used_at < now() - interval '1 minute'))"
+        " SELECT * FROM found",
         (hash_token(token),),
     ).fetchone()
     return None if row is None else TokenInfo(*row)

@@ -131,3 +131,19 @@ def test_cell_hourly_view_aggregates_per_cell(conn: psycopg.Connection[Any]) -> 
         "SELECT sum(tests), sum(down_n), sum(down_sum), sum(down_below_40), sum(down_below_100)"
         " FROM cell_hourly").fetchone()
     assert rows == (4, 4, 210.0, 2, 3)
+
+
+def test_token_use_is_noted_at_most_once_a_minute(conn: psycopg.Connection[Any]) -> None:
+    from collector.storage.tokens import create_token, lookup_token
+
+    token = create_token(conn, "pi-09", "probe")
+    first = lookup_token(conn, token)
+    assert first is not None and first.last_used_at is None  # the row as found
+    noted = lookup_token(conn, token)
+    assert noted is not None and noted.last_used_at is not None
+    assert lookup_token(conn, token).last_used_at == noted.last_used_at  # type: ignore[union-attr]
+    conn.execute("UPDATE api_tokens SET last_used_at = now() - interval '2 minutes'")
+    stale = lookup_token(conn, token)
+    assert stale is not None
+    assert lookup_token(conn, token).last_used_at > stale.last_used_at  # type: ignore[union-attr,operator]
+    assert lookup_token(conn, "lsk_not-a-token") is None
