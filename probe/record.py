@@ -183,7 +183,9 @@ def bounded_raw(text: str | None, limit: int = RAW_MAX_CHARS) -> str | None:
 
 Mbps = Annotated[float, Field(ge=0, le=100_000)]
 Millis = Annotated[float, Field(ge=0, le=600_000)]
-ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+# PostgreSQL text cannot hold NUL: every free-text field refuses it (checked in pydantic-core).
+NO_NUL: Final = r"^[^\x00]*$"
+ShortText = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
 
 # Which result a successful test of each kind must carry.
 _REQUIRED_RESULT: Final[dict[Kind, tuple[str, ...]]] = {
@@ -217,15 +219,17 @@ class Measurement(BaseModel):
     # Time
     measured_at: datetime = Field(description="Start of the test, UTC")
     clock: ClockState = ClockState.UNKNOWN
-    boot_id: str | None = Field(default=None, max_length=64, description="Probe boot identifier")
+    boot_id: str | None = Field(
+        default=None, max_length=64, description="Probe boot identifier", pattern=NO_NUL
+    )
     monotonic_s: float | None = Field(default=None, ge=0, description="Probe monotonic clock")
 
     # What and against what
     kind: Kind
     tool: ShortText
-    tool_version: str | None = Field(default=None, max_length=100)
-    server: str | None = Field(default=None, max_length=255)
-    interface: str | None = Field(default=None, max_length=64)
+    tool_version: str | None = Field(default=None, max_length=100, pattern=NO_NUL)
+    server: str | None = Field(default=None, max_length=255, pattern=NO_NUL)
+    interface: str | None = Field(default=None, max_length=64, pattern=NO_NUL)
     carrier: Carrier = Carrier.UNKNOWN
     access: Access = Access.UNKNOWN
     plan_down_mbps: Mbps | None = Field(default=None, description="Fixed line: subscribed speed")
@@ -253,13 +257,13 @@ class Measurement(BaseModel):
     pci: int | None = Field(default=None, ge=0, le=1007)
     tac: int | None = Field(default=None, ge=0, le=2**24)
     earfcn: int | None = Field(default=None, ge=0, le=262_143)
-    band: str | None = Field(default=None, max_length=16)
+    band: str | None = Field(default=None, max_length=16, pattern=NO_NUL)
     nr_rsrp_dbm: float | None = Field(default=None, ge=-160, le=-20)
     nr_rsrq_db: float | None = Field(default=None, ge=-45, le=20)
     nr_sinr_db: float | None = Field(default=None, ge=-30, le=60)
     nr_pci: int | None = Field(default=None, ge=0, le=1007)
     nr_arfcn: int | None = Field(default=None, ge=0, le=3_279_165)
-    nr_band: str | None = Field(default=None, max_length=16)
+    nr_band: str | None = Field(default=None, max_length=16, pattern=NO_NUL)
     mcc: str | None = Field(default=None, pattern=r"^\d{3}$")
     mnc: str | None = Field(default=None, pattern=r"^\d{2,3}$")
 
@@ -269,19 +273,12 @@ class Measurement(BaseModel):
     accuracy_m: float | None = Field(default=None, ge=0, le=100_000)
     position_source: PositionSource = PositionSource.NONE
     setting: Setting = Setting.UNKNOWN
-    site_id: str | None = Field(default=None, max_length=64)
+    site_id: str | None = Field(default=None, max_length=64, pattern=NO_NUL)
 
     # Failure and audit
     error_kind: ErrorKind | None = None
-    error_message: str | None = Field(default=None, max_length=MESSAGE_MAX_CHARS)
-    raw: str | None = Field(default=None, max_length=RAW_MAX_CHARS)
-
-    @field_validator("*")
-    @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("contains a NUL character, which cannot be stored")
-        return value
+    error_message: str | None = Field(default=None, max_length=MESSAGE_MAX_CHARS, pattern=NO_NUL)
+    raw: str | None = Field(default=None, max_length=RAW_MAX_CHARS, pattern=NO_NUL)
 
     @field_validator("measured_at")
     @classmethod
