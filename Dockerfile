@@ -16,4 +16,4 @@ USER lomsong
 ENV LOMSONG_ENV=prod LOMSONG_HOST=0.0.0.0 LOMSONG_PORT=8080
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/readyz', timeout=4).status != 200)"
-CMD ["lomsong", "serve"]
+CMD ["lomsong", "serve", "--workers", "2"]

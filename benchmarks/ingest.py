@@ -81,7 +81,7 @@ def run_http(db_url: str, bodies: list[bytes], per_batch: int, token: str,
     port = free_port()
     env = {**os.environ, "LOMSONG_DATABASE_URL": db_url, "LOMSONG_POOL_MAX_SIZE": "8"}
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "benchmarks.serve_factory:app",
+        [sys.executable, "-m", "uvicorn", "--factory", "collector.asgi:app",
          "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
          "--log-level", "warning"],
         cwd=REPO, env=env,

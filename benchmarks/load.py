@@ -189,7 +189,7 @@ def main() -> int:
                # every probe shares 127.0.0.1 here, as probes behind one NAT would
                "LOMSONG_RATE_PER_IP_PER_S": "0"}
         server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "benchmarks.serve_factory:app",
+            [sys.executable, "-m", "uvicorn", "--factory", "collector.asgi:app",
              "--port", str(port), "--log-level", "warning", "--no-access-log"],
             cwd=REPO, env=env)
         base = f"http://127.0.0.1:{port}"

@@ -23,6 +23,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = sub.add_parser("serve", help="chạy máy chủ thu thập và bảng điều khiển (run the collector)")
     serve.add_argument("--host", help="listen address (default 127.0.0.1 or LOMSONG_HOST)")
     serve.add_argument("--port", type=int, help="port (default 8080 or LOMSONG_PORT)")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="worker processes (default 1; about one per CPU core for heavy ingest)")
     serve.set_defaults(handler=_serve)
 
     db = sub.add_parser("db", help="cơ sở dữ liệu (database schema)")
@@ -74,15 +76,24 @@ def database(settings: Settings) -> Iterator[str]:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import os
+
     import uvicorn
 
     from collector.app import create_app
+    from collector.storage.migrate import migrate
 
     settings = _settings(args)
     with database(settings) as url:
-        app = create_app(settings.model_copy(update={"database_url": url}))
         print(f"lomsong collector: http://{settings.host}:{settings.port}/  (API docs: /docs)")
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+        if args.workers > 1:
+            migrate(url)  # once, before the workers start
+            os.environ["LOMSONG_DATABASE_URL"] = url  # the workers build their app from the env
+            uvicorn.run("collector.asgi:app", factory=True, host=settings.host,
+                        port=settings.port, workers=args.workers, log_level="info")
+        else:
+            app = create_app(settings.model_copy(update={"database_url": url}))
+            uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
     return 0
 
 

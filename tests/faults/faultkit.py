@@ -1,6 +1,6 @@
 """Fault-test toolkit: a real collector in a subprocess, record factories, ledger checks.
 
-The collector runs as ``python -m uvicorn --factory benchmarks.serve_factory:app`` against a
+The collector runs as ``python -m uvicorn --factory collector.asgi:app`` against a
 fresh, migrated test database, so a SIGKILL kills a real server with real connections open.
 """
 
@@ -92,7 +92,7 @@ class CollectorProcess:
                **(self.env or {})}
         prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
         argv = [*prefix, sys.executable, "-m", "uvicorn", "--factory",
-                "benchmarks.serve_factory:app", "--host", self.host, "--port", str(self.port),
+                "collector.asgi:app", "--host", self.host, "--port", str(self.port),
                 "--log-level", "info", "--no-access-log"]
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = self.log_path.open("ab")

@@ -1,0 +1,18 @@
+"""ASGI entry point for process managers: ``uvicorn --factory collector.asgi:app``.
+
+Settings come from the ``LOMSONG_*`` environment (``LOMSONG_DATABASE_URL`` must be set); used by
+``lomsong serve --workers N`` and the benchmarks.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from collector.app import create_app
+from collector.settings import Settings
+
+__all__ = ["app"]
+
+
+def app() -> FastAPI:
+    return create_app(Settings())
