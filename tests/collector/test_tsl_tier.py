@@ -1,0 +1,225 @@
+"""The TimescaleDB community-licence (TSL) tier on a real server, when one is named.
+
+CI builds TimescaleDB Apache-only, so these tests run only when ``LOMSONG_TEST_TSL_URL`` names a
+PostgreSQL server (an admin ``postgresql://`` URL) with TimescaleDB preloaded and
+``timescaledb.license = 'timescale'``. Each test gets a fresh database, migrated, with the
+database's policy jobs paused: policies are run with ``CALL run_job`` (see DESIGN.md, "TimescaleDB
+in CI": background jobs failed on PostgreSQL 15.20 while ``run_job`` worked, and a half-run
+background refresh would race the test's own).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+from uuid import uuid4
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from collector.storage.ingest import IngestResult, StoredRecord, ingest
+from collector.storage.measurements import Filters, list_measurements, select_for_analysis
+from collector.storage.migrate import available_migrations, migrate
+from collector.storage.tier import Tier
+from lomsong.synthetic import survey
+from probe.record import Measurement
+
+pytestmark = pytest.mark.db
+
+ENV = "LOMSONG_TEST_TSL_URL"
+JOB_IDLE_DEADLINE_S = 60.0
+NOW = datetime.now(UTC).replace(microsecond=0)
+COMPRESS_AFTER = timedelta(days=30)
+
+# cell_hourly computed straight from the raw rows, to compare with the continuous aggregate.
+RAW_CELL_HOURLY = """
+SELECT date_trunc('hour', time, 'UTC') AS bucket, h3_r10, carrier, access, kind,
+    count(*) AS tests, count(*) FILTER (WHERE error_kind IS NOT NULL) AS failed,
+    count(download_mbps) AS down_n, sum(download_mbps) AS down_sum,
+    min(download_mbps) AS down_min, max(download_mbps) AS down_max,
+    count(*) FILTER (WHERE download_mbps < 10) AS down_below_10,
+    count(*) FILTER (WHERE download_mbps < 30) AS down_below_30,
+    count(*) FILTER (WHERE download_mbps < 40) AS down_below_40,
+    count(*) FILTER (WHERE download_mbps < 50) AS down_below_50,
+    count(*) FILTER (WHERE download_mbps < 100) AS down_below_100,
+    count(upload_mbps) AS up_n, sum(upload_mbps) AS up_sum,
+    count(rtt_ms) AS rtt_n, sum(rtt_ms) AS rtt_sum,
+    count(rsrp_dbm) AS rsrp_n, sum(rsrp_dbm) AS rsrp_sum,
+    count(sinr_db) AS sinr_n, sum(sinr_db) AS sinr_sum
+FROM measurements WHERE h3_r10 IS NOT NULL GROUP BY 1, 2, 3, 4, 5
+"""
+KEYS = ("bucket", "h3_r10", "carrier", "access", "kind")
+EXACT = ("tests", "failed", "down_n", "down_min", "down_max", "down_below_10", "down_below_30",
+         "down_below_40", "down_below_50", "down_below_100", "up_n", "rtt_n", "rsrp_n", "sinr_n")
+SUMS = ("down_sum", "up_sum", "rtt_sum", "rsrp_sum", "sinr_sum")  # summed in another order
+
+
+@pytest.fixture(scope="module")
+def tsl_admin_url() -> str:
+    url = os.environ.get(ENV)
+    if not url:
+        pytest.skip(f"set {ENV} to a TimescaleDB (community licence) server to test the TSL tier")
+    return url
+
+
+def _pause_jobs(conn: psycopg.Connection[Any]) -> None:
+    """Stop the scheduler starting this database's policies; wait for any run to end."""
+    conn.execute("SELECT alter_job(job_id, scheduled => false)"
+                 " FROM timescaledb_information.jobs WHERE job_id >= 1000")
+    deadline = time.monotonic() + JOB_IDLE_DEADLINE_S
+    while conn.execute("SELECT count(*) FROM timescaledb_information.job_stats"
+                       " WHERE job_status = 'Running'").fetchone() != (0,):
+        assert time.monotonic() < deadline, "a background job is still running"
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def tsl_url(tsl_admin_url: str) -> Iterator[str]:
+    """A fresh database on the TSL server, migrated, its policy jobs paused; dropped afterwards."""
+    name = f"lomsong_tsl_{uuid4().hex[:16]}"
+    with psycopg.connect(tsl_admin_url, autocommit=True, connect_timeout=5) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
+    url = urlsplit(tsl_admin_url)._replace(path=f"/{name}").geturl()
+    try:
+        status = migrate(url)
+        assert status.tier is Tier.TIMESCALE_TSL, "the server is not a TSL TimescaleDB"
+        with psycopg.connect(url, autocommit=True) as conn:
+            _pause_jobs(conn)
+        yield url
+    finally:
+        with psycopg.connect(tsl_admin_url, autocommit=True, connect_timeout=5) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)))
+
+
+@pytest.fixture
+def conn(tsl_url: str) -> Iterator[psycopg.Connection[Any]]:
+    with psycopg.connect(tsl_url, autocommit=True) as connection:
+        yield connection
+
+
+def store(conn: psycopg.Connection[Any], records: list[Measurement]) -> IngestResult:
+    return ingest(conn, [StoredRecord(m, m.measured_at, m.clock) for m in records], NOW)
+
+
+def two_months() -> list[Measurement]:
+    """About 7,000 synthetic records over the last 60 days (half of them older than 30 days)."""
+    return list(survey(NOW - timedelta(days=60), days=60, pi_interval_min=360, walks=2))
+
+
+def job_id(conn: psycopg.Connection[Any], proc: str) -> int:
+    row = conn.execute("SELECT job_id FROM timescaledb_information.jobs WHERE proc_name = %s",
+                       (proc,)).fetchone()
+    assert row is not None, proc
+    return int(row[0])
+
+
+def chunks(conn: psycopg.Connection[Any]) -> list[tuple[datetime, bool]]:
+    return [(r[0], bool(r[1])) for r in conn.execute(
+        "SELECT range_end, is_compressed FROM timescaledb_information.chunks"
+        " WHERE hypertable_name = 'measurements' ORDER BY range_start")]
+
+
+def cagg_mismatches(conn: psycopg.Connection[Any]) -> list[tuple[Any, ...]]:
+    """Groups where cell_hourly and the raw rows disagree (sums within 1e-9 relative)."""
+    exact = [sql.SQL("r.{0} IS DISTINCT FROM c.{0}").format(sql.Identifier(c)) for c in EXACT]
+    sums = [sql.SQL("abs(r.{0} - c.{0}) > 1e-9 * greatest(1, abs(r.{0}))").format(
+        sql.Identifier(c)) for c in SUMS]
+    query = sql.SQL(
+        "SELECT {keys}, r.tests, c.tests FROM ({raw}) r FULL JOIN cell_hourly c USING ({keys})"
+        " WHERE r.tests IS NULL OR c.tests IS NULL OR {diff}"
+    ).format(keys=sql.SQL(", ").join(sql.Identifier(k) for k in KEYS), raw=sql.SQL(RAW_CELL_HOURLY),
+             diff=sql.SQL(" OR ").join([*exact, *sums]))
+    return conn.execute(query).fetchall()
+
+
+def cagg_tests(conn: psycopg.Connection[Any]) -> int:
+    row = conn.execute("SELECT coalesce(sum(tests), 0) FROM cell_hourly").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_migrations_add_policies_and_the_continuous_aggregate(tsl_url: str,
+                                                              conn: psycopg.Connection[Any]) -> None:
+    status = migrate(tsl_url)
+    assert status.current
+    assert list(status.applied) == sorted(m.name for m in available_migrations(Tier.TIMESCALE_TSL))
+    assert {n.split("/")[0] for n in status.applied} == {"core", "timescale", "tsl"}
+    policies = {r[0]: r[1] for r in conn.execute(
+        "SELECT proc_name, config FROM timescaledb_information.jobs WHERE job_id >= 1000")}
+    assert policies["policy_compression"]["compress_after"] == "30 days"
+    assert policies["policy_retention"]["drop_after"] == "5 years"
+    refresh = policies["policy_refresh_continuous_aggregate"]
+    assert (refresh["start_offset"], refresh["end_offset"]) == (None, "01:00:00")
+    assert conn.execute(
+        "SELECT materialized_only FROM timescaledb_information.continuous_aggregates"
+        " WHERE view_name = 'cell_hourly'").fetchone() == (False,)
+
+
+def test_compression_policy_compresses_old_chunks_and_keeps_every_record(
+        conn: psycopg.Connection[Any]) -> None:
+    records = two_months()
+    assert store(conn, records).stored == len(records)
+    old_end = NOW - timedelta(days=40)
+    before_old = list_measurements(conn, Filters(end=old_end), limit=len(records))
+    assert not any(compressed for _, compressed in chunks(conn))
+
+    conn.execute("CALL run_job(%s)", (job_id(conn, "policy_compression"),))
+
+    after = chunks(conn)
+    assert any(compressed for _, compressed in after)
+    for range_end, compressed in after:
+        assert compressed == (range_end <= NOW - COMPRESS_AFTER), range_end
+    stats = conn.execute("SELECT sum(before_compression_total_bytes),"
+                         " sum(after_compression_total_bytes) FROM chunk_compression_stats("
+                         "'measurements') WHERE compression_status = 'Compressed'").fetchone()
+    assert stats is not None and stats[1] < stats[0]
+    assert conn.execute("SELECT count(*) FROM measurements").fetchone() == (len(records),)
+    by_carrier = Counter(m.carrier.value for m in records)
+    assert dict(conn.execute("SELECT carrier, count(*) FROM measurements GROUP BY 1").fetchall()) \
+        == dict(by_carrier)
+    after_old = list_measurements(conn, Filters(end=old_end), limit=len(records))
+    assert after_old.items == before_old.items and after_old.items
+    rows = select_for_analysis(conn, end=old_end)
+    assert [r["id"] for r in rows] == [r["id"] for r in after_old.items]
+
+
+def test_cell_hourly_matches_the_raw_rows_through_refresh_compression_and_late_data(
+        conn: psycopg.Connection[Any]) -> None:
+    records = two_months()
+    store(conn, records)
+    assert cagg_mismatches(conn) == []  # real-time aggregation before any refresh
+    refresh = job_id(conn, "policy_refresh_continuous_aggregate")
+    conn.execute("CALL run_job(%s)", (refresh,))
+    assert cagg_mismatches(conn) == []  # every hour materialised, none lost behind the watermark
+    assert cagg_tests(conn) == len(records)
+
+    conn.execute("CALL run_job(%s)", (job_id(conn, "policy_compression"),))
+    assert cagg_mismatches(conn) == []
+
+    # A probe's late backlog (older than 30 days: lands in compressed chunks) plus a resend.
+    late = list(survey(NOW - timedelta(days=59, hours=5), days=3, seed=11, pi_interval_min=360,
+                       walks=1))
+    assert max(m.measured_at for m in late) < NOW - COMPRESS_AFTER - timedelta(days=7)
+    result = store(conn, records[:500] + late)
+    assert (result.stored, result.duplicates) == (len(late), 500)
+    total = len(records) + len(late)
+    assert conn.execute("SELECT count(*) FROM measurements").fetchone() == (total,)
+    assert any(compressed for _, compressed in chunks(conn))
+
+    conn.execute("CALL run_job(%s)", (refresh,))
+    assert cagg_mismatches(conn) == []
+    assert cagg_tests(conn) == total
+    conn.execute("CALL refresh_continuous_aggregate('cell_hourly', NULL, NULL)")
+    assert cagg_mismatches(conn) == []
+    page = list_measurements(conn, Filters(end=NOW - COMPRESS_AFTER), limit=100)
+    assert len(page.items) == 100 and page.next_cursor is not None
+    old = conn.execute("SELECT count(*) FROM measurements WHERE time < %s",
+                       (NOW - COMPRESS_AFTER,)).fetchone()
+    assert old == (len(select_for_analysis(conn, end=NOW - COMPRESS_AFTER)),)
