@@ -6,6 +6,7 @@ import math
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -280,6 +281,12 @@ def shaped_40() -> Iterator[None]:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        deadline = time.monotonic() + 10  # the client must not race the server's listen()
+        while not subprocess.run(["ip", "netns", "exec", "ls_srv", "ss", "-Hltn", "sport = :5201"],
+                                 capture_output=True, text=True, timeout=5).stdout.strip():
+            if time.monotonic() > deadline:
+                raise RuntimeError("iperf3 server in ls_srv did not start listening")
+            time.sleep(0.05)
         try:
             yield
         finally:
