@@ -16,7 +16,7 @@ from collector import users_cli
 if TYPE_CHECKING:
     from collector.settings import Settings
 
-__all__ = ["register"]
+__all__ = ["database", "register", "settings_from_args"]
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     users_cli.register(sub)
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def settings_from_args(args: argparse.Namespace) -> Settings:
     from pydantic import ValidationError
 
     from collector.settings import Settings
@@ -83,7 +83,7 @@ def _serve(args: argparse.Namespace) -> int:
     from collector.app import create_app
     from collector.storage.migrate import migrate
 
-    settings = _settings(args)
+    settings = settings_from_args(args)
     with database(settings) as url:
         print(f"lomsong collector: http://{settings.host}:{settings.port}/  (API docs: /docs)")
         if args.workers > 1:
@@ -101,7 +101,7 @@ def _db_migrate(args: argparse.Namespace) -> int:
     from collector.errors import StorageError
     from collector.storage.migrate import migrate
 
-    with database(_settings(args)) as url:
+    with database(settings_from_args(args)) as url:
         try:
             status = migrate(url)
         except StorageError as exc:
@@ -115,7 +115,7 @@ def _db_status(args: argparse.Namespace) -> int:
     from collector.errors import StorageError
     from collector.storage.migrate import migration_status
 
-    with database(_settings(args)) as url:
+    with database(settings_from_args(args)) as url:
         try:
             status = migration_status(url)
         except StorageError as exc:
@@ -138,7 +138,7 @@ def _token_add(args: argparse.Namespace) -> int:
     from collector.storage.migrate import migrate
     from collector.storage.tokens import create_token
 
-    with database(_settings(args)) as url:
+    with database(settings_from_args(args)) as url:
         migrate(url)
         with psycopg.connect(url, autocommit=True) as conn:
             try:
@@ -156,7 +156,7 @@ def _token_revoke(args: argparse.Namespace) -> int:
 
     from collector.storage.tokens import revoke_token
 
-    with database(_settings(args)) as url, psycopg.connect(url, autocommit=True) as conn:
+    with database(settings_from_args(args)) as url, psycopg.connect(url, autocommit=True) as conn:
         revoked = revoke_token(conn, args.name, args.role)
     if not revoked:
         print(f"lomsong: no active {args.role} token named {args.name!r}", file=sys.stderr)
@@ -170,7 +170,7 @@ def _token_list(args: argparse.Namespace) -> int:
 
     from collector.storage.tokens import list_tokens
 
-    with database(_settings(args)) as url, psycopg.connect(url, autocommit=True) as conn:
+    with database(settings_from_args(args)) as url, psycopg.connect(url, autocommit=True) as conn:
         tokens = [t for t in list_tokens(conn) if t.role == args.role]
     for t in tokens:
         state = "revoked" if t.revoked_at else "active"

@@ -39,7 +39,7 @@ def _password(args: argparse.Namespace) -> str:
 def _add(args: argparse.Namespace) -> int:
     import psycopg
 
-    from collector.cli import _settings, database
+    from collector.cli import database, settings_from_args
     from collector.dashboard.security import hash_password
     from collector.errors import StorageError
     from collector.storage.migrate import migrate
@@ -51,7 +51,7 @@ def _add(args: argparse.Namespace) -> int:
               f"(password needs at least {MIN_PASSWORD_CHARS} characters)", file=sys.stderr)
         return 2
     password_hash = hash_password(password)
-    with database(_settings(args)) as url:
+    with database(settings_from_args(args)) as url:
         migrate(url)
         with psycopg.connect(url, autocommit=True) as conn:
             try:
@@ -66,10 +66,10 @@ def _add(args: argparse.Namespace) -> int:
 def _toggle(args: argparse.Namespace) -> int:
     import psycopg
 
-    from collector.cli import _settings, database
+    from collector.cli import database, settings_from_args
     from collector.storage.users import set_disabled
 
-    with database(_settings(args)) as url, psycopg.connect(url, autocommit=True) as conn:
+    with database(settings_from_args(args)) as url, psycopg.connect(url, autocommit=True) as conn:
         changed = set_disabled(conn, args.name, args.disabled)
     if not changed:
         print(f"lomsong: không có người dùng {args.name!r} (no such user)", file=sys.stderr)
@@ -81,10 +81,10 @@ def _toggle(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     import psycopg
 
-    from collector.cli import _settings, database
+    from collector.cli import database, settings_from_args
     from collector.storage.users import list_users
 
-    with database(_settings(args)) as url, psycopg.connect(url, autocommit=True) as conn:
+    with database(settings_from_args(args)) as url, psycopg.connect(url, autocommit=True) as conn:
         users = list_users(conn)
     for u in users:
         state = "active" if u.active else "disabled"
