@@ -41,7 +41,7 @@ from analysis.areas import cell_status, weak_areas
 from analysis.classify import WEAK, classify_cells
 from analysis.dbcells import RESOLUTION, cell_stats_from_rows, stat_parameters
 from analysis.load import NUMERIC
-from analysis.pipeline import SurveyConfig, SurveyResult, _no_points
+from analysis.pipeline import SurveyConfig, SurveyResult, empty_service_points
 from analysis.planner import coverage_gaps, suggest_walk_route
 from analysis.proposals import upgrade_proposals
 from analysis.sites import scorecards
@@ -150,7 +150,7 @@ def run_survey_db(
     cells = db_cell_stats(conn, t, start=start, end=end, carriers=carriers, accesses=accesses)
     classified = classify_cells(cells, t)
     areas = db_weak_areas(conn, classified, t, start=start, end=end)
-    points = service_points if service_points is not None else _no_points(cells.crs)
+    points = service_points if service_points is not None else empty_service_points(cells.crs)
     cards = db_scorecards(conn, points, classified, t, radius_m=config.radius_m, start=start,
                           end=end, carriers=carriers, accesses=accesses)
     proposals = upgrade_proposals(areas, cards, cause_rules=t.cause)

@@ -24,7 +24,7 @@ from analysis.proposals import upgrade_proposals
 from analysis.sites import scorecards
 from analysis.thresholds import Thresholds, load_thresholds
 
-__all__ = ["SurveyConfig", "SurveyResult", "run_survey"]
+__all__ = ["SurveyConfig", "SurveyResult", "empty_service_points", "run_survey"]
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,8 @@ class SurveyResult:
         }
 
 
-def _no_points(crs: object) -> gpd.GeoDataFrame:
+def empty_service_points(crs: object) -> gpd.GeoDataFrame:
+    """A valid service-point frame with no rows (a ward that has not entered any yet)."""
     frame = pd.DataFrame({c: pd.Series(dtype=object)
                           for c in ("site_id", "name", "site_type", "address")})
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=WGS84)).to_crs(crs)
@@ -75,7 +76,7 @@ def run_survey(
     config = config or SurveyConfig()
     to_wgs84(measurements, "measurements")
     t = config.thresholds
-    points = service_points if service_points is not None else _no_points(measurements.crs)
+    points = service_points if service_points is not None else empty_service_points(measurements.crs)
     cells = cell_stats(measurements, resolution=config.resolution, thresholds=t)
     classified = classify_cells(cells, t)
     areas = weak_areas(classified, measurements, thresholds=t)
