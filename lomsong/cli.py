@@ -35,7 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"lomsong {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    schema = sub.add_parser("schema", help="in lược đồ JSON của bản ghi đo (print the Measurement JSON schema)")
+    schema = sub.add_parser(
+        "schema", help="in lược đồ JSON của bản ghi đo (print the Measurement JSON schema)"
+    )
     schema.set_defaults(handler=_schema)
     for name in _PARTS:
         try:

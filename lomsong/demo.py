@@ -34,9 +34,9 @@ import uvicorn
 
 from collector.app import create_app
 from collector.cli import database
+from collector.dashboard.security import hash_password
 from collector.settings import Settings
 from collector.storage.migrate import migrate
-from collector.dashboard.security import hash_password
 from collector.storage.tokens import Role, create_token, revoke_token
 from collector.storage.users import create_user, get_user, set_password_hash
 from lomsong import synthetic

@@ -61,7 +61,7 @@ def test_ingest_is_idempotent_by_id(conn: psycopg.Connection[Any]) -> None:
     records = [make_measurement(i) for i in range(50)]
     first = ingest(conn, stored(records), BASE_TIME)
     assert (first.received, first.stored, first.duplicates) == (50, 50, 0)
-    again = ingest(conn, stored(records[:20] + [make_measurement(99)]), BASE_TIME)
+    again = ingest(conn, stored([*records[:20], make_measurement(99)]), BASE_TIME)
     assert (again.received, again.stored, again.duplicates) == (21, 1, 20)
     assert conn.execute("SELECT count(*) FROM measurements").fetchone() == (51,)
 
