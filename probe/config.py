@@ -115,7 +115,7 @@ class PathSettings(_Strict):
     modem: ModemSettings | None = None
     budget: BudgetSettings | None = None
     method: Method | None = None
-    adaptive_max_s: float = Field(default=3.0, gt=0, le=60)
+    adaptive_max_s: float = Field(default=2.5, gt=0, le=60)
     threshold_down_mbps: float | None = Field(default=None, gt=0)
     threshold_up_mbps: float | None = Field(default=None, gt=0)
 

@@ -10,12 +10,18 @@ listening. iperf3 3.12 refuses ``-t`` together with ``-n``: with a byte cap the 
 Writes are 16 KiB (``-l 16K``): a sender counts bytes as its socket buffer drains, in chunks, and
 smaller writes make the upload's interval rates less lumpy.
 
+Uploads are judged on what the server acknowledged, not on what iperf3 wrote: while the test
+runs, `probe.runners.tcp_acked.AckedSampler` reads the data socket's ``bytes_acked`` from ``ss``
+every interval, and those intervals feed the stopping rule (the sender's counts run ahead of the
+goodput as the socket buffer grows). The sender's intervals still enforce the byte cap and the
+maximum duration, and take over, with a 2 s window, when ``ss`` is unavailable.
+
 The Measurement carries the window estimate as the rate, ``bytes_used`` from iperf3's summary (the
 larger of its sender and receiver totals; the sum of the intervals when there is no summary) and
 ``duration_s`` from the summary (else the last interval's end). A test stopped (by its byte cap)
 before the warm-up ended reports the rate over all its intervals, ramp included. `raw` keeps the
-tool's output with one last line, ``lomsong-adaptive: ...``, stating why the test stopped and the
-estimate's interval.
+tool's output with one last line, ``lomsong-adaptive: ...``, stating why the test stopped, the
+estimate's source (``receiver``, ``acked`` or ``sender``) and its interval.
 
 Example
 -------
@@ -38,7 +44,7 @@ from typing import Final, Protocol
 
 from probe.errors import ParseError
 from probe.record import ErrorKind, Kind, Measurement, bounded_raw
-from probe.runners.base import CommandResult, Runner, Stamp, TestContext
+from probe.runners.base import CommandResult, CommandRunner, Runner, Stamp, SubprocessRunner, TestContext
 from probe.runners.early_stop import (
     UPLOAD_MIN_WINDOW_S,
     Decision,
@@ -47,23 +53,32 @@ from probe.runners.early_stop import (
     StopRule,
     decide,
     estimate,
+    limit_reached,
 )
 from probe.runners.iperf3 import classify_iperf3_error
 from probe.runners.iperf3_text import Interval, parse_iperf3_text, parse_line
+from probe.runners.tcp_acked import AckedSampler
 
 __all__ = ["AdaptiveIperf3Runner", "LiveCommandRunner", "LiveSubprocessRunner"]
 
 _STOP_GRACE_S: Final = 5.0
+_ACKED_GRACE_S: Final = 1.0
 _TIMEOUT_MARGIN_S: Final = 10.0
 
 
 class LiveCommandRunner(Protocol):
-    """Runs one command, handing each output line to `on_line`; when it returns True the command
-    is asked to stop (SIGINT) and its remaining output is still collected. Raises
-    `FileNotFoundError` when the program is missing."""
+    """Runs one command, handing each output line to `on_line` and, every few tens of
+    milliseconds, the process id to `on_tick`; when either returns True the command is asked to
+    stop (SIGINT) and its remaining output is still collected. Raises `FileNotFoundError` when
+    the program is missing."""
 
     def __call__(
-        self, argv: Sequence[str], *, on_line: Callable[[str], bool], timeout_s: float
+        self,
+        argv: Sequence[str],
+        *,
+        on_line: Callable[[str], bool],
+        timeout_s: float,
+        on_tick: Callable[[int], bool] | None = None,
     ) -> CommandResult: ...
 
 
@@ -75,7 +90,12 @@ class LiveSubprocessRunner:
     """
 
     def __call__(
-        self, argv: Sequence[str], *, on_line: Callable[[str], bool], timeout_s: float
+        self,
+        argv: Sequence[str],
+        *,
+        on_line: Callable[[str], bool],
+        timeout_s: float,
+        on_tick: Callable[[int], bool] | None = None,
     ) -> CommandResult:
         started = time.monotonic()
         proc = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -93,7 +113,10 @@ class LiveSubprocessRunner:
                 if stop_at is not None and now - stop_at >= _STOP_GRACE_S:
                     proc.kill()
                     break
-                if not sel.select(timeout=0.05):
+                ready = sel.select(timeout=0.05)
+                if on_tick is not None and stop_at is None and on_tick(proc.pid):
+                    stop_at = self._interrupt(proc, time.monotonic())
+                if not ready:
                     continue
                 data = os.read(fd, 65536)
                 if not data:
@@ -129,6 +152,10 @@ class AdaptiveIperf3Runner(Runner):
     connect_timeout_ms: int = 5000
     executable: str = "iperf3"
     command_runner: LiveCommandRunner = field(default_factory=LiveSubprocessRunner)
+    read_acked: bool = True
+    ss_executable: str = "ss"
+    ss_runner: CommandRunner = field(default_factory=SubprocessRunner)
+    clock: Callable[[], float] = time.monotonic
     tool: str = field(default="iperf3", init=False)
 
     @property
@@ -170,27 +197,17 @@ class AdaptiveIperf3Runner(Runner):
         return replace(self.rule, min_window_s=UPLOAD_MIN_WINDOW_S)
 
     def _start_test(self, ctx: TestContext, stamp: Stamp) -> list[Measurement]:
-        rule = self.effective_rule
-        intervals: list[Interval] = []
-        last: list[Decision] = [Decision(False, None, None)]
-
-        def on_line(line: str) -> bool:
-            interval = parse_line(line)
-            if interval is None:
-                return False
-            intervals.append(interval)
-            last[0] = decide(intervals, rule)
-            return last[0].stop
-
-        done = self.command_runner(self.argv(ctx.interface), on_line=on_line, timeout_s=self.timeout_s)
+        watch = _Watch(self.rule, self.effective_rule, self._sampler(), uploads=not self.reverse)
+        done = self.command_runner(
+            self.argv(ctx.interface), on_line=watch.on_line, timeout_s=self.timeout_s,
+            on_tick=None if watch.sampler is None else watch.on_tick,
+        )  # fmt: skip
         try:
             run = parse_iperf3_text(done.stdout, source=f"iperf3 {self.server}")
         except ParseError as exc:
             return [self.failure(ctx, stamp, ErrorKind.PARSE_ERROR, str(exc), raw=bounded_raw(done.stdout))]
-        decision = last[0] if last[0].stop else decide(run.intervals, rule)
-        est = decision.estimate or estimate(run.intervals, replace(rule, warmup_s=0.0))
-        trailer = _trailer(decision.reason, est)
-        raw = bounded_raw(done.stdout.rstrip("\n") + "\n" + trailer)
+        source, decision, est = watch.result(run.intervals)
+        raw = bounded_raw(done.stdout.rstrip("\n") + "\n" + _trailer(source, decision.reason, est, watch))
         if est is None or not run.intervals:
             message = run.error or done.stdout.strip()[-300:] or f"iperf3 exited with {done.returncode}"
             kind = run.error_kind or classify_iperf3_error(message)
@@ -213,14 +230,90 @@ class AdaptiveIperf3Runner(Runner):
             )
         ]
 
+    def _sampler(self) -> AckedSampler | None:
+        if self.reverse or not self.read_acked:
+            return None
+        return AckedSampler(
+            port=self.port, period_s=self.interval_s, executable=self.ss_executable,
+            command_runner=self.ss_runner, clock=self.clock,
+        )  # fmt: skip
 
-def _trailer(stop: StopReason | None, est: Estimate | None) -> str:
+
+class _Watch:
+    """Follows one test: the intervals iperf3 reports (the receiver's for a download, the
+    sender's for an upload) and, for uploads, the receiver-acknowledged intervals of an
+    `AckedSampler`; says when to stop and what the estimate is.
+
+    With a sampler, the acknowledged bytes decide "stable and clear" (with `rule`: they are not
+    bursty, so the upload window need not be longer), while the reported intervals still enforce
+    the byte cap and the maximum duration. The sender's counts take over (with `reported_rule`,
+    the longer upload window) when ``ss`` fails or has shown no data socket once iperf3 has
+    reported `_ACKED_GRACE_S` of test.
+    """
+
+    def __init__(
+        self, rule: StopRule, reported_rule: StopRule, sampler: AckedSampler | None, *, uploads: bool
+    ) -> None:
+        self.rule, self.reported_rule, self.sampler, self.uploads = rule, reported_rule, sampler, uploads
+        self.reported: list[Interval] = []
+        self.reported_decision = Decision(False, None, None)
+        self.acked_decision = Decision(False, None, None)
+
+    @property
+    def acked(self) -> bool:
+        """Whether the acknowledged bytes are (still) the estimate's source."""
+        sampler = self.sampler
+        if sampler is None or sampler.failed is not None:
+            return False
+        started = bool(sampler.intervals)
+        return started or not self.reported or self.reported[-1].end_s < _ACKED_GRACE_S
+
+    def on_line(self, line: str) -> bool:
+        interval = parse_line(line)
+        if interval is None:
+            return False
+        self.reported.append(interval)
+        if not self.acked:
+            self.reported_decision = decide(self.reported, self.reported_rule)
+            return self.reported_decision.stop
+        limit = limit_reached(self.reported, self.rule)
+        if limit is not None:
+            self.reported_decision = Decision(True, limit, None)
+        return limit is not None
+
+    def on_tick(self, pid: int) -> bool:
+        if self.sampler is None or not self.sampler.poll(pid) or not self.acked:
+            return False
+        self.acked_decision = decide(self.sampler.intervals, replace(self.rule, bytes_cap=None))
+        return self.acked_decision.stop
+
+    def result(self, reported: Sequence[Interval]) -> tuple[str, Decision, Estimate | None]:
+        """(source, decision, estimate) once the tool has ended; `reported`: the parsed run's."""
+        intervals: Sequence[Interval]
+        if self.acked and self.sampler is not None and self.sampler.intervals:
+            intervals, rule = self.sampler.intervals, replace(self.rule, bytes_cap=None)
+            made, source = self.acked_decision, "acked"
+        else:
+            intervals, rule, made = reported, self.reported_rule, self.reported_decision
+            source = "sender" if self.uploads else "receiver"
+        decision = made if made.stop else decide(intervals, rule)
+        if not decision.stop and self.reported_decision.stop:  # the cap or the clock ended it
+            decision = replace(decision, stop=True, reason=self.reported_decision.reason)
+        est = decision.estimate or estimate(intervals, replace(rule, warmup_s=0.0))
+        return source, decision, est
+
+
+def _trailer(source: str, stop: StopReason | None, est: Estimate | None, watch: _Watch) -> str:
     reason = "tool_ended" if stop is None else stop.value
+    note = ""
+    if watch.sampler is not None and watch.sampler.failed is not None:
+        note = f" ss_failed={watch.sampler.failed!r}"
     if est is None:
-        return f"lomsong-adaptive: stop={reason} no estimate"
+        return f"lomsong-adaptive: stop={reason} source={source} no estimate{note}"
     rel = est.rel_half_width
     width = "n/a" if rel is None else f"{100 * rel:.2f}%"
     return (
-        f"lomsong-adaptive: stop={reason} window={est.window_start_s:.2f}-{est.window_end_s:.2f}s "
-        f"n={est.n_intervals} estimate={est.mbps:.3f} Mbit/s half-width={width}"
+        f"lomsong-adaptive: stop={reason} source={source} "
+        f"window={est.window_start_s:.2f}-{est.window_end_s:.2f}s "
+        f"n={est.n_intervals} estimate={est.mbps:.3f} Mbit/s half-width={width}{note}"
     )

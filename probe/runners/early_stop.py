@@ -59,6 +59,7 @@ __all__ = [
     "StopRule",
     "decide",
     "estimate",
+    "limit_reached",
     "t_quantile_975",
 ]
 
@@ -94,7 +95,7 @@ class StopRule:
     """The parameters of the rule in the module docstring."""
 
     threshold_mbps: float | None = None
-    max_duration_s: float = 3.0
+    max_duration_s: float = 2.5
     bytes_cap: int | None = None
     warmup_s: float = 0.6
     min_window_s: float = 1.0
@@ -169,6 +170,23 @@ def estimate(intervals: Sequence[Interval], rule: StopRule) -> Estimate | None:
     return Estimate(mbps, half_width, window[0].start_s, window[-1].end_s, len(window))
 
 
+def limit_reached(intervals: Sequence[Interval], rule: StopRule) -> StopReason | None:
+    """Rules 1 and 2 alone: the byte cap or the maximum duration, else None.
+
+    >>> from probe.runners.iperf3_text import Interval
+    >>> limit_reached([Interval(0.0, 3.0, 1000, 2667.0)], StopRule(max_duration_s=3.0))
+    <StopReason.MAX_DURATION: 'max_duration'>
+    """
+    if not intervals:
+        return None
+    last = intervals[-1]
+    if rule.bytes_cap is not None and sum(i.bytes for i in intervals) + last.bytes > rule.bytes_cap:
+        return StopReason.BYTE_CAP
+    if last.end_s >= rule.max_duration_s - _EPS_S:
+        return StopReason.MAX_DURATION
+    return None
+
+
 def decide(intervals: Sequence[Interval], rule: StopRule) -> Decision:
     """Apply the rule of the module docstring to the intervals seen so far.
 
@@ -178,11 +196,9 @@ def decide(intervals: Sequence[Interval], rule: StopRule) -> Decision:
     if not intervals:
         return Decision(False, None, None)
     est = estimate(intervals, rule)
-    last = intervals[-1]
-    if rule.bytes_cap is not None and sum(i.bytes for i in intervals) + last.bytes > rule.bytes_cap:
-        return Decision(True, StopReason.BYTE_CAP, est)
-    if last.end_s >= rule.max_duration_s - _EPS_S:
-        return Decision(True, StopReason.MAX_DURATION, est)
+    limit = limit_reached(intervals, rule)
+    if limit is not None:
+        return Decision(True, limit, est)
     if est is None or est.window_end_s - est.window_start_s < rule.min_window_s - _EPS_S:
         return Decision(False, None, est)
     rel = est.rel_half_width

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import shutil
@@ -18,7 +19,7 @@ from probe.cycle import path_runners
 from probe.errors import ParseError
 from probe.record import ErrorKind, Kind
 from probe.runners.adaptive import AdaptiveIperf3Runner, LiveSubprocessRunner
-from probe.runners.base import CommandResult, TestContext
+from probe.runners.base import CommandResult, SubprocessRunner, TestContext
 from probe.runners.early_stop import StopReason, StopRule, decide, t_quantile_975
 from probe.runners.iperf3 import Iperf3Runner
 from probe.runners.iperf3_text import Interval, parse_iperf3_text, parse_line
@@ -31,6 +32,38 @@ def recorded(name: str) -> str:
     return (DATA / name).read_text()
 
 
+PID = 4242
+
+
+@dataclass
+class Clock:
+    t: float = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@dataclass
+class AckedSs:
+    """Answers like ``ss`` for process PID: its data socket's acknowledged bytes grow at
+    `rate_mbps` from 0.1 s on (`rate_mbps` None: no socket of PID shows)."""
+
+    clock: Clock
+    rate_mbps: float | None = TBF40_GOODPUT_MBPS
+    calls: int = 0
+
+    def __call__(self, argv: Sequence[str], *, timeout_s: float) -> CommandResult:
+        self.calls += 1
+        if self.rate_mbps is None:
+            return CommandResult(0, "", "", 0.0)
+        acked = int(max(0.0, self.clock.t - 0.1) * self.rate_mbps * 1e6 / 8) + 100_000
+        text = (
+            f'ESTAB 0 900000 10.77.0.2:40122 10.77.0.1:5201 users:(("iperf3",pid={PID},fd=5))\n'
+            f"\t cubic rtt:2.1/0.3 bytes_sent:{acked + 900_000} bytes_acked:{acked}\n"
+        )
+        return CommandResult(0, text, "", 0.0)
+
+
 @dataclass
 class Replay:
     """A LiveCommandRunner replaying recorded output line by line, stopping where asked."""
@@ -38,9 +71,15 @@ class Replay:
     text: str
     calls: list[list[str]] = field(default_factory=list)
     fed: int = 0
+    clock: Clock | None = None  # advanced 0.2 s per interval line, with on_tick called after each
 
     def __call__(
-        self, argv: Sequence[str], *, on_line: Callable[[str], bool], timeout_s: float
+        self,
+        argv: Sequence[str],
+        *,
+        on_line: Callable[[str], bool],
+        timeout_s: float,
+        on_tick: Callable[[int], bool] | None = None,
     ) -> CommandResult:
         self.calls.append(list(argv))
         lines = []
@@ -48,6 +87,10 @@ class Replay:
             lines.append(line)
             if on_line(line):
                 break
+            if self.clock is not None and on_tick is not None and parse_line(line) is not None:
+                self.clock.t += 0.2
+                if on_tick(PID):
+                    break
         self.fed = len(lines)
         return CommandResult(0, "\n".join(lines) + "\n", "", 0.0)
 
@@ -183,13 +226,56 @@ def test_recorded_download_stops_early_with_estimate(ctx: TestContext) -> None:
     assert seam.calls[0][-2:] == ["--connect-timeout", "5000"] and "-R" in seam.calls[0]
 
 
-def test_recorded_upload_uses_the_longer_window(ctx: TestContext) -> None:
+def test_recorded_upload_on_sender_counts_uses_the_longer_window(ctx: TestContext) -> None:
     seam = Replay(recorded("tbf40_upload_8s.txt"))
-    runner = AdaptiveIperf3Runner(host="10.77.0.1", rule=StopRule(threshold_mbps=40), command_runner=seam)
+    runner = AdaptiveIperf3Runner(
+        host="10.77.0.1", rule=StopRule(threshold_mbps=40, max_duration_s=3.0), command_runner=seam,
+        read_acked=False,
+    )  # fmt: skip
     (m,) = runner.start_test(ctx)
     assert m.kind is Kind.THROUGHPUT_UP and m.upload_mbps is not None
     assert m.duration_s is not None and m.duration_s >= 2.6
     assert m.upload_mbps == pytest.approx(TBF40_GOODPUT_MBPS, rel=0.03)
+    assert m.raw is not None and " source=sender " in m.raw.splitlines()[-1]
+
+
+def test_upload_judged_on_acknowledged_bytes_stops_sooner(ctx: TestContext) -> None:
+    clock = Clock()
+    seam = Replay(recorded("tbf40_upload_8s.txt"), clock=clock)
+    ss = AckedSs(clock, rate_mbps=37.0)
+    runner = AdaptiveIperf3Runner(
+        host="10.77.0.1", rule=StopRule(threshold_mbps=40), command_runner=seam, ss_runner=ss,
+        clock=clock,
+    )  # fmt: skip
+    (m,) = runner.start_test(ctx)
+    assert ss.calls >= 5
+    assert m.error_kind is None and m.upload_mbps == pytest.approx(37.0, rel=1e-3)  # not the sender's
+    trailer = m.raw.splitlines()[-1] if m.raw else ""
+    assert trailer.startswith("lomsong-adaptive: stop=stable source=acked "), trailer
+    assert seam.fed < 13  # stopped within 2.4 s of intervals; the sender's counts need >= 2.6 s
+    fed = [parse_line(line) for line in recorded("tbf40_upload_8s.txt").splitlines()[: seam.fed]]
+    assert m.bytes_used == sum(i.bytes for i in fed if i is not None)  # the sender's count
+
+
+def test_upload_falls_back_to_sender_counts_without_ss(ctx: TestContext) -> None:
+    clock = Clock()
+    for ss_kwargs in ({"executable_missing": True}, {"no_socket": True}):
+        seam = Replay(recorded("tbf40_upload_8s.txt"), clock=clock)
+        ss = AckedSs(clock, rate_mbps=None)
+        runner = AdaptiveIperf3Runner(
+            host="10.77.0.1", rule=StopRule(threshold_mbps=40, max_duration_s=3.0),
+            command_runner=seam, ss_runner=ss, clock=clock,
+        )  # fmt: skip
+        if "executable_missing" in ss_kwargs:
+            runner = dataclasses.replace(
+                runner, ss_runner=SubprocessRunner(), ss_executable="/nonexistent/ss"
+            )
+        (m,) = runner.start_test(ctx)
+        trailer = m.raw.splitlines()[-1] if m.raw else ""
+        assert " source=sender " in trailer, trailer
+        assert ("ss_failed=" in trailer) == ("executable_missing" in ss_kwargs), trailer
+        assert m.upload_mbps == pytest.approx(TBF40_GOODPUT_MBPS, rel=0.03)
+        assert m.duration_s is not None and m.duration_s >= 2.6
 
 
 def test_tool_error_becomes_error_measurement(ctx: TestContext) -> None:
@@ -249,7 +335,7 @@ iperf3 = "iperf.invalid"
     down, up = path_runners(cfg.paths[0])
     assert isinstance(down, AdaptiveIperf3Runner) and isinstance(up, AdaptiveIperf3Runner)
     assert down.rule.threshold_mbps == 40.0 and up.rule.threshold_mbps is None
-    assert down.rule.max_duration_s == 3.0
+    assert down.rule.max_duration_s == 2.5
     assert all(isinstance(r, Iperf3Runner) for r in path_runners(cfg.paths[1]) + path_runners(cfg.paths[2]))
 
 
@@ -277,7 +363,7 @@ def shaped_40() -> Iterator[None]:
     try:
         subprocess.run([str(SHAPED_LINK), "up", "40"], check=True, capture_output=True, timeout=30)
         server = subprocess.Popen(
-            ["ip", "netns", "exec", "ls_srv", "iperf3", "-s", "-1", "-B", "10.77.0.1"],
+            ["ip", "netns", "exec", "ls_srv", "iperf3", "-s", "-B", "10.77.0.1"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -296,22 +382,39 @@ def shaped_40() -> Iterator[None]:
         subprocess.run([str(SHAPED_LINK), "down"], capture_output=True, timeout=30)
 
 
+IN_CLI = ["ip", "netns", "exec", "ls_cli"]
+
+
+def in_cli(
+    argv: Sequence[str],
+    *,
+    on_line: Callable[[str], bool],
+    timeout_s: float,
+    on_tick: Callable[[int], bool] | None = None,
+) -> CommandResult:
+    return LiveSubprocessRunner()([*IN_CLI, *argv], on_line=on_line, timeout_s=timeout_s, on_tick=on_tick)
+
+
+def ss_in_cli(argv: Sequence[str], *, timeout_s: float) -> CommandResult:
+    return SubprocessRunner()([*IN_CLI, *argv], timeout_s=timeout_s)
+
+
 @pytest.mark.netns
-@pytest.mark.timeout(20)
-def test_netns_tbf40_estimate_within_5_percent(shaped_40: None, ctx: TestContext) -> None:
-    live = LiveSubprocessRunner()
-
-    def in_cli(argv: Sequence[str], *, on_line: Callable[[str], bool], timeout_s: float) -> CommandResult:
-        return live(["ip", "netns", "exec", "ls_cli", *argv], on_line=on_line, timeout_s=timeout_s)
-
-    runner = AdaptiveIperf3Runner(
-        host="10.77.0.1",
-        reverse=True,
-        rule=StopRule(threshold_mbps=40),
-        connect_timeout_ms=3000,
-        command_runner=in_cli,
-    )
-    (m,) = runner.start_test(ctx)
-    assert m.error_kind is None, m.error_message
-    assert m.download_mbps == pytest.approx(TBF40_GOODPUT_MBPS, rel=0.05)
-    assert m.duration_s is not None and m.duration_s <= 3.0
+@pytest.mark.timeout(40)
+def test_netns_tbf40_estimates_within_5_percent(shaped_40: None, ctx: TestContext) -> None:
+    for reverse in (True, False):
+        runner = AdaptiveIperf3Runner(
+            host="10.77.0.1",
+            reverse=reverse,
+            rule=StopRule(threshold_mbps=40),
+            connect_timeout_ms=3000,
+            command_runner=in_cli,
+            ss_runner=ss_in_cli,
+        )
+        (m,) = runner.start_test(ctx)
+        assert m.error_kind is None, m.error_message
+        rate = m.download_mbps if reverse else m.upload_mbps
+        assert rate == pytest.approx(TBF40_GOODPUT_MBPS, rel=0.05)
+        assert m.duration_s is not None and m.duration_s <= 2.6
+        source = "receiver" if reverse else "acked"
+        assert m.raw is not None and f" source={source} " in m.raw.splitlines()[-1], m.raw
