@@ -173,8 +173,9 @@ def _handle_run(args: argparse.Namespace) -> int:
     for m in summary.measurements:
         print(describe(m))
     up = summary.upload
+    refused = f", vượt ngân sách (over budget) {summary.refused}" if summary.refused else ""
     print(
-        f"Đã đo (measured) {len(summary.measurements)}, lỗi (failed) {summary.failed}; "
+        f"Đã đo (measured) {len(summary.measurements)}, lỗi (failed) {summary.failed}{refused}; "
         f"đã gửi (acked) {up.acked}, bị từ chối (rejected) {up.rejected}, "
         f"còn chờ (pending) {summary.pending}"
     )

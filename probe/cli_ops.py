@@ -78,12 +78,10 @@ def handle_run_forever(args: argparse.Namespace) -> int:
     import threading
     from datetime import UTC, datetime
 
-    from probe import clock
     from probe.budget import Ledger, budget_path
-    from probe.doctor import status_body
+    from probe.cycle import report_status
     from probe.errors import ProbeError
-    from probe.location.gpsd import read_fix
-    from probe.pathrun import measure_path
+    from probe.pathrun import gps_locator, measure_path
     from probe.scheduler import Scheduler
     from probe.uploader import CollectorClient, UploadReport, upload_pending
 
@@ -93,16 +91,7 @@ def handle_run_forever(args: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stop.set())
     try:
         cfg, spool_path = _setup(args.config)
-        gps = cfg.gps
-
-        def locate() -> Fix | None:
-            if gps is None:
-                return None
-            from probe.config import split_host_port
-
-            host, port = split_host_port(gps.gpsd, 2947)
-            return read_fix(host, port, timeout_s=gps.timeout_s)
-
+        locate = gps_locator(cfg)
         with (
             _open_spool(cfg, spool_path) as spool,
             Ledger(budget_path(spool_path), cfg.schedule.zone) as ledger,
@@ -116,13 +105,7 @@ def handle_run_forever(args: argparse.Namespace) -> int:
                 return upload_pending(spool, client, batch_size=cfg.collector.batch_size, sleep=pause)
 
             def report(_: UploadReport) -> None:
-                now = datetime.now(UTC)
-                used = sum(ledger.usage(p.name, now).day_bytes for p in cfg.paths)
-                limits = [p.budget.daily_bytes if p.budget else None for p in cfg.paths]
-                limit = None if None in limits else sum(x for x in limits if x is not None)
-                body = status_body(spool, clock=clock.current_clock_state(), budget_used=used,
-                                   budget_limit=limit, version="lomsong-probe/1")  # fmt: skip
-                code = client.send_status(body)
+                code = report_status(cfg, spool, ledger, client)
                 if code not in (200, None):
                     logger.info("status report: HTTP %s", code)
 
@@ -145,10 +128,9 @@ def _handle_walk(args: argparse.Namespace) -> int:
 
     from probe.budget import Ledger, budget_path
     from probe.config import split_host_port
-    from probe.cycle import path_context, path_runners
     from probe.errors import ProbeError
     from probe.location.gpsd import read_fix
-    from probe.pathrun import measure_path
+    from probe.pathrun import measure_path, path_context, path_runners
     from probe.record import Measurement, PositionSource, Setting
     from probe.uploader import CollectorClient, upload_pending
     from probe.walk import WalkState, nmea_device_fix, summary_lines, walk

@@ -1,11 +1,22 @@
-"""One probe cycle: measure every configured path, spool each result, then upload the spool.
+"""One probe cycle (``lomsong probe run --once``): every path's tests, spooled, then uploaded.
 
-A failed test is spooled like any other (it is evidence); one path's failure never stops the
-others. Results are committed to the spool path by path, before any upload is attempted.
+A cycle is what one round of the scheduler does for every path at once: `probe.pathrun.measure_path`
+reads the modem and the position, runs the throughput tests and the ``[checks]`` within the
+SIM's data budget (a test over budget is recorded as ``budget_exhausted``), and merges the radio
+into every result. Each path's results are committed to the spool before the next path starts,
+and before any upload is attempted; one path's failure never stops the others (a failed test is
+spooled like any other: it is evidence). Then the spool is drained to the collector and the
+probe's status (queue, budget, clock) is reported, as the looping scheduler does after each test.
+
+`run_once` takes `measure` from the caller (tests pass a scripted one); by default it is
+`measure_path` with the budget ledger next to the spool and gpsd when ``[gps]`` is configured.
 
 Example
 -------
+>>> import json, tempfile
+>>> from pathlib import Path
 >>> from probe.config import parse_config
+>>> from probe.runners.base import TestContext
 >>> cfg = parse_config('''
 ... [probe]
 ... id = "pi-1"
@@ -14,31 +25,51 @@ Example
 ... token = "s3cret-token"
 ... [[path]]
 ... name = "viettel-4g"
+... access = "4g"
 ... iperf3 = "iperf.invalid"
 ... ''', source="probe.toml")
->>> [r.kind.value for r in path_runners(cfg.paths[0])]
-['throughput_down', 'throughput_up']
+>>> def dead_spot(path):  # what a modem without service gives
+...     ctx = TestContext(probe_id="pi-1")
+...     return [ctx.measurement(ctx.stamp(), kind=Kind.THROUGHPUT_DOWN, tool="iperf3",
+...                             error_kind=ErrorKind.NO_SERVICE, error_message="no service")]
+>>> def collector(request):
+...     if request.url.path.endswith("/status"):
+...         return httpx.Response(200, json={})
+...     n = len(json.loads(request.content)["measurements"])
+...     return httpx.Response(200, json={"received": n, "stored": n, "duplicates": 0})
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     summary = run_once(cfg, spool_path=Path(tmp) / "spool.db", measure=dead_spot,
+...                        transport=httpx.MockTransport(collector))
+>>> summary.failed, summary.upload.acked, summary.pending, summary.status_code
+(1, 1, 0, 200)
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 
+from probe import clock
+from probe.budget import Ledger, budget_path
 from probe.config import PathSettings, ProbeConfig
-from probe.record import Measurement, PositionSource, Setting
-from probe.runners.adaptive import AdaptiveIperf3Runner
-from probe.runners.base import CommandRunner, Runner, SubprocessRunner, TestContext
-from probe.runners.early_stop import StopRule
-from probe.runners.iperf3 import Iperf3Runner
+from probe.doctor import status_body
+from probe.pathrun import gps_locator, measure_path
+from probe.record import ErrorKind, Kind, Measurement
 from probe.spool import Spool
 from probe.uploader import CollectorClient, UploadReport, upload_pending
 
-__all__ = ["CycleSummary", "path_context", "path_runners", "run_once"]
+__all__ = ["CycleSummary", "PathMeasure", "report_status", "run_once"]
+
+logger = logging.getLogger(__name__)
+
+PathMeasure = Callable[[PathSettings], list[Measurement]]
+STATUS_VERSION = "lomsong-probe/1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,86 +78,52 @@ class CycleSummary:
     failed: int
     upload: UploadReport
     pending: int
+    refused: int = 0
+    status_code: int | None = None
 
 
-def path_runners(path: PathSettings, command_runner: CommandRunner | None = None) -> list[Runner]:
-    """One throughput runner per configured direction of `path` (download first).
-
-    Early stopping (`AdaptiveIperf3Runner`) when the path's method is "adaptive" (the default on
-    mobile paths), else a fixed-duration `Iperf3Runner` driven by `command_runner`.
-    """
-    if path.test_method == "adaptive":
-        return [
-            AdaptiveIperf3Runner(
-                host=path.iperf3_host,
-                port=path.iperf3_port,
-                reverse=direction == "down",
-                rule=StopRule(
-                    threshold_mbps=(
-                        path.down_threshold_mbps if direction == "down" else path.threshold_up_mbps
-                    ),
-                    max_duration_s=min(path.adaptive_max_s, path.duration_s),
-                    bytes_cap=path.bytes_cap,
-                ),
-                congestion=path.congestion,
-            )
-            for direction in sorted(path.directions)
-        ]
-    return [
-        Iperf3Runner(
-            host=path.iperf3_host,
-            port=path.iperf3_port,
-            duration_s=path.duration_s,
-            reverse=direction == "down",
-            congestion=path.congestion,
-            bytes_cap=path.bytes_cap,
-            command_runner=command_runner or SubprocessRunner(),
-        )
-        for direction in sorted(path.directions)
-    ]
-
-
-def path_context(cfg: ProbeConfig, path: PathSettings) -> TestContext:
-    """The test context of `path`: probe id, interface, carrier, access and the site's position."""
-    site = cfg.site
-    return TestContext(
-        probe_id=cfg.probe.id,
-        interface=path.interface,
-        carrier=path.carrier,
-        access=path.access,
-        plan_down_mbps=path.plan_down_mbps,
-        lat=None if site is None else site.lat,
-        lon=None if site is None else site.lon,
-        position_source=PositionSource.NONE if site is None else PositionSource.SITE,
-        site_id=None if site is None else site.id,
-        setting=Setting.UNKNOWN if site is None else site.setting,
-    )
+def report_status(cfg: ProbeConfig, spool: Spool, ledger: Ledger, client: CollectorClient) -> int | None:
+    """Send the probe's status (queue, today's data use against the daily limits, clock) to the
+    collector; the HTTP status, or None when it could not be reached (best effort)."""
+    now = datetime.now(UTC)
+    used = sum(ledger.usage(p.name, now).day_bytes for p in cfg.paths)
+    limits = [p.budget.daily_bytes if p.budget else None for p in cfg.paths]
+    limit = None if None in limits else sum(x for x in limits if x is not None)
+    body = status_body(spool, clock=clock.current_clock_state(), budget_used=used,
+                       budget_limit=limit, version=STATUS_VERSION)  # fmt: skip
+    return client.send_status(body)
 
 
 def run_once(
     cfg: ProbeConfig,
     *,
     spool_path: Path,
-    command_runner: CommandRunner | None = None,
+    measure: PathMeasure | None = None,
     transport: httpx.BaseTransport | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> CycleSummary:
-    """Measure all paths into the spool, then drain the spool to the collector."""
+    """Measure every path into the spool, then drain the spool and report the status."""
     measured: list[Measurement] = []
-    with Spool(
-        spool_path,
-        max_rows=cfg.spool.max_rows,
-        max_bytes=cfg.spool.max_bytes,
-        policy=cfg.spool.policy,
-    ) as spool:
+    with (
+        Spool(spool_path, max_rows=cfg.spool.max_rows, max_bytes=cfg.spool.max_bytes,
+              policy=cfg.spool.policy) as spool,
+        Ledger(budget_path(spool_path), cfg.schedule.zone) as ledger,
+    ):  # fmt: skip
+        locate = gps_locator(cfg)
+        run_path = measure or (lambda path: measure_path(cfg, path, ledger=ledger, locate=locate))
         for path in cfg.paths:
-            ctx = path_context(cfg, path)
-            for runner in path_runners(path, command_runner):
-                results = runner.start_test(ctx)
-                spool.add_many(results)
-                measured.extend(results)
+            try:
+                results = run_path(path)
+            except Exception:  # measure_path records test failures; this guards the cycle itself
+                logger.exception("path %s failed", path.name)
+                continue
+            spool.add_many(results)
+            measured.extend(results)
         with CollectorClient(cfg.collector.url, cfg.token(), transport=transport) as client:
             report = upload_pending(spool, client, batch_size=cfg.collector.batch_size, sleep=sleep)
+            status = report_status(cfg, spool, ledger, client) if report.ok else None
         pending = spool.stats().pending
-    failed = sum(m.error_kind is not None for m in measured)
-    return CycleSummary(measured, failed, report, pending)
+    tests = [m for m in measured if m.kind is not Kind.RADIO_SNAPSHOT]
+    refused = sum(m.error_kind is ErrorKind.BUDGET_EXHAUSTED for m in tests)
+    failed = sum(m.error_kind is not None for m in tests) - refused
+    return CycleSummary(measured, failed, report, pending, refused, status)

@@ -1,9 +1,10 @@
 """One path's tests: throughput and checks, each within the SIM's budget, with radio and position.
 
-`path_test_runners` lists what a path runs: the throughput runners of `probe.cycle.path_runners`,
-then the ``[checks]``: ping per target, UDP quality (iperf3 -u), web pages, and DNS on the path
-that carries the default route (``checks.dns_path``, else the paths without an interface; the
-system resolver cannot be bound to an interface).
+`path_test_runners` lists what a path runs: the throughput runners of `path_runners` (early
+stopping on mobile paths, a fixed duration otherwise), then the ``[checks]``: ping per target,
+UDP quality (iperf3 -u), web pages, and DNS on the path that carries the default route
+(``checks.dns_path``, else the paths without an interface; the system resolver cannot be bound
+to an interface).
 
 `measure_path` reads the modem and the position once, runs every runner (a runner's crash is
 caught: the others still run), refuses tests over budget with a ``budget_exhausted`` record,
@@ -37,13 +38,15 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from probe.budget import Ledger, refusal
-from probe.config import PathSettings, ProbeConfig
-from probe.cycle import path_context, path_runners
+from probe.config import PathSettings, ProbeConfig, split_host_port
 from probe.location.fix import Fix
+from probe.location.gpsd import read_fix
 from probe.radio.reader import RadioReading, attach_radio, radio_records, read_radio
-from probe.record import ErrorKind, Measurement
+from probe.record import ErrorKind, Measurement, PositionSource, Setting
+from probe.runners.adaptive import AdaptiveIperf3Runner
 from probe.runners.base import CommandRunner, Runner, SubprocessRunner, TestContext
 from probe.runners.dns import DnsRunner
+from probe.runners.early_stop import StopRule
 from probe.runners.iperf3 import Iperf3Runner
 from probe.runners.ping import PingRunner
 from probe.runners.web import WebRunner
@@ -51,7 +54,10 @@ from probe.runners.web import WebRunner
 __all__ = [
     "Locator",
     "RadioReader",
+    "gps_locator",
     "measure_path",
+    "path_context",
+    "path_runners",
     "path_test_runners",
     "runner_key",
     "usage_lines",
@@ -62,6 +68,60 @@ logger = logging.getLogger(__name__)
 
 RadioReader = Callable[[PathSettings], RadioReading | None]
 Locator = Callable[[], Fix | None]
+
+
+def path_runners(path: PathSettings, command_runner: CommandRunner | None = None) -> list[Runner]:
+    """One throughput runner per configured direction of `path` (download first).
+
+    Early stopping (`AdaptiveIperf3Runner`) when the path's method is "adaptive" (the default on
+    mobile paths), else a fixed-duration `Iperf3Runner` driven by `command_runner`.
+    """
+    if path.test_method == "adaptive":
+        return [
+            AdaptiveIperf3Runner(
+                host=path.iperf3_host,
+                port=path.iperf3_port,
+                reverse=direction == "down",
+                rule=StopRule(
+                    threshold_mbps=(
+                        path.down_threshold_mbps if direction == "down" else path.threshold_up_mbps
+                    ),
+                    max_duration_s=min(path.adaptive_max_s, path.duration_s),
+                    bytes_cap=path.bytes_cap,
+                ),
+                congestion=path.congestion,
+            )
+            for direction in sorted(path.directions)
+        ]
+    return [
+        Iperf3Runner(
+            host=path.iperf3_host,
+            port=path.iperf3_port,
+            duration_s=path.duration_s,
+            reverse=direction == "down",
+            congestion=path.congestion,
+            bytes_cap=path.bytes_cap,
+            command_runner=command_runner or SubprocessRunner(),
+        )
+        for direction in sorted(path.directions)
+    ]
+
+
+def path_context(cfg: ProbeConfig, path: PathSettings) -> TestContext:
+    """The test context of `path`: probe id, interface, carrier, access and the site's position."""
+    site = cfg.site
+    return TestContext(
+        probe_id=cfg.probe.id,
+        interface=path.interface,
+        carrier=path.carrier,
+        access=path.access,
+        plan_down_mbps=path.plan_down_mbps,
+        lat=None if site is None else site.lat,
+        lon=None if site is None else site.lon,
+        position_source=PositionSource.NONE if site is None else PositionSource.SITE,
+        site_id=None if site is None else site.id,
+        setting=Setting.UNKNOWN if site is None else site.setting,
+    )
 
 
 def _runs_dns(cfg: ProbeConfig, path: PathSettings) -> bool:
@@ -104,6 +164,19 @@ def _cap(runner: Runner) -> int | None:
     if isinstance(runner, WebRunner):
         cap = runner.max_bytes
     return cap if isinstance(cap, int) else None
+
+
+def gps_locator(cfg: ProbeConfig) -> Locator | None:
+    """Reads gpsd's position when ``[gps]`` is configured (a fixed site needs none)."""
+    gps = cfg.gps
+    if gps is None:
+        return None
+    host, port = split_host_port(gps.gpsd, 2947)
+
+    def locate() -> Fix | None:
+        return read_fix(host, port, timeout_s=gps.timeout_s)
+
+    return locate
 
 
 def with_fix(ctx: TestContext, fix: Fix | None) -> TestContext:

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from probe.config import parse_config
-from probe.cycle import path_runners
 from probe.errors import ParseError
+from probe.pathrun import path_runners
 from probe.record import ErrorKind, Kind
 from probe.runners.adaptive import AdaptiveIperf3Runner, LiveSubprocessRunner
 from probe.runners.base import CommandResult, SubprocessRunner, TestContext

@@ -35,14 +35,19 @@ def test_measure_failure_prints_and_exits_1(free_port: int, capsys: pytest.Captu
 
 class _Collector(BaseHTTPRequestHandler):
     bodies: ClassVar[list[dict[str, object]]] = []
+    statuses: ClassVar[list[dict[str, object]]] = []
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        assert self.path == "/api/v1/measurements"
         assert self.headers["Authorization"] == "Bearer cli-test-token"
-        _Collector.bodies.append(body)
-        n = len(body["measurements"])
-        payload = json.dumps({"received": n, "stored": n, "duplicates": 0}).encode()
+        if self.path == "/api/v1/probes/status":
+            _Collector.statuses.append(body)
+            payload = b"{}"
+        else:
+            assert self.path == "/api/v1/measurements"
+            _Collector.bodies.append(body)
+            n = len(body["measurements"])
+            payload = json.dumps({"received": n, "stored": n, "duplicates": 0}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
@@ -56,6 +61,7 @@ class _Collector(BaseHTTPRequestHandler):
 @pytest.fixture
 def collector_url() -> Iterator[str]:
     _Collector.bodies = []
+    _Collector.statuses = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -89,6 +95,10 @@ path = "{tmp_path / "spool.db"}"
 id = "ubnd-test"
 lat = 21.03
 lon = 105.85
+[checks]
+ping_targets = ["127.0.0.1"]
+ping_count = 2
+tcp_port = {iperf3_port}
 [[path]]
 name = "fixed"
 carrier = "fpt"
@@ -101,17 +111,28 @@ name = "dead-modem"
 carrier = "viettel"
 access = "4g"
 iperf3 = "127.0.0.1:{free_port}"
-directions = ["up"]
-duration_s = 1
+directions = ["down", "up"]
+bytes_cap = 60000000
+budget = {{ daily_bytes = 1000000 }}
 """)
     monkeypatch.setenv("LOMSONG_PROBE_CONFIG", str(config))
     assert main(["probe", "run", "--once"]) == 0
     out = capsys.readouterr().out
-    assert "Đã đo (measured) 2, lỗi (failed) 1; đã gửi (acked) 2" in out
+    # fixed: download, then ping; the dead modem: both directions refused by its 1 MB budget
+    # (a 60 MB cap cannot fit), then its ping, which costs too little to be refused.
     (body,) = _Collector.bodies
     sent = [Measurement.model_validate_json(json.dumps(m)) for m in body["measurements"]]  # type: ignore[attr-defined]
-    assert [m.error_kind for m in sent] == [None, ErrorKind.CONNECTION_REFUSED]
+    assert [(m.kind.value, m.error_kind) for m in sent] == [
+        ("throughput_down", None),
+        ("latency", None),
+        ("throughput_down", ErrorKind.BUDGET_EXHAUSTED),
+        ("throughput_up", ErrorKind.BUDGET_EXHAUSTED),
+        ("latency", None),
+    ]
+    assert "vượt ngân sách (over budget) 2" in out and "đã gửi (acked) 5" in out, out
     assert all(m.site_id == "ubnd-test" and m.lat == 21.03 for m in sent)
+    (reported,) = _Collector.statuses
+    assert reported["queue_pending"] == 0 and reported["version"] == "lomsong-probe/1"
 
     assert main(["probe", "status", "--config", str(config)]) == 0
     status = capsys.readouterr().out
