@@ -33,8 +33,8 @@ __all__ = ["COLUMNS", "NUMERIC", "measurements_frame", "read_measurements"]
 
 COLUMNS: tuple[str, ...] = tuple(Measurement.model_fields)
 _TEXT = ("id", "probe_id", "source", "clock", "boot_id", "kind", "tool", "tool_version", "server",
-         "interface", "carrier", "access", "band", "nr_band", "mcc", "mnc", "position_source",
-         "setting", "site_id", "error_kind", "error_message", "raw")
+         "interface", "carrier", "access", "band", "nr_band", "ca_bands", "mcc", "mnc",
+         "position_source", "setting", "site_id", "error_kind", "error_message", "raw")
 NUMERIC: tuple[str, ...] = tuple(c for c in COLUMNS if c not in (*_TEXT, "measured_at"))
 _CHUNK = 200_000
 
@@ -178,7 +178,7 @@ def read_measurements(path: str | Path) -> gpd.GeoDataFrame:
                         raise ValueError(f"{path}:{number}: not JSON: {exc.msg}") from exc
         return measurements_frame(rows)
     if suffix == ".csv":
-        text = {c: str for c in ("id", "mcc", "mnc", "band", "nr_band", "probe_id", "site_id")}
+        text = {c: str for c in ("id", "mcc", "mnc", "band", "nr_band", "ca_bands", "probe_id", "site_id")}
         return measurements_frame(pd.read_csv(path, dtype=text))
     if suffix in (".geojson", ".json", ".gpkg"):
         return measurements_frame(_from_geo(path))

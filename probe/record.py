@@ -264,6 +264,14 @@ class Measurement(BaseModel):
     nr_pci: int | None = Field(default=None, ge=0, le=1007)
     nr_arfcn: int | None = Field(default=None, ge=0, le=3_279_165)
     nr_band: str | None = Field(default=None, max_length=16, pattern=NO_NUL)
+    ca_bands: str | None = Field(
+        default=None,
+        max_length=64,
+        pattern=NO_NUL,
+        description="Carrier aggregation: the bands of the component carriers the modem reported,"
+        " primary first, joined with '+' (e.g. 'B3+B1', 'n41+n71', EN-DC 'B1+n41'); one band"
+        " alone means no secondary carrier was reported, null means not reported",
+    )
     mcc: str | None = Field(default=None, pattern=r"^\d{3}$")
     mnc: str | None = Field(default=None, pattern=r"^\d{2,3}$")
 

@@ -1,4 +1,4 @@
-"""Parse Quectel ``AT+QENG="servingcell"`` (and ``AT+QNWINFO``) responses into `RadioSnapshot`s.
+"""Parse Quectel ``AT+QENG="servingcell"``, ``AT+QNWINFO`` and ``AT+QCAINFO`` responses.
 
 Layouts (Quectel LTE Standard and 5G module AT manuals, ``AT+QENG`` section), after
 ``+QENG: "servingcell",<state>``:
@@ -12,6 +12,9 @@ Layouts (Quectel LTE Standard and 5G module AT manuals, ``AT+QENG`` section), af
   and a ``+QENG: "NR5G-NSA",<MCC>,<MNC>,<PCID>,<RSRP>,<SINR>,<RSRQ>,<ARFCN>,<band>,<DL_bw>,<scs>``
   line (early RM500Q firmware stops after RSRQ);
 - WCDMA/GSM: access, MCC/MNC and cell id only.
+
+``AT+QCAINFO`` lists the component carriers (see `parse_qcainfo` for its layouts); `ca_bands`
+joins their bands into the Measurement's ``ca_bands`` ("B3+B1", "n41+n71", EN-DC "B1+n41").
 
 States: ``SEARCH`` (no cell found), ``LIMSRV`` (camped, limited service: not registered),
 ``NOCONN`` (registered, idle), ``CONNECT`` (registered, data connection).
@@ -38,18 +41,30 @@ Example
 ...                            '1500,3,3,3,77B8,-84,-9,-56,21,35')
 >>> s.band, s.cell_id, s.tac, s.sinr_db, s.carrier.value
 ('B3', 80389919, 30648, 21.0, 'viettel')
+>>> ca_bands(parse_qcainfo('+QCAINFO: "PCC",1500,100,"LTE BAND 3",1,28,-84,-9,-56,21\\n'
+...                        '+QCAINFO: "SCC",100,75,"LTE BAND 1",1,28,-90,-11,-60,12'))
+'B3+B1'
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from probe.errors import ParseError
 from probe.radio.snapshot import RadioSnapshot
 from probe.record import Access, Carrier, carrier_from_plmn
 
-__all__ = ["SinrEncoding", "parse_qeng_servingcell", "parse_qnwinfo"]
+__all__ = [
+    "ComponentCarrier",
+    "SinrEncoding",
+    "ca_bands",
+    "parse_qcainfo",
+    "parse_qeng_servingcell",
+    "parse_qnwinfo",
+]
 
 TOOL: Final = "quectel-qeng"
 SinrEncoding = Literal["auto", "db", "raw250"]
@@ -283,3 +298,115 @@ def parse_qnwinfo(text: str, source: str = "AT+QNWINFO") -> RadioSnapshot:
         carrier=carrier_from_plmn(values["mcc"], values["mnc"]),
         **values,
     )
+
+
+_CA_BAND: Final = re.compile(r"(LTE|NR5G) BAND (\d{1,3})", re.IGNORECASE)
+_NR_SNR_NONE: Final = -32768
+_NR_SHORT: Final = frozenset({5, 7, 8})  # field counts (role included) of the layouts below
+_NR_LONG: Final = frozenset({9, 11, 12})
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentCarrier:
+    """One ``+QCAINFO:`` record: the primary (PCC) or a secondary (SCC) component carrier.
+
+    `arfcn` is the EARFCN (LTE) or NR-ARFCN; `bandwidth` is the field as printed: resource blocks
+    for LTE (100 = 20 MHz), an index into the manual's NR_DL_bandwidth table for NR (12 = 100 MHz).
+    `state` is the pcell/scell state as printed; the NR layouts without one leave it `None`, as
+    they do the signal fields they lack. Values are as printed, not range-checked.
+    """
+
+    role: Literal["PCC", "SCC"]
+    rat: Literal["LTE", "NR5G"]
+    band: str
+    arfcn: int | None
+    bandwidth: int | None
+    pci: int | None
+    state: int | None = None
+    rsrp_dbm: float | None = None
+    rsrq_db: float | None = None
+    rssi_dbm: float | None = None
+    sinr_db: float | None = None
+
+
+def _carrier(fields: _Fields, encoding: SinrEncoding) -> ComponentCarrier:
+    fields.require(5, "QCAINFO")
+    count = len(fields.values)
+    printed_role = fields.values[0].upper()
+    if printed_role not in ("PCC", "SCC"):
+        raise fields.error(f"role is neither PCC nor SCC: {fields.values[0]!r}")
+    role: Literal["PCC", "SCC"] = "PCC" if printed_role == "PCC" else "SCC"
+    band = _CA_BAND.fullmatch(fields.values[3])
+    if band is None:
+        raise fields.error(f"band is not 'LTE BAND <n>' or 'NR5G BAND <n>': {fields.values[3]!r}")
+    arfcn, bandwidth = fields.integer(1, "freq"), fields.integer(2, "bandwidth")
+    if band.group(1).upper() == "LTE":
+        fields.require(10, "LTE QCAINFO")
+        return ComponentCarrier(
+            role=role, rat="LTE", band=f"B{int(band.group(2))}", arfcn=arfcn, bandwidth=bandwidth,
+            state=fields.integer(4, "cell state"), pci=fields.integer(5, "PCID"),
+            rsrp_dbm=_decibels(fields, 6, "RSRP"), rsrq_db=_decibels(fields, 7, "RSRQ"),
+            rssi_dbm=_decibels(fields, 8, "RSSI"),
+            sinr_db=_sinr(fields.integer(9, "RSSNR"), encoding),
+        )  # fmt: skip
+    if count in _NR_SHORT:
+        state, pci_at, signal_at = None, 4, 5
+    elif count in _NR_LONG:
+        state, pci_at, signal_at = fields.integer(4, "scell state"), 5, 9
+    else:
+        raise fields.error(f"NR5G QCAINFO record has {count} fields, expected 5, 7, 8, 9, 11 or 12")
+    snr = fields.integer(signal_at + 2, "SNR")
+    return ComponentCarrier(
+        role=role, rat="NR5G", band=f"n{int(band.group(2))}", arfcn=arfcn, bandwidth=bandwidth,
+        state=state, pci=fields.integer(pci_at, "PCID"),
+        rsrp_dbm=_decibels(fields, signal_at, "RSRP"),
+        rsrq_db=_decibels(fields, signal_at + 1, "RSRQ"),
+        sinr_db=None if snr is None or snr == _NR_SNR_NONE else snr / 100,
+    )  # fmt: skip
+
+
+def parse_qcainfo(
+    text: str, source: str = "AT+QCAINFO", *, sinr_encoding: SinrEncoding = "auto"
+) -> tuple[ComponentCarrier, ...]:
+    """The component carriers of an ``AT+QCAINFO`` answer, in the order the modem printed them.
+
+    Layouts after ``+QCAINFO:`` (Quectel LTE-A and 5G module manuals), told apart by the band's
+    technology and, for NR, by the field count:
+
+    - LTE, PCC and SCC: ``<role>,<earfcn>,<bandwidth>,"LTE BAND <n>",<state>,<PCID>,<RSRP>,
+      <RSRQ>,<RSSI>,<RSSNR>``, the SCC optionally followed by ``<UL_configured>,<UL_bandwidth>,
+      <UL_EARFCN>``; RSSNR follows the module's SINR rule (`sinr_encoding`);
+    - NR5G PCC, and NR5G SCC of EN-DC on some firmware: ``<role>,<arfcn>,<bandwidth>,
+      "NR5G BAND <n>",<PCID>[,<RSRP>,<RSRQ>[,<SNR>]]`` (5, 7 or 8 fields);
+    - NR5G SCC: ``"SCC",<arfcn>,<bandwidth>,"NR5G BAND <n>",<state>,<PCID>,<UL_configured>,
+      <UL_bandwidth>,<UL_ARFCN>[,<RSRP>,<RSRQ>[,<SNR>]]`` (9, 11 or 12 fields).
+
+    The NR signal fields appear in verbose mode (``AT+QCAINFO=1``). NR SNR values recorded from
+    an RM551E (2549, 427, -32768) make sense only in hundredths of a dB with -32768 meaning "not
+    measured", so that is how they are read; the same firmware printed an implausible RSRP of
+    -11, kept as printed. It also omits the newline between two records in verbose mode
+    (``...,-,-+QCAINFO: "SCC",...``): every ``+QCAINFO:`` in a line starts a record. An answer
+    without records (no serving cell, or an ``ERROR``) gives an empty tuple; a record that fits
+    no layout raises `ParseError` naming `source` and the line.
+
+    >>> cc = parse_qcainfo('+QCAINFO: "PCC",126490,1,"NR5G BAND 71",24\\r\\n'
+    ...                    '+QCAINFO: "SCC",520110,12,"NR5G BAND 41",1,625,0,-,-\\r\\nOK')
+    >>> [(c.role, c.band, c.arfcn, c.pci, c.rsrp_dbm) for c in cc]
+    [('PCC', 'n71', 126490, 24, None), ('SCC', 'n41', 520110, 625, None)]
+    """
+    records = _records(text, source)
+    return tuple(_carrier(fields, sinr_encoding) for name, fields in records if name == "QCAINFO")
+
+
+def ca_bands(carriers: Sequence[ComponentCarrier]) -> str | None:
+    """The carriers' bands joined with ``+``, the PCC first (`None` when there is none).
+
+    One band alone means the modem listed no secondary carrier (some firmware leaves the NR leg
+    of EN-DC out, as in the recorded EN-DC sample); repeated bands are intra-band carriers.
+
+    >>> ca_bands([ComponentCarrier("SCC", "NR5G", "n41", 520110, 12, 625),
+    ...           ComponentCarrier("PCC", "NR5G", "n71", 126490, 1, 24)])
+    'n71+n41'
+    """
+    ordered = sorted(carriers, key=lambda carrier: carrier.role != "PCC")
+    return "+".join(carrier.band for carrier in ordered) or None

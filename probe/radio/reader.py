@@ -4,7 +4,8 @@ Two ways in, chosen by the path's ``modem`` settings:
 
 - ModemManager: ``mmcli -m N -J`` and ``mmcli -m N --signal-get -J`` (merged);
 - a Quectel AT port (``/dev/ttyUSB2``): ``AT+QENG="servingcell"`` written to the serial device
-  (raw mode, no extra package) and read until ``OK``/``ERROR`` or a timeout.
+  (raw mode, no extra package) and read until ``OK``/``ERROR`` or a timeout, then ``AT+QCAINFO``
+  for the aggregated carriers (merged in as ``ca_bands``; the serving cell stands without it).
 
 A modem that cannot be read never stops a cycle: `read_radio` returns a `RadioReading` with an
 error, and `radio_records` turns it into a ``radio_snapshot`` Measurement with ``modem_error``.
@@ -21,6 +22,7 @@ Example
 
 from __future__ import annotations
 
+import logging
 import os
 import select
 import termios
@@ -29,10 +31,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from probe.errors import ToolError
+from probe.errors import ProbeError, ToolError
 from probe.plan import ModemSettings
 from probe.radio.mmcli import parse_mmcli_modem, parse_mmcli_signal
-from probe.radio.quectel import parse_qeng_servingcell
+from probe.radio.quectel import ca_bands, parse_qcainfo, parse_qeng_servingcell
 from probe.radio.snapshot import RadioSnapshot, merge_snapshots, radio_fields, to_measurement
 from probe.record import ErrorKind, Kind, Measurement, bounded_raw
 from probe.runners.base import CommandRunner, Stamp, SubprocessRunner, TestContext
@@ -40,8 +42,10 @@ from probe.runners.base import CommandRunner, Stamp, SubprocessRunner, TestConte
 __all__ = ["RadioReading", "at_command", "attach_radio", "radio_records", "read_radio"]
 
 QENG_SERVINGCELL: Final = 'AT+QENG="servingcell"'
+QCAINFO: Final = "AT+QCAINFO"
 _FINAL: Final = ("\r\nOK\r\n", "\r\nERROR\r\n", "+CME ERROR:")
 _BAUD: Final = {9600: termios.B9600, 57600: termios.B57600, 115200: termios.B115200}
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +110,27 @@ def _mmcli(index: int, runner: CommandRunner, timeout_s: float) -> RadioReading:
     return RadioReading(merge_snapshots(snapshots[0], snapshots[1]), "\n".join(raws), None)
 
 
+def _with_carriers(snapshot: RadioSnapshot, modem: ModemSettings, port: str) -> tuple[RadioSnapshot, str]:
+    """`snapshot` with the bands ``AT+QCAINFO`` reports merged in, and the modem's answer.
+
+    A module without carrier aggregation answers ``ERROR`` (no bands); a timeout or an answer
+    that cannot be parsed is logged and leaves the serving cell as it was.
+    """
+    try:
+        answer = at_command(port, QCAINFO, timeout_s=modem.timeout_s, baud=modem.at_baud)
+    except (ProbeError, TimeoutError) as exc:
+        _log.warning("%s left out: %s", QCAINFO, exc)
+        return snapshot, ""
+    try:
+        bands = ca_bands(parse_qcainfo(answer, f"{port} {QCAINFO}"))
+    except ProbeError as exc:
+        _log.warning("%s left out: %s", QCAINFO, exc)
+        return snapshot, answer
+    if bands is None:
+        return snapshot, answer
+    return merge_snapshots(snapshot, RadioSnapshot(tool="quectel-qcainfo", ca_bands=bands)), answer
+
+
 def read_radio(modem: ModemSettings, *, command_runner: CommandRunner | None = None) -> RadioReading:
     """Read the modem of one path; every failure comes back as a reading with `error` set."""
     raw: str | None = None
@@ -116,7 +141,9 @@ def read_radio(modem: ModemSettings, *, command_runner: CommandRunner | None = N
         raw = at_command(modem.at_port, QENG_SERVINGCELL, timeout_s=modem.timeout_s, baud=modem.at_baud)
         if "ERROR" in raw and "+QENG" not in raw:
             raise ToolError(f"{modem.at_port}: {QENG_SERVINGCELL} answered {raw.strip()!r}")
-        return RadioReading(parse_qeng_servingcell(raw, f"{modem.at_port} {QENG_SERVINGCELL}"), raw, None)
+        snapshot = parse_qeng_servingcell(raw, f"{modem.at_port} {QENG_SERVINGCELL}")
+        snapshot, ca_raw = _with_carriers(snapshot, modem, modem.at_port)
+        return RadioReading(snapshot, raw + ca_raw, None)
     except FileNotFoundError as exc:
         return RadioReading(None, raw, f"mmcli not installed: {exc}")
     except Exception as exc:  # a modem's failure is recorded, never raised into the cycle

@@ -40,7 +40,8 @@ __all__ = [
 
 RADIO_FIELDS: Final = (
     "rsrp_dbm", "rsrq_db", "sinr_db", "rssi_dbm", "cell_id", "pci", "tac", "earfcn", "band",
-    "nr_rsrp_dbm", "nr_rsrq_db", "nr_sinr_db", "nr_pci", "nr_arfcn", "nr_band", "mcc", "mnc",
+    "nr_rsrp_dbm", "nr_rsrq_db", "nr_sinr_db", "nr_pci", "nr_arfcn", "nr_band", "ca_bands",
+    "mcc", "mnc",
 )  # fmt: skip
 
 # Plausible ranges, the same as the Measurement's bounds: a value outside is a modem sentinel
@@ -51,6 +52,9 @@ _BOUNDS: Final[dict[str, tuple[float, float]]] = {
     "nr_rsrp_dbm": (-160, -20), "nr_rsrq_db": (-45, 20), "nr_sinr_db": (-30, 60),
     "nr_pci": (0, 1007), "nr_arfcn": (0, 3_279_165),
 }  # fmt: skip
+# Longest text the Measurement takes: a longer value (a modem listing absurdly many carriers)
+# is dropped rather than making the whole test record invalid.
+_MAX_CHARS: Final[dict[str, int]] = {"band": 16, "nr_band": 16, "ca_bands": 64}
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +84,7 @@ class RadioSnapshot:
     nr_pci: int | None = None
     nr_arfcn: int | None = None
     nr_band: str | None = None
+    ca_bands: str | None = None
     mcc: str | None = None
     mnc: str | None = None
 
@@ -100,15 +105,18 @@ def merge_snapshots(first: RadioSnapshot, second: RadioSnapshot) -> RadioSnapsho
 
 
 def drop_implausible(fields: dict[str, Any]) -> dict[str, Any]:
-    """`fields` without radio values outside the Measurement's bounds (modem/app sentinels).
+    """`fields` without radio values outside the Measurement's bounds (modem/app sentinels) and
+    without texts longer than it takes.
 
-    >>> drop_implausible({"nr_rsrq_db": 2147483647.0, "rsrp_dbm": -98.0})
+    >>> drop_implausible({"nr_rsrq_db": 2147483647.0, "rsrp_dbm": -98.0, "ca_bands": "n41+" * 20})
     {'rsrp_dbm': -98.0}
     """
     out: dict[str, Any] = {}
     for name, value in fields.items():
         low_high = _BOUNDS.get(name)
         if value is not None and low_high is not None and not low_high[0] <= value <= low_high[1]:
+            continue
+        if isinstance(value, str) and len(value) > _MAX_CHARS.get(name, len(value)):
             continue
         out[name] = value
     return out

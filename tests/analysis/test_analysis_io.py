@@ -42,12 +42,12 @@ def test_load_from_measurement_dumps_and_db_like_rows():
     m = Measurement(probe_id="pi-1", measured_at=datetime(2026, 11, 2, 3, tzinfo=UTC),
                     kind=Kind.THROUGHPUT_DOWN, tool="iperf3", carrier=Carrier.VIETTEL,
                     access=Access.LTE, download_mbps=38.5, lat=21.0, lon=105.8,
-                    position_source=PositionSource.GPS)
+                    position_source=PositionSource.GPS, ca_bands="B3+B1")
     dumped = measurements_frame([m.model_dump(mode="json")])
     native = measurements_frame([m.model_dump()])  # enums, UUID and datetime objects (DB rows)
     for f in (dumped, native):
         assert f.loc[0, "carrier"] == "viettel" and f.loc[0, "access"] == "4g"
-        assert f.loc[0, "id"] == str(m.id)
+        assert f.loc[0, "id"] == str(m.id) and f.loc[0, "ca_bands"] == "B3+B1"
         assert f.loc[0, "measured_at"] == pd.Timestamp("2026-11-02T03:00:00Z")
         assert f.geometry.iloc[0].x == 105.8
     assert str(dumped["measured_at"].dtype).startswith("datetime64") and dumped.crs.to_epsg() == 4326

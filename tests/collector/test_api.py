@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from probe.record import Carrier, ClockState
+from probe.record import Access, Carrier, ClockState
 
 from .conftest import auth, batch_body, make_measurement
 
@@ -162,6 +162,20 @@ def test_query_needs_a_reader_and_pages_with_filters(client: TestClient,
     assert ids == [str(m.id) for m in records if m.carrier is Carrier.MOBIFONE]
     item = client.get(URL, params={"limit": 1}, headers=auth(tokens["reader"])).json()["items"][0]
     assert item["h3_cell"] and item["received_at"] and item["raw"] is None
+
+
+@pytest.mark.parametrize("db_server", ["plain"], indirect=True)
+def test_ca_bands_round_trip_through_post_and_get(client: TestClient, tokens: dict[str, str]) -> None:
+    records = [make_measurement(0, ca_bands="n41+n71+n41", access=Access.NR_SA, nr_band="n41"),
+               make_measurement(1)]
+    posted = client.post(URL, json=batch_body(records), headers=auth(tokens["probe"]))
+    assert posted.json() == {"received": 2, "stored": 2, "duplicates": 0}, posted.text
+    items = client.get(URL, headers=auth(tokens["reader"])).json()["items"]
+    assert [(i["id"], i["ca_bands"]) for i in items] == [
+        (str(records[0].id), "n41+n71+n41"), (str(records[1].id), None)]
+    too_long = make_measurement(2).model_dump(mode="json") | {"ca_bands": "n41+" * 16 + "n41"}
+    resp = client.post(URL, json={"measurements": [too_long]}, headers=auth(tokens["probe"]))
+    assert resp.status_code == 422 and resp.json()["errors"][0]["field"] == "ca_bands"
 
 
 @pytest.mark.parametrize("params", [

@@ -8,6 +8,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from collector.storage import migrate as migrate_module
 from collector.storage.columns import RECORD_COLUMNS
 from collector.storage.ingest import StoredRecord, ingest
 from collector.storage.measurements import Filters, list_measurements, select_for_analysis
@@ -55,6 +56,34 @@ def test_migrate_twice_is_a_no_op(db_url: str) -> None:
     second = migrate(db_url)
     assert first.applied == second.applied
     assert migration_status(db_url).current
+
+
+# A row as the schema before core/004_ca_bands stored it (its NOT NULL columns only).
+OLD_ROW_SQL = """
+INSERT INTO measurements (time, id, probe_id, schema_version, source, probe_time, clock,
+    received_at, kind, tool, carrier, access, position_source, setting)
+VALUES (%(t)s, gen_random_uuid(), 'pi-01', 1, 'probe', %(t)s, 'synced', %(t)s, 'radio_snapshot',
+    'quectel-qeng', 'viettel', '4g', 'none', 'unknown')
+"""
+
+
+def test_ca_bands_migration_upgrades_a_database_with_rows(
+        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    def before_004(tier: Tier) -> list[migrate_module.Migration]:
+        return [m for m in available_migrations(tier) if m.name != "core/004_ca_bands"]
+
+    monkeypatch.setattr(migrate_module, "available_migrations", before_004)
+    migrate(db_url)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(OLD_ROW_SQL, {"t": BASE_TIME})
+    monkeypatch.undo()
+    status = migrate(db_url)  # on the timescale tier: ALTER TABLE of a hypertable with a chunk
+    assert status.current and "core/004_ca_bands" in status.applied
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        new = make_measurement(1, ca_bands="B3+B1+B8")
+        ingest(conn, stored([new]), BASE_TIME)
+        rows = list_measurements(conn, Filters()).items
+    assert [(r["tool"], r["ca_bands"]) for r in rows] == [("quectel-qeng", None), ("iperf3", "B3+B1+B8")]
 
 
 def test_ingest_is_idempotent_by_id(conn: psycopg.Connection[Any]) -> None:

@@ -23,12 +23,15 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from collector.storage import migrate as migrate_module
 from collector.storage.ingest import IngestResult, StoredRecord, ingest
 from collector.storage.measurements import Filters, list_measurements, select_for_analysis
-from collector.storage.migrate import available_migrations, migrate
+from collector.storage.migrate import Migration, available_migrations, migrate
 from collector.storage.tier import Tier
 from lomsong.synthetic import survey
 from probe.record import Measurement
+
+from .conftest import make_measurement
 
 pytestmark = pytest.mark.db
 
@@ -223,3 +226,52 @@ def test_cell_hourly_matches_the_raw_rows_through_refresh_compression_and_late_d
     old = conn.execute("SELECT count(*) FROM measurements WHERE time < %s",
                        (NOW - COMPRESS_AFTER,)).fetchone()
     assert old == (len(select_for_analysis(conn, end=NOW - COMPRESS_AFTER)),)
+
+
+# Hourly rows as the schema before core/004_ca_bands stored them (NOT NULL columns only).
+OLD_ROWS_SQL = """
+INSERT INTO measurements (time, id, probe_id, schema_version, source, probe_time, clock,
+    received_at, kind, tool, carrier, access, position_source, setting)
+SELECT t, gen_random_uuid(), 'pi-01', 1, 'probe', t, 'synced', t, 'radio_snapshot', 'quectel-qeng',
+    'viettel', '4g', 'none', 'unknown'
+FROM generate_series(%(start)s::timestamptz, %(end)s::timestamptz, interval '1 hour') AS t
+"""
+
+
+def test_ca_bands_column_is_added_to_a_hypertable_with_compressed_chunks(
+        tsl_admin_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The upgrade path of core/004_ca_bands: a database with compressed chunks gets the column,
+    keeps its rows, and takes new records (also late ones landing in compressed chunks)."""
+    def before_004(tier: Tier) -> list[Migration]:
+        return [m for m in available_migrations(tier) if m.name != "core/004_ca_bands"]
+
+    name = f"lomsong_tsl_{uuid4().hex[:16]}"
+    with psycopg.connect(tsl_admin_url, autocommit=True, connect_timeout=5) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
+    url = urlsplit(tsl_admin_url)._replace(path=f"/{name}").geturl()
+    try:
+        monkeypatch.setattr(migrate_module, "available_migrations", before_004)
+        assert migrate(url).tier is Tier.TIMESCALE_TSL
+        with psycopg.connect(url, autocommit=True) as conn:
+            _pause_jobs(conn)
+            conn.execute(OLD_ROWS_SQL, {"start": NOW - timedelta(days=60), "end": NOW})
+            conn.execute("CALL run_job(%s)", (job_id(conn, "policy_compression"),))
+            assert any(compressed for _, compressed in chunks(conn))
+        monkeypatch.undo()
+        status = migrate(url)
+        assert status.current and "core/004_ca_bands" in status.applied
+        with psycopg.connect(url, autocommit=True) as conn:
+            late = make_measurement(0, measured_at=NOW - timedelta(days=45, minutes=30),
+                                    ca_bands="B3+B1")  # between two hourly rows
+            fresh = make_measurement(1, measured_at=NOW - timedelta(minutes=5), ca_bands="n41+n71")
+            assert store(conn, [late, fresh]).stored == 2
+            counts = conn.execute("SELECT count(*), count(ca_bands) FROM measurements").fetchone()
+            assert counts == (60 * 24 + 1 + 2, 2)
+            window = Filters(start=late.measured_at, end=late.measured_at + timedelta(seconds=1))
+            (row,) = list_measurements(conn, window).items
+            assert (row["id"], row["ca_bands"]) == (late.id, "B3+B1")
+            assert any(compressed for _, compressed in chunks(conn))
+    finally:
+        with psycopg.connect(tsl_admin_url, autocommit=True, connect_timeout=5) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)))

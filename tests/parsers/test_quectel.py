@@ -1,15 +1,25 @@
-"""Quectel AT+QENG="servingcell" / +QNWINFO parsing, on every block of the real responses file."""
+"""Quectel AT+QENG="servingcell" / +QNWINFO / +QCAINFO parsing, on every block of the real
+responses file."""
 
 from __future__ import annotations
 
 import contextlib
+from datetime import UTC, datetime
+from typing import Literal
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from probe.errors import ParseError
-from probe.radio.quectel import parse_qeng_servingcell, parse_qnwinfo
+from probe.radio.quectel import (
+    ComponentCarrier,
+    ca_bands,
+    parse_qcainfo,
+    parse_qeng_servingcell,
+    parse_qnwinfo,
+)
+from probe.radio.snapshot import RadioSnapshot, merge_snapshots, radio_fields, to_measurement
 from probe.record import Access, Carrier
 
 from .helpers import corrupted, real_text
@@ -249,6 +259,118 @@ def test_qnwinfo(title: str, access: Access, lte: tuple[object, object], nr: tup
 @given(data=st.data())
 def test_corrupted_file_parses_or_raises_parse_error(data: st.DataObject) -> None:
     text = data.draw(corrupted(real_text(QENG_FILE)))
-    for parse in (parse_qeng_servingcell, parse_qnwinfo):
+    for parse in (parse_qeng_servingcell, parse_qnwinfo, parse_qcainfo):
         with contextlib.suppress(ParseError):
             parse(text)
+
+
+def _cc(
+    role: Literal["PCC", "SCC"],
+    rat: Literal["LTE", "NR5G"],
+    band: str,
+    arfcn: int,
+    bw: int,
+    pci: int,
+    state: int | None,
+    signals: tuple[float | None, ...] = (None, None, None, None),
+) -> ComponentCarrier:
+    rsrp, rsrq, rssi, sinr = signals
+    return ComponentCarrier(role, rat, band, arfcn, bw, pci, state, rsrp, rsrq, rssi, sinr)
+
+
+# Every block of the file with +QCAINFO records: its carriers as printed and its ca_bands.
+QCAINFO_CASES = {
+    "EN-DC (LTE anchor + NR5G-NSA)": (
+        [_cc("PCC", "LTE", "B1", 150, 100, 1, 1, (-89, -10, -59, 15))], "B1"),
+    "NR5G-SA, T-Mobile": (
+        [_cc("PCC", "NR5G", "n71", 126490, 1, 24, None),
+         _cc("SCC", "NR5G", "n41", 520110, 12, 625, 1)], "n71+n41"),
+    "NR5G-SA, DITO": ([_cc("PCC", "NR5G", "n78", 620640, 12, 538, None)], "n78"),
+    # Verbose mode: NR SNR in hundredths of a dB; the firmware's RSRP -11 is kept as printed.
+    "NR5G SA CA info from RM551E": (
+        [_cc("PCC", "NR5G", "n41", 501390, 12, 153, None, (-11, -11, None, 25.49)),
+         _cc("SCC", "NR5G", "n71", 126270, 2, 93, 1),
+         _cc("SCC", "NR5G", "n41", 521310, 11, 153, 1, (-11, -11, None, 25.49))], "n41+n71+n41"),
+}  # fmt: skip
+
+
+def test_every_block_with_qcainfo_records_is_a_case() -> None:
+    with_ca = {title for title, text in blocks().items() if "+QCAINFO:" in text}
+    assert {next(t for t in with_ca if t.startswith(prefix)) for prefix in QCAINFO_CASES} == with_ca
+
+
+@pytest.mark.parametrize("title", list(QCAINFO_CASES))
+def test_qcainfo_blocks(title: str) -> None:
+    expected, bands = QCAINFO_CASES[title]
+    text = block(title)
+    carriers = parse_qcainfo(text)
+    assert list(carriers) == expected
+    assert len(carriers) == text.count("+QCAINFO:")
+    assert ca_bands(carriers) == bands
+
+
+def test_blocks_without_qcainfo_give_no_carriers() -> None:
+    for title, text in blocks().items():
+        if "+QCAINFO:" not in text:
+            assert parse_qcainfo(text) == (), title
+
+
+def test_rm551e_missing_newline_gives_two_records_on_one_line() -> None:
+    text = block("NR5G SA CA info from RM551E")
+    (bug_line,) = [line for line in text.splitlines() if line.count("+QCAINFO:") == 2]
+    first, second = parse_qcainfo(bug_line)
+    assert (first.role, first.band, first.pci, first.rsrp_dbm) == ("SCC", "n71", 93, None)
+    assert (second.role, second.band, second.pci, second.sinr_db) == ("SCC", "n41", 153, 25.49)
+    with pytest.raises(ParseError, match="bandwidth") as caught:
+        parse_qcainfo('OK\n+QCAINFO: "PCC",1,1,"NR5G BAND 41",1+QCAINFO: "SCC",2,x,"NR5G BAND 41",7')
+    assert caught.value.line == 2
+
+
+def test_qcainfo_layouts_not_in_the_samples() -> None:
+    """Lines built from the manual's layouts (not recorded): LTE SCC with its uplink fields,
+    the short NR SCC of EN-DC, the long verbose NR SCC without SNR, mmcli's wrapper."""
+    text = (
+        "response: '+QCAINFO: \"SCC\",1300,100,\"LTE BAND 3\",1,49,-85,-8,-67,0,0,-,-\n"
+        '+QCAINFO: "pcc",1850,50,"LTE BAND 3",1,301,-95,-11,-66,10\n'
+        '+QCAINFO: "SCC",627264,12,"NR5G BAND 78",412,-88,-12,1530\n'
+        '+QCAINFO: "SCC",521310,11,"NR5G BAND 41",1,153,0,-,-,-93,-11,-32768\''
+    )
+    lte_scc, lte_pcc, nsa, sa = parse_qcainfo(text)
+    assert lte_scc == _cc("SCC", "LTE", "B3", 1300, 100, 49, 1, (-85, -8, -67, 0))
+    assert lte_pcc == _cc("PCC", "LTE", "B3", 1850, 50, 301, 1, (-95, -11, -66, 10))
+    assert nsa == _cc("SCC", "NR5G", "n78", 627264, 12, 412, None, (-88, -12, None, 15.3))
+    assert sa == _cc("SCC", "NR5G", "n41", 521310, 11, 153, 1, (-93, -11, None, None))
+    assert ca_bands((lte_scc, lte_pcc, nsa, sa)) == "B3+B3+n78+n41"  # the PCC first
+    assert ca_bands(()) is None
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('+QCAINFO: "XCC",150,100,"LTE BAND 1",1,1,-89,-10,-59,15', "neither PCC nor SCC"),
+        ('+QCAINFO: "PCC",150,100,"UMTS BAND 1",1,1,-89,-10,-59,15', "band is not"),
+        ('+QCAINFO: "PCC",150,100,"LTE BAND 1",1,1,-89', "expected >= 10"),
+        ('+QCAINFO: "PCC",150,100,"LTE BAND 1",1,X1,-89,-10,-59,15', "PCID is not an integer"),
+        ('+QCAINFO: "SCC",520110,12,"NR5G BAND 41",1,625', "6 fields, expected 5, 7, 8, 9"),
+        ('+QCAINFO: "SCC",520110', "expected >= 5"),
+    ],
+)
+def test_malformed_qcainfo_names_source_and_line(line: str, message: str) -> None:
+    text = f'AT+QCAINFO\r\n+QCAINFO: "PCC",126490,1,"NR5G BAND 71",24\r\n{line}\r\nOK'
+    with pytest.raises(ParseError, match=message) as caught:
+        parse_qcainfo(text, source="/dev/ttyUSB2 AT+QCAINFO")
+    assert (caught.value.source, caught.value.line) == ("/dev/ttyUSB2 AT+QCAINFO", 3)
+    assert str(caught.value).startswith("/dev/ttyUSB2 AT+QCAINFO:3: ")
+
+
+def test_ca_bands_travel_with_the_snapshot() -> None:
+    text = block("NR5G-SA, T-Mobile")
+    ca = RadioSnapshot(tool="quectel-qcainfo", ca_bands=ca_bands(parse_qcainfo(text)))
+    merged = merge_snapshots(parse_qeng_servingcell(text), ca)
+    assert (merged.tool, merged.nr_band, merged.ca_bands) == (
+        "quectel-qeng+quectel-qcainfo", "n71", "n71+n41")  # fmt: skip
+    assert radio_fields(merged)["ca_bands"] == "n71+n41"
+    m = to_measurement(merged, probe_id="pi-1", measured_at=datetime(2026, 11, 2, tzinfo=UTC))
+    assert m.ca_bands == "n71+n41"
+    too_long = RadioSnapshot(tool="x", ca_bands="+".join(["n41"] * 17), band="B3")
+    assert radio_fields(too_long) == {"band": "B3"}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,14 @@ ENDC = (
     '+QENG: "LTE","FDD",515,03,3359966,1,150,1,5,5,4AA3,-89,-13,-58,16,15,20,-\r\n'
     '+QENG:"NR5G-NSA",515,03,832,-76,21,-11,528030,41,8,1\r\n\r\nOK\r\n'
 )
+ENDC_CA = '+QCAINFO: "PCC",150,100,"LTE BAND 1",1,1,-89,-10,-59,15\r\n\r\nOK\r\n'
+# The T-Mobile 5G SA block of the same file (issue #48): n71 primary, n41 secondary.
+SA = ('+QENG: "servingcell","NOCONN","NR5G-SA","FDD",310,260,939204254,24,60AA00,126490,71,1,'
+      '-104,-13,11,0,-\r\n\r\nOK\r\n')
+SA_CA = ('+QCAINFO: "PCC",126490,1,"NR5G BAND 71",24\r\n'
+         '+QCAINFO: "SCC",520110,12,"NR5G BAND 41",1,625,0,-,-\r\n\r\nOK\r\n')
+QENG_CMD = b'AT+QENG="servingcell"\r'
+QCAINFO_CMD = b"AT+QCAINFO\r"
 
 
 def _real(name: str) -> str:
@@ -72,35 +82,75 @@ def test_modem_without_service_is_sent_as_evidence(ctx: TestContext) -> None:
     assert radio_records(ok, ctx, ctx.stamp()) == []
 
 
-@pytest.fixture
-def fake_modem() -> Iterator[tuple[str, list[bytes]]]:
-    """A pseudo-terminal whose far end answers AT+QENG with a real EN-DC response."""
+@contextmanager
+def modem_answering(answers: dict[bytes, str]) -> Iterator[tuple[str, list[bytes]]]:
+    """A pseudo-terminal whose far end answers each command (echoed) in turn, in any order."""
     controller, device = os.openpty()
     heard: list[bytes] = []
 
     def modem() -> None:
-        data = b""
-        while not data.endswith(b"\r"):
-            data += os.read(controller, 1024)
-        heard.append(data)
-        os.write(controller, data + b"\r\n" + ENDC.encode())
+        for _ in answers:
+            data = b""
+            while not data.endswith(b"\r"):
+                data += os.read(controller, 1024)
+            heard.append(data)
+            os.write(controller, data + b"\r\n" + answers.get(data, "\r\nERROR\r\n").encode())
 
     thread = threading.Thread(target=modem, daemon=True)
     thread.start()
-    yield os.ttyname(device), heard
-    thread.join(timeout=5)
-    os.close(device)
-    os.close(controller)
+    try:
+        yield os.ttyname(device), heard
+    finally:
+        thread.join(timeout=5)
+        os.close(device)
+        os.close(controller)
+
+
+@pytest.fixture
+def fake_modem() -> Iterator[tuple[str, list[bytes]]]:
+    """A modem answering AT+QENG and AT+QCAINFO with a real EN-DC response."""
+    with modem_answering({QENG_CMD: ENDC, QCAINFO_CMD: ENDC_CA}) as port_heard:
+        yield port_heard
 
 
 def test_quectel_over_serial(fake_modem: tuple[str, list[bytes]]) -> None:
     port, heard = fake_modem
     reading = read_radio(ModemSettings(at_port=port, timeout_s=5))
-    assert heard == [b'AT+QENG="servingcell"\r']
+    assert heard == [QENG_CMD, QCAINFO_CMD]
     assert reading.error is None and reading.snapshot is not None, reading.error
     fields = reading.fields()
     assert fields["access"] is Access.NR_NSA and fields["nr_rsrp_dbm"] == -76.0
     assert fields["rsrp_dbm"] == -89.0 and (fields["mcc"], fields["mnc"]) == ("515", "03")
+    assert fields["ca_bands"] == "B1"  # the NR leg of EN-DC is not listed by this firmware
+
+
+def test_quectel_carrier_aggregation_is_merged_and_attached(
+    make_measurement: Callable[..., Measurement],
+) -> None:
+    with modem_answering({QENG_CMD: SA, QCAINFO_CMD: SA_CA}) as (port, heard):
+        reading = read_radio(ModemSettings(at_port=port, timeout_s=5))
+    assert heard == [QENG_CMD, QCAINFO_CMD]
+    assert reading.snapshot is not None, reading.error
+    assert (reading.snapshot.tool, reading.snapshot.nr_band, reading.snapshot.ca_bands) == (
+        "quectel-qeng+quectel-qcainfo", "n71", "n71+n41")  # fmt: skip
+    assert reading.raw is not None and "+QENG:" in reading.raw and "+QCAINFO:" in reading.raw
+    (test,) = attach_radio([make_measurement()], reading)
+    assert (test.ca_bands, test.nr_band, test.access) == ("n71+n41", "n71", Access.NR_SA)
+
+
+def test_qcainfo_error_or_garbage_leaves_the_serving_cell(caplog: pytest.LogCaptureFixture) -> None:
+    with modem_answering({QENG_CMD: SA, QCAINFO_CMD: "\r\nERROR\r\n"}) as (port, _):
+        unsupported = read_radio(ModemSettings(at_port=port, timeout_s=5))
+    assert unsupported.error is None and unsupported.snapshot is not None
+    assert unsupported.snapshot.tool == "quectel-qeng" and "ca_bands" not in unsupported.fields()
+    garbage = '+QCAINFO: "PCC",126490,1,"NR5G BAND 71"\r\nOK\r\n'
+    caplog.set_level(logging.WARNING)
+    with modem_answering({QENG_CMD: SA, QCAINFO_CMD: garbage}) as (port, _):
+        unreadable = read_radio(ModemSettings(at_port=port, timeout_s=5))
+    assert unreadable.error is None and unreadable.fields()["nr_rsrp_dbm"] == -104.0
+    assert "ca_bands" not in unreadable.fields()
+    assert unreadable.raw is not None and "NR5G BAND 71" in unreadable.raw
+    assert "AT+QCAINFO left out" in caplog.text and "AT+QCAINFO:3: QCAINFO record has 4 fields" in caplog.text
 
 
 def test_silent_port_times_out_and_missing_port_fails() -> None:

@@ -32,7 +32,7 @@ INJECTIONS = [
 ]
 # Free-text fields of the wire record (probe_id, mcc, mnc have patterns and are checked below).
 TEXT_FIELDS = ["boot_id", "tool", "tool_version", "server", "interface", "band", "nr_band",
-               "site_id", "error_message", "raw"]
+               "ca_bands", "site_id", "error_message", "raw"]
 
 
 def _limit(field: str) -> int:
