@@ -35,7 +35,9 @@ __all__ = ["Check", "check_clock", "check_collector", "check_gps", "check_modems
            "check_tools", "run_doctor", "status_body"]  # fmt: skip
 
 Status = Literal["OK", "WARN", "FAIL"]
-_TOOLS: Final = (("iperf3", True), ("ping", False), ("mmcli", False), ("speedtest-cli", False))
+_TOOLS: Final = (
+    ("iperf3", True), ("ping", False), ("ss", False), ("mmcli", False), ("speedtest-cli", False)
+)  # ss: uploads are judged on acknowledged bytes (else on the sender's counts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +52,7 @@ class Check:
 
 
 def check_tools(which: Callable[[str], str | None] = shutil.which) -> list[Check]:
-    """iperf3 is required; ping, mmcli and speedtest-cli are warnings when missing."""
+    """iperf3 is required; ping, ss, mmcli and speedtest-cli are warnings when missing."""
     out = []
     for tool, required in _TOOLS:
         path = which(tool)

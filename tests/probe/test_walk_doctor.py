@@ -123,7 +123,8 @@ class Listing:
 def test_doctor_checks() -> None:
     tools = check_tools(lambda name: None if name in ("mmcli", "iperf3") else f"/usr/bin/{name}")
     assert [(c.what_en, c.status) for c in tools] == [
-        ("iperf3 tool", "FAIL"), ("ping tool", "OK"), ("mmcli tool", "WARN"), ("speedtest-cli tool", "OK")
+        ("iperf3 tool", "FAIL"), ("ping tool", "OK"), ("ss tool", "OK"), ("mmcli tool", "WARN"),
+        ("speedtest-cli tool", "OK"),
     ]  # fmt: skip
     cfg = parse_config(HEAD + '[[path]]\nname = "a"\niperf3 = "i"\nmodem = { mmcli_index = 1 }\n', source="t")
     listed = "    /org/freedesktop/ModemManager1/Modem/1 [Quectel] EG25\n"
