@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from probe.config import PathSettings
 from probe.record import Measurement
 from probe.runners.adaptive import AdaptiveIperf3Runner, LiveSubprocessRunner
 from probe.runners.base import CommandResult, SubprocessRunner, TestContext
@@ -38,6 +39,7 @@ from probe.runners.iperf3 import Iperf3Runner
 SHAPED_LINK = Path(__file__).resolve().parents[1] / ".." / "shared" / "tools" / "shaped-link"
 SERVER, THRESHOLD_MBPS, TCP_GOODPUT = "10.77.0.1", 40.0, 1448 / 1514
 STEADY_SKIP_S = 1.0
+DEFAULT_CONGESTION = PathSettings.model_fields["congestion"].default  # what a probe uses
 IN_CLI = ["ip", "netns", "exec", "ls_cli"]
 
 
@@ -127,7 +129,13 @@ def _rate(m: Measurement) -> float:
 
 
 def measure_link(
-    link: Link, repeat: int, ns: InNamespace, ctx: TestContext, *, read_acked: bool = True
+    link: Link,
+    repeat: int,
+    ns: InNamespace,
+    ctx: TestContext,
+    *,
+    read_acked: bool = True,
+    congestion: str | None = DEFAULT_CONGESTION,
 ) -> list[Row]:
     up = [str(link.rate_mbit)] + ([str(link.delay_ms), str(link.loss_pct)] if link.emulated else [])
     subprocess.run([str(SHAPED_LINK), "up", *up], check=True, capture_output=True, timeout=30)
@@ -143,12 +151,13 @@ def measure_link(
             rule = StopRule(threshold_mbps=THRESHOLD_MBPS)
             adaptive = AdaptiveIperf3Runner(
                 host=SERVER, reverse=reverse, rule=rule, command_runner=ns.live_call,
-                read_acked=read_acked, ss_runner=ns.plain_call,
+                read_acked=read_acked, ss_runner=ns.plain_call, congestion=congestion,
             )  # fmt: skip
             estimates = [adaptive.start_test(ctx)[0] for _ in range(repeat)]
             fixed_runner = Iperf3Runner(
-                host=SERVER, duration_s=10, reverse=reverse, command_runner=ns.fixed_call
-            )
+                host=SERVER, duration_s=10, reverse=reverse, command_runner=ns.fixed_call,
+                congestion=congestion,
+            )  # fmt: skip
             (fixed,) = fixed_runner.start_test(ctx)
             if link.emulated:
                 reference, kind = steady_goodput(ns.last_json, reverse), "fixed"
@@ -208,7 +217,13 @@ def main(argv: list[str] | None = None) -> int:
         "--sender-counts", action="store_true",
         help="estimate uploads from iperf3's sender counts instead of the acknowledged bytes (ss)",
     )  # fmt: skip
+    parser.add_argument(
+        "--congestion", default=DEFAULT_CONGESTION,
+        help=f"TCP congestion control of both tests (default: the probe's, {DEFAULT_CONGESTION}; "
+        '"system": the host\'s default)',
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    congestion = None if args.congestion == "system" else args.congestion
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # still take the link down
     ns = InNamespace()
     ctx = TestContext(probe_id="accuracy-bench")
@@ -217,9 +232,11 @@ def main(argv: list[str] | None = None) -> int:
         for key in args.links.split(","):
             link = LINKS[key]
             print(f"measuring {link.name} ...", file=sys.stderr, flush=True)
-            rows.extend(measure_link(link, args.repeat, ns, ctx, read_acked=not args.sender_counts))
+            rows.extend(measure_link(link, args.repeat, ns, ctx, read_acked=not args.sender_counts,
+                                     congestion=congestion))  # fmt: skip
     finally:
         subprocess.run([str(SHAPED_LINK), "down"], capture_output=True, timeout=30)
+    print(f"congestion control: {args.congestion}")
     print("\n".join(report(rows)))
     for row in rows:
         for m in row.estimates:

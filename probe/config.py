@@ -101,6 +101,19 @@ class SpoolSettings(_Strict):
 
 
 class PathSettings(_Strict):
+    """One measured path: an interface (a modem, or the fixed line) and its iperf3 server.
+
+    `congestion` is set explicitly on every TCP test (iperf3 ``-C``, which also sets the
+    server's sending side of a download) so that results do not depend on each host's default.
+    The default is BBR, as in M-Lab's ndt7: a single loss-based (CUBIC) stream measures TCP's
+    reaction to random loss more than the link: on the emulated 40 Mbit/s link with 0.5% loss
+    and 20 ms delay (``benchmarks/accuracy.py``) CUBIC moved 4 Mbit/s in a 10 s test where BBR
+    moved 37. BBR needs the ``tcp_bbr`` module and, for an unprivileged probe, its place in
+    ``net.ipv4.tcp_allowed_congestion_control`` (README, Pi install; ``lomsong probe doctor``
+    checks both). "cubic" or any other available algorithm may be chosen per path, and
+    "system" leaves each host's default.
+    """
+
     name: str = Field(min_length=1, max_length=64)
     interface: str | None = Field(default=None, max_length=64)
     carrier: Carrier = Carrier.UNKNOWN
@@ -110,7 +123,12 @@ class PathSettings(_Strict):
     directions: tuple[Direction, ...] = Field(default=("down", "up"), min_length=1)
     duration_s: int = Field(default=10, ge=1, le=300)
     bytes_cap: int | None = Field(default=None, ge=1)
-    congestion: str | None = None
+    congestion: str = Field(
+        default="bbr",
+        pattern=r"^[a-z0-9_]{1,16}$",
+        description="TCP congestion control of the throughput tests (iperf3 -C, both ends); "
+        '"system": the host\'s default',
+    )
     tests_per_day: float | None = Field(default=None, gt=0, le=1440)
     modem: ModemSettings | None = None
     budget: BudgetSettings | None = None
@@ -125,6 +143,11 @@ class PathSettings(_Strict):
         if self.method is not None:
             return self.method
         return "adaptive" if self.access in _MOBILE else "fixed"
+
+    @property
+    def congestion_algorithm(self) -> str | None:
+        """The algorithm passed to iperf3 (None: leave the host's default)."""
+        return None if self.congestion == "system" else self.congestion
 
     @property
     def down_threshold_mbps(self) -> float | None:

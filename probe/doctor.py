@@ -16,6 +16,7 @@ Example
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
@@ -31,8 +32,8 @@ from probe.record import ClockState
 from probe.runners.base import CommandRunner, SubprocessRunner
 from probe.spool import Spool
 
-__all__ = ["Check", "check_clock", "check_collector", "check_gps", "check_modems", "check_spool",
-           "check_tools", "run_doctor", "status_body"]  # fmt: skip
+__all__ = ["Check", "check_clock", "check_collector", "check_congestion", "check_gps", "check_modems",
+           "check_spool", "check_tools", "run_doctor", "status_body"]  # fmt: skip
 
 Status = Literal["OK", "WARN", "FAIL"]
 _TOOLS: Final = (
@@ -98,6 +99,38 @@ def check_clock(state: ClockState) -> Check:
         return Check("OK", "Đồng hồ", "clock", "đã đồng bộ NTP (NTP synchronised)")
     return Check("WARN", "Đồng hồ", "clock",
                  f"{state.value}: kết quả sẽ được đánh dấu (results will be flagged)")  # fmt: skip
+
+
+_CONGESTION_PROC: Final = Path("/proc/sys/net/ipv4")
+
+
+def check_congestion(
+    cfg: ProbeConfig, proc: Path = _CONGESTION_PROC, privileged: bool | None = None
+) -> list[Check]:
+    """Each configured TCP congestion control is available, and allowed unless running as root
+    (an unprivileged process may only pick those in ``tcp_allowed_congestion_control``)."""
+    wanted = sorted({a for p in cfg.paths if (a := p.congestion_algorithm) is not None})
+    if not wanted:
+        return []
+    try:
+        available = (proc / "tcp_available_congestion_control").read_text().split()
+        allowed = (proc / "tcp_allowed_congestion_control").read_text().split()
+    except OSError as exc:
+        return [Check("WARN", "Điều khiển tắc nghẽn TCP", "TCP congestion control", f"{exc}")]
+    root = os.geteuid() == 0 if privileged is None else privileged
+    out = []
+    for name in wanted:
+        if name not in available:
+            status: Status = "FAIL"
+            detail = f"{name}: không có trong nhân (not available; available: {' '.join(available)})"
+        elif name not in allowed and not root:
+            status = "FAIL"
+            detail = (f"{name}: không được phép (not allowed for this user; allowed: {' '.join(allowed)}; "
+                      "add it to net.ipv4.tcp_allowed_congestion_control)")  # fmt: skip
+        else:
+            status, detail = "OK", name
+        out.append(Check(status, "Điều khiển tắc nghẽn TCP", "TCP congestion control", detail))
+    return out
 
 
 def check_spool(path: Path) -> Check:
@@ -166,6 +199,7 @@ def run_doctor(
 ) -> list[Check]:
     """Every check, in the order an installer would fix them."""
     checks = check_tools(which)
+    checks += check_congestion(cfg)
     checks += check_modems(cfg, command_runner or SubprocessRunner())
     checks += check_gps(cfg)
     checks.append(check_clock(clock_state()))

@@ -89,7 +89,7 @@ def path_runners(path: PathSettings, command_runner: CommandRunner | None = None
                     max_duration_s=min(path.adaptive_max_s, path.duration_s),
                     bytes_cap=path.bytes_cap,
                 ),
-                congestion=path.congestion,
+                congestion=path.congestion_algorithm,
             )
             for direction in sorted(path.directions)
         ]
@@ -99,7 +99,7 @@ def path_runners(path: PathSettings, command_runner: CommandRunner | None = None
             port=path.iperf3_port,
             duration_s=path.duration_s,
             reverse=direction == "down",
-            congestion=path.congestion,
+            congestion=path.congestion_algorithm,
             bytes_cap=path.bytes_cap,
             command_runner=command_runner or SubprocessRunner(),
         )

@@ -13,7 +13,16 @@ from rich.console import Console
 
 from lomsong.cli import main
 from probe.config import parse_config
-from probe.doctor import check_clock, check_collector, check_modems, check_tools, run_doctor, status_body
+from probe.doctor import (
+    check_clock,
+    check_collector,
+    check_congestion,
+    check_modems,
+    check_tools,
+    run_doctor,
+    status_body,
+)
+from probe.errors import ProbeError
 from probe.location.fix import Fix
 from probe.location.gpx import TrackPoint
 from probe.location.gpx_match import place_on_track
@@ -235,3 +244,24 @@ def test_send_status_posts_to_the_probe_status_route() -> None:
     )
     with CollectorClient("http://c.invalid", "tok-12345", transport=httpx.MockTransport(down)) as client:
         assert client.send_status({}) is None
+
+
+def test_congestion_control_check(tmp_path: Path) -> None:
+    (tmp_path / "tcp_available_congestion_control").write_text("reno bbr cubic\n")
+    (tmp_path / "tcp_allowed_congestion_control").write_text("reno cubic\n")
+    paths = (
+        '[[path]]\nname = "a"\niperf3 = "i"\n'  # bbr, the default
+        '[[path]]\nname = "b"\niperf3 = "i"\ncongestion = "cubic"\n'
+        '[[path]]\nname = "c"\niperf3 = "i"\ncongestion = "vegas"\n'
+        '[[path]]\nname = "d"\niperf3 = "i"\ncongestion = "system"\n'
+    )
+    cfg = parse_config(HEAD + paths, source="t")
+    checks = check_congestion(cfg, tmp_path, privileged=False)
+    assert [(c.status, c.detail.split(":")[0]) for c in checks] == [
+        ("FAIL", "bbr"), ("OK", "cubic"), ("FAIL", "vegas")
+    ]  # fmt: skip
+    assert "not allowed" in checks[0].detail and "not available" in checks[2].detail
+    assert [c.status for c in check_congestion(cfg, tmp_path, privileged=True)] == ["OK", "OK", "FAIL"]
+    assert [p.congestion_algorithm for p in cfg.paths] == ["bbr", "cubic", "vegas", None]
+    with pytest.raises(ProbeError, match="congestion"):
+        parse_config(HEAD + '[[path]]\nname = "a"\niperf3 = "i"\ncongestion = "-C x"\n', source="t")
