@@ -169,6 +169,7 @@ iperf3 = "127.0.0.1:{iperf3_port}"
 directions = ["down", "up"]
 duration_s = {max(1, round(seconds))}
 bytes_cap = 100000000
+congestion = "system"   # loopback: whatever this machine has (a Pi's paths use bbr)
 """,
         encoding="utf-8",
     )

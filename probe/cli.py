@@ -58,6 +58,10 @@ def register(subparsers: Any) -> None:
     measure.add_argument(
         "--bytes-cap", type=int, default=None, metavar="BYTES", help="giới hạn byte (byte cap)"
     )
+    measure.add_argument(
+        "--congestion", default=None, metavar="ALG",
+        help="TCP congestion control, e.g. bbr, cubic (default: the host's)",
+    )  # fmt: skip
     measure.set_defaults(handler=_handle_measure)
 
     run = sub.add_parser("run", help="đo mọi đường truyền rồi gửi (measure all paths, upload)")
@@ -126,7 +130,9 @@ def _handle_measure(args: argparse.Namespace) -> int:
         rule = StopRule(
             threshold_mbps=args.threshold_mbps, max_duration_s=args.duration, bytes_cap=args.bytes_cap
         )
-        runner = AdaptiveIperf3Runner(host=host, port=port, reverse=args.reverse, rule=rule)
+        runner = AdaptiveIperf3Runner(
+            host=host, port=port, reverse=args.reverse, rule=rule, congestion=args.congestion
+        )
     else:
         runner = Iperf3Runner(
             host=host,
@@ -135,6 +141,7 @@ def _handle_measure(args: argparse.Namespace) -> int:
             reverse=args.reverse,
             udp=args.udp,
             bytes_cap=args.bytes_cap,
+            congestion=args.congestion,
         )
     (measurement,) = runner.start_test(ctx)
     print(measurement.model_dump_json() if args.json else describe(measurement))
