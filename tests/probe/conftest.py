@@ -37,12 +37,10 @@ def free_port() -> int:
     return _free_port()
 
 
-@pytest.fixture
-def iperf3_port() -> Iterator[int]:
-    """A one-shot `iperf3 -s -1 -J` on a free loopback port, ready when the test starts."""
+def _iperf3_server(*options: str) -> Iterator[int]:
     port = _free_port()
     server = subprocess.Popen(
-        ["iperf3", "-s", "-1", "-J", "-B", "127.0.0.1", "-p", str(port)],
+        ["iperf3", "-s", *options, "-B", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -55,6 +53,18 @@ def iperf3_port() -> Iterator[int]:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.fixture
+def iperf3_port() -> Iterator[int]:
+    """A one-shot `iperf3 -s -1 -J` on a free loopback port, ready when the test starts."""
+    yield from _iperf3_server("-1", "-J")
+
+
+@pytest.fixture
+def iperf3_server_port() -> Iterator[int]:
+    """A persistent `iperf3 -s` on a free loopback port (for several tests in a row)."""
+    yield from _iperf3_server()
 
 
 @pytest.fixture

@@ -265,3 +265,37 @@ def test_congestion_control_check(tmp_path: Path) -> None:
     assert [p.congestion_algorithm for p in cfg.paths] == ["bbr", "cubic", "vegas", None]
     with pytest.raises(ProbeError, match="congestion"):
         parse_config(HEAD + '[[path]]\nname = "a"\niperf3 = "i"\ncongestion = "-C x"\n', source="t")
+
+
+@pytest.mark.iperf3
+def test_walk_cli_runs_early_stopping_tests(
+    tmp_path: Path, iperf3_server_port: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "probe.toml"
+    config.write_text(f"""
+[probe]
+id = "laptop-walk"
+[collector]
+url = "http://127.0.0.1:9"
+token = "walk-test-token"
+[spool]
+path = "{tmp_path / "spool.db"}"
+[[path]]
+name = "viettel-4g"
+carrier = "viettel"
+access = "4g"
+iperf3 = "127.0.0.1:{iperf3_server_port}"
+bytes_cap = 400000000
+""")
+    assert main(["probe", "walk", "--config", str(config), "--gpx-later", "--rounds", "2"]) == 0
+    with Spool(tmp_path / "spool.db") as spool:
+        records = spool.batch(100)
+    assert [m.kind for m in records] == [Kind.THROUGHPUT_DOWN, Kind.THROUGHPUT_UP] * 2
+    for m in records:
+        assert m.error_kind is None, m.error_message
+        assert m.raw is not None and m.raw.splitlines()[-1].startswith("lomsong-adaptive: stop=")
+        assert m.duration_s is not None and m.duration_s <= 2.6  # the path's 2.5 s maximum
+        assert m.bytes_used is not None and 0 < m.bytes_used <= 400_000_000
+        assert m.position_source is PositionSource.NONE and m.lat is None  # placed later from GPX
+    out = capsys.readouterr().out
+    assert "Đã đo (samples) 4 " in out and "lỗi (failed) 0" in out and "Còn chờ gửi (pending) 4" in out
