@@ -16,6 +16,7 @@ Example
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -33,7 +34,7 @@ from analysis.cells import aggregate
 from analysis.classify import classify_cells
 from analysis.thresholds import Thresholds, load_thresholds
 
-__all__ = ["SCORECARD_COLUMNS", "SITE_TYPES", "read_service_points", "scorecards"]
+__all__ = ["SCORECARD_COLUMNS", "SITE_TYPES", "derived_site_id", "read_service_points", "scorecards"]
 
 SITE_TYPES = ("public_service_point", "community_house", "digital_literacy_point", "school", "other")
 SCORECARD_COLUMNS = [
@@ -63,11 +64,26 @@ def _rows_from(path: Path) -> list[tuple[int, dict[str, Any]]]:
     return rows
 
 
+def derived_site_id(name: str, lat: float, lon: float) -> str:
+    """The id of a service point given without one: from its name (case-folded, spaces
+    collapsed) and its position to 1e-5 degree (about a metre).
+
+    >>> a = derived_site_id("UBND phường  Phúc Xá", 21.04650, 105.847)
+    >>> a == derived_site_id("ubnd phường phúc xá", 21.0465, 105.847), a
+    (True, 'sp-bbfc07347e')
+    """
+    key = f"{' '.join(name.casefold().split())}|{lat:.5f}|{lon:.5f}"
+    return "sp-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:10]
+
+
 def read_service_points(path: str | Path) -> gpd.GeoDataFrame:
     """Read service points from GeoJSON (Point features) or CSV (name, address, type, lat, lon).
 
-    An optional `site_id` column is kept, else ids ``sp-001``... are given in file order. Every row
-    is checked before anything is returned.
+    An optional `site_id` column is kept. A row without one gets an id derived from its name and
+    position (``sp-`` and 10 hex digits of their SHA-256): the same point uploaded again keeps its
+    id (the stored point is updated, not duplicated), and two different points never share one,
+    whatever the file order or what is already stored. Every row is checked before anything is
+    returned.
 
     Raises
     ------
@@ -96,7 +112,7 @@ def read_service_points(path: str | Path) -> gpd.GeoDataFrame:
             if not math.isfinite(value) or abs(value) > bound:
                 raise ValueError(f"{where}, {field}: {value} out of range")
             coords[field] = value
-        site_id = str(row.get("site_id") or "").strip() or f"sp-{len(records) + 1:03d}"
+        site_id = str(row.get("site_id") or "").strip() or derived_site_id(name, coords["lat"], coords["lon"])
         records.append({"site_id": site_id, "name": name, "site_type": site_type,
                         "address": str(row.get("address") or "").strip(), **coords})
     frame = pd.DataFrame(records, columns=["site_id", "name", "site_type", "address", "lat", "lon"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import h3
 import numpy as np
@@ -30,7 +31,11 @@ def _base_point_row(name="UBND phường Hàng Trống", kind="public_service_po
 def test_read_csv_points(tmp_path):
     points = read_service_points(_points_csv(tmp_path, [_base_point_row(),
                                                         _base_point_row("Nhà văn hóa", "community_house")]))
-    assert list(points["site_id"]) == ["sp-001", "sp-002"]
+    ids = list(points["site_id"])
+    assert all(re.fullmatch(r"sp-[0-9a-f]{10}", i) for i in ids) and ids[0] != ids[1]
+    swapped = read_service_points(_points_csv(tmp_path, [_base_point_row("Nhà văn hóa", "community_house"),
+                                                         _base_point_row()]))
+    assert list(swapped["site_id"]) == ids[::-1]  # the same point keeps its id, whatever the order
     assert points.loc[0, "address"] == "12 Lê Lai, Hoàn Kiếm"
     assert points.crs.to_epsg() == 4326
 
@@ -62,7 +67,7 @@ def test_scorecard_numbers_radius_and_tagged_probe(tmp_path, thresholds):
     far = down(BASE, 1.0, local(3, 10))
     far.update(lat=lat + 0.01)  # about 1.1 km north: outside 150 m
     tagged = down(BASE, 5.0, local(4, 10))
-    tagged.update(lat=None, lon=None, position_source="none", site_id="sp-001")
+    tagged.update(lat=None, lon=None, position_source="none", site_id=points.loc[0, "site_id"])
     m = frame([*rows, far, tagged])
     cards = scorecards(points, m, thresholds=thresholds)
     assert len(cards) == 1
@@ -92,10 +97,11 @@ def test_unmeasured_point_and_cell_status(tmp_path, thresholds):
     m = frame(spread(BASE, [5.0] * 6))
     classified = classify_cells(cell_stats(m, thresholds=thresholds), thresholds)
     cards = scorecards(points, m, classified, thresholds=thresholds).set_index("site_id")
-    assert cards.loc["sp-001", "cell_status"] == "confirmed_weak"
-    assert cards.loc["sp-001", "verdict"] == "confirmed_weak"
-    assert cards.loc["sp-002", "samples"] == 0
-    assert cards.loc["sp-002", "verdict"] == "insufficient_data"
+    near, far = points["site_id"]
+    assert cards.loc[near, "cell_status"] == "confirmed_weak"
+    assert cards.loc[near, "verdict"] == "confirmed_weak"
+    assert cards.loc[far, "samples"] == 0
+    assert cards.loc[far, "verdict"] == "insufficient_data"
 
 
 def test_no_service_points_is_empty_valid(tmp_path, thresholds):
