@@ -6,14 +6,24 @@ The parsers live in `probe.runners.speedtest_parse` and are re-exported here. Th
 `throughput_up`). A failed run still yields both, with an `error_kind`: in a dead spot the
 failure is the evidence.
 
+speedtest-cli cannot limit what it moves (about 50 MB each way on a 40 Mbit/s link). With
+`bytes_cap` set, the run goes through `probe.runners.capped.ByteCappedRunner`, which meters the
+process's sockets and stops it at the cap; speedtest-cli then prints nothing, and both
+Measurements are failures of kind ``interrupted`` (the tool was cut short, as when iperf3 is
+interrupted: about our test, not evidence against the network) carrying the bytes it moved (down:
+received, up: sent) and the run's length as `duration_s`. A timed-out capped run records its bytes
+the same way. The cap covers the whole run, both directions, as the data budget counts it.
+
 `command` is configurable, so tests (and offline benchmarks) can point it at the local stand-in
 wrapper instead of the real speedtest.net servers.
 
 Example
 -------
->>> runner = SpeedtestRunner(server_id="17758", timeout_s=90)
+>>> runner = SpeedtestRunner(server_id="17758", timeout_s=90, bytes_cap=20_000_000)
 >>> runner.argv()
 ['speedtest-cli', '--json', '--server', '17758']
+>>> type(runner.run_command).__name__
+'ByteCappedRunner'
 """
 
 from __future__ import annotations
@@ -24,9 +34,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from probe.errors import ParseError
+from probe.errors import ParseError, ToolError
 from probe.record import ErrorKind, Kind, Measurement, bounded_raw
 from probe.runners.base import CommandRunner, Runner, Stamp, SubprocessRunner, TestContext
+from probe.runners.capped import ByteCappedRunner, ByteCapReached, ByteCount, MeteredTimeout
 from probe.runners.speedtest_parse import (
     SpeedtestResult,
     parse_ookla_cli_json,
@@ -161,7 +172,9 @@ class SpeedtestRunner(Runner):
 
     `command` is the program and its leading arguments (default ``("speedtest-cli",)``); tests
     pass the offline stand-in, e.g. ``("env", "SPEEDTEST_BASE=http://127.0.0.1:8099", python,
-    "run_speedtest_cli.py")``. `run_command` is the subprocess seam from `probe.runners.base`.
+    "run_speedtest_cli.py")``. `run_command` is the subprocess seam from `probe.runners.base`;
+    by default a `ByteCappedRunner` when `bytes_cap` is set (an injected `run_command` enforces
+    its own cap, if any: `bytes_cap` then only tells the data budget what a run may cost).
     A failed run gives both directions with the same `error_kind`.
     """
 
@@ -176,6 +189,7 @@ class SpeedtestRunner(Runner):
         server_id: str | None = None,
         source_ip: str | None = None,
         secure: bool = False,
+        bytes_cap: int | None = None,
         run_command: CommandRunner | None = None,
     ) -> None:
         self.command = tuple(command)
@@ -183,7 +197,10 @@ class SpeedtestRunner(Runner):
         self.server_id = server_id
         self.source_ip = source_ip
         self.secure = secure
-        self.run_command: CommandRunner = run_command or SubprocessRunner()
+        self.bytes_cap = bytes_cap
+        if run_command is None:
+            run_command = SubprocessRunner() if bytes_cap is None else ByteCappedRunner(bytes_cap)
+        self.run_command: CommandRunner = run_command
 
     def argv(self) -> list[str]:
         args = [*self.command, "--json"]
@@ -200,10 +217,33 @@ class SpeedtestRunner(Runner):
             done = self.run_command(self.argv(), timeout_s=self.timeout_s)
         except FileNotFoundError as exc:
             return self._failed(ctx, stamp, ErrorKind.TOOL_MISSING, f"{self.command[0]} not found: {exc}")
+        except ByteCapReached as stop:
+            message = f"speedtest-cli {stop}, in {stop.duration_s:.1f} s; no result"
+            raw = bounded_raw(f"{stop.stdout}{stop.stderr}lomsong-capped: {message}")
+            return self._failed(
+                ctx,
+                stamp,
+                ErrorKind.INTERRUPTED,
+                message,
+                moved=stop.moved,
+                duration_s=stop.duration_s,
+                raw=raw,
+            )
+        except MeteredTimeout as late:
+            return self._failed(
+                ctx,
+                stamp,
+                ErrorKind.TIMEOUT,
+                f"speedtest-cli gave no result within {self.timeout_s:g} s",
+                moved=late.moved,
+                duration_s=late.duration_s,
+            )
         except subprocess.TimeoutExpired:
             return self._failed(
                 ctx, stamp, ErrorKind.TIMEOUT, f"speedtest-cli gave no result within {self.timeout_s:g} s"
             )
+        except ToolError as exc:  # the byte meter failed: the run was stopped rather than left uncapped
+            return self._failed(ctx, stamp, ErrorKind.TOOL_ERROR, f"speedtest-cli stopped: {exc}")
         if done.returncode != 0:
             message = done.stderr.strip() or done.stdout.strip() or f"exit code {done.returncode}"
             return self._failed(
@@ -231,11 +271,26 @@ class SpeedtestRunner(Runner):
         ]
 
     def _failed(
-        self, ctx: TestContext, stamp: Stamp, kind: ErrorKind, message: str, **fields: Any
+        self,
+        ctx: TestContext,
+        stamp: Stamp,
+        kind: ErrorKind,
+        message: str,
+        *,
+        moved: ByteCount | None = None,
+        **fields: Any,
     ) -> list[Measurement]:
+        """Both legs failed; with `moved`, the down leg carries the bytes received, the up leg those sent."""
+        down, up = (None, None) if moved is None else (moved.received, moved.sent)
         return [
             ctx.measurement(
-                stamp, kind=leg, tool=self.tool, error_kind=kind, error_message=message[:2000], **fields
+                stamp,
+                kind=leg,
+                tool=self.tool,
+                error_kind=kind,
+                error_message=message[:2000],
+                bytes_used=bytes_used,
+                **fields,
             )
-            for leg in (Kind.THROUGHPUT_DOWN, Kind.THROUGHPUT_UP)
+            for leg, bytes_used in ((Kind.THROUGHPUT_DOWN, down), (Kind.THROUGHPUT_UP, up))
         ]
