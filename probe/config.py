@@ -25,10 +25,17 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from probe.errors import ConfigError
-from probe.plan import BudgetSettings, ChecksSettings, GpsSettings, ModemSettings, ScheduleSettings
+from probe.plan import (
+    BudgetSettings,
+    ChecksSettings,
+    GpsSettings,
+    ModemSettings,
+    ScheduleSettings,
+    SpeedtestSettings,
+)
 from probe.record import Access, Carrier, Setting
 from probe.spool import SpoolPolicy
 
@@ -132,6 +139,7 @@ class PathSettings(_Strict):
     tests_per_day: float | None = Field(default=None, gt=0, le=1440)
     modem: ModemSettings | None = None
     budget: BudgetSettings | None = None
+    speedtest: SpeedtestSettings | None = None
     method: Method | None = None
     adaptive_max_s: float = Field(default=2.5, gt=0, le=60)
     threshold_down_mbps: float | None = Field(default=None, gt=0)
@@ -143,6 +151,14 @@ class PathSettings(_Strict):
         if self.method is not None:
             return self.method
         return "adaptive" if self.access in _MOBILE else "fixed"
+
+    @field_validator("speedtest", mode="before")
+    @classmethod
+    def _speedtest_switch(cls, value: object) -> object:
+        """``speedtest = true`` means the defaults; ``false``, none."""
+        if value is True:
+            return {}
+        return None if value is False else value
 
     @property
     def congestion_algorithm(self) -> str | None:

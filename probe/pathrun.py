@@ -1,7 +1,8 @@
 """One path's tests: throughput and checks, each within the SIM's budget, with radio and position.
 
 `path_test_runners` lists what a path runs: the throughput runners of `path_runners` (early
-stopping on mobile paths, a fixed duration otherwise), then the ``[checks]``: ping per target,
+stopping on mobile paths, a fixed duration otherwise), speedtest-cli when the path has a
+``speedtest`` table, then the ``[checks]``: ping per target,
 UDP quality (iperf3 -u), web pages, and DNS on the path that carries the default route
 (``checks.dns_path``, else the paths without an interface; the system resolver cannot be bound
 to an interface).
@@ -49,6 +50,7 @@ from probe.runners.dns import DnsRunner
 from probe.runners.early_stop import StopRule
 from probe.runners.iperf3 import Iperf3Runner
 from probe.runners.ping import PingRunner
+from probe.runners.speedtest import SpeedtestRunner
 from probe.runners.web import WebRunner
 
 __all__ = [
@@ -136,6 +138,11 @@ def path_test_runners(
     checks = cfg.checks
     runners: list[Runner] = list(path_runners(path, command_runner))
     commands = command_runner or SubprocessRunner()
+    if (st := path.speedtest) is not None:
+        runners.append(SpeedtestRunner(
+            command=st.command, timeout_s=st.timeout_s, server_id=st.server_id, secure=st.secure,
+            bytes_cap=st.bytes_cap, prefer_vietnam=st.prefer_vietnam,
+        ))  # fmt: skip
     for target in checks.ping_targets:
         runners.append(PingRunner(
             host=target, count=checks.ping_count, tcp_port=checks.tcp_port, command_runner=commands

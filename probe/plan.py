@@ -2,7 +2,8 @@
 
 These tables extend `probe.toml` (`probe.config` declares them): ``[schedule]`` (spacing, quiet
 and peak hours, local time), ``[checks]`` (ping, DNS, web and UDP tests), ``[gps]`` (gpsd), and
-per path ``modem`` (where its radio is read) and ``budget`` (daily/monthly bytes of its SIM).
+per path ``modem`` (where its radio is read), ``budget`` (daily/monthly bytes of its SIM) and
+``speedtest`` (speedtest-cli against public servers).
 
 Example
 -------
@@ -25,6 +26,7 @@ __all__ = [
     "GpsSettings",
     "ModemSettings",
     "ScheduleSettings",
+    "SpeedtestSettings",
     "parse_window",
 ]
 
@@ -135,6 +137,23 @@ class ChecksSettings(_Strict):
             if not url.startswith(("http://", "https://")):
                 raise ValueError(f"{url!r} must start with http:// or https://")
         return value
+
+
+class SpeedtestSettings(_Strict):
+    """speedtest-cli on a path: public servers, as the ward's users meet them.
+
+    Without `server_id`, the server list is read first and the nearest server in Vietnam is
+    chosen (`prefer_vietnam`). One run measures both directions and moves a lot (about 50 MB each
+    way at 40 Mbit/s, more on faster lines), so it has its own byte cap, over the whole run.
+    `command` may point at another speedtest-cli (tests use the offline stand-in).
+    """
+
+    command: tuple[str, ...] = Field(default=("speedtest-cli",), min_length=1)
+    server_id: str | None = Field(default=None, pattern=r"^\d{1,10}$")
+    prefer_vietnam: bool = True
+    secure: bool = False
+    bytes_cap: int = Field(default=250_000_000, ge=1)
+    timeout_s: float = Field(default=120.0, gt=0, le=600)
 
 
 class GpsSettings(_Strict):

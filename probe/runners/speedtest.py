@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from probe.errors import ParseError, ToolError
+from probe.netif import interface_ipv4
 from probe.record import ErrorKind, Kind, Measurement, bounded_raw
 from probe.runners.base import CommandRunner, Runner, Stamp, SubprocessRunner, TestContext
 from probe.runners.capped import ByteCappedRunner, ByteCapReached, ByteCount, MeteredTimeout
@@ -59,6 +60,7 @@ __all__ = [
 
 _LIST_LINE = re.compile(r"^\s*(\d+)\)\s+(.*)\s+\((.*),\s*([^,()]+)\)\s+\[([\d.]+)\s*km\]\s*$")
 _VN_NAMES = frozenset({"vietnam", "viet nam", "việt nam"})
+_LIST_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +192,9 @@ class SpeedtestRunner(Runner):
         source_ip: str | None = None,
         secure: bool = False,
         bytes_cap: int | None = None,
+        prefer_vietnam: bool = False,
         run_command: CommandRunner | None = None,
+        list_command: CommandRunner | None = None,
     ) -> None:
         self.command = tuple(command)
         self.timeout_s = timeout_s
@@ -198,23 +202,64 @@ class SpeedtestRunner(Runner):
         self.source_ip = source_ip
         self.secure = secure
         self.bytes_cap = bytes_cap
+        self.prefer_vietnam = prefer_vietnam
         if run_command is None:
             run_command = SubprocessRunner() if bytes_cap is None else ByteCappedRunner(bytes_cap)
         self.run_command: CommandRunner = run_command
+        self.list_command: CommandRunner = list_command or SubprocessRunner()
 
-    def argv(self) -> list[str]:
+    def argv(self, *, server_id: str | None = None, source_ip: str | None = None) -> list[str]:
+        """The command line; `server_id` and `source_ip` default to the runner's own."""
         args = [*self.command, "--json"]
-        if self.server_id is not None:
-            args += ["--server", self.server_id]
-        if self.source_ip is not None:
-            args += ["--source", self.source_ip]
+        if (server := server_id or self.server_id) is not None:
+            args += ["--server", server]
+        if (source := source_ip or self.source_ip) is not None:
+            args += ["--source", source]
         if self.secure:
             args.append("--secure")
         return args
 
-    def _start_test(self, ctx: TestContext, stamp: Stamp) -> list[Measurement]:
+    def choose_server(self, source_ip: str | None) -> tuple[str | None, str]:
+        """The server to test against when none is configured: the nearest in Vietnam from
+        ``speedtest-cli --list`` (else the nearest listed), and a line saying why. When the list
+        cannot be read, None: speedtest-cli then picks by its own latency test."""
+        argv = [*self.command, "--list", *(["--source", source_ip] if source_ip else [])]
         try:
-            done = self.run_command(self.argv(), timeout_s=self.timeout_s)
+            done = self.list_command(argv, timeout_s=min(self.timeout_s, _LIST_TIMEOUT_S))
+            if done.returncode != 0:
+                raise ToolError(done.stderr.strip()[-300:] or f"exit code {done.returncode}")
+            servers = parse_server_list(done.stdout)
+        except (OSError, subprocess.SubprocessError, ToolError, ParseError) as exc:
+            return None, f"lomsong-speedtest: server list unavailable ({exc}); speedtest-cli chose"
+        best = choose_servers_vn(servers, limit=1)
+        if not best:
+            return None, "lomsong-speedtest: empty server list; speedtest-cli chose"
+        pick = best[0]
+        in_vn = sum(s.in_vietnam for s in servers)
+        return pick.server_id, (
+            f"lomsong-speedtest: server {pick.server_id} ({pick.sponsor}, {pick.name}, {pick.country}) "
+            f"chosen from {len(servers)} listed, {in_vn} in Vietnam"
+        )
+
+    def _start_test(self, ctx: TestContext, stamp: Stamp) -> list[Measurement]:
+        source_ip = self.source_ip
+        if source_ip is None and ctx.interface is not None:
+            source_ip = interface_ipv4(ctx.interface)
+            if source_ip is None:  # a modem without a data session: that is the finding
+                return self._failed(ctx, stamp, ErrorKind.NETWORK_UNREACHABLE,
+                                    f"{ctx.interface} has no IPv4 address")  # fmt: skip
+        server_id, note = self.server_id, ""
+        if server_id is None and self.prefer_vietnam:
+            server_id, note = self.choose_server(source_ip)
+        results = self._run(ctx, stamp, self.argv(server_id=server_id, source_ip=source_ip))
+        if not note:
+            return results
+        return [m.model_copy(update={"raw": bounded_raw(f"{m.raw or ''}\n{note}".lstrip("\n"))})
+                for m in results]  # fmt: skip
+
+    def _run(self, ctx: TestContext, stamp: Stamp, argv: list[str]) -> list[Measurement]:
+        try:
+            done = self.run_command(argv, timeout_s=self.timeout_s)
         except FileNotFoundError as exc:
             return self._failed(ctx, stamp, ErrorKind.TOOL_MISSING, f"{self.command[0]} not found: {exc}")
         except ByteCapReached as stop:

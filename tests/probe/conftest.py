@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
+import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -95,3 +98,64 @@ def make_measurement() -> Callable[..., Measurement]:
         return Measurement(**base)  # type: ignore[arg-type]
 
     return make
+
+
+STANDIN = Path(__file__).resolve().parents[2] / ".." / "shared" / "tools" / "speedtest-standin"
+
+
+class Standin:
+    """speedtest-cli's offline stand-in (``../shared/tools/speedtest-standin``): its server, and
+    the command that runs speedtest-cli unchanged against it, optionally in a network namespace."""
+
+    def __init__(self) -> None:
+        if not (STANDIN / "server.py").is_file():
+            pytest.skip("speedtest stand-in not available")
+        if importlib.util.find_spec("speedtest") is None:
+            pytest.skip("speedtest-cli (python module speedtest) is not installed")
+        if shutil.which("ss") is None:
+            pytest.skip("ss (iproute2) is not installed")
+
+    @staticmethod
+    def _listening(port: int, netns: str | None) -> bool:
+        prefix = [] if netns is None else ["ip", "netns", "exec", netns]
+        out = subprocess.run([*prefix, "ss", "-Hltn", f"sport = :{port}"], capture_output=True,
+                             text=True, timeout=5, check=False)  # fmt: skip
+        return bool(out.stdout.strip())
+
+    def start(self, port: int, host: str, netns: str | None = None) -> subprocess.Popen[bytes]:
+        """The stand-in server on host:port, listening when this returns."""
+        prefix = [] if netns is None else ["ip", "netns", "exec", netns]
+        server = subprocess.Popen([*prefix, sys.executable, str(STANDIN / "server.py"), str(port), host],
+                                  stderr=subprocess.DEVNULL)  # fmt: skip
+        deadline = time.monotonic() + 10
+        while not self._listening(port, netns):
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.terminate()
+                pytest.fail(f"speedtest stand-in on {host}:{port} did not start")
+            time.sleep(0.05)
+        return server
+
+    @staticmethod
+    def command(base: str, netns: str | None = None) -> tuple[str, ...]:
+        """speedtest-cli pointed at the stand-in at `base` (``http://host:port``)."""
+        prefix = () if netns is None else ("ip", "netns", "exec", netns)
+        script = str(STANDIN / "run_speedtest_cli.py")
+        return (*prefix, "env", f"SPEEDTEST_BASE={base}", sys.executable, script)
+
+
+@pytest.fixture
+def standin() -> Standin:
+    """The stand-in's helpers (skips when it or speedtest-cli is missing)."""
+    return Standin()
+
+
+@pytest.fixture
+def loopback_standin(standin: Standin) -> Iterator[str]:
+    """A stand-in server on a free loopback port; yields its base URL."""
+    port = _free_port()
+    server = standin.start(port, "127.0.0.1")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -5,7 +5,6 @@ a 40 Mbit/s shaped link, where the bytes are checked against the interface's own
 from __future__ import annotations
 
 import doctest
-import importlib.util
 import os
 import shutil
 import signal
@@ -38,8 +37,8 @@ from probe.runners.capped import (
     process_tree,
 )
 from probe.runners.speedtest import SpeedtestRunner
+from tests.probe.conftest import Standin
 
-STANDIN = Path(__file__).resolve().parents[2] / ".." / "shared" / "tools" / "speedtest-standin"
 SLEEPER = (sys.executable, "-c", "import time; time.sleep(30)")
 MB = 1_000_000
 
@@ -326,57 +325,9 @@ def test_bytes_cap_picks_the_capped_runner_and_the_budget_sees_it(tmp_path: Path
 # Against the speedtest stand-in -----------------------------------------------------------------
 
 
-def _need_standin() -> None:
-    if not (STANDIN / "server.py").is_file():
-        pytest.skip("speedtest stand-in not available")
-    if importlib.util.find_spec("speedtest") is None:
-        pytest.skip("speedtest-cli (python module speedtest) is not installed")
-    if shutil.which("ss") is None:
-        pytest.skip("ss (iproute2) is not installed")
-
-
-def _listening(port: int, netns: str | None = None) -> bool:
-    prefix = [] if netns is None else ["ip", "netns", "exec", netns]
-    out = subprocess.run([*prefix, "ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True,
-                         timeout=5, check=False)  # fmt: skip
-    return bool(out.stdout.strip())
-
-
-def _start_server(port: int, host: str, netns: str | None = None) -> subprocess.Popen[bytes]:
-    prefix = [] if netns is None else ["ip", "netns", "exec", netns]
-    server = subprocess.Popen([*prefix, sys.executable, str(STANDIN / "server.py"), str(port), host],
-                              stderr=subprocess.DEVNULL)  # fmt: skip
-    deadline = time.monotonic() + 10
-    while not _listening(port, netns):
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.terminate()
-            pytest.fail(f"speedtest stand-in on {host}:{port} did not start")
-        time.sleep(0.05)
-    return server
-
-
-def _command(base: str, netns: str | None = None) -> tuple[str, ...]:
-    prefix = () if netns is None else ("ip", "netns", "exec", netns)
-    return (*prefix, "env", f"SPEEDTEST_BASE={base}", sys.executable, str(STANDIN / "run_speedtest_cli.py"))
-
-
-@pytest.fixture
-def loopback_standin() -> Iterator[str]:
-    _need_standin()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    server = _start_server(port, "127.0.0.1")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
 @pytest.mark.timeout(120)
 def test_standin_run_under_a_large_cap_is_a_normal_result(loopback_standin: str, ctx: TestContext) -> None:
-    runner = SpeedtestRunner(command=_command(loopback_standin), server_id="1", timeout_s=60,
+    runner = SpeedtestRunner(command=Standin.command(loopback_standin), server_id="1", timeout_s=60,
                              bytes_cap=100_000_000_000)  # fmt: skip
     down, up = runner.start_test(ctx)
     assert down.error_kind is None and up.error_kind is None, down.error_message
@@ -391,7 +342,7 @@ def test_standin_stopped_at_5_mb_on_loopback(loopback_standin: str, ctx: TestCon
         pids.append(pid)
         return SocketMeter(pid)
 
-    runner = SpeedtestRunner(command=_command(loopback_standin), server_id="1", timeout_s=60,
+    runner = SpeedtestRunner(command=Standin.command(loopback_standin), server_id="1", timeout_s=60,
                              bytes_cap=5 * MB, run_command=ByteCappedRunner(5 * MB, meter=meter))  # fmt: skip
     started = time.monotonic()
     down, up = runner.start_test(ctx)
@@ -452,9 +403,10 @@ def _iface_bytes(ns: str, dev: str) -> int:
 
 @pytest.mark.netns
 @pytest.mark.timeout(120)
-def test_standin_stopped_near_5_mb_on_a_shaped_link(shaped_pair: ShapedPair, ctx: TestContext) -> None:
-    _need_standin()
-    server = _start_server(8099, shaped_pair.server_ip, netns=shaped_pair.server_ns)
+def test_standin_stopped_near_5_mb_on_a_shaped_link(
+    shaped_pair: ShapedPair, standin: Standin, ctx: TestContext
+) -> None:
+    server = standin.start(8099, shaped_pair.server_ip, netns=shaped_pair.server_ns)
     try:
         pids: list[int] = []
 
@@ -462,7 +414,7 @@ def test_standin_stopped_near_5_mb_on_a_shaped_link(shaped_pair: ShapedPair, ctx
             pids.append(pid)
             return SocketMeter(pid, ss_command=("ip", "netns", "exec", shaped_pair.client_ns, "ss"))
 
-        command = _command(f"http://{shaped_pair.server_ip}:8099", netns=shaped_pair.client_ns)
+        command = Standin.command(f"http://{shaped_pair.server_ip}:8099", netns=shaped_pair.client_ns)
         runner = SpeedtestRunner(command=command, server_id="1", timeout_s=60, bytes_cap=5 * MB,
                                  run_command=ByteCappedRunner(5 * MB, meter=meter))  # fmt: skip
         before = _iface_bytes(shaped_pair.client_ns, shaped_pair.client_dev)
