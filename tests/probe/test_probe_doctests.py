@@ -11,8 +11,13 @@ MODULES = [
     "probe.clock",
     "probe.config",
     "probe.cycle",
+    "probe.netif",
+    "probe.runners.adaptive",
     "probe.runners.base",
+    "probe.runners.early_stop",
     "probe.runners.iperf3",
+    "probe.runners.iperf3_text",
+    "probe.runners.tcp_acked",
     "probe.spool",
     "probe.uploader",
 ]
