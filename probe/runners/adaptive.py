@@ -55,7 +55,7 @@ from probe.runners.early_stop import (
     estimate,
     limit_reached,
 )
-from probe.runners.iperf3 import classify_iperf3_error
+from probe.runners.iperf3 import BUSY_DELAYS_S, classify_iperf3_error, retry_when_busy
 from probe.runners.iperf3_text import Interval, parse_iperf3_text, parse_line
 from probe.runners.tcp_acked import AckedSampler
 
@@ -156,6 +156,8 @@ class AdaptiveIperf3Runner(Runner):
     ss_executable: str = "ss"
     ss_runner: CommandRunner = field(default_factory=SubprocessRunner)
     clock: Callable[[], float] = time.monotonic
+    busy_delays_s: tuple[float, ...] = BUSY_DELAYS_S
+    sleep: Callable[[float], None] = time.sleep
     tool: str = field(default="iperf3", init=False)
 
     @property
@@ -197,6 +199,9 @@ class AdaptiveIperf3Runner(Runner):
         return replace(self.rule, min_window_s=UPLOAD_MIN_WINDOW_S)
 
     def _start_test(self, ctx: TestContext, stamp: Stamp) -> list[Measurement]:
+        return retry_when_busy(lambda: self._attempt(ctx, stamp), self.busy_delays_s, self.sleep)
+
+    def _attempt(self, ctx: TestContext, stamp: Stamp) -> list[Measurement]:
         watch = _Watch(self.rule, self.effective_rule, self._sampler(), uploads=not self.reverse)
         done = self.command_runner(
             self.argv(ctx.interface), on_line=watch.on_line, timeout_s=self.timeout_s,

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -23,7 +25,14 @@ from probe.errors import ParseError
 from probe.record import ErrorKind, Kind, Measurement, bounded_raw
 from probe.runners.base import CommandRunner, Runner, Stamp, SubprocessRunner, TestContext
 
-__all__ = ["Iperf3Result", "Iperf3Runner", "classify_iperf3_error", "parse_iperf3"]
+__all__ = [
+    "BUSY_DELAYS_S",
+    "Iperf3Result",
+    "Iperf3Runner",
+    "classify_iperf3_error",
+    "parse_iperf3",
+    "retry_when_busy",
+]
 
 # Substrings of iperf3's error texts (iperf_error.c), most specific first.
 _ERROR_PATTERNS: Final[tuple[tuple[str, ErrorKind], ...]] = (
@@ -188,6 +197,47 @@ def parse_iperf3(text: str, *, source: str) -> Iperf3Result:
     )
 
 
+BUSY_DELAYS_S: Final = (1.0, 3.0)
+
+
+def retry_when_busy(
+    attempt: Callable[[], list[Measurement]],
+    delays_s: Sequence[float] = BUSY_DELAYS_S,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[Measurement]:
+    """Run `attempt` again after each of `delays_s` while the server answers "busy".
+
+    An iperf3 server runs one test at a time: a ward's server shared by several probes, or one
+    still closing the test a probe has just stopped, refuses the next with ``the server is busy
+    running a test``. Giving up at once would record a failure of the network that is none.
+    The last attempt's records are returned, with a ``lomsong-retry: ...`` line in `raw` when
+    there were retries.
+
+    >>> answers = [ErrorKind.SERVER_BUSY, None]
+    >>> from probe.runners.base import TestContext
+    >>> ctx = TestContext(probe_id="pi-1")
+    >>> def attempt():
+    ...     return [ctx.measurement(ctx.stamp(), kind=Kind.THROUGHPUT_DOWN, tool="iperf3",
+    ...                             error_kind=answers.pop(0), download_mbps=38.0)]
+    >>> (m,) = retry_when_busy(attempt, sleep=lambda s: None)
+    >>> m.error_kind, m.raw
+    (None, 'lomsong-retry: server busy, retried after 1 s')
+    """
+    waited: list[float] = []
+    results = attempt()
+    for delay in delays_s:
+        if not any(m.error_kind is ErrorKind.SERVER_BUSY for m in results):
+            break
+        sleep(delay)
+        waited.append(delay)
+        results = attempt()
+    if not waited:
+        return results
+    note = "lomsong-retry: server busy, retried after " + ", ".join(f"{d:g} s" for d in waited)
+    return [m.model_copy(update={"raw": bounded_raw(f"{m.raw}\n{note}" if m.raw else note)})
+            for m in results]  # fmt: skip
+
+
 @dataclass
 class Iperf3Runner(Runner):
     """One iperf3 test against a ward-run server, bound to one interface (one modem)."""
@@ -204,6 +254,8 @@ class Iperf3Runner(Runner):
     connect_timeout_ms: int = 5000
     executable: str = "iperf3"
     command_runner: CommandRunner = field(default_factory=SubprocessRunner)
+    busy_delays_s: tuple[float, ...] = BUSY_DELAYS_S
+    sleep: Callable[[float], None] = time.sleep
     tool: str = field(default="iperf3", init=False)
 
     @property
@@ -245,6 +297,9 @@ class Iperf3Runner(Runner):
         return self.duration_s + self.connect_timeout_ms / 1000 + _TIMEOUT_MARGIN_S
 
     def _start_test(self, ctx: TestContext, stamp: Stamp) -> list[Measurement]:
+        return retry_when_busy(lambda: self._attempt(ctx, stamp), self.busy_delays_s, self.sleep)
+
+    def _attempt(self, ctx: TestContext, stamp: Stamp) -> list[Measurement]:
         done = self.command_runner(self.argv(ctx.interface), timeout_s=self.timeout_s)
         raw = bounded_raw(done.stdout)
         if not done.stdout.strip():

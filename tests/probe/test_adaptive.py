@@ -418,3 +418,53 @@ def test_netns_tbf40_estimates_within_5_percent(shaped_40: None, ctx: TestContex
         assert m.duration_s is not None and m.duration_s <= 2.6
         source = "receiver" if reverse else "acked"
         assert m.raw is not None and f" source={source} " in m.raw.splitlines()[-1], m.raw
+
+
+def _hold_server(port: int, seconds: float) -> subprocess.Popen[bytes]:
+    """Another client's test, under way (its data stream established) when this returns."""
+    other = subprocess.Popen(["iperf3", "-c", "127.0.0.1", "-p", str(port), "-t", f"{seconds:g}",
+                              "-b", "10M"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 10
+    while len(subprocess.run(["ss", "-Htn", "state", "established", f"( dport = :{port} )"],
+                             capture_output=True, text=True, timeout=5).stdout.splitlines()) < 2:
+        if other.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("the other iperf3 client did not start its test")
+        time.sleep(0.02)
+    return other
+
+
+@pytest.mark.iperf3
+def test_busy_server_is_retried_then_measured(iperf3_server_port: int, ctx: TestContext) -> None:
+    # Another client holds the one-test-at-a-time server for about 1.5 s.
+    other = _hold_server(iperf3_server_port, seconds=1.5)
+    try:
+        slept: list[float] = []
+
+        def sleep(seconds: float) -> None:
+            slept.append(seconds)
+            time.sleep(seconds)
+
+        runner = AdaptiveIperf3Runner(host="127.0.0.1", port=iperf3_server_port, reverse=True,
+                                      busy_delays_s=(0.2, 2.5), sleep=sleep)  # fmt: skip
+        (m,) = runner.start_test(ctx)
+    finally:
+        other.wait(timeout=10)
+    assert m.error_kind is None and m.download_mbps is not None, m.raw
+    assert slept in ([0.2], [0.2, 2.5])  # busy at least once (twice unless the machine is slow)
+    waits = ", ".join(f"{s:g} s" for s in slept)
+    assert m.raw is not None and m.raw.endswith(f"lomsong-retry: server busy, retried after {waits}")
+
+
+@pytest.mark.iperf3
+def test_busy_server_after_every_retry_is_a_server_busy_record(
+    iperf3_server_port: int, ctx: TestContext
+) -> None:
+    other = _hold_server(iperf3_server_port, seconds=3)
+    try:
+        runner = Iperf3Runner(host="127.0.0.1", port=iperf3_server_port, duration_s=1,
+                              busy_delays_s=(0.1, 0.1))  # fmt: skip
+        (m,) = runner.start_test(ctx)
+    finally:
+        other.wait(timeout=10)
+    assert m.error_kind is ErrorKind.SERVER_BUSY
+    assert m.raw is not None and m.raw.endswith("retried after 0.1 s, 0.1 s")
