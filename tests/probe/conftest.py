@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -159,3 +160,27 @@ def loopback_standin(standin: Standin) -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def write_probe_toml(
+    folder: Path, body: str, *, probe_id: str = "pi-test", collector_url: str = "http://127.0.0.1:9",
+    token: str = "probe-test-token",
+) -> Path:
+    """``folder/probe.toml`` with the probe, the collector (port 9, discard: nobody answers by
+    default) and a spool in `folder`, followed by `body` (sites, checks, paths)."""
+    config = folder / "probe.toml"
+    config.write_text(
+        f'[probe]\nid = "{probe_id}"\n[collector]\nurl = "{collector_url}"\ntoken = "{token}"\n'
+        f'[spool]\npath = "{folder / "spool.db"}"\n{body}'
+    )
+    return config
+
+
+@dataclass
+class FakeClock:
+    """A monotonic clock the test moves by hand."""
+
+    t: float = 0.0
+
+    def __call__(self) -> float:
+        return self.t

@@ -23,6 +23,7 @@ from probe.runners.base import CommandResult, SubprocessRunner, TestContext
 from probe.runners.early_stop import StopReason, StopRule, decide, t_quantile_975
 from probe.runners.iperf3 import Iperf3Runner
 from probe.runners.iperf3_text import Interval, parse_iperf3_text, parse_line
+from tests.probe.conftest import FakeClock
 
 DATA = Path(__file__).parent / "data" / "iperf3_text"
 TBF40_GOODPUT_MBPS = 40 * 1448 / 1514
@@ -36,19 +37,11 @@ PID = 4242
 
 
 @dataclass
-class Clock:
-    t: float = 0.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
-@dataclass
 class AckedSs:
     """Answers like ``ss`` for process PID: its data socket's acknowledged bytes grow at
     `rate_mbps` from 0.1 s on (`rate_mbps` None: no socket of PID shows)."""
 
-    clock: Clock
+    clock: FakeClock
     rate_mbps: float | None = TBF40_GOODPUT_MBPS
     calls: int = 0
 
@@ -71,7 +64,7 @@ class Replay:
     text: str
     calls: list[list[str]] = field(default_factory=list)
     fed: int = 0
-    clock: Clock | None = None  # advanced 0.2 s per interval line, with on_tick called after each
+    clock: FakeClock | None = None  # advanced 0.2 s per interval line, with on_tick called after each
 
     def __call__(
         self,
@@ -240,7 +233,7 @@ def test_recorded_upload_on_sender_counts_uses_the_longer_window(ctx: TestContex
 
 
 def test_upload_judged_on_acknowledged_bytes_stops_sooner(ctx: TestContext) -> None:
-    clock = Clock()
+    clock = FakeClock()
     seam = Replay(recorded("tbf40_upload_8s.txt"), clock=clock)
     ss = AckedSs(clock, rate_mbps=37.0)
     runner = AdaptiveIperf3Runner(
@@ -258,7 +251,7 @@ def test_upload_judged_on_acknowledged_bytes_stops_sooner(ctx: TestContext) -> N
 
 
 def test_upload_falls_back_to_sender_counts_without_ss(ctx: TestContext) -> None:
-    clock = Clock()
+    clock = FakeClock()
     for ss_kwargs in ({"executable_missing": True}, {"no_socket": True}):
         seam = Replay(recorded("tbf40_upload_8s.txt"), clock=clock)
         ss = AckedSs(clock, rate_mbps=None)

@@ -13,6 +13,7 @@ import pytest
 
 from lomsong.cli import main
 from probe.record import ErrorKind, Kind, Measurement
+from tests.probe.conftest import write_probe_toml
 
 
 @pytest.mark.iperf3
@@ -82,15 +83,7 @@ def test_run_once_then_status(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    config = tmp_path / "probe.toml"
-    config.write_text(f"""
-[probe]
-id = "pi-cli-run"
-[collector]
-url = "{collector_url}"
-token = "cli-test-token"
-[spool]
-path = "{tmp_path / "spool.db"}"
+    config = write_probe_toml(tmp_path, f"""
 [site]
 id = "ubnd-test"
 lat = 21.03
@@ -114,7 +107,7 @@ iperf3 = "127.0.0.1:{free_port}"
 directions = ["down", "up"]
 bytes_cap = 60000000
 budget = {{ daily_bytes = 1000000 }}
-""")
+""", probe_id="pi-cli-run", collector_url=collector_url, token="cli-test-token")
     monkeypatch.setenv("LOMSONG_PROBE_CONFIG", str(config))
     assert main(["probe", "run", "--once"]) == 0
     out = capsys.readouterr().out

@@ -18,7 +18,7 @@ from probe.record import ErrorKind, Kind, Measurement
 from probe.runners.base import CommandResult, TestContext
 from probe.runners.speedtest import SpeedtestRunner
 from probe.spool import Spool
-from tests.probe.conftest import Standin
+from tests.probe.conftest import Standin, write_probe_toml
 
 HEAD = """
 [probe]
@@ -133,15 +133,7 @@ def test_probe_cycle_runs_speedtest_against_the_standin(
     tmp_path: Path, loopback_standin: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     command = json.dumps(list(Standin.command(loopback_standin)))
-    config = tmp_path / "probe.toml"
-    config.write_text(f"""
-[probe]
-id = "pi-speedtest"
-[collector]
-url = "http://127.0.0.1:9"
-token = "speedtest-token"
-[spool]
-path = "{tmp_path / "spool.db"}"
+    config = write_probe_toml(tmp_path, f"""
 [[path]]
 name = "fixed"
 carrier = "fpt"
@@ -149,7 +141,7 @@ access = "fixed"
 iperf3 = "127.0.0.1:9"
 directions = ["down"]
 speedtest = {{ command = {command}, bytes_cap = 20000000000 }}
-""")
+""", probe_id="pi-speedtest")
     assert main(["probe", "run", "--once", "--config", str(config)]) == 1  # the collector is away
     out = capsys.readouterr().out
     assert "Đã đo (measured) 3, lỗi (failed) 1" in out, out  # iperf3 refused; speedtest both ways

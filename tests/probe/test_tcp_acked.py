@@ -12,6 +12,7 @@ import pytest
 
 from probe.runners.base import CommandResult
 from probe.runners.tcp_acked import AckedSampler, parse_ss
+from tests.probe.conftest import FakeClock
 
 DATA = Path(__file__).parent / "data" / "ss"
 
@@ -24,19 +25,11 @@ def ss_line(pid: int, local_port: int, acked: int, *, peer: str = "10.77.0.1:520
 
 
 @dataclass
-class Clock:
-    t: float = 0.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
-@dataclass
 class FakeSs:
     """Answers like ``ss``: the data socket has acknowledged `rate_bps` since `start`, plus the
     control connection (a few hundred bytes) and another process's upload to the same port."""
 
-    clock: Clock
+    clock: FakeClock
     rate_bps: float = 38e6
     start: float = 0.1
     argvs: list[list[str]] = field(default_factory=list)
@@ -72,7 +65,7 @@ def test_parse_tolerates_missing_counters_and_noise() -> None:
 
 
 def test_sampler_follows_the_busiest_socket_of_its_process() -> None:
-    clock = Clock()
+    clock = FakeClock()
     ss = FakeSs(clock)
     sampler = AckedSampler(port=5201, period_s=0.25, command_runner=ss, clock=clock)
     added = []
@@ -89,7 +82,7 @@ def test_sampler_follows_the_busiest_socket_of_its_process() -> None:
 
 
 def test_sampler_waits_for_the_data_stream_to_start() -> None:
-    clock = Clock()
+    clock = FakeClock()
     sampler = AckedSampler(port=5201, command_runner=FakeSs(clock, start=1.0), clock=clock)
     for step in range(1, 6):
         clock.t = step * 0.2

@@ -31,6 +31,7 @@ from probe.runners.base import CommandResult
 from probe.spool import Spool, SpoolStats
 from probe.uploader import UploadReport
 from probe.walk import WalkState, render_walk, summary_lines, walk
+from tests.probe.conftest import write_probe_toml
 
 T0 = datetime(2026, 11, 2, 3, 0, tzinfo=UTC)
 HEAD = '[probe]\nid = "pi-1"\n[collector]\nurl = "http://c.invalid"\ntoken = "s3cret-token"\n'
@@ -271,22 +272,14 @@ def test_congestion_control_check(tmp_path: Path) -> None:
 def test_walk_cli_runs_early_stopping_tests(
     tmp_path: Path, iperf3_server_port: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = tmp_path / "probe.toml"
-    config.write_text(f"""
-[probe]
-id = "laptop-walk"
-[collector]
-url = "http://127.0.0.1:9"
-token = "walk-test-token"
-[spool]
-path = "{tmp_path / "spool.db"}"
+    config = write_probe_toml(tmp_path, f"""
 [[path]]
 name = "viettel-4g"
 carrier = "viettel"
 access = "4g"
 iperf3 = "127.0.0.1:{iperf3_server_port}"
 bytes_cap = 400000000
-""")
+""", probe_id="laptop-walk")
     assert main(["probe", "walk", "--config", str(config), "--gpx-later", "--rounds", "2"]) == 0
     with Spool(tmp_path / "spool.db") as spool:
         records = spool.batch(100)
