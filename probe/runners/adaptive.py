@@ -21,7 +21,8 @@ larger of its sender and receiver totals; the sum of the intervals when there is
 ``duration_s`` from the summary (else the last interval's end). A test stopped (by its byte cap)
 before the warm-up ended reports the rate over all its intervals, ramp included. `raw` keeps the
 tool's output with one last line, ``lomsong-adaptive: ...``, stating why the test stopped, the
-estimate's source (``receiver``, ``acked`` or ``sender``) and its interval.
+estimate's source (``receiver``, ``acked`` or ``sender``), its interval and the congestion
+control asked for (``cc=``).
 
 Example
 -------
@@ -212,7 +213,8 @@ class AdaptiveIperf3Runner(Runner):
         except ParseError as exc:
             return [self.failure(ctx, stamp, ErrorKind.PARSE_ERROR, str(exc), raw=bounded_raw(done.stdout))]
         source, decision, est = watch.result(run.intervals)
-        raw = bounded_raw(done.stdout.rstrip("\n") + "\n" + _trailer(source, decision.reason, est, watch))
+        trailer = _trailer(source, decision.reason, est, watch, self.congestion or "system")
+        raw = bounded_raw(done.stdout.rstrip("\n") + "\n" + trailer)
         if est is None or not run.intervals:
             message = run.error or done.stdout.strip()[-300:] or f"iperf3 exited with {done.returncode}"
             kind = run.error_kind or classify_iperf3_error(message)
@@ -308,11 +310,13 @@ class _Watch:
         return source, decision, est
 
 
-def _trailer(source: str, stop: StopReason | None, est: Estimate | None, watch: _Watch) -> str:
+def _trailer(
+    source: str, stop: StopReason | None, est: Estimate | None, watch: _Watch, congestion: str
+) -> str:
     reason = "tool_ended" if stop is None else stop.value
-    note = ""
+    note = f" cc={congestion}"
     if watch.sampler is not None and watch.sampler.failed is not None:
-        note = f" ss_failed={watch.sampler.failed!r}"
+        note += f" ss_failed={watch.sampler.failed!r}"
     if est is None:
         return f"lomsong-adaptive: stop={reason} source={source} no estimate{note}"
     rel = est.rel_half_width
