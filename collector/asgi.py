@@ -9,10 +9,13 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from collector.app import create_app
+from collector.gctune import tune_gc
 from collector.settings import Settings
 
 __all__ = ["app"]
 
 
 def app() -> FastAPI:
-    return create_app(Settings())
+    application = create_app(Settings())
+    tune_gc()  # each worker is a server process of its own (see collector.gctune)
+    return application

@@ -81,6 +81,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from collector.app import create_app
+    from collector.gctune import tune_gc
     from collector.storage.migrate import migrate
 
     settings = settings_from_args(args)
@@ -93,6 +94,7 @@ def _serve(args: argparse.Namespace) -> int:
                         port=settings.port, workers=args.workers, log_level="info")
         else:
             app = create_app(settings.model_copy(update={"database_url": url}))
+            tune_gc()
             uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
     return 0
 

@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from operator import itemgetter
 from typing import Any, get_args
 
-import h3
+import h3.api.basic_int as h3_int
 import psycopg
 from psycopg import sql
 
@@ -48,32 +49,37 @@ class IngestResult:
 def _h3(m: Measurement) -> int | None:
     if m.lat is None or m.lon is None:
         return None
-    return int(h3.str_to_int(h3.latlng_to_cell(m.lat, m.lon, H3_RESOLUTION)))
+    return h3_int.latlng_to_cell(m.lat, m.lon, H3_RESOLUTION)  # type: ignore[no-any-return]
 
 
 _RECORD_FIELDS = COLUMNS[4:]
-# Positions of enum-valued fields: stored as their string values.
-_ENUM_INDEXES = tuple(
-    i for i, name in enumerate(_RECORD_FIELDS)
-    if any(isinstance(t, type) and issubclass(t, Enum)
-           for t in (Measurement.model_fields[name].annotation,
-                     *get_args(Measurement.model_fields[name].annotation)))
-)
+_CLOCK_INDEX = _RECORD_FIELDS.index("clock")
+# Field values in column order, read straight from the validated model's __dict__ (no copies),
+# split around `clock`, which the collector may have corrected.
+_BEFORE_CLOCK = itemgetter(*_RECORD_FIELDS[:_CLOCK_INDEX])
+_AFTER_CLOCK = itemgetter(*_RECORD_FIELDS[_CLOCK_INDEX + 1 :])
+
+
+def _enum_types(name: str) -> list[type[Enum]]:
+    annotation = Measurement.model_fields[name].annotation
+    return [t for t in (annotation, *get_args(annotation))
+            if isinstance(t, type) and issubclass(t, Enum)]
+
+
+# Enum-valued fields go to COPY as they are: set_types makes them text, and a StrEnum member *is*
+# its value as a string. Any other kind of enum would be written wrongly, so refuse it here.
+_NOT_STR_ENUMS = [t for name in _RECORD_FIELDS for t in _enum_types(name) if not issubclass(t, str)]
+if _NOT_STR_ENUMS:
+    raise TypeError(f"ingest stores enums as text; make these StrEnum: {_NOT_STR_ENUMS}")
 
 
 def _row(rec: StoredRecord, received_at: datetime) -> tuple[Any, ...]:
     m = rec.measurement
-    fields = m.__dict__  # pydantic keeps validated field values here; read once, no copies
-    record = list(map(fields.__getitem__, _RECORD_FIELDS))
-    for i in _ENUM_INDEXES:
-        value = record[i]
-        if value is not None:
-            record[i] = value.value
-    record[_CLOCK_INDEX] = rec.clock.value
-    return (rec.time, m.measured_at, received_at, _h3(m), *record)
+    fields = m.__dict__  # pydantic keeps validated field values here
+    return (rec.time, m.measured_at, received_at, _h3(m),
+            *_BEFORE_CLOCK(fields), rec.clock, *_AFTER_CLOCK(fields))
 
 
-_CLOCK_INDEX = _RECORD_FIELDS.index("clock")
 _COLUMN_LIST = sql.SQL(", ").join(sql.Identifier(c) for c in COLUMNS)
 # Claim the ids in the ledger; only ids never seen before come back.
 _CLAIM = sql.SQL(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import h3
 import psycopg
 import pytest
 
@@ -123,7 +124,8 @@ def test_round_trip_keeps_every_field(conn: psycopg.Connection[Any]) -> None:
         expected = getattr(value, "value", value)
         assert row[field] == expected, field
     assert row["time"] == m.measured_at
-    assert row["h3_r10"] is not None
+    assert m.lat is not None and m.lon is not None
+    assert row["h3_r10"] == int(h3.latlng_to_cell(m.lat, m.lon, 10), 16)
 
 
 def test_filters_and_cursor_pagination(conn: psycopg.Connection[Any]) -> None:
