@@ -12,13 +12,12 @@ from typing import Any
 
 import psycopg
 import pytest
-from faultkit import REPO_ROOT, CollectorProcess, Ledger, ScenarioRow
+from faultkit import PROBE, REPO_ROOT, CollectorProcess, Ledger, ScenarioRow
 
 from collector.storage.migrate import migrate
 from collector.storage.tokens import create_token
 
 ARTIFACT = REPO_ROOT / "test-artifacts" / "faults.md"
-PROBE = "pi-fault-01"
 
 
 @pytest.fixture

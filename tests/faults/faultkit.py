@@ -27,6 +27,7 @@ __all__ = ["REPO_ROOT", "CollectorProcess", "Ledger", "ScenarioRow", "free_port"
            "poll"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+PROBE = "pi-fault-01"  # the probe every fault scenario writes as
 START_TIMEOUT_S = 30.0
 
 

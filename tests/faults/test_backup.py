@@ -16,8 +16,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from conftest import PROBE
-from faultkit import make_records
+from faultkit import PROBE, make_records
 from psycopg import sql
 
 from collector.storage.ingest import StoredRecord, ingest

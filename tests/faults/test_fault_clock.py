@@ -8,8 +8,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import PROBE
-from faultkit import CollectorProcess, Ledger, ScenarioRow, make_records
+from faultkit import PROBE, CollectorProcess, Ledger, ScenarioRow, make_records
 
 from collector.timefix import BatchClock, effective_time
 from probe.clock import decide_clock_state

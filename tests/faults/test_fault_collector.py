@@ -11,8 +11,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import PROBE
-from faultkit import CollectorProcess, Ledger, ScenarioRow, make_records, poll
+from faultkit import PROBE, CollectorProcess, Ledger, ScenarioRow, make_records, poll
 
 from probe.spool import Spool
 from probe.uploader import Backoff, CollectorClient, UploadReport, upload_pending

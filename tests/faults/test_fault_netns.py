@@ -18,8 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import PROBE
-from faultkit import CollectorProcess, Ledger, ScenarioRow, make_records
+from faultkit import PROBE, CollectorProcess, Ledger, ScenarioRow, make_records
 
 from probe.spool import Spool
 

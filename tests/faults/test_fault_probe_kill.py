@@ -18,8 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from conftest import PROBE
-from faultkit import CollectorProcess, Ledger, ScenarioRow
+from faultkit import PROBE, CollectorProcess, Ledger, ScenarioRow
 
 from probe.record import ClockState
 from probe.runners.base import CommandResult, TestContext

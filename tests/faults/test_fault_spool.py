@@ -8,8 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import PROBE
-from faultkit import CollectorProcess, Ledger, ScenarioRow, make_records
+from faultkit import PROBE, CollectorProcess, Ledger, ScenarioRow, make_records
 
 from probe.errors import SpoolError
 from probe.spool import DROP_FULL_OLDEST, DROP_FULL_REFUSED, Spool, SpoolPolicy

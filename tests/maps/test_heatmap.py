@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import hexes, make_cells
+from mapkit import hexes, make_cells
 
 from maps.assets import CSS_FILES, JS_FILES, VENDOR_DIR, asset_links
 from maps.heatmap import build_map, render_html

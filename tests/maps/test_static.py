@@ -7,7 +7,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pytest
-from conftest import hexes, make_cells
+from mapkit import hexes, make_cells
 from matplotlib.image import imread
 
 from maps.report_input import ReportInput

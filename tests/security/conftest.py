@@ -8,14 +8,12 @@ from typing import Any
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from seckit import PROBE
 
 from collector.app import create_app
 from collector.settings import Settings
 from collector.storage.migrate import migrate
 from collector.storage.tokens import create_token
-
-PROBE = "pi-sec-01"
-URL = "/api/v1/measurements"
 
 
 @pytest.fixture
@@ -65,7 +63,3 @@ def tokens(conn: psycopg.Connection[Any]) -> dict[str, str]:
     return {"probe": create_token(conn, PROBE, "probe"),
             "other_probe": create_token(conn, "pi-sec-02", "probe"),
             "reader": create_token(conn, "officer-sec", "reader")}
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}

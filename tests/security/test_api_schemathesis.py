@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 import schemathesis
-from conftest import auth
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from schemathesis.generation import GenerationMode
+from seckit import auth
 
 pytestmark = [pytest.mark.db, pytest.mark.timeout(600)]
 

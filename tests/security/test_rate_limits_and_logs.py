@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from conftest import PROBE, URL, auth
 from fastapi.testclient import TestClient
+from seckit import PROBE, URL, auth
 
 from collector.ratelimit import RateLimiter
 from probe.record import Kind, Measurement

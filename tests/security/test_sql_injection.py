@@ -9,8 +9,8 @@ from typing import Any
 
 import psycopg
 import pytest
-from conftest import PROBE, URL, auth
 from fastapi.testclient import TestClient
+from seckit import PROBE, URL, auth
 
 from collector.routes.measurements import PROBE_ID_PATTERN
 from probe.record import ErrorKind, Kind, Measurement
