@@ -164,6 +164,7 @@ def _spool_path(cfg: ProbeConfig) -> Path:
 
 def _handle_run(args: argparse.Namespace) -> int:
     from probe.cycle import run_once
+    from probe.doctor import require_congestion
     from probe.errors import ProbeError
 
     if not args.once:
@@ -173,6 +174,7 @@ def _handle_run(args: argparse.Namespace) -> int:
 
     try:
         cfg = _load(args.config)
+        require_congestion(cfg)
         summary = run_once(cfg, spool_path=_spool_path(cfg))
     except ProbeError as exc:
         print(f"Lỗi (error): {exc}", file=sys.stderr)

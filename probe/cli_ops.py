@@ -80,6 +80,7 @@ def handle_run_forever(args: argparse.Namespace) -> int:
 
     from probe.budget import Ledger, budget_path
     from probe.cycle import report_status
+    from probe.doctor import require_congestion
     from probe.errors import ProbeError
     from probe.pathrun import gps_locator, measure_path
     from probe.scheduler import Scheduler
@@ -91,6 +92,7 @@ def handle_run_forever(args: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stop.set())
     try:
         cfg, spool_path = _setup(args.config)
+        require_congestion(cfg)
         locate = gps_locator(cfg)
         with (
             _open_spool(cfg, spool_path) as spool,
@@ -128,6 +130,7 @@ def _handle_walk(args: argparse.Namespace) -> int:
 
     from probe.budget import Ledger, budget_path
     from probe.config import split_host_port
+    from probe.doctor import require_congestion
     from probe.errors import ProbeError
     from probe.location.gpsd import read_fix
     from probe.pathrun import measure_path, path_context, path_runners
@@ -137,6 +140,7 @@ def _handle_walk(args: argparse.Namespace) -> int:
 
     try:
         cfg, spool_path = _setup(args.config)
+        require_congestion(cfg)
         paths = [p for p in cfg.paths if args.path in (None, p.name)]
         if not paths:
             print(f"Không có đường truyền (no [[path]]) {args.path or ''}", file=sys.stderr)

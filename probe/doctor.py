@@ -28,12 +28,13 @@ from typing import Any, Final, Literal
 import httpx
 
 from probe.config import ProbeConfig, split_host_port
+from probe.errors import ConfigError
 from probe.record import ClockState
 from probe.runners.base import CommandRunner, SubprocessRunner
 from probe.spool import Spool
 
 __all__ = ["Check", "check_clock", "check_collector", "check_congestion", "check_gps", "check_modems",
-           "check_spool", "check_tools", "run_doctor", "status_body"]  # fmt: skip
+           "check_spool", "check_tools", "require_congestion", "run_doctor", "status_body"]  # fmt: skip
 
 Status = Literal["OK", "WARN", "FAIL"]
 _TOOLS: Final = (
@@ -131,6 +132,19 @@ def check_congestion(
             status, detail = "OK", name
         out.append(Check(status, "Điều khiển tắc nghẽn TCP", "TCP congestion control", detail))
     return out
+
+
+def require_congestion(cfg: ProbeConfig, proc: Path = _CONGESTION_PROC) -> None:
+    """Refuse to start measuring when a path's congestion control cannot be set: every TCP
+    test would fail with the same tool error, which is not a finding about the network."""
+    bad = [c for c in check_congestion(cfg, proc) if c.status == "FAIL"]
+    if bad:
+        details = "; ".join(c.detail for c in bad)
+        raise ConfigError(
+            f"TCP congestion control: {details}. Allow it as in the README's install steps "
+            '(net.ipv4.tcp_allowed_congestion_control), or set congestion = "cubic" or "system" '
+            "on the path"
+        )
 
 
 def check_spool(path: Path) -> Check:

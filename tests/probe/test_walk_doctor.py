@@ -19,10 +19,11 @@ from probe.doctor import (
     check_congestion,
     check_modems,
     check_tools,
+    require_congestion,
     run_doctor,
     status_body,
 )
-from probe.errors import ProbeError
+from probe.errors import ConfigError, ProbeError
 from probe.location.fix import Fix
 from probe.location.gpx import TrackPoint
 from probe.location.gpx_match import place_on_track
@@ -266,6 +267,17 @@ def test_congestion_control_check(tmp_path: Path) -> None:
     assert [p.congestion_algorithm for p in cfg.paths] == ["bbr", "cubic", "vegas", None]
     with pytest.raises(ProbeError, match="congestion"):
         parse_config(HEAD + '[[path]]\nname = "a"\niperf3 = "i"\ncongestion = "-C x"\n', source="t")
+
+
+def test_measuring_refuses_to_start_without_its_congestion_control(tmp_path: Path) -> None:
+    (tmp_path / "tcp_available_congestion_control").write_text("reno cubic\n")  # no tcp_bbr
+    (tmp_path / "tcp_allowed_congestion_control").write_text("reno cubic\n")
+    cfg = parse_config(HEAD + '[[path]]\nname = "a"\niperf3 = "i"\n', source="t")
+    wanted = r"bbr: không có trong nhân \(not available.*congestion = \"cubic\""
+    with pytest.raises(ConfigError, match=wanted):
+        require_congestion(cfg, tmp_path)
+    require_congestion(parse_config(HEAD + '[[path]]\nname = "a"\niperf3 = "i"\ncongestion = "cubic"\n',
+                                    source="t"), tmp_path)  # fmt: skip
 
 
 @pytest.mark.iperf3
