@@ -30,7 +30,7 @@ import httpx
 from probe.config import ProbeConfig, split_host_port
 from probe.errors import ConfigError
 from probe.record import ClockState
-from probe.runners.base import CommandRunner, SubprocessRunner
+from probe.runners.base import CommandRunner, SubprocessRunner, tool_path
 from probe.spool import Spool
 
 __all__ = ["Check", "check_clock", "check_collector", "check_congestion", "check_gps", "check_modems",
@@ -57,7 +57,7 @@ def check_tools(which: Callable[[str], str | None] = shutil.which) -> list[Check
     """iperf3 is required; ping, ss, mmcli and speedtest-cli are warnings when missing."""
     out = []
     for tool, required in _TOOLS:
-        path = which(tool)
+        path = tool_path(tool, which)
         if path is not None:
             out.append(Check("OK", f"Công cụ {tool}", f"{tool} tool", path))
         else:

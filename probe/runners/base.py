@@ -19,12 +19,16 @@ Example
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import subprocess
+import sys
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from probe import clock
@@ -49,6 +53,7 @@ __all__ = [
     "SubprocessRunner",
     "TestContext",
     "error_kind_for",
+    "tool_path",
 ]
 
 logger = logging.getLogger(__name__)
@@ -135,6 +140,18 @@ class CommandRunner(Protocol):
     `subprocess.TimeoutExpired` when it outlives `timeout_s`."""
 
     def __call__(self, argv: Sequence[str], *, timeout_s: float) -> CommandResult: ...
+
+
+def tool_path(name: str, which: Callable[[str], str | None] = shutil.which) -> str | None:
+    """Where the program `name` is: beside this Python first, then on PATH.
+
+    A tool installed with lomsong (speedtest-cli comes with the ``probe`` extra) lives in the
+    virtualenv's ``bin``, which is not on PATH when systemd starts ``/opt/lomsong/venv/bin/lomsong``.
+    """
+    beside = Path(sys.executable).parent / name
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return which(name)
 
 
 class SubprocessRunner:

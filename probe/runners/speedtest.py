@@ -20,8 +20,8 @@ wrapper instead of the real speedtest.net servers.
 Example
 -------
 >>> runner = SpeedtestRunner(server_id="17758", timeout_s=90, bytes_cap=20_000_000)
->>> runner.argv()
-['speedtest-cli', '--json', '--server', '17758']
+>>> runner.argv()[1:]  # argv[0]: the speedtest-cli installed with lomsong, else the one on PATH
+['--json', '--server', '17758']
 >>> type(runner.run_command).__name__
 'ByteCappedRunner'
 """
@@ -37,7 +37,7 @@ from typing import Any
 from probe.errors import ParseError, ToolError
 from probe.netif import interface_ipv4
 from probe.record import ErrorKind, Kind, Measurement, bounded_raw
-from probe.runners.base import CommandRunner, Runner, Stamp, SubprocessRunner, TestContext
+from probe.runners.base import CommandRunner, Runner, Stamp, SubprocessRunner, TestContext, tool_path
 from probe.runners.capped import ByteCappedRunner, ByteCapReached, ByteCount, MeteredTimeout
 from probe.runners.speedtest_parse import (
     SpeedtestResult,
@@ -196,7 +196,10 @@ class SpeedtestRunner(Runner):
         run_command: CommandRunner | None = None,
         list_command: CommandRunner | None = None,
     ) -> None:
-        self.command = tuple(command)
+        command = tuple(command)
+        if command[:1] == ("speedtest-cli",):  # the one installed with lomsong, else PATH's
+            command = (tool_path("speedtest-cli") or "speedtest-cli", *command[1:])
+        self.command = command
         self.timeout_s = timeout_s
         self.server_id = server_id
         self.source_ip = source_ip

@@ -4,6 +4,7 @@ address, and a real cycle against the offline stand-in."""
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ from probe.config import parse_config
 from probe.errors import ConfigError
 from probe.pathrun import path_test_runners
 from probe.record import ErrorKind, Kind, Measurement
-from probe.runners.base import CommandResult, TestContext
+from probe.runners.base import CommandResult, TestContext, tool_path
 from probe.runners.speedtest import SpeedtestRunner
 from probe.spool import Spool
 from tests.probe.conftest import Standin, write_probe_toml
@@ -93,8 +94,8 @@ def test_server_in_vietnam_is_chosen_before_a_nearer_foreign_one(ctx: TestContex
     seam = Scripted()
     runner = SpeedtestRunner(prefer_vietnam=True, run_command=seam, list_command=seam)
     down, up = runner.start_test(ctx)
-    assert seam.calls[0] == ["speedtest-cli", "--list"]
-    assert seam.calls[1] == ["speedtest-cli", "--json", "--server", "2515"]
+    assert seam.calls[0] == [runner.command[0], "--list"]
+    assert seam.calls[1] == [runner.command[0], "--json", "--server", "2515"]
     assert down.kind is Kind.THROUGHPUT_DOWN and down.download_mbps == pytest.approx(38.2)
     assert up.upload_mbps == pytest.approx(12.1)
     for m in (down, up):
@@ -105,8 +106,9 @@ def test_server_in_vietnam_is_chosen_before_a_nearer_foreign_one(ctx: TestContex
 
 def test_unreadable_server_list_lets_speedtest_choose(ctx: TestContext) -> None:
     seam = Scripted(listing=None)
-    down, _ = SpeedtestRunner(prefer_vietnam=True, run_command=seam, list_command=seam).start_test(ctx)
-    assert seam.calls[1] == ["speedtest-cli", "--json"]
+    runner = SpeedtestRunner(prefer_vietnam=True, run_command=seam, list_command=seam)
+    down, _ = runner.start_test(ctx)
+    assert seam.calls[1] == [runner.command[0], "--json"]
     assert down.error_kind is None
     assert down.raw is not None and "server list unavailable" in down.raw.splitlines()[-1]
 
@@ -120,11 +122,23 @@ def test_interface_without_address_is_unreachable_without_running(ctx: TestConte
     assert down.error_message == "nosuchwwan9 has no IPv4 address"
 
 
+def test_speedtest_cli_beside_the_interpreter_is_found_without_path() -> None:
+    # systemd starts /opt/lomsong/venv/bin/lomsong with a PATH that lacks the venv's bin
+    beside = Path(sys.executable).parent / "speedtest-cli"
+    if not beside.is_file():
+        pytest.skip("speedtest-cli is not installed beside this interpreter")
+    assert SpeedtestRunner().command == (str(beside),)
+    assert tool_path("speedtest-cli", which=lambda name: None) == str(beside)
+    assert tool_path("no-such-tool-xyz", which=lambda name: None) is None
+    assert SpeedtestRunner(command=("env", "speedtest-cli")).command == ("env", "speedtest-cli")
+
+
 def test_interface_address_is_the_source(ctx: TestContext) -> None:
     seam = Scripted()
     bound = TestContext(probe_id=ctx.probe_id, interface="lo")
-    SpeedtestRunner(prefer_vietnam=True, run_command=seam, list_command=seam).start_test(bound)
-    assert seam.calls[0] == ["speedtest-cli", "--list", "--source", "127.0.0.1"]
+    runner = SpeedtestRunner(prefer_vietnam=True, run_command=seam, list_command=seam)
+    runner.start_test(bound)
+    assert seam.calls[0] == [runner.command[0], "--list", "--source", "127.0.0.1"]
     assert seam.calls[1][-2:] == ["--source", "127.0.0.1"]
 
 
