@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 
 from probe.errors import SpoolError
 from probe.plan import BudgetSettings
+from probe.spool import open_sqlite
 
 __all__ = ["Ledger", "Usage", "budget_path", "refusal"]
 
@@ -79,13 +80,7 @@ class Ledger:
     def __init__(self, path: Path, zone: ZoneInfo) -> None:
         self.path = path
         self.zone = zone
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise SpoolError(f"{path}: cannot open the budget ledger: {exc}") from exc
+        self._db = open_sqlite(path, _SCHEMA, what="the budget ledger", durable=False)
 
     def __enter__(self) -> Ledger:
         return self

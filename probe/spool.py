@@ -39,6 +39,7 @@ __all__ = [
     "Spool",
     "SpoolPolicy",
     "SpoolStats",
+    "open_sqlite",
 ]
 
 DROP_FULL_OLDEST: Final = "spool_full_dropped_oldest"
@@ -78,6 +79,24 @@ class SpoolStats:
     last_upload_error: str | None
 
 
+def open_sqlite(path: Path, schema: str, *, what: str, durable: bool) -> sqlite3.Connection:
+    """An autocommit SQLite connection to `path` in WAL mode with `schema` applied (the parent
+    folder is made). `durable`: ``synchronous=FULL``, each commit fsync'd before it returns.
+
+    Raises `SpoolError` naming `path` and `what` when the file cannot be opened.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        if durable:
+            db.execute("PRAGMA synchronous=FULL")
+        db.executescript(schema)
+    except (OSError, sqlite3.Error) as exc:
+        raise SpoolError(f"{path}: cannot open {what}: {exc}") from exc
+    return db
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat()
 
@@ -99,14 +118,7 @@ class Spool:
         self.max_bytes = max_bytes
         self.policy = policy
         self.max_rejected_rows = max_rejected_rows
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise SpoolError(f"{path}: cannot open the spool: {exc}") from exc
+        self._db = open_sqlite(path, _SCHEMA, what="the spool", durable=True)
 
     def __enter__(self) -> Spool:
         return self

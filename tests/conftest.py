@@ -23,13 +23,17 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
 import pytest
 from psycopg import sql
+
+from collector.storage.migrate import migrate
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PLAIN_URL_DEFAULT = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -51,6 +55,20 @@ class DbServer:
 
     def connect_admin(self) -> psycopg.Connection[tuple[object, ...]]:
         return psycopg.connect(self.admin_url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+
+    @contextmanager
+    def scratch_database(self, prefix: str) -> Iterator[str]:
+        """URL of a new, empty database named ``prefix`` + a random suffix, dropped afterwards."""
+        name = f"{prefix}{uuid.uuid4().hex[:16]}"
+        with self.connect_admin() as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
+        try:
+            yield self.url(name)
+        finally:
+            with self.connect_admin() as conn:
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
 
 
 @pytest.fixture(scope="session")
@@ -184,16 +202,22 @@ def db_tier(db_server: DbServer) -> str:
 @pytest.fixture
 def db_url(db_server: DbServer) -> Iterator[str]:
     """URL of a fresh, empty database on the tier, dropped after the test."""
-    name = f"lomsong_test_{uuid.uuid4().hex[:16]}"
-    with db_server.connect_admin() as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
-    try:
-        yield db_server.url(name)
-    finally:
-        with db_server.connect_admin() as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    with db_server.scratch_database("lomsong_test_") as url:
+        yield url
+
+
+@pytest.fixture
+def migrated_url(db_url: str) -> str:
+    """`db_url` with the collector's migrations applied."""
+    migrate(db_url)
+    return db_url
+
+
+@pytest.fixture
+def conn(migrated_url: str) -> Iterator[psycopg.Connection[Any]]:
+    """An autocommit connection to `migrated_url`."""
+    with psycopg.connect(migrated_url, autocommit=True) as connection:
+        yield connection
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from pydantic import ValidationError
 from probe.importers import DEFAULT_TZ
 from probe.record import Access, Carrier, Measurement, Source, bounded_raw
 
-__all__ = ["ImportContext", "ImportResult", "RowError", "build_measurement"]
+__all__ = ["ImportContext", "ImportResult", "RowError", "build_measurement", "cell_number"]
 
 # Namespace of import ids: uuid5(namespace, "<sha256 of file>:<row>[:<leg>]").
 IMPORT_NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, "https://lomsong.invalid/import")
@@ -99,3 +100,20 @@ def build_measurement(ctx: ImportContext, row: int, *, raw: str, leg: str = "", 
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "record"
         raise RowError(f"{where}: {first['msg']}") from None
+
+
+def cell_number(
+    row: dict[str, str], key: str, blanks: frozenset[str] = frozenset({""})
+) -> float | None:
+    """The number in column `key` of a CSV row; None when the cell is one of `blanks` (after
+    stripping). Raises `RowError` naming the column when it is not a finite number."""
+    value = (row.get(key) or "").strip()
+    if value in blanks:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise RowError(f"{key} is not a number: {value!r}") from None
+    if not math.isfinite(number):
+        raise RowError(f"{key} is not finite: {value!r}")
+    return number

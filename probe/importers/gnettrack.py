@@ -27,11 +27,10 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from datetime import datetime
 from typing import Any, Final
 
-from probe.importers._common import ImportContext, ImportResult, RowError, build_measurement
+from probe.importers._common import ImportContext, ImportResult, RowError, build_measurement, cell_number
 from probe.radio.snapshot import drop_implausible
 from probe.record import Access, Kind, Measurement, PositionSource
 
@@ -55,22 +54,16 @@ _ACCESS: Final = {
 }
 
 
+_BLANKS: Final = frozenset({"", "-"})
+
+
 def _value(row: dict[str, str], key: str) -> str | None:
     value = (row.get(key) or "").strip()
-    return None if value in {"", "-"} else value
+    return None if value in _BLANKS else value
 
 
 def _number(row: dict[str, str], key: str) -> float | None:
-    value = _value(row, key)
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        raise RowError(f"{key} is not a number: {value!r}") from None
-    if not math.isfinite(number):
-        raise RowError(f"{key} is not finite: {value!r}")
-    return number
+    return cell_number(row, key, _BLANKS)
 
 
 def _hex(row: dict[str, str], key: str) -> int | None:

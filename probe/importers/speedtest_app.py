@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from datetime import datetime
 from typing import Final
 
-from probe.importers._common import ImportContext, ImportResult, RowError, build_measurement
+from probe.importers._common import ImportContext, ImportResult, RowError, build_measurement, cell_number
 from probe.record import Access, Kind, Measurement, PositionSource
 
 __all__ = ["HEADER", "import_speedtest_app_csv"]
@@ -32,19 +31,6 @@ _ACCESS: Final = {
     "5g": Access.NR_NSA,
     "cell": Access.UNKNOWN,
 }
-
-
-def _number(cell: dict[str, str], key: str) -> float | None:
-    value = (cell.get(key) or "").strip()
-    if value == "":
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        raise RowError(f"{key} is not a number: {value!r}") from None
-    if not math.isfinite(number):
-        raise RowError(f"{key} is not finite: {value!r}")
-    return number
 
 
 def import_speedtest_app_csv(text: str, ctx: ImportContext) -> ImportResult:
@@ -66,17 +52,17 @@ def import_speedtest_app_csv(text: str, ctx: ImportContext) -> ImportResult:
             conn = cell["ConnType"].strip().lower()
             if conn not in _ACCESS:
                 raise RowError(f"unknown ConnType {cell['ConnType']!r}")
-            lat, lon = _number(cell, "Lat"), _number(cell, "Lon")
+            lat, lon = cell_number(cell, "Lat"), cell_number(cell, "Lon")
             position = {}
             if lat is not None and lon is not None and (lat, lon) != (0.0, 0.0):
                 position = {"lat": lat, "lon": lon, "position_source": PositionSource.IMPORT}
-            down, up = _number(cell, "Download"), _number(cell, "Upload")
+            down, up = cell_number(cell, "Download"), cell_number(cell, "Upload")
             common = {
                 "measured_at": ctx.local(local),
                 "tool": "speedtest-android-app",
                 "server": cell["ServerName"].strip() or None,
                 "access": _ACCESS[conn],
-                "rtt_ms": _number(cell, "Latency"),
+                "rtt_ms": cell_number(cell, "Latency"),
                 **position,
             }
             raw = ",".join(cell[k] for k in reader.fieldnames or ())

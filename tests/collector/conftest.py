@@ -13,7 +13,6 @@ from fastapi.testclient import TestClient
 
 from collector.app import create_app
 from collector.settings import Settings
-from collector.storage.migrate import migrate
 from collector.storage.tokens import create_token
 from probe.record import Access, Carrier, Kind, Measurement, PositionSource
 
@@ -40,18 +39,6 @@ def make_measurement(i: int = 0, **overrides: Any) -> Measurement:
     )
     values.update(overrides)
     return Measurement(**values)
-
-
-@pytest.fixture
-def migrated_url(db_url: str) -> str:
-    migrate(db_url)
-    return db_url
-
-
-@pytest.fixture
-def conn(migrated_url: str) -> Iterator[psycopg.Connection[Any]]:
-    with psycopg.connect(migrated_url, autocommit=True) as connection:
-        yield connection
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from collector.dashboard.security import hash_password
 from collector.settings import Settings
 from collector.storage.fleet import ProbeStatus, record_status
 from collector.storage.ingest import StoredRecord, ingest
-from collector.storage.migrate import migrate
 from collector.storage.sites import ServicePoint, replace_sites, set_ward
 from collector.storage.tokens import create_token, lookup_token
 from collector.storage.users import create_user
@@ -27,18 +26,6 @@ from lomsong import synthetic
 ADMIN = ("an.admin", "mat-khau-quan-tri-1")
 OFFICER = ("binh.canbo", "mat-khau-can-bo-22")
 _CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
-
-
-@pytest.fixture
-def migrated_url(db_url: str) -> str:
-    migrate(db_url)
-    return db_url
-
-
-@pytest.fixture
-def conn(migrated_url: str) -> Iterator[psycopg.Connection[Any]]:
-    with psycopg.connect(migrated_url, autocommit=True) as connection:
-        yield connection
 
 
 def add_users(conn: psycopg.Connection[Any]) -> None:

@@ -14,7 +14,6 @@ import psycopg
 import pytest
 from faultkit import PROBE, REPO_ROOT, CollectorProcess, Ledger, ScenarioRow
 
-from collector.storage.migrate import migrate
 from collector.storage.tokens import create_token
 
 ARTIFACT = REPO_ROOT / "test-artifacts" / "faults.md"
@@ -48,28 +47,22 @@ def fault_table() -> Iterator[list[ScenarioRow]]:
 
 
 @pytest.fixture
-def migrated(db_url: str) -> str:
-    migrate(db_url)
-    return db_url
-
-
-@pytest.fixture
-def probe_token(migrated: str) -> str:
-    with psycopg.connect(migrated, autocommit=True) as conn:
+def probe_token(migrated_url: str) -> str:
+    with psycopg.connect(migrated_url, autocommit=True) as conn:
         return create_token(conn, PROBE, "probe")
 
 
 @pytest.fixture
-def ledger(migrated: str) -> Ledger:
-    return Ledger(migrated)
+def ledger(migrated_url: str) -> Ledger:
+    return Ledger(migrated_url)
 
 
 @pytest.fixture
-def collector(migrated: str, probe_token: str, tmp_path: Path) -> Iterator[CollectorProcess]:
+def collector(migrated_url: str, probe_token: str, tmp_path: Path) -> Iterator[CollectorProcess]:
     """A collector subprocess on loopback (not started: the test decides when).
 
     Afterwards its whole log (startup, 503s, kills) must not contain the probe's token."""
-    proc = CollectorProcess(migrated, tmp_path / "collector.log")
+    proc = CollectorProcess(migrated_url, tmp_path / "collector.log")
     try:
         yield proc
     finally:

@@ -8,7 +8,6 @@ On TimescaleDB the target gets the extension first and the restore is wrapped in
 from __future__ import annotations
 
 import subprocess
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,15 +48,8 @@ def _store(url: str, n: int) -> None:
 
 @pytest.fixture
 def restore_target(db_server: Any) -> Iterator[str]:
-    name = f"lomsong_restore_{uuid.uuid4().hex[:12]}"
-    with db_server.connect_admin() as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
-    try:
-        yield db_server.url(name)
-    finally:
-        with db_server.connect_admin() as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-                         .format(sql.Identifier(name)))
+    with db_server.scratch_database("lomsong_restore_") as url:
+        yield url
 
 
 def _run(args: list[str]) -> None:
@@ -66,14 +58,14 @@ def _run(args: list[str]) -> None:
 
 
 @pytest.mark.parametrize("db_server", ["plain", "timescale"], indirect=True)
-def test_pg_dump_and_restore_round_trip(db_server: Any, migrated: str, restore_target: str,
+def test_pg_dump_and_restore_round_trip(db_server: Any, migrated_url: str, restore_target: str,
                                         tmp_path: Path) -> None:
-    _store(migrated, 5_000)
-    with psycopg.connect(migrated, autocommit=True) as conn:
+    _store(migrated_url, 5_000)
+    with psycopg.connect(migrated_url, autocommit=True) as conn:
         token = create_token(conn, PROBE, "probe")
-    before = _fingerprint(migrated)
+    before = _fingerprint(migrated_url)
     dump = tmp_path / "lomsong.dump"
-    _run(["pg_dump", "-Fc", "--file", str(dump), "--dbname", migrated])
+    _run(["pg_dump", "-Fc", "--file", str(dump), "--dbname", migrated_url])
     timescale = db_server.tier == "timescale"
     if timescale:
         with psycopg.connect(restore_target, autocommit=True) as conn:
@@ -86,7 +78,7 @@ def test_pg_dump_and_restore_round_trip(db_server: Any, migrated: str, restore_t
     after = _fingerprint(restore_target)
     assert after == before
     assert before["counts"]["measurements"] == (5_000,)
-    source, restored = migration_status(migrated), migration_status(restore_target)
+    source, restored = migration_status(migrated_url), migration_status(restore_target)
     assert restored.current and (restored.tier, restored.applied) == (source.tier, source.applied)
     if timescale:
         with psycopg.connect(restore_target, autocommit=True) as conn:

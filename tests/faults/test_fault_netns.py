@@ -63,12 +63,12 @@ def shaped_link() -> Iterator[None]:
         _teardown()
 
 
-def test_link_flaps_during_upload(shaped_link: None, migrated: str, probe_token: str,
+def test_link_flaps_during_upload(shaped_link: None, migrated_url: str, probe_token: str,
                                   ledger: Ledger, tmp_path: Path,
                                   fault_table: list[ScenarioRow]) -> None:
     if not SOCKET_DIR.is_dir():
         pytest.skip(f"no PostgreSQL Unix socket directory at {SOCKET_DIR}")
-    parts = urlsplit(migrated)
+    parts = urlsplit(migrated_url)
     socket_url = f"postgresql://{parts.username}@/{parts.path.lstrip('/')}?host={SOCKET_DIR}"
     collector = CollectorProcess(socket_url, tmp_path / "collector.log", host=SERVER_IP,
                                  port=8080, netns=SRV)

@@ -12,7 +12,6 @@ from seckit import PROBE
 
 from collector.app import create_app
 from collector.settings import Settings
-from collector.storage.migrate import migrate
 from collector.storage.tokens import create_token
 
 
@@ -23,24 +22,12 @@ def db_server(pg_plain: Any) -> Any:
 
 
 @pytest.fixture
-def migrated(db_url: str) -> str:
-    migrate(db_url)
-    return db_url
-
-
-@pytest.fixture
-def conn(migrated: str) -> Iterator[psycopg.Connection[Any]]:
-    with psycopg.connect(migrated, autocommit=True) as connection:
-        yield connection
-
-
-@pytest.fixture
-def make_client(migrated: str) -> Iterator[Callable[..., TestClient]]:
+def make_client(migrated_url: str) -> Iterator[Callable[..., TestClient]]:
     """Build a started TestClient for settings overrides; all are closed afterwards."""
     clients: list[TestClient] = []
 
     def make(**overrides: Any) -> TestClient:
-        values: dict[str, Any] = dict(database_url=migrated, pool_min_size=1, pool_max_size=4,
+        values: dict[str, Any] = dict(database_url=migrated_url, pool_min_size=1, pool_max_size=4,
                                       pool_timeout_s=3, max_body_bytes=2 * 1024 * 1024)
         values.update(overrides)
         client = TestClient(create_app(Settings(**values)))

@@ -35,15 +35,15 @@ def test_tokens_are_long_random_and_distinct(conn: psycopg.Connection[Any]) -> N
 
 
 def test_cli_shows_a_token_once_and_the_database_holds_only_its_hash(
-        migrated: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("LOMSONG_DATABASE_URL", migrated)
+        migrated_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("LOMSONG_DATABASE_URL", migrated_url)
     assert lomsong_main(["probes", "add", "pi-cli-01"]) == 0
     token = capsys.readouterr().out.strip().splitlines()[-1]
     assert token.startswith("lsk_")
     assert lomsong_main(["probes", "list"]) == 0
     listing = capsys.readouterr().out
     assert "pi-cli-01" in listing and token not in listing
-    dump = subprocess.run(["pg_dump", "--data-only", "--dbname", migrated], capture_output=True,
+    dump = subprocess.run(["pg_dump", "--data-only", "--dbname", migrated_url], capture_output=True,
                           text=True, timeout=120, check=True).stdout
     assert "pi-cli-01" in dump  # the dump does hold the token table
     assert token not in dump and token.removeprefix("lsk_") not in dump
@@ -52,10 +52,10 @@ def test_cli_shows_a_token_once_and_the_database_holds_only_its_hash(
 
 def test_revoked_token_stops_working_and_a_new_one_can_be_issued(
         client: TestClient, tokens: dict[str, str], conn: psycopg.Connection[Any],
-        monkeypatch: pytest.MonkeyPatch, migrated: str, capsys: pytest.CaptureFixture[str]) -> None:
+        monkeypatch: pytest.MonkeyPatch, migrated_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     body = {"measurements": [_record(PROBE).model_dump(mode="json")]}
     assert client.post(URL, json=body, headers=auth(tokens["probe"])).status_code == 200
-    monkeypatch.setenv("LOMSONG_DATABASE_URL", migrated)
+    monkeypatch.setenv("LOMSONG_DATABASE_URL", migrated_url)
     assert lomsong_main(["probes", "revoke", PROBE]) == 0
     assert client.post(URL, json=body, headers=auth(tokens["probe"])).status_code == 401
     assert lomsong_main(["probes", "add", PROBE]) == 0  # rotation: revoke, then add
