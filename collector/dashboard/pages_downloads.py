@@ -30,15 +30,23 @@ def _stem(survey: Survey) -> str:
     return f"lomsong-{survey.period.first:%Y%m%d}-{survey.period.last:%Y%m%d}"
 
 
+def _geopackage_bytes(survey: Survey) -> bytes:
+    """The survey's GeoPackage, made once per survey, so the file an officer downloads is the
+    very file whose SHA-256 the PDF's annex lists."""
+
+    def build() -> bytes:
+        with tempfile.TemporaryDirectory(prefix="lomsong-gpkg-") as folder:
+            path = Path(folder) / f"{_stem(survey)}.gpkg"
+            write_geopackage(path, **survey.layers())
+            return path.read_bytes()
+
+    return survey.render_once(("gpkg",), build)
+
+
 def _geopackage(survey: Survey, folder: Path) -> Path:
-    """The survey's GeoPackage in `folder`: made once per survey, so the file an officer
-    downloads is the very file whose SHA-256 the PDF's annex lists. Call with `survey.lock` held."""
+    """`_geopackage_bytes` written to `folder` (the PDF's annex checksums a file)."""
     path = folder / f"{_stem(survey)}.gpkg"
-    if ("gpkg",) not in survey.rendered:
-        write_geopackage(path, **survey.layers())
-        survey.rendered[("gpkg",)] = path.read_bytes()
-    else:
-        path.write_bytes(survey.rendered[("gpkg",)])
+    path.write_bytes(_geopackage_bytes(survey))
     return path
 
 
@@ -67,11 +75,7 @@ async def download_geopackage(request: Request, user: CurrentUser, first: FromQu
         return Response(period, status_code=422, media_type="text/plain")
     survey = await load_survey(request, period)
 
-    def build() -> bytes:
-        with survey.lock, tempfile.TemporaryDirectory(prefix="lomsong-gpkg-") as folder:
-            return _geopackage(survey, Path(folder)).read_bytes()
-
-    data = await run_in_threadpool(build)
+    data = await run_in_threadpool(_geopackage_bytes, survey)
     return _attachment(data, f"{_stem(survey)}.gpkg", "application/geopackage+sqlite3")
 
 
@@ -108,19 +112,14 @@ async def report_pdf(
         return Response(period, status_code=422, media_type="text/plain")
     survey = await load_survey(request, period)
 
-    def build() -> bytes:
-        key = ("pdf", carrier, report_lang)
-        with survey.lock:
-            if key not in survey.rendered:
-                with tempfile.TemporaryDirectory(prefix="lomsong-report-") as folder:
-                    gpkg = _geopackage(survey, Path(folder))
-                    survey.rendered[key] = build_report(
-                        survey.report_input, carrier=None if carrier == "all" else carrier,
-                        lang=report_lang, ward_name=survey.ward_name or "\N{EN DASH}",
-                        period_start=survey.period.first, period_end=survey.period.last,
-                        exports=[gpkg])
-            pdf: bytes = survey.rendered[key]
-            return pdf
+    def report() -> bytes:
+        with tempfile.TemporaryDirectory(prefix="lomsong-report-") as folder:
+            gpkg = _geopackage(survey, Path(folder))
+            return build_report(
+                survey.report_input, carrier=None if carrier == "all" else carrier,
+                lang=report_lang, ward_name=survey.ward_name or "\N{EN DASH}",
+                period_start=survey.period.first, period_end=survey.period.last,
+                exports=[gpkg])
 
-    data = await run_in_threadpool(build)
+    data = await run_in_threadpool(survey.render_once, ("pdf", carrier, report_lang), report)
     return _attachment(data, f"{_stem(survey)}-{carrier}-{report_lang}.pdf", "application/pdf")

@@ -83,21 +83,13 @@ async def map_frame(request: Request, user: CurrentUser, lang: Lang,
     survey = await load_survey(request, period)
 
     def build() -> str:
-        key = ("map", lang, mode)
-        with survey.lock:
-            if key not in survey.rendered:
-                r = survey.result
-                if r.classified.empty and r.scorecards.empty:
-                    html = _empty_map(lang)
-                else:
-                    html = render_html(r.classified, r.weak_areas, r.scorecards, r.route,
-                                       survey.boundary, lang=lang, mode=mode,
-                                       asset_base_url=VENDOR_URL)
-                survey.rendered[key] = html
-            html_text: str = survey.rendered[key]
-            return html_text
+        r = survey.result
+        if r.classified.empty and r.scorecards.empty:
+            return _empty_map(lang)
+        return render_html(r.classified, r.weak_areas, r.scorecards, r.route, survey.boundary,
+                           lang=lang, mode=mode, asset_base_url=VENDOR_URL)
 
-    html = await run_in_threadpool(build)
+    html = await run_in_threadpool(survey.render_once, ("map", lang, mode), build)
     return HTMLResponse(html, headers={
         "Content-Security-Policy": frame_policy(html), "X-Frame-Options": "SAMEORIGIN",
         "Cache-Control": "private, max-age=300"})

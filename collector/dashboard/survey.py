@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import geopandas as gpd
@@ -27,6 +28,8 @@ from collector.storage.fleet import DataVersion, data_version
 from collector.storage.measurements import select_for_analysis
 from collector.storage.sites import StoredServicePoint, get_ward, list_sites
 from maps.report_input import ReportInput
+
+T = TypeVar("T")
 
 __all__ = ["DEFAULT_DAYS", "Period", "Survey", "SurveyCache", "boundary_frame", "compute_survey",
            "points_frame"]
@@ -92,7 +95,17 @@ class Survey:
     report_input: ReportInput
     boundary: gpd.GeoDataFrame | None
     rendered: dict[tuple[str, ...], Any] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def render_once(self, key: tuple[str, ...], build: Callable[[], T]) -> T:
+        """`build()` the first time `key` is asked for, then the same object (a map, a PDF, the
+        GeoPackage) for as long as this survey is cached. Builds are serialised by `lock`
+        (re-entrant: a PDF's build asks for the GeoPackage)."""
+        with self.lock:
+            if key not in self.rendered:
+                self.rendered[key] = build()
+            value: T = self.rendered[key]
+            return value
 
     def layers(self) -> dict[str, gpd.GeoDataFrame]:
         """GeoPackage layers: the analysis layers plus the ward boundary when there is one."""
