@@ -262,6 +262,8 @@ class _Watch:
         self, rule: StopRule, reported_rule: StopRule, sampler: AckedSampler | None, *, uploads: bool
     ) -> None:
         self.rule, self.reported_rule, self.sampler, self.uploads = rule, reported_rule, sampler, uploads
+        # The cap counts what iperf3 wrote (the reported intervals), not what was acknowledged.
+        self.acked_rule = replace(rule, bytes_cap=None)
         self.reported: list[Interval] = []
         self.reported_decision = Decision(False, None, None)
         self.acked_decision = Decision(False, None, None)
@@ -291,14 +293,14 @@ class _Watch:
     def on_tick(self, pid: int) -> bool:
         if self.sampler is None or not self.sampler.poll(pid) or not self.acked:
             return False
-        self.acked_decision = decide(self.sampler.intervals, replace(self.rule, bytes_cap=None))
+        self.acked_decision = decide(self.sampler.intervals, self.acked_rule)
         return self.acked_decision.stop
 
     def result(self, reported: Sequence[Interval]) -> tuple[str, Decision, Estimate | None]:
         """(source, decision, estimate) once the tool has ended; `reported`: the parsed run's."""
         intervals: Sequence[Interval]
         if self.acked and self.sampler is not None and self.sampler.intervals:
-            intervals, rule = self.sampler.intervals, replace(self.rule, bytes_cap=None)
+            intervals, rule = self.sampler.intervals, self.acked_rule
             made, source = self.acked_decision, "acked"
         else:
             intervals, rule, made = reported, self.reported_rule, self.reported_decision

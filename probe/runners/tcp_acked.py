@@ -109,12 +109,12 @@ class AckedSampler:
     executable: str = "ss"
     command_runner: CommandRunner = field(default_factory=SubprocessRunner)
     clock: Callable[[], float] = time.monotonic
-    intervals: list[Interval] = field(default_factory=list)
-    failed: str | None = None
-    _origin: float | None = None
-    _last: tuple[float, int] | None = None
-    _socket: str | None = None
-    _next_at: float = 0.0
+    intervals: list[Interval] = field(default_factory=list, init=False)
+    failed: str | None = field(default=None, init=False)
+    _origin: float | None = field(default=None, init=False)
+    _last: tuple[float, int] | None = field(default=None, init=False)
+    _socket: str | None = field(default=None, init=False)
+    _next_at: float = field(default=0.0, init=False)
 
     def argv(self) -> list[str]:
         return [self.executable, "-tinpH", f"( dport = :{self.port} )"]
