@@ -6,8 +6,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from analysis._geo import cells_of, require_columns, to_wgs84
-from analysis.thresholds import Thresholds
+from lomsong.analysis._geo import cells_of, require_columns, to_wgs84
+from lomsong.analysis.thresholds import Thresholds
 
 __all__ = ["NETWORK_FAILURES", "NO_SERVICE_FAILURES", "sample_table", "wilson"]
 

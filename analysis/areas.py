@@ -35,11 +35,11 @@ import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from analysis._geo import require_columns, to_wgs84
-from analysis._samples import sample_table
-from analysis.cells import aggregate
-from analysis.classify import SEVERITY, WEAK
-from analysis.thresholds import CauseRules, Thresholds, load_thresholds
+from lomsong.analysis._geo import require_columns, to_wgs84
+from lomsong.analysis._samples import sample_table
+from lomsong.analysis.cells import aggregate
+from lomsong.analysis.classify import SEVERITY, WEAK
+from lomsong.analysis.thresholds import CauseRules, Thresholds, load_thresholds
 
 __all__ = ["AREA_COLUMNS", "cell_status", "weak_areas"]
 

@@ -21,8 +21,8 @@ in a cell: they are left out, and their number is in ``result.attrs["unplaced"]`
 
 Example
 -------
->>> from analysis.load import measurements_frame
->>> from analysis.thresholds import load_thresholds
+>>> from lomsong.analysis.load import measurements_frame
+>>> from lomsong.analysis.thresholds import load_thresholds
 >>> m = measurements_frame([{"probe_id": "p", "measured_at": "2026-11-02T03:00:00Z",
 ...     "kind": "throughput_down", "tool": "iperf3", "carrier": "viettel", "access": "4g",
 ...     "download_mbps": 12.0, "lat": 21.03, "lon": 105.85}])
@@ -37,9 +37,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from analysis._geo import cell_strings, hex_polygons
-from analysis._samples import sample_table, wilson
-from analysis.thresholds import Thresholds, load_thresholds
+from lomsong.analysis._geo import cell_strings, hex_polygons
+from lomsong.analysis._samples import sample_table, wilson
+from lomsong.analysis.thresholds import Thresholds, load_thresholds
 
 __all__ = ["KEYS", "STAT_COLUMNS", "aggregate", "cell_stats"]
 

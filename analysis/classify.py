@@ -35,7 +35,7 @@ the time-slot rule is the guard, and such traces should be thinned or read with 
 Example
 -------
 >>> import pandas as pd
->>> from analysis.thresholds import load_thresholds
+>>> from lomsong.analysis.thresholds import load_thresholds
 >>> row = pd.DataFrame({"samples": [10], "failed": [0], "failed_no_service": [0], "judged": [10],
 ...     "slots": [3], "below": [9], "share_below": [0.9], "share_below_lo": [0.6],
 ...     "down_median_mbps": [20.0], "threshold_mbps": [40.0], "share_below_floor": [0.0],
@@ -49,8 +49,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis._geo import require_columns
-from analysis.thresholds import Thresholds, load_thresholds
+from lomsong.analysis._geo import require_columns
+from lomsong.analysis.thresholds import Thresholds, load_thresholds
 
 __all__ = ["SEVERITY", "STATUSES", "WEAK", "classify_cells"]
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import geopandas as gpd
 
-    from analysis.pipeline import SurveyConfig, SurveyResult
+    from lomsong.analysis.pipeline import SurveyConfig, SurveyResult
 
 __all__ = ["register"]
 
@@ -52,7 +52,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _load(args: argparse.Namespace) -> gpd.GeoDataFrame:
-    from analysis.load import measurements_frame, read_measurements
+    from lomsong.analysis.load import measurements_frame, read_measurements
 
     if args.input:
         frame = read_measurements(args.input)
@@ -65,7 +65,7 @@ def _load(args: argparse.Namespace) -> gpd.GeoDataFrame:
         return frame[keep].reset_index(drop=True)
     import psycopg
 
-    from collector.storage.measurements import select_for_analysis
+    from lomsong.collector.storage.measurements import select_for_analysis
 
     with psycopg.connect(args.database_url, connect_timeout=10) as conn:
         rows = select_for_analysis(conn, start=args.start, end=args.end)
@@ -77,17 +77,17 @@ def _in_db(
 ) -> SurveyResult:
     import psycopg
 
-    from analysis.dbsurvey import run_survey_db
+    from lomsong.analysis.dbsurvey import run_survey_db
 
     with psycopg.connect(args.database_url, connect_timeout=10) as conn:
         return run_survey_db(conn, points, config, start=args.start, end=args.end)
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from analysis.export import write_geopackage
-    from analysis.pipeline import SurveyConfig, run_survey
-    from analysis.sites import read_service_points
-    from analysis.thresholds import load_thresholds
+    from lomsong.analysis.export import write_geopackage
+    from lomsong.analysis.pipeline import SurveyConfig, run_survey
+    from lomsong.analysis.sites import read_service_points
+    from lomsong.analysis.thresholds import load_thresholds
 
     if args.aggregate_in_db and not args.database_url:
         print("--aggregate-in-db cần --database-url (needs --database-url)", file=sys.stderr)

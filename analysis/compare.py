@@ -27,9 +27,9 @@ import pandas as pd
 import shapely
 from scipy import stats as st
 
-from analysis._geo import WGS84, require_columns, to_wgs84
-from analysis._samples import sample_table
-from analysis.thresholds import Thresholds, load_thresholds
+from lomsong.analysis._geo import WGS84, require_columns, to_wgs84
+from lomsong.analysis._samples import sample_table
+from lomsong.analysis.thresholds import Thresholds, load_thresholds
 
 __all__ = ["COMPARE_COLUMNS", "compare_carriers", "two_proportion_p"]
 

@@ -9,7 +9,7 @@ one configuration. Pure: no I/O here.
 
 Example
 -------
->>> from analysis.thresholds import load_thresholds
+>>> from lomsong.analysis.thresholds import load_thresholds
 >>> t = load_thresholds()
 >>> rows = [{"cell": 0x8A415CB4E40FFFF, "carrier": "viettel", "access": "4g", "window": "all",
 ...     "rows": 1, "samples": 1, "failed": 0, "failed_no_service": 0, "judged": 1, "days": 1,
@@ -30,10 +30,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from analysis._geo import cell_strings, hex_polygons
-from analysis._samples import NETWORK_FAILURES, NO_SERVICE_FAILURES, wilson
-from analysis.cells import STAT_COLUMNS
-from analysis.thresholds import Thresholds
+from lomsong.analysis._geo import cell_strings, hex_polygons
+from lomsong.analysis._samples import NETWORK_FAILURES, NO_SERVICE_FAILURES, wilson
+from lomsong.analysis.cells import STAT_COLUMNS
+from lomsong.analysis.thresholds import Thresholds
 
 __all__ = ["RESOLUTION", "cell_stats_from_rows", "stat_parameters"]
 
@@ -49,7 +49,7 @@ _WINDOW_ORDER = {"all": 0, "peak": 1, "offpeak": 2}
 def stat_parameters(thresholds: Thresholds) -> dict[str, Any]:
     """The plain values `select_cell_stats` needs, taken from `thresholds`.
 
-    >>> from analysis.thresholds import load_thresholds
+    >>> from lomsong.analysis.thresholds import load_thresholds
     >>> p = stat_parameters(load_thresholds())
     >>> p["down_targets_mbps"]["4g"], p["plan_fractions"], p["peak_hours"]
     (40.0, {'fixed': 0.8}, (19, 20, 21))

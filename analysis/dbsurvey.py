@@ -36,18 +36,18 @@ import numpy as np
 import pandas as pd
 import psycopg
 
-from analysis._geo import WGS84, to_wgs84
-from analysis.areas import cell_status, weak_areas
-from analysis.classify import WEAK, classify_cells
-from analysis.dbcells import RESOLUTION, cell_stats_from_rows, stat_parameters
-from analysis.load import NUMERIC
-from analysis.pipeline import SurveyConfig, SurveyResult, empty_service_points
-from analysis.planner import coverage_gaps, suggest_walk_route
-from analysis.proposals import upgrade_proposals
-from analysis.sites import scorecards
-from analysis.thresholds import Thresholds
-from collector.storage.analysis_rows import copy_rows_in_cells, copy_rows_near
-from collector.storage.cellstats import select_cell_stats
+from lomsong.analysis._geo import WGS84, to_wgs84
+from lomsong.analysis.areas import cell_status, weak_areas
+from lomsong.analysis.classify import WEAK, classify_cells
+from lomsong.analysis.dbcells import RESOLUTION, cell_stats_from_rows, stat_parameters
+from lomsong.analysis.load import NUMERIC
+from lomsong.analysis.pipeline import SurveyConfig, SurveyResult, empty_service_points
+from lomsong.analysis.planner import coverage_gaps, suggest_walk_route
+from lomsong.analysis.proposals import upgrade_proposals
+from lomsong.analysis.sites import scorecards
+from lomsong.analysis.thresholds import Thresholds
+from lomsong.collector.storage.analysis_rows import copy_rows_in_cells, copy_rows_near
+from lomsong.collector.storage.cellstats import select_cell_stats
 
 __all__ = [
     "POINTS_PER_PASS",

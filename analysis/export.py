@@ -13,7 +13,7 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
-from analysis._geo import to_wgs84
+from lomsong.analysis._geo import to_wgs84
 
 __all__ = ["write_csv", "write_geojson", "write_geopackage"]
 

@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 import pyogrio
 
-from analysis._geo import WGS84
-from probe.record import Measurement
+from lomsong.analysis._geo import WGS84
+from lomsong.probe.record import Measurement
 
 __all__ = ["COLUMNS", "NUMERIC", "measurements_frame", "read_measurements"]
 

@@ -26,9 +26,9 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from analysis._geo import WGS84, to_wgs84
-from analysis._samples import sample_table
-from analysis.thresholds import Thresholds, load_thresholds
+from lomsong.analysis._geo import WGS84, to_wgs84
+from lomsong.analysis._samples import sample_table
+from lomsong.analysis.thresholds import Thresholds, load_thresholds
 
 __all__ = [
     "OOKLA_COLUMNS",

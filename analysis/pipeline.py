@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 import geopandas as gpd
 import pandas as pd
 
-from analysis._geo import WGS84, to_wgs84
-from analysis.areas import weak_areas
-from analysis.cells import cell_stats
-from analysis.classify import classify_cells
-from analysis.planner import coverage_gaps, suggest_walk_route
-from analysis.proposals import upgrade_proposals
-from analysis.sites import scorecards
-from analysis.thresholds import Thresholds, load_thresholds
+from lomsong.analysis._geo import WGS84, to_wgs84
+from lomsong.analysis.areas import weak_areas
+from lomsong.analysis.cells import cell_stats
+from lomsong.analysis.classify import classify_cells
+from lomsong.analysis.planner import coverage_gaps, suggest_walk_route
+from lomsong.analysis.proposals import upgrade_proposals
+from lomsong.analysis.sites import scorecards
+from lomsong.analysis.thresholds import Thresholds, load_thresholds
 
 __all__ = ["SurveyConfig", "SurveyResult", "empty_service_points", "run_survey"]
 

@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from analysis._geo import WGS84, hex_polygons, metric_crs, require_columns, to_wgs84
-from analysis.thresholds import Thresholds, load_thresholds
+from lomsong.analysis._geo import WGS84, hex_polygons, metric_crs, require_columns, to_wgs84
+from lomsong.analysis.thresholds import Thresholds, load_thresholds
 
 __all__ = ["GAP_COLUMNS", "MOBILE", "coverage_gaps", "suggest_walk_route"]
 

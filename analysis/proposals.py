@@ -36,9 +36,9 @@ import math
 import geopandas as gpd
 import pandas as pd
 
-from analysis._geo import WGS84, require_columns, to_wgs84
-from analysis.classify import WEAK
-from analysis.thresholds import CauseRules, load_thresholds
+from lomsong.analysis._geo import WGS84, require_columns, to_wgs84
+from lomsong.analysis.classify import WEAK
+from lomsong.analysis.thresholds import CauseRules, load_thresholds
 
 __all__ = ["PROPOSAL_COLUMNS", "upgrade_proposals"]
 

@@ -20,10 +20,10 @@ import h3
 import numpy as np
 import pandas as pd
 
-from analysis._geo import WGS84, hex_polygons, require_columns, to_wgs84
-from analysis._samples import sample_table, wilson
-from analysis.cells import aggregate
-from analysis.thresholds import Thresholds, load_thresholds
+from lomsong.analysis._geo import WGS84, hex_polygons, require_columns, to_wgs84
+from lomsong.analysis._samples import sample_table, wilson
+from lomsong.analysis.cells import aggregate
+from lomsong.analysis.thresholds import Thresholds, load_thresholds
 
 __all__ = ["coarsen", "zone_stats"]
 

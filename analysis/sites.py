@@ -28,11 +28,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from analysis._geo import WGS84, require_columns, to_wgs84
-from analysis._samples import sample_table
-from analysis.cells import aggregate
-from analysis.classify import classify_cells
-from analysis.thresholds import Thresholds, load_thresholds
+from lomsong.analysis._geo import WGS84, require_columns, to_wgs84
+from lomsong.analysis._samples import sample_table
+from lomsong.analysis.cells import aggregate
+from lomsong.analysis.classify import classify_cells
+from lomsong.analysis.thresholds import Thresholds, load_thresholds
 
 __all__ = ["SCORECARD_COLUMNS", "SITE_TYPES", "derived_site_id", "read_service_points", "scorecards"]
 

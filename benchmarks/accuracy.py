@@ -29,12 +29,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from probe.config import PathSettings
-from probe.record import Measurement
-from probe.runners.adaptive import AdaptiveIperf3Runner, LiveSubprocessRunner
-from probe.runners.base import CommandResult, SubprocessRunner, TestContext
-from probe.runners.early_stop import StopRule
-from probe.runners.iperf3 import Iperf3Runner
+from lomsong.probe.config import PathSettings
+from lomsong.probe.record import Measurement
+from lomsong.probe.runners.adaptive import AdaptiveIperf3Runner, LiveSubprocessRunner
+from lomsong.probe.runners.base import CommandResult, SubprocessRunner, TestContext
+from lomsong.probe.runners.early_stop import StopRule
+from lomsong.probe.runners.iperf3 import Iperf3Runner
 
 SHAPED_LINK = Path(__file__).resolve().parents[1] / ".." / "shared" / "tools" / "shaped-link"
 SERVER, THRESHOLD_MBPS, TCP_GOODPUT = "10.77.0.1", 40.0, 1448 / 1514

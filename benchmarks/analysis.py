@@ -119,13 +119,13 @@ def _records(cols: dict[str, np.ndarray], chunk: int = 50_000) -> Iterator[dict[
 def run_once(n: int, source: str) -> dict[str, Any]:
     import geopandas as gpd
 
-    from analysis.areas import weak_areas
-    from analysis.cells import cell_stats
-    from analysis.classify import classify_cells
-    from analysis.load import measurements_frame, read_measurements
-    from analysis.proposals import upgrade_proposals
-    from analysis.sites import scorecards
-    from analysis.thresholds import load_thresholds
+    from lomsong.analysis.areas import weak_areas
+    from lomsong.analysis.cells import cell_stats
+    from lomsong.analysis.classify import classify_cells
+    from lomsong.analysis.load import measurements_frame, read_measurements
+    from lomsong.analysis.proposals import upgrade_proposals
+    from lomsong.analysis.sites import scorecards
+    from lomsong.analysis.thresholds import load_thresholds
 
     cols = _columns(n)
     sites = cols.pop("sites")

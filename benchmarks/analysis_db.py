@@ -149,7 +149,7 @@ def load(url: str, n: int, seed: int = 1) -> dict[str, Any]:
     """Migrate and fill the database at `url` with `n` synthetic measurements; return timings."""
     import psycopg
 
-    from collector.storage.migrate import migrate
+    from lomsong.collector.storage.migrate import migrate
 
     began = time.perf_counter()
     migrate(url)
@@ -185,10 +185,10 @@ def analyse(url: str, seed: int = 1) -> dict[str, Any]:
     import geopandas as gpd
     import psycopg
 
-    from analysis.classify import classify_cells
-    from analysis.dbsurvey import db_cell_stats, db_scorecards, db_weak_areas
-    from analysis.proposals import upgrade_proposals
-    from analysis.thresholds import load_thresholds
+    from lomsong.analysis.classify import classify_cells
+    from lomsong.analysis.dbsurvey import db_cell_stats, db_scorecards, db_weak_areas
+    from lomsong.analysis.proposals import upgrade_proposals
+    from lomsong.analysis.thresholds import load_thresholds
 
     _, site_xy = _spots(seed)
     points = gpd.GeoDataFrame(

@@ -34,10 +34,10 @@ import psycopg
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from collector.storage.migrate import migrate  # noqa: E402
-from collector.storage.tokens import create_token  # noqa: E402
+from lomsong.collector.storage.migrate import migrate  # noqa: E402
+from lomsong.collector.storage.tokens import create_token  # noqa: E402
+from lomsong.probe.record import Measurement  # noqa: E402
 from lomsong.synthetic import survey  # noqa: E402
-from probe.record import Measurement  # noqa: E402
 
 
 def free_port() -> int:
@@ -81,7 +81,7 @@ def run_http(db_url: str, bodies: list[bytes], per_batch: int, token: str,
     port = free_port()
     env = {**os.environ, "LOMSONG_DATABASE_URL": db_url, "LOMSONG_POOL_MAX_SIZE": "8"}
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "collector.asgi:app",
+        [sys.executable, "-m", "uvicorn", "--factory", "lomsong.collector.asgi:app",
          "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
          "--log-level", "warning"],
         cwd=REPO, env=env,

@@ -36,11 +36,11 @@ from psycopg import sql
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from collector.dashboard.security import hash_password  # noqa: E402
-from collector.storage.migrate import migrate  # noqa: E402
-from collector.storage.tokens import create_token  # noqa: E402
-from collector.storage.users import create_user  # noqa: E402
-from probe.record import Access, Carrier, Kind, Measurement, PositionSource  # noqa: E402
+from lomsong.collector.dashboard.security import hash_password  # noqa: E402
+from lomsong.collector.storage.migrate import migrate  # noqa: E402
+from lomsong.collector.storage.tokens import create_token  # noqa: E402
+from lomsong.collector.storage.users import create_user  # noqa: E402
+from lomsong.probe.record import Access, Carrier, Kind, Measurement, PositionSource  # noqa: E402
 
 URL = "/api/v1/measurements"
 OFFICER, PASSWORD = "canbo.load", "mat-khau-tai-thu-nghiem-1"
@@ -189,7 +189,7 @@ def main() -> int:
                # every probe shares 127.0.0.1 here, as probes behind one NAT would
                "LOMSONG_RATE_PER_IP_PER_S": "0"}
         server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "collector.asgi:app",
+            [sys.executable, "-m", "uvicorn", "--factory", "lomsong.collector.asgi:app",
              "--port", str(port), "--log-level", "warning", "--no-access-log"],
             cwd=REPO, env=env)
         base = f"http://127.0.0.1:{port}"

@@ -14,14 +14,14 @@ from fastapi.responses import JSONResponse
 from psycopg_pool import ConnectionPool, PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from collector.dashboard import install_dashboard
-from collector.errors import DatabaseUnavailable, StorageError
-from collector.ratelimit import ApiLimits
-from collector.routes import health, measurements, probes
-from collector.schemas import Batch, ErrorBody, ErrorItem
-from collector.settings import Settings
-from collector.storage.migrate import migrate
 from lomsong import __version__
+from lomsong.collector.dashboard import install_dashboard
+from lomsong.collector.errors import DatabaseUnavailable, StorageError
+from lomsong.collector.ratelimit import ApiLimits
+from lomsong.collector.routes import health, measurements, probes
+from lomsong.collector.schemas import Batch, ErrorBody, ErrorItem
+from lomsong.collector.settings import Settings
+from lomsong.collector.storage.migrate import migrate
 
 __all__ = ["create_app"]
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from collector.app import create_app
-from collector.gctune import tune_gc
-from collector.settings import Settings
+from lomsong.collector.app import create_app
+from lomsong.collector.gctune import tune_gc
+from lomsong.collector.settings import Settings
 
 __all__ = ["app"]
 

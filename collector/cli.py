@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from collector import users_cli
+from lomsong.collector import users_cli
 
 if TYPE_CHECKING:
-    from collector.settings import Settings
+    from lomsong.collector.settings import Settings
 
 __all__ = ["database", "register", "settings_from_args"]
 
@@ -48,7 +48,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def settings_from_args(args: argparse.Namespace) -> Settings:
     from pydantic import ValidationError
 
-    from collector.settings import Settings
+    from lomsong.collector.settings import Settings
 
     overrides = {k: getattr(args, k) for k in ("host", "port") if getattr(args, k, None)}
     try:
@@ -63,8 +63,8 @@ def database(settings: Settings) -> Iterator[str]:
     if settings.database_url is not None:
         yield settings.database_url
         return
-    from collector.embedded import embedded_postgres
-    from collector.errors import EmbeddedDatabaseError
+    from lomsong.collector.embedded import embedded_postgres
+    from lomsong.collector.errors import EmbeddedDatabaseError
 
     try:
         with embedded_postgres(settings.data_dir) as url:
@@ -80,9 +80,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from collector.app import create_app
-    from collector.gctune import tune_gc
-    from collector.storage.migrate import migrate
+    from lomsong.collector.app import create_app
+    from lomsong.collector.gctune import tune_gc
+    from lomsong.collector.storage.migrate import migrate
 
     settings = settings_from_args(args)
     with database(settings) as url:
@@ -90,7 +90,7 @@ def _serve(args: argparse.Namespace) -> int:
         if args.workers > 1:
             migrate(url)  # once, before the workers start
             os.environ["LOMSONG_DATABASE_URL"] = url  # the workers build their app from the env
-            uvicorn.run("collector.asgi:app", factory=True, host=settings.host,
+            uvicorn.run("lomsong.collector.asgi:app", factory=True, host=settings.host,
                         port=settings.port, workers=args.workers, log_level="info")
         else:
             app = create_app(settings.model_copy(update={"database_url": url}))
@@ -100,8 +100,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _db_migrate(args: argparse.Namespace) -> int:
-    from collector.errors import StorageError
-    from collector.storage.migrate import migrate
+    from lomsong.collector.errors import StorageError
+    from lomsong.collector.storage.migrate import migrate
 
     with database(settings_from_args(args)) as url:
         try:
@@ -114,8 +114,8 @@ def _db_migrate(args: argparse.Namespace) -> int:
 
 
 def _db_status(args: argparse.Namespace) -> int:
-    from collector.errors import StorageError
-    from collector.storage.migrate import migration_status
+    from lomsong.collector.errors import StorageError
+    from lomsong.collector.storage.migrate import migration_status
 
     with database(settings_from_args(args)) as url:
         try:
@@ -136,9 +136,9 @@ def _db_status(args: argparse.Namespace) -> int:
 def _token_add(args: argparse.Namespace) -> int:
     import psycopg
 
-    from collector.errors import StorageError
-    from collector.storage.migrate import migrate
-    from collector.storage.tokens import create_token
+    from lomsong.collector.errors import StorageError
+    from lomsong.collector.storage.migrate import migrate
+    from lomsong.collector.storage.tokens import create_token
 
     with database(settings_from_args(args)) as url:
         migrate(url)
@@ -156,7 +156,7 @@ def _token_add(args: argparse.Namespace) -> int:
 def _token_revoke(args: argparse.Namespace) -> int:
     import psycopg
 
-    from collector.storage.tokens import revoke_token
+    from lomsong.collector.storage.tokens import revoke_token
 
     with database(settings_from_args(args)) as url, psycopg.connect(url, autocommit=True) as conn:
         revoked = revoke_token(conn, args.name, args.role)
@@ -170,7 +170,7 @@ def _token_revoke(args: argparse.Namespace) -> int:
 def _token_list(args: argparse.Namespace) -> int:
     import psycopg
 
-    from collector.storage.tokens import list_tokens
+    from lomsong.collector.storage.tokens import list_tokens
 
     with database(settings_from_args(args)) as url, psycopg.connect(url, autocommit=True) as conn:
         tokens = [t for t in list_tokens(conn) if t.role == args.role]

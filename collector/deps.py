@@ -11,9 +11,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import ConnectionPool
 
-from collector.ratelimit import ApiLimits, RateLimiter
-from collector.settings import Settings
-from collector.storage.tokens import TokenInfo, lookup_token
+from lomsong.collector.ratelimit import ApiLimits, RateLimiter
+from lomsong.collector.settings import Settings
+from lomsong.collector.storage.tokens import TokenInfo, lookup_token
 
 __all__ = ["CurrentProbe", "CurrentReader", "PoolDep", "SettingsDep"]
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from collector.errors import EmbeddedDatabaseError
+from lomsong.collector.errors import EmbeddedDatabaseError
 
 __all__ = ["embedded_postgres"]
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from collector.settings import Settings
+from lomsong.collector.settings import Settings
 
 __all__ = ["ApiLimits", "RateLimiter"]
 

@@ -7,7 +7,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from probe.record import Measurement
+from lomsong.probe.record import Measurement
 
 __all__ = ["Batch", "ErrorBody", "ErrorItem", "IngestResponse", "MeasurementOut", "Page"]
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from probe.record import ClockState, Measurement
+from lomsong.probe.record import ClockState, Measurement
 
 __all__ = ["BatchClock", "TimeRejected", "effective_time"]
 

@@ -39,11 +39,11 @@ def _password(args: argparse.Namespace) -> str:
 def _add(args: argparse.Namespace) -> int:
     import psycopg
 
-    from collector.cli import database, settings_from_args
-    from collector.dashboard.security import hash_password
-    from collector.errors import StorageError
-    from collector.storage.migrate import migrate
-    from collector.storage.users import create_user
+    from lomsong.collector.cli import database, settings_from_args
+    from lomsong.collector.dashboard.security import hash_password
+    from lomsong.collector.errors import StorageError
+    from lomsong.collector.storage.migrate import migrate
+    from lomsong.collector.storage.users import create_user
 
     password = _password(args)
     if len(password) < MIN_PASSWORD_CHARS:
@@ -66,8 +66,8 @@ def _add(args: argparse.Namespace) -> int:
 def _toggle(args: argparse.Namespace) -> int:
     import psycopg
 
-    from collector.cli import database, settings_from_args
-    from collector.storage.users import set_disabled
+    from lomsong.collector.cli import database, settings_from_args
+    from lomsong.collector.storage.users import set_disabled
 
     with database(settings_from_args(args)) as url, psycopg.connect(url, autocommit=True) as conn:
         changed = set_disabled(conn, args.name, args.disabled)
@@ -81,8 +81,8 @@ def _toggle(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     import psycopg
 
-    from collector.cli import database, settings_from_args
-    from collector.storage.users import list_users
+    from lomsong.collector.cli import database, settings_from_args
+    from lomsong.collector.storage.users import list_users
 
     with database(settings_from_args(args)) as url, psycopg.connect(url, autocommit=True) as conn:
         users = list_users(conn)

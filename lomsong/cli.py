@@ -16,10 +16,10 @@ from lomsong import __version__
 
 # (module, function) pairs; each function adds its subcommands to the parser.
 _PARTS: tuple[str, ...] = (
-    "probe.cli",
-    "collector.cli",
-    "analysis.cli",
-    "maps.cli",
+    "lomsong.probe.cli",
+    "lomsong.collector.cli",
+    "lomsong.analysis.cli",
+    "lomsong.maps.cli",
     "lomsong.demo_cli",
 )
 
@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _schema(args: argparse.Namespace) -> int:
     import json
 
-    from probe.record import Measurement
+    from lomsong.probe.record import Measurement
 
     print(json.dumps(Measurement.json_schema(), indent=2, ensure_ascii=False))
     return 0

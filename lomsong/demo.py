@@ -32,16 +32,16 @@ import httpx
 import psycopg
 import uvicorn
 
-from collector.app import create_app
-from collector.cli import database
-from collector.dashboard.security import hash_password
-from collector.settings import Settings
-from collector.storage.migrate import migrate
-from collector.storage.tokens import Role, create_token, revoke_token
-from collector.storage.users import create_user, get_user, set_password_hash
 from lomsong import synthetic
+from lomsong.collector.app import create_app
+from lomsong.collector.cli import database
+from lomsong.collector.dashboard.security import hash_password
+from lomsong.collector.settings import Settings
+from lomsong.collector.storage.migrate import migrate
+from lomsong.collector.storage.tokens import Role, create_token, revoke_token
+from lomsong.collector.storage.users import create_user, get_user, set_password_hash
 from lomsong.outputs import store_sample_ward, write_outputs
-from probe.record import Measurement
+from lomsong.probe.record import Measurement
 
 __all__ = ["DemoOptions", "run_demo"]
 

@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from collector.settings import default_data_dir
+    from lomsong.collector.settings import default_data_dir
     from lomsong.demo import DemoOptions, run_demo
 
     data_dir = args.data_dir or default_data_dir() / "demo"

@@ -14,12 +14,12 @@ from typing import Any
 
 import psycopg
 
-from analysis.export import write_geopackage
-from collector.dashboard.survey import LOCAL, Period, compute_survey
-from collector.storage.sites import ServicePoint, replace_sites, set_ward
 from lomsong import synthetic
-from maps.heatmap import render_html
-from maps.report import build_report
+from lomsong.analysis.export import write_geopackage
+from lomsong.collector.dashboard.survey import LOCAL, Period, compute_survey
+from lomsong.collector.storage.sites import ServicePoint, replace_sites, set_ward
+from lomsong.maps.heatmap import render_html
+from lomsong.maps.report import build_report
 
 __all__ = ["REPORT_CARRIERS", "store_sample_ward", "write_outputs"]
 

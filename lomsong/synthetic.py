@@ -37,7 +37,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from probe.record import (
+from lomsong.probe.record import (
     Access,
     Carrier,
     ClockState,

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from maps.codes import LANGUAGES, REPORT_CARRIERS
+from lomsong.maps.codes import LANGUAGES, REPORT_CARRIERS
 
 __all__ = ["register"]
 
@@ -66,7 +66,7 @@ def read_survey(path: Path) -> Any:
     """Read the analysis GeoPackage into a `maps.report_input.ReportInput`."""
     import pyogrio
 
-    from maps.report_input import ReportInput
+    from lomsong.maps.report_input import ReportInput
 
     if not path.is_file():
         raise InputError(f"không tìm thấy tệp '{path}' (file not found: '{path}')")
@@ -88,7 +88,7 @@ def read_survey(path: Path) -> Any:
 
 
 def _map(args: argparse.Namespace) -> int:
-    from maps.heatmap import render_html
+    from lomsong.maps.heatmap import render_html
 
     try:
         survey = read_survey(args.input)
@@ -107,10 +107,10 @@ def _survey_from_database(args: argparse.Namespace) -> tuple[Any, str, Path]:
     """Analyse the period from the collector's database; write its GeoPackage beside --out."""
     import psycopg
 
-    from analysis.export import write_geopackage
-    from collector.cli import database
-    from collector.dashboard.survey import Period, compute_survey
-    from collector.settings import Settings
+    from lomsong.analysis.export import write_geopackage
+    from lomsong.collector.cli import database
+    from lomsong.collector.dashboard.survey import Period, compute_survey
+    from lomsong.collector.settings import Settings
 
     with database(Settings()) as url, psycopg.connect(url, connect_timeout=10) as conn:
         survey = compute_survey(conn, Period(args.from_date, args.to_date))
@@ -121,7 +121,7 @@ def _survey_from_database(args: argparse.Namespace) -> tuple[Any, str, Path]:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from maps.report import build_report
+    from lomsong.maps.report import build_report
 
     if args.to_date < args.from_date:
         print(f"lomsong report: --to ({args.to_date}) trước --from ({args.from_date}) "

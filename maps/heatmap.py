@@ -18,14 +18,14 @@ import folium
 import geopandas as gpd
 import pandas as pd
 
-from maps.assets import asset_links, inline_assets
-from maps.cells_layer import CellsLayer, pack_cells
-from maps.controls import Legend, WindowSwitch
-from maps.frames import check_frame
-from maps.i18n import Gettext, check_language, format_number, translator
-from maps.labels import ACCESS_ORDER, CARRIER_ORDER, STATUS_ORDER, label
-from maps.popups import service_point_popup, weak_area_popup
-from maps.style import MISSING_COLOUR, SPEED_COLOURS, SPEED_EDGES_MBPS, STATUS_COLOURS, speed_class
+from lomsong.maps.assets import asset_links, inline_assets
+from lomsong.maps.cells_layer import CellsLayer, pack_cells
+from lomsong.maps.controls import Legend, WindowSwitch
+from lomsong.maps.frames import check_frame
+from lomsong.maps.i18n import Gettext, check_language, format_number, translator
+from lomsong.maps.labels import ACCESS_ORDER, CARRIER_ORDER, STATUS_ORDER, label
+from lomsong.maps.popups import service_point_popup, weak_area_popup
+from lomsong.maps.style import MISSING_COLOUR, SPEED_COLOURS, SPEED_EDGES_MBPS, STATUS_COLOURS, speed_class
 
 __all__ = ["MODES", "build_map", "render_html"]
 

@@ -32,7 +32,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 
-from maps.codes import LANGUAGES as CODE_LANGUAGES
+from lomsong.maps.codes import LANGUAGES as CODE_LANGUAGES
 
 __all__ = [
     "DEFAULT_LANGUAGE",

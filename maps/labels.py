@@ -6,7 +6,7 @@ Codes are the values found in the analysis outputs (``status == "dead_spot"``, `
 
 Example
 -------
->>> from maps.i18n import translator
+>>> from lomsong.maps.i18n import translator
 >>> label("status", "dead_spot", translator("vi"))
 'Lõm sóng'
 >>> label("carrier", "vnpt", translator("en"))
@@ -15,7 +15,7 @@ Example
 
 from __future__ import annotations
 
-from maps.i18n import N_, Gettext
+from lomsong.maps.i18n import N_, Gettext
 
 __all__ = ["ACCESS_ORDER", "CARRIER_ORDER", "STATUS_ORDER", "VOCABULARY", "label"]
 

@@ -26,7 +26,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, Table, TableStyle
 
-from maps.i18n import nfc
+from lomsong.maps.i18n import nfc
 
 __all__ = [
     "FONT",

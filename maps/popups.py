@@ -5,7 +5,7 @@ Values are formatted the Vietnamese way and every piece of data is HTML-escaped.
 Example
 -------
 >>> import pandas as pd
->>> from maps.i18n import translator
+>>> from lomsong.maps.i18n import translator
 >>> row = pd.Series({"area_id": "A1", "carrier": "viettel", "access": "4g",
 ...     "status": "confirmed_weak", "cause": "coverage", "cells": 3, "area_km2": 0.04,
 ...     "samples": 40, "down_median_mbps": 12.5, "down_p10_mbps": 3.0, "share_below": 0.9,
@@ -23,8 +23,8 @@ from typing import Any
 
 import pandas as pd
 
-from maps.i18n import Gettext, format_datetime, format_mbps, format_number, format_percent
-from maps.labels import label
+from lomsong.maps.i18n import Gettext, format_datetime, format_mbps, format_number, format_percent
+from lomsong.maps.labels import label
 
 __all__ = ["fmt_value", "local_time", "service_point_popup", "share_interval", "weak_area_popup"]
 

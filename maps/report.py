@@ -23,13 +23,13 @@ import geopandas as gpd
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Image, PageBreak, SimpleDocTemplate, Spacer
 
-from maps.i18n import Gettext, format_date, format_mbps, format_number, translator
-from maps.labels import VOCABULARY, label
-from maps.pdf_layout import FONT, PAGE_SIZE, Styles, numbered_canvas, para, table
-from maps.popups import fmt_value, local_time, share_interval
-from maps.report_input import ReportInput
-from maps.report_text import method_paragraphs, summary_paragraphs
-from maps.static import render_static_map
+from lomsong.maps.i18n import Gettext, format_date, format_mbps, format_number, translator
+from lomsong.maps.labels import VOCABULARY, label
+from lomsong.maps.pdf_layout import FONT, PAGE_SIZE, Styles, numbered_canvas, para, table
+from lomsong.maps.popups import fmt_value, local_time, share_interval
+from lomsong.maps.report_input import ReportInput
+from lomsong.maps.report_text import method_paragraphs, summary_paragraphs
+from lomsong.maps.static import render_static_map
 
 __all__ = ["build_report", "sha256_file"]
 

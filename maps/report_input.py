@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import geopandas as gpd
 
-from maps.frames import COLUMNS, check_frame
+from lomsong.maps.frames import COLUMNS, check_frame
 
 __all__ = ["ReportInput"]
 

@@ -4,7 +4,7 @@ Each function returns a list of translated, formatted paragraphs.
 
 Example
 -------
->>> from maps.i18n import translator
+>>> from lomsong.maps.i18n import translator
 >>> paragraphs = method_paragraphs(ReportInput.empty(), translator("vi"), "vi")
 >>> "QCVN 34:2022/BTTTT" in paragraphs[2]
 True
@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import geopandas as gpd
 
-from maps.i18n import Gettext, format_mbps, format_number, format_percent
-from maps.labels import label
-from maps.report_input import ReportInput
-from maps.static import worst_status_per_cell
+from lomsong.maps.i18n import Gettext, format_mbps, format_number, format_percent
+from lomsong.maps.labels import label
+from lomsong.maps.report_input import ReportInput
+from lomsong.maps.static import worst_status_per_cell
 
 __all__ = ["FAILING", "method_paragraphs", "summary_paragraphs"]
 

@@ -23,10 +23,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
-from maps.frames import check_frame
-from maps.i18n import Gettext, format_number, translator
-from maps.labels import STATUS_ORDER, label
-from maps.style import MISSING_COLOUR, STATUS_COLOURS
+from lomsong.maps.frames import check_frame
+from lomsong.maps.i18n import Gettext, format_number, translator
+from lomsong.maps.labels import STATUS_ORDER, label
+from lomsong.maps.style import MISSING_COLOUR, STATUS_COLOURS
 
 __all__ = ["METRIC_CRS", "nice_scale_length_m", "render_static_map", "worst_status_per_cell"]
 

@@ -32,9 +32,9 @@ from types import TracebackType
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from probe.errors import SpoolError
-from probe.plan import BudgetSettings
-from probe.spool import open_sqlite
+from lomsong.probe.errors import SpoolError
+from lomsong.probe.plan import BudgetSettings
+from lomsong.probe.spool import open_sqlite
 
 __all__ = ["Ledger", "Usage", "budget_path", "refusal"]
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from probe.config import ProbeConfig
-    from probe.record import Measurement
+    from lomsong.probe.config import ProbeConfig
+    from lomsong.probe.record import Measurement
 
 __all__ = ["default_config_path", "register"]
 
@@ -31,7 +31,7 @@ def default_config_path() -> Path:
 
 def register(subparsers: Any) -> None:
     """Add ``probe measure``, ``probe run``, ``probe status`` and the top-level ``import``."""
-    from probe.importers.cli import register_import
+    from lomsong.probe.importers.cli import register_import
 
     register_import(subparsers)
     probe = subparsers.add_parser("probe", help="đo và gửi kết quả (measure and upload)")
@@ -75,7 +75,7 @@ def register(subparsers: Any) -> None:
     status.add_argument("--config", type=Path, default=None, help=_CONFIG_HELP)
     status.set_defaults(handler=_handle_status)
 
-    from probe.cli_ops import register_ops
+    from lomsong.probe.cli_ops import register_ops
 
     register_ops(sub)
 
@@ -106,10 +106,10 @@ def describe(m: Measurement) -> str:
 
 
 def _handle_measure(args: argparse.Namespace) -> int:
-    from probe.config import split_host_port
-    from probe.record import Access, Carrier
-    from probe.runners.base import Runner, TestContext
-    from probe.runners.iperf3 import Iperf3Runner
+    from lomsong.probe.config import split_host_port
+    from lomsong.probe.record import Access, Carrier
+    from lomsong.probe.runners.base import Runner, TestContext
+    from lomsong.probe.runners.iperf3 import Iperf3Runner
 
     try:
         host, port = split_host_port(args.iperf3)
@@ -124,8 +124,8 @@ def _handle_measure(args: argparse.Namespace) -> int:
     )
     runner: Runner
     if args.adaptive and not args.udp:
-        from probe.runners.adaptive import AdaptiveIperf3Runner
-        from probe.runners.early_stop import StopRule
+        from lomsong.probe.runners.adaptive import AdaptiveIperf3Runner
+        from lomsong.probe.runners.early_stop import StopRule
 
         rule = StopRule(
             threshold_mbps=args.threshold_mbps, max_duration_s=args.duration, bytes_cap=args.bytes_cap
@@ -149,7 +149,7 @@ def _handle_measure(args: argparse.Namespace) -> int:
 
 
 def _load(path: Path | None) -> ProbeConfig:
-    from probe.config import load_config
+    from lomsong.probe.config import load_config
 
     return load_config(path or default_config_path())
 
@@ -163,12 +163,12 @@ def _spool_path(cfg: ProbeConfig) -> Path:
 
 
 def _handle_run(args: argparse.Namespace) -> int:
-    from probe.cycle import run_once
-    from probe.doctor import require_congestion
-    from probe.errors import ProbeError
+    from lomsong.probe.cycle import run_once
+    from lomsong.probe.doctor import require_congestion
+    from lomsong.probe.errors import ProbeError
 
     if not args.once:
-        from probe.cli_ops import handle_run_forever
+        from lomsong.probe.cli_ops import handle_run_forever
 
         return handle_run_forever(args)
 
@@ -195,8 +195,8 @@ def _handle_run(args: argparse.Namespace) -> int:
 
 
 def _handle_status(args: argparse.Namespace) -> int:
-    from probe.errors import ProbeError
-    from probe.spool import Spool
+    from lomsong.probe.errors import ProbeError
+    from lomsong.probe.spool import Spool
 
     try:
         cfg = _load(args.config)
@@ -221,7 +221,7 @@ def _handle_status(args: argparse.Namespace) -> int:
     print(f"Lần gửi thành công (last success): {success.isoformat() if success else '-'}")
     if stats.last_upload_error:
         print(f"Lỗi gửi cuối (last upload error): {stats.last_upload_error}")
-    from probe.cli_ops import budget_lines
+    from lomsong.probe.cli_ops import budget_lines
 
     for line in budget_lines(cfg, path):
         print(line)

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from probe.config import ProbeConfig
-    from probe.location.fix import Fix
-    from probe.spool import Spool
+    from lomsong.probe.config import ProbeConfig
+    from lomsong.probe.location.fix import Fix
+    from lomsong.probe.spool import Spool
 
 __all__ = ["budget_lines", "handle_run_forever", "register_ops"]
 
@@ -49,14 +49,14 @@ def register_ops(sub: Any) -> None:
 
 
 def _setup(config: Path | None) -> tuple[ProbeConfig, Path]:
-    from probe.cli import _load, _spool_path
+    from lomsong.probe.cli import _load, _spool_path
 
     cfg = _load(config)
     return cfg, _spool_path(cfg)
 
 
 def _open_spool(cfg: ProbeConfig, path: Path) -> Spool:
-    from probe.spool import Spool
+    from lomsong.probe.spool import Spool
 
     return Spool(path, max_rows=cfg.spool.max_rows, max_bytes=cfg.spool.max_bytes, policy=cfg.spool.policy)
 
@@ -65,8 +65,8 @@ def budget_lines(cfg: ProbeConfig, spool_path: Path) -> list[str]:
     """``Ngân sách dữ liệu (data budget)`` lines for ``probe status``."""
     from datetime import UTC, datetime
 
-    from probe.budget import Ledger, budget_path
-    from probe.pathrun import usage_lines
+    from lomsong.probe.budget import Ledger, budget_path
+    from lomsong.probe.pathrun import usage_lines
 
     with Ledger(budget_path(spool_path), cfg.schedule.zone) as ledger:
         return ["Ngân sách dữ liệu (data budget):", *usage_lines(cfg, ledger, datetime.now(UTC))]
@@ -78,13 +78,13 @@ def handle_run_forever(args: argparse.Namespace) -> int:
     import threading
     from datetime import UTC, datetime
 
-    from probe.budget import Ledger, budget_path
-    from probe.cycle import report_status
-    from probe.doctor import require_congestion
-    from probe.errors import ProbeError
-    from probe.pathrun import gps_locator, measure_path
-    from probe.scheduler import Scheduler
-    from probe.uploader import CollectorClient, UploadReport, upload_pending
+    from lomsong.probe.budget import Ledger, budget_path
+    from lomsong.probe.cycle import report_status
+    from lomsong.probe.doctor import require_congestion
+    from lomsong.probe.errors import ProbeError
+    from lomsong.probe.pathrun import gps_locator, measure_path
+    from lomsong.probe.scheduler import Scheduler
+    from lomsong.probe.uploader import CollectorClient, UploadReport, upload_pending
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
@@ -128,15 +128,15 @@ def _handle_walk(args: argparse.Namespace) -> int:
 
     from rich.console import Console
 
-    from probe.budget import Ledger, budget_path
-    from probe.config import split_host_port
-    from probe.doctor import require_congestion
-    from probe.errors import ProbeError
-    from probe.location.gpsd import read_fix
-    from probe.pathrun import measure_path, path_context, path_runners
-    from probe.record import Measurement, PositionSource, Setting
-    from probe.uploader import CollectorClient, upload_pending
-    from probe.walk import WalkState, nmea_device_fix, summary_lines, walk
+    from lomsong.probe.budget import Ledger, budget_path
+    from lomsong.probe.config import split_host_port
+    from lomsong.probe.doctor import require_congestion
+    from lomsong.probe.errors import ProbeError
+    from lomsong.probe.location.gpsd import read_fix
+    from lomsong.probe.pathrun import measure_path, path_context, path_runners
+    from lomsong.probe.record import Measurement, PositionSource, Setting
+    from lomsong.probe.uploader import CollectorClient, upload_pending
+    from lomsong.probe.walk import WalkState, nmea_device_fix, summary_lines, walk
 
     try:
         cfg, spool_path = _setup(args.config)
@@ -192,10 +192,10 @@ def _handle_walk(args: argparse.Namespace) -> int:
 
 
 def _handle_gpx_match(args: argparse.Namespace) -> int:
-    from probe.errors import ProbeError
-    from probe.location.gpx import parse_gpx
-    from probe.location.gpx_match import place_on_track
-    from probe.uploader import CollectorClient, upload_pending
+    from lomsong.probe.errors import ProbeError
+    from lomsong.probe.location.gpx import parse_gpx
+    from lomsong.probe.location.gpx_match import place_on_track
+    from lomsong.probe.uploader import CollectorClient, upload_pending
 
     try:
         cfg, spool_path = _setup(args.config)
@@ -219,9 +219,9 @@ def _handle_gpx_match(args: argparse.Namespace) -> int:
 
 
 def _handle_doctor(args: argparse.Namespace) -> int:
-    from probe import clock
-    from probe.doctor import run_doctor
-    from probe.errors import ProbeError
+    from lomsong.probe import clock
+    from lomsong.probe.doctor import run_doctor
+    from lomsong.probe.errors import ProbeError
 
     try:
         cfg, spool_path = _setup(args.config)

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from probe.record import ClockState
+from lomsong.probe.record import ClockState
 
 __all__ = [
     "BOOT_ID_PATH",

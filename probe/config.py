@@ -27,8 +27,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from probe.errors import ConfigError
-from probe.plan import (
+from lomsong.probe.errors import ConfigError
+from lomsong.probe.plan import (
     BudgetSettings,
     ChecksSettings,
     GpsSettings,
@@ -36,8 +36,8 @@ from probe.plan import (
     ScheduleSettings,
     SpeedtestSettings,
 )
-from probe.record import Access, Carrier, Setting
-from probe.spool import SpoolPolicy
+from lomsong.probe.record import Access, Carrier, Setting
+from lomsong.probe.spool import SpoolPolicy
 
 __all__ = [
     "CollectorSettings",

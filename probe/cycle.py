@@ -15,8 +15,8 @@ Example
 -------
 >>> import json, tempfile
 >>> from pathlib import Path
->>> from probe.config import parse_config
->>> from probe.runners.base import TestContext
+>>> from lomsong.probe.config import parse_config
+>>> from lomsong.probe.runners.base import TestContext
 >>> cfg = parse_config('''
 ... [probe]
 ... id = "pi-1"
@@ -55,14 +55,14 @@ from pathlib import Path
 
 import httpx
 
-from probe import clock
-from probe.budget import Ledger, budget_path
-from probe.config import PathSettings, ProbeConfig
-from probe.doctor import status_body
-from probe.pathrun import gps_locator, measure_path
-from probe.record import ErrorKind, Kind, Measurement
-from probe.spool import Spool
-from probe.uploader import CollectorClient, UploadReport, upload_pending
+from lomsong.probe import clock
+from lomsong.probe.budget import Ledger, budget_path
+from lomsong.probe.config import PathSettings, ProbeConfig
+from lomsong.probe.doctor import status_body
+from lomsong.probe.pathrun import gps_locator, measure_path
+from lomsong.probe.record import ErrorKind, Kind, Measurement
+from lomsong.probe.spool import Spool
+from lomsong.probe.uploader import CollectorClient, UploadReport, upload_pending
 
 __all__ = ["CycleSummary", "PathMeasure", "report_status", "run_once"]
 

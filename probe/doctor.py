@@ -27,11 +27,11 @@ from typing import Any, Final, Literal
 
 import httpx
 
-from probe.config import ProbeConfig, split_host_port
-from probe.errors import ConfigError
-from probe.record import ClockState
-from probe.runners.base import CommandRunner, SubprocessRunner, tool_path
-from probe.spool import Spool
+from lomsong.probe.config import ProbeConfig, split_host_port
+from lomsong.probe.errors import ConfigError
+from lomsong.probe.record import ClockState
+from lomsong.probe.runners.base import CommandRunner, SubprocessRunner, tool_path
+from lomsong.probe.spool import Spool
 
 __all__ = ["Check", "check_clock", "check_collector", "check_congestion", "check_gps", "check_modems",
            "check_spool", "check_tools", "require_congestion", "run_doctor", "status_body"]  # fmt: skip

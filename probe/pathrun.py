@@ -13,7 +13,7 @@ charges what each test moved, and merges the radio into every result.
 
 Example
 -------
->>> from probe.config import parse_config
+>>> from lomsong.probe.config import parse_config
 >>> cfg = parse_config('''
 ... [probe]
 ... id = "pi-1"
@@ -38,20 +38,20 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from probe.budget import Ledger, refusal
-from probe.config import PathSettings, ProbeConfig, split_host_port
-from probe.location.fix import Fix
-from probe.location.gpsd import read_fix
-from probe.radio.reader import RadioReading, attach_radio, radio_records, read_radio
-from probe.record import ErrorKind, Measurement, PositionSource, Setting
-from probe.runners.adaptive import AdaptiveIperf3Runner
-from probe.runners.base import CommandRunner, Runner, SubprocessRunner, TestContext
-from probe.runners.dns import DnsRunner
-from probe.runners.early_stop import StopRule
-from probe.runners.iperf3 import Iperf3Runner
-from probe.runners.ping import PingRunner
-from probe.runners.speedtest import SpeedtestRunner
-from probe.runners.web import WebRunner
+from lomsong.probe.budget import Ledger, refusal
+from lomsong.probe.config import PathSettings, ProbeConfig, split_host_port
+from lomsong.probe.location.fix import Fix
+from lomsong.probe.location.gpsd import read_fix
+from lomsong.probe.radio.reader import RadioReading, attach_radio, radio_records, read_radio
+from lomsong.probe.record import ErrorKind, Measurement, PositionSource, Setting
+from lomsong.probe.runners.adaptive import AdaptiveIperf3Runner
+from lomsong.probe.runners.base import CommandRunner, Runner, SubprocessRunner, TestContext
+from lomsong.probe.runners.dns import DnsRunner
+from lomsong.probe.runners.early_stop import StopRule
+from lomsong.probe.runners.iperf3 import Iperf3Runner
+from lomsong.probe.runners.ping import PingRunner
+from lomsong.probe.runners.speedtest import SpeedtestRunner
+from lomsong.probe.runners.web import WebRunner
 
 __all__ = [
     "Locator",

@@ -16,7 +16,7 @@ Example
 -------
 >>> import random
 >>> from datetime import UTC, datetime
->>> from probe.plan import ScheduleSettings
+>>> from lomsong.probe.plan import ScheduleSettings
 >>> s = ScheduleSettings(quiet_hours="23:00-06:00", peak_min_tests=0)
 >>> now = datetime(2026, 11, 2, 16, 30, tzinfo=UTC)  # 23:30 in Hanoi: quiet
 >>> at = next_test_at(now, s, 48, PeakCount(), random.Random(1))
@@ -33,11 +33,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from probe.config import PathSettings, ProbeConfig
-from probe.plan import ScheduleSettings
-from probe.record import Measurement
-from probe.spool import Spool
-from probe.uploader import UploadReport
+from lomsong.probe.config import PathSettings, ProbeConfig
+from lomsong.probe.plan import ScheduleSettings
+from lomsong.probe.record import Measurement
+from lomsong.probe.spool import Spool
+from lomsong.probe.uploader import UploadReport
 
 __all__ = ["PeakCount", "Scheduler", "in_window", "next_test_at"]
 

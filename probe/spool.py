@@ -29,8 +29,8 @@ from typing import Final
 
 from pydantic import ValidationError
 
-from probe.errors import SpoolError
-from probe.record import Measurement
+from lomsong.probe.errors import SpoolError
+from lomsong.probe.record import Measurement
 
 __all__ = [
     "DROP_FULL_OLDEST",

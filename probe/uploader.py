@@ -32,9 +32,9 @@ from typing import Any, Final
 
 import httpx
 
-from probe import clock
-from probe.record import Measurement
-from probe.spool import Spool
+from lomsong.probe import clock
+from lomsong.probe.record import Measurement
+from lomsong.probe.spool import Spool
 
 __all__ = [
     "MAX_BATCH",

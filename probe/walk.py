@@ -38,11 +38,11 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from probe.location.fix import Fix
-from probe.location.nmea import parse_nmea
-from probe.record import Kind, Measurement
-from probe.spool import SpoolStats
-from probe.uploader import UploadReport
+from lomsong.probe.location.fix import Fix
+from lomsong.probe.location.nmea import parse_nmea
+from lomsong.probe.record import Kind, Measurement
+from lomsong.probe.spool import SpoolStats
+from lomsong.probe.uploader import UploadReport
 
 __all__ = ["WalkState", "nmea_device_fix", "render_walk", "summary_lines", "walk"]
 

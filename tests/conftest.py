@@ -33,7 +33,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from collector.storage.migrate import migrate
+from lomsong.collector.storage.migrate import migrate
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PLAIN_URL_DEFAULT = "postgresql://postgres@127.0.0.1:5432/postgres"

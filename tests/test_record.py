@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from probe.record import (
+from lomsong.probe.record import (
     RAW_MAX_CHARS,
     Access,
     Carrier,

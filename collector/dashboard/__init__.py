@@ -13,19 +13,19 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
-from collector.dashboard import (
+from lomsong.collector.dashboard import (
     login,
     pages_admin,
     pages_downloads,
     pages_map,
     pages_tables,
 )
-from collector.dashboard.security import SecurityHeaders, derive_key
-from collector.dashboard.survey import SurveyCache
-from collector.dashboard.throttle import LoginThrottle
-from collector.dashboard.web import Forbidden, LoginRequired, Page, language_of, render
-from collector.settings import Settings
-from maps.assets import VENDOR_DIR
+from lomsong.collector.dashboard.security import SecurityHeaders, derive_key
+from lomsong.collector.dashboard.survey import SurveyCache
+from lomsong.collector.dashboard.throttle import LoginThrottle
+from lomsong.collector.dashboard.web import Forbidden, LoginRequired, Page, language_of, render
+from lomsong.collector.settings import Settings
+from lomsong.maps.assets import VENDOR_DIR
 
 __all__ = ["SESSION_COOKIE", "SESSION_MAX_AGE_S", "install_dashboard"]
 
@@ -56,7 +56,7 @@ def install_dashboard(app: FastAPI, settings: Settings) -> None:
 
     @app.exception_handler(Forbidden)
     async def forbidden(request: Request, exc: Forbidden) -> HTMLResponse:
-        from maps.i18n import translator
+        from lomsong.maps.i18n import translator
 
         lang = language_of(request)
         _ = translator(lang)

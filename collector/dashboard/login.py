@@ -8,12 +8,12 @@ from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from collector.dashboard.security import DUMMY_HASH, new_nonce, verify_password
-from collector.dashboard.throttle import LoginThrottle
-from collector.dashboard.web import CsrfChecked, Lang, Page, client_ip, render
-from collector.deps import PoolDep
-from collector.storage.users import UserRow, get_user
-from maps.i18n import translator
+from lomsong.collector.dashboard.security import DUMMY_HASH, new_nonce, verify_password
+from lomsong.collector.dashboard.throttle import LoginThrottle
+from lomsong.collector.dashboard.web import CsrfChecked, Lang, Page, client_ip, render
+from lomsong.collector.deps import PoolDep
+from lomsong.collector.storage.users import UserRow, get_user
+from lomsong.maps.i18n import translator
 
 __all__ = ["router"]
 

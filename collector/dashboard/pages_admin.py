@@ -10,20 +10,20 @@ from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from collector.dashboard.security import hash_password
-from collector.dashboard.site_upload import (
+from lomsong.collector.dashboard.security import hash_password
+from lomsong.collector.dashboard.site_upload import (
     MAX_UPLOAD_BYTES,
     SITE_TYPES,
     UploadError,
     point_from_form,
     points_from_file,
 )
-from collector.dashboard.survey import boundary_frame
-from collector.dashboard.web import AdminUser, CsrfChecked, Lang, Page, render
-from collector.deps import PoolDep
-from collector.errors import StorageError
-from collector.storage.fleet import list_fleet
-from collector.storage.sites import (
+from lomsong.collector.dashboard.survey import boundary_frame
+from lomsong.collector.dashboard.web import AdminUser, CsrfChecked, Lang, Page, render
+from lomsong.collector.deps import PoolDep
+from lomsong.collector.errors import StorageError
+from lomsong.collector.storage.fleet import list_fleet
+from lomsong.collector.storage.sites import (
     delete_site,
     get_ward,
     list_sites,
@@ -31,8 +31,8 @@ from collector.storage.sites import (
     save_site,
     set_ward,
 )
-from collector.storage.tokens import create_token, revoke_token
-from collector.storage.users import create_user, list_users, set_disabled
+from lomsong.collector.storage.tokens import create_token, revoke_token
+from lomsong.collector.storage.users import create_user, list_users, set_disabled
 
 __all__ = ["router"]
 

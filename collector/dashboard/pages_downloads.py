@@ -10,13 +10,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
-from analysis.export import write_csv, write_geopackage
-from collector.dashboard.pages_map import load_survey, period_of
-from collector.dashboard.survey import Survey
-from collector.dashboard.web import CurrentUser, Lang, Page, render
-from maps.codes import REPORT_CARRIERS
-from maps.i18n import LANGUAGES
-from maps.report import build_report
+from lomsong.analysis.export import write_csv, write_geopackage
+from lomsong.collector.dashboard.pages_map import load_survey, period_of
+from lomsong.collector.dashboard.survey import Survey
+from lomsong.collector.dashboard.web import CurrentUser, Lang, Page, render
+from lomsong.maps.codes import REPORT_CARRIERS
+from lomsong.maps.i18n import LANGUAGES
+from lomsong.maps.report import build_report
 
 __all__ = ["LAYERS", "router"]
 

@@ -17,10 +17,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from collector.dashboard.survey import Period, Survey, SurveyCache
-from collector.dashboard.web import CurrentUser, Lang, Page, render
-from maps.heatmap import MODES, render_html
-from maps.i18n import translator
+from lomsong.collector.dashboard.survey import Period, Survey, SurveyCache
+from lomsong.collector.dashboard.web import CurrentUser, Lang, Page, render
+from lomsong.maps.heatmap import MODES, render_html
+from lomsong.maps.i18n import translator
 
 __all__ = ["VENDOR_URL", "frame_policy", "load_survey", "period_of", "router"]
 

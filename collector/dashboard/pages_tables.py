@@ -10,12 +10,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
-from collector.dashboard.pages_map import load_survey, period_of
-from collector.dashboard.web import CurrentUser, Lang, Page, render
-from collector.deps import PoolDep
-from collector.storage.fleet import ProbeHealth, list_fleet
-from maps.i18n import N_
-from maps.popups import fmt_value, local_time, share_interval
+from lomsong.collector.dashboard.pages_map import load_survey, period_of
+from lomsong.collector.dashboard.web import CurrentUser, Lang, Page, render
+from lomsong.collector.deps import PoolDep
+from lomsong.collector.storage.fleet import ProbeHealth, list_fleet
+from lomsong.maps.i18n import N_
+from lomsong.maps.popups import fmt_value, local_time, share_interval
 
 __all__ = ["CLOCK_LABELS", "records", "router"]
 

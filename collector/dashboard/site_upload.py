@@ -19,8 +19,8 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from analysis.sites import SITE_TYPES, read_service_points
-from collector.storage.sites import ServicePoint
+from lomsong.analysis.sites import SITE_TYPES, read_service_points
+from lomsong.collector.storage.sites import ServicePoint
 
 __all__ = ["MAX_UPLOAD_BYTES", "SITE_TYPES", "UploadError", "point_from_form", "points_from_file"]
 

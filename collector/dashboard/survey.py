@@ -22,12 +22,12 @@ import psycopg
 import shapely.geometry
 from psycopg_pool import ConnectionPool
 
-from analysis.load import measurements_frame
-from analysis.pipeline import SurveyConfig, SurveyResult, run_survey
-from collector.storage.fleet import DataVersion, data_version
-from collector.storage.measurements import select_for_analysis
-from collector.storage.sites import StoredServicePoint, get_ward, list_sites
-from maps.report_input import ReportInput
+from lomsong.analysis.load import measurements_frame
+from lomsong.analysis.pipeline import SurveyConfig, SurveyResult, run_survey
+from lomsong.collector.storage.fleet import DataVersion, data_version
+from lomsong.collector.storage.measurements import select_for_analysis
+from lomsong.collector.storage.sites import StoredServicePoint, get_ward, list_sites
+from lomsong.maps.report_input import ReportInput
 
 T = TypeVar("T")
 

@@ -11,12 +11,12 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
-from collector.dashboard.security import csrf_token, csrf_valid, derive_key, new_nonce
-from collector.deps import PoolDep
-from collector.settings import Settings
-from collector.storage.users import UserRow, get_user
-from maps import i18n
-from maps.labels import label
+from lomsong.collector.dashboard.security import csrf_token, csrf_valid, derive_key, new_nonce
+from lomsong.collector.deps import PoolDep
+from lomsong.collector.settings import Settings
+from lomsong.collector.storage.users import UserRow, get_user
+from lomsong.maps import i18n
+from lomsong.maps.labels import label
 
 __all__ = [
     "LANG_COOKIE",

@@ -6,8 +6,8 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from collector.deps import PoolDep, SettingsDep
-from collector.storage.migrate import MigrationStatus, status_of
+from lomsong.collector.deps import PoolDep, SettingsDep
+from lomsong.collector.storage.migrate import MigrationStatus, status_of
 
 router = APIRouter(tags=["health"])
 

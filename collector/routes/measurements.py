@@ -10,12 +10,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import StringConstraints, ValidationError
 
-from collector.deps import CurrentProbe, CurrentReader, PoolDep, SettingsDep
-from collector.schemas import Batch, ErrorBody, ErrorItem, IngestResponse, MeasurementOut, Page
-from collector.storage.ingest import IngestResult, StoredRecord, ingest
-from collector.storage.measurements import Filters, decode_cursor, list_measurements
-from collector.timefix import BatchClock, TimeRejected, effective_time
-from probe.record import Access, Carrier, Kind
+from lomsong.collector.deps import CurrentProbe, CurrentReader, PoolDep, SettingsDep
+from lomsong.collector.schemas import Batch, ErrorBody, ErrorItem, IngestResponse, MeasurementOut, Page
+from lomsong.collector.storage.ingest import IngestResult, StoredRecord, ingest
+from lomsong.collector.storage.measurements import Filters, decode_cursor, list_measurements
+from lomsong.collector.timefix import BatchClock, TimeRejected, effective_time
+from lomsong.probe.record import Access, Carrier, Kind
 
 router = APIRouter(prefix="/api/v1/measurements", tags=["measurements"])
 

@@ -8,10 +8,10 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from collector.deps import CurrentProbe, PoolDep
-from collector.schemas import ErrorBody
-from collector.storage.fleet import ProbeStatus, record_status
-from probe.record import ClockState
+from lomsong.collector.deps import CurrentProbe, PoolDep
+from lomsong.collector.schemas import ErrorBody
+from lomsong.collector.storage.fleet import ProbeStatus, record_status
+from lomsong.probe.record import ClockState
 
 __all__ = ["ProbeStatusIn", "ProbeStatusOut", "router"]
 

@@ -24,8 +24,8 @@ from typing import IO, Any
 import psycopg
 from psycopg import sql
 
-from collector.errors import DatabaseUnavailable, StorageError
-from collector.storage.columns import ANALYSIS_COLUMNS
+from lomsong.collector.errors import DatabaseUnavailable, StorageError
+from lomsong.collector.storage.columns import ANALYSIS_COLUMNS
 
 __all__ = ["ROW_COLUMNS", "copy_rows_in_cells", "copy_rows_near"]
 

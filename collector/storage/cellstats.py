@@ -37,7 +37,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from collector.errors import DatabaseUnavailable, StorageError
+from lomsong.collector.errors import DatabaseUnavailable, StorageError
 
 __all__ = ["select_cell_stats"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from probe.record import Measurement
+from lomsong.probe.record import Measurement
 
 __all__ = ["ANALYSIS_COLUMNS", "COLUMNS", "RECORD_COLUMNS", "SERVER_COLUMNS"]
 

@@ -18,9 +18,9 @@ import h3.api.basic_int as h3_int
 import psycopg
 from psycopg import sql
 
-from collector.errors import DatabaseUnavailable, StorageError
-from collector.storage.columns import COLUMNS
-from probe.record import ClockState, Measurement
+from lomsong.collector.errors import DatabaseUnavailable, StorageError
+from lomsong.collector.storage.columns import COLUMNS
+from lomsong.probe.record import ClockState, Measurement
 
 __all__ = ["IngestResult", "StoredRecord", "ingest"]
 

@@ -14,8 +14,8 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from collector.errors import DatabaseUnavailable, StorageError
-from collector.storage.columns import ANALYSIS_COLUMNS, COLUMNS
+from lomsong.collector.errors import DatabaseUnavailable, StorageError
+from lomsong.collector.storage.columns import ANALYSIS_COLUMNS, COLUMNS
 
 __all__ = ["Filters", "Page", "decode_cursor", "encode_cursor", "list_measurements",
            "select_for_analysis"]

@@ -15,8 +15,8 @@ from typing import Any
 
 import psycopg
 
-from collector.errors import DatabaseUnavailable, MigrationError
-from collector.storage.tier import Tier, detect_tier
+from lomsong.collector.errors import DatabaseUnavailable, MigrationError
+from lomsong.collector.storage.tier import Tier, detect_tier
 
 __all__ = ["Migration", "MigrationStatus", "available_migrations", "migrate", "migration_status", "status_of"]
 
@@ -48,7 +48,7 @@ class MigrationStatus:
 
 def available_migrations(tier: Tier) -> list[Migration]:
     """Migrations for `tier`, in the order they must run."""
-    root = resources.files("collector.storage") / "migrations"
+    root = resources.files("lomsong.collector.storage") / "migrations"
     found: list[Migration] = []
     for group in _GROUPS[tier]:
         files = sorted(

@@ -9,7 +9,7 @@ from typing import Any
 
 import psycopg
 
-from collector.errors import StorageError
+from lomsong.collector.errors import StorageError
 
 __all__ = ["ServicePoint", "StoredServicePoint", "Ward", "delete_site", "get_ward",
            "list_sites", "replace_sites", "save_site", "set_ward"]

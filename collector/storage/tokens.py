@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import psycopg
 
-from collector.errors import StorageError
+from lomsong.collector.errors import StorageError
 
 __all__ = ["Role", "TokenInfo", "create_token", "hash_token", "list_tokens", "lookup_token",
            "revoke_token"]

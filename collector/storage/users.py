@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import psycopg
 
-from collector.errors import StorageError
+from lomsong.collector.errors import StorageError
 
 __all__ = ["UserRole", "UserRow", "create_user", "get_user", "list_users", "set_disabled",
            "set_password_hash"]

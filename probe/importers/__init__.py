@@ -32,29 +32,29 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from probe.errors import ParseError
+from lomsong.probe.errors import ParseError
 
 if TYPE_CHECKING:
-    from probe.importers._common import ImportContext, ImportResult
-    from probe.record import Access, Carrier
+    from lomsong.probe.importers._common import ImportContext, ImportResult
+    from lomsong.probe.record import Access, Carrier
 
 __all__ = ["DEFAULT_TZ", "FORMATS", "ImportResult", "detect_format", "import_file"]
 
 DEFAULT_TZ: Final = "Asia/Ho_Chi_Minh"
 # Format name -> "module:function". Loaded on use, so `lomsong import --help` stays fast.
 FORMATS: Final[dict[str, str]] = {
-    "ookla-json": "probe.importers.speedtest_files:import_ookla_json",
-    "speedtest-cli-json": "probe.importers.speedtest_files:import_speedtest_cli_json",
-    "speedtest-cli-csv": "probe.importers.speedtest_files:import_speedtest_cli_csv",
-    "speedtest-app-csv": "probe.importers.speedtest_app:import_speedtest_app_csv",
-    "gnettrack-csv": "probe.importers.gnettrack:import_gnettrack_csv",
+    "ookla-json": "lomsong.probe.importers.speedtest_files:import_ookla_json",
+    "speedtest-cli-json": "lomsong.probe.importers.speedtest_files:import_speedtest_cli_json",
+    "speedtest-cli-csv": "lomsong.probe.importers.speedtest_files:import_speedtest_cli_csv",
+    "speedtest-app-csv": "lomsong.probe.importers.speedtest_app:import_speedtest_app_csv",
+    "gnettrack-csv": "lomsong.probe.importers.gnettrack:import_gnettrack_csv",
 }
 _SIVEL_CSV: Final = re.compile(r"^\d+,(\"[^\"]*\"|[^,]*),[^,]*,\d{4}-\d\d-\d\dT[^,]*,")
 
 
 def __getattr__(name: str) -> Any:
     if name == "ImportResult":
-        from probe.importers._common import ImportResult
+        from lomsong.probe.importers._common import ImportResult
 
         return ImportResult
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -123,7 +123,7 @@ def import_file(
             raise ParseError(f"unknown format; give one of: {', '.join(FORMATS)}", source=str(path))
     if fmt not in FORMATS:
         raise ParseError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}", source=str(path))
-    from probe.importers._common import ImportContext, RowError
+    from lomsong.probe.importers._common import ImportContext, RowError
 
     try:
         ctx = ImportContext.for_content(content, probe_id=probe_id, carrier=carrier, access=access, tz=tz)

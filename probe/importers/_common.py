@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from probe.importers import DEFAULT_TZ
-from probe.record import Access, Carrier, Measurement, Source, bounded_raw
+from lomsong.probe.importers import DEFAULT_TZ
+from lomsong.probe.record import Access, Carrier, Measurement, Source, bounded_raw
 
 __all__ = ["ImportContext", "ImportResult", "RowError", "build_measurement", "cell_number"]
 

@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from probe.importers import DEFAULT_TZ, FORMATS
+from lomsong.probe.importers import DEFAULT_TZ, FORMATS
 
 if TYPE_CHECKING:
-    from probe.record import Measurement
+    from lomsong.probe.record import Measurement
 
 __all__ = ["register_import"]
 
@@ -67,7 +67,7 @@ def register_import(subparsers: Any) -> None:
 def _write(measurements: list[Measurement], *, spool: Path | None, out: Path | None) -> str:
     """Store `measurements` in the spool or a JSON-lines file; return where, for the message."""
     if spool is not None:
-        from probe.spool import Spool
+        from lomsong.probe.spool import Spool
 
         with Spool(spool) as queue:
             stored = queue.add_many(measurements)
@@ -82,9 +82,9 @@ def _write(measurements: list[Measurement], *, spool: Path | None, out: Path | N
 
 
 def _handle_import(args: argparse.Namespace) -> int:
-    from probe.errors import ParseError, SpoolError
-    from probe.importers import import_file
-    from probe.record import Access, Carrier
+    from lomsong.probe.errors import ParseError, SpoolError
+    from lomsong.probe.importers import import_file
+    from lomsong.probe.record import Access, Carrier
 
     try:
         result = import_file(

@@ -30,9 +30,15 @@ import io
 from datetime import datetime
 from typing import Any, Final
 
-from probe.importers._common import ImportContext, ImportResult, RowError, build_measurement, cell_number
-from probe.radio.snapshot import drop_implausible
-from probe.record import Access, Kind, Measurement, PositionSource
+from lomsong.probe.importers._common import (
+    ImportContext,
+    ImportResult,
+    RowError,
+    build_measurement,
+    cell_number,
+)
+from lomsong.probe.radio.snapshot import drop_implausible
+from lomsong.probe.record import Access, Kind, Measurement, PositionSource
 
 __all__ = ["REQUIRED", "import_gnettrack_csv"]
 

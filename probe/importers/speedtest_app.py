@@ -15,8 +15,14 @@ import io
 from datetime import datetime
 from typing import Final
 
-from probe.importers._common import ImportContext, ImportResult, RowError, build_measurement, cell_number
-from probe.record import Access, Kind, Measurement, PositionSource
+from lomsong.probe.importers._common import (
+    ImportContext,
+    ImportResult,
+    RowError,
+    build_measurement,
+    cell_number,
+)
+from lomsong.probe.record import Access, Kind, Measurement, PositionSource
 
 __all__ = ["HEADER", "import_speedtest_app_csv"]
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from probe.errors import ParseError
-from probe.importers._common import ImportContext, ImportResult, RowError, build_measurement
-from probe.record import Measurement
-from probe.runners.speedtest import (
+from lomsong.probe.errors import ParseError
+from lomsong.probe.importers._common import ImportContext, ImportResult, RowError, build_measurement
+from lomsong.probe.record import Measurement
+from lomsong.probe.runners.speedtest import (
     SpeedtestResult,
     parse_ookla_cli_json,
     parse_speedtest_cli_csv,

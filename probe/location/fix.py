@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from probe.record import PositionSource
+from lomsong.probe.record import PositionSource
 
 __all__ = ["UERE_M", "Fix", "PositionSource"]
 

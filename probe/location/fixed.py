@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from probe.errors import ConfigError
-from probe.record import PositionSource
+from lomsong.probe.errors import ConfigError
+from lomsong.probe.record import PositionSource
 
 __all__ = ["SitePosition", "site_from_config"]
 

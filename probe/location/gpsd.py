@@ -25,9 +25,9 @@ import time
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from probe.errors import ParseError, ToolError
-from probe.location.fix import Fix
-from probe.record import PositionSource
+from lomsong.probe.errors import ParseError, ToolError
+from lomsong.probe.location.fix import Fix
+from lomsong.probe.record import PositionSource
 
 __all__ = ["DEFAULT_PORT", "WATCH_COMMAND", "parse_tpv", "read_fix"]
 

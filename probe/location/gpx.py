@@ -36,9 +36,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
-from probe.errors import ParseError
-from probe.location.fix import UERE_M, Fix
-from probe.record import PositionSource
+from lomsong.probe.errors import ParseError
+from lomsong.probe.location.fix import UERE_M, Fix
+from lomsong.probe.record import PositionSource
 
 __all__ = ["GPS_EPOCH", "TrackPoint", "match_positions", "parse_gpx"]
 

@@ -9,8 +9,8 @@ are left alone.
 Example
 -------
 >>> from datetime import UTC, datetime
->>> from probe.location.gpx import TrackPoint
->>> from probe.record import Kind
+>>> from lomsong.probe.location.gpx import TrackPoint
+>>> from lomsong.probe.record import Kind
 >>> track = [TrackPoint(datetime(2026, 11, 2, 3, 0, tzinfo=UTC), 21.0, 105.8),
 ...          TrackPoint(datetime(2026, 11, 2, 3, 0, 10, tzinfo=UTC), 21.1, 105.9)]
 >>> m = Measurement(probe_id="laptop-1", measured_at=datetime(2026, 11, 2, 3, 0, 5, tzinfo=UTC),
@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from probe.location.gpx import TrackPoint, match_positions
-from probe.record import Measurement, PositionSource
+from lomsong.probe.location.gpx import TrackPoint, match_positions
+from lomsong.probe.record import Measurement, PositionSource
 
 __all__ = ["place_on_track"]
 

@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 
-from probe.errors import ParseError
-from probe.location.fix import UERE_M, Fix
-from probe.record import PositionSource
+from lomsong.probe.errors import ParseError
+from lomsong.probe.location.fix import UERE_M, Fix
+from lomsong.probe.record import PositionSource
 
 __all__ = ["NmeaResult", "parse_nmea"]
 

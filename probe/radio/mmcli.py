@@ -25,9 +25,9 @@ import json
 import math
 from typing import Any, Final
 
-from probe.errors import ParseError
-from probe.radio.snapshot import RadioSnapshot
-from probe.record import Access, Carrier, carrier_from_plmn
+from lomsong.probe.errors import ParseError
+from lomsong.probe.radio.snapshot import RadioSnapshot
+from lomsong.probe.record import Access, Carrier, carrier_from_plmn
 
 __all__ = ["access_from_mmcli", "parse_mmcli_location", "parse_mmcli_modem", "parse_mmcli_signal"]
 

@@ -53,9 +53,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from probe.errors import ParseError
-from probe.radio.snapshot import RadioSnapshot
-from probe.record import Access, Carrier, carrier_from_plmn
+from lomsong.probe.errors import ParseError
+from lomsong.probe.radio.snapshot import RadioSnapshot
+from lomsong.probe.record import Access, Carrier, carrier_from_plmn
 
 __all__ = [
     "ComponentCarrier",

@@ -14,7 +14,7 @@ sent too: it is the evidence of a dead spot.
 
 Example
 -------
->>> from probe.radio.snapshot import RadioSnapshot
+>>> from lomsong.probe.radio.snapshot import RadioSnapshot
 >>> reading = RadioReading(RadioSnapshot(tool="mmcli", rsrp_dbm=-101.0), raw="{}", error=None)
 >>> reading.fields()
 {'rsrp_dbm': -101.0}
@@ -31,13 +31,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from probe.errors import ProbeError, ToolError
-from probe.plan import ModemSettings
-from probe.radio.mmcli import parse_mmcli_modem, parse_mmcli_signal
-from probe.radio.quectel import ca_bands, parse_qcainfo, parse_qeng_servingcell
-from probe.radio.snapshot import RadioSnapshot, merge_snapshots, radio_fields, to_measurement
-from probe.record import ErrorKind, Kind, Measurement, bounded_raw
-from probe.runners.base import CommandRunner, Stamp, SubprocessRunner, TestContext
+from lomsong.probe.errors import ProbeError, ToolError
+from lomsong.probe.plan import ModemSettings
+from lomsong.probe.radio.mmcli import parse_mmcli_modem, parse_mmcli_signal
+from lomsong.probe.radio.quectel import ca_bands, parse_qcainfo, parse_qeng_servingcell
+from lomsong.probe.radio.snapshot import RadioSnapshot, merge_snapshots, radio_fields, to_measurement
+from lomsong.probe.record import ErrorKind, Kind, Measurement, bounded_raw
+from lomsong.probe.runners.base import CommandRunner, Stamp, SubprocessRunner, TestContext
 
 __all__ = ["RadioReading", "at_command", "attach_radio", "radio_records", "read_radio"]
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from probe.record import Access, Carrier, ErrorKind, Kind, Measurement, Source, bounded_raw
+from lomsong.probe.record import Access, Carrier, ErrorKind, Kind, Measurement, Source, bounded_raw
 
 __all__ = [
     "RADIO_FIELDS",

@@ -26,7 +26,7 @@ control asked for (``cc=``).
 
 Example
 -------
->>> from probe.runners.early_stop import StopRule
+>>> from lomsong.probe.runners.early_stop import StopRule
 >>> runner = AdaptiveIperf3Runner(host="iperf.invalid", reverse=True, rule=StopRule(threshold_mbps=40))
 >>> runner.argv()[:10]
 ['iperf3', '-c', 'iperf.invalid', '-p', '5201', '-i', '0.2', '-f', 'k', '--forceflush']
@@ -43,10 +43,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Final, Protocol
 
-from probe.errors import ParseError
-from probe.record import ErrorKind, Kind, Measurement, bounded_raw
-from probe.runners.base import CommandResult, CommandRunner, Runner, Stamp, SubprocessRunner, TestContext
-from probe.runners.early_stop import (
+from lomsong.probe.errors import ParseError
+from lomsong.probe.record import ErrorKind, Kind, Measurement, bounded_raw
+from lomsong.probe.runners.base import (
+    CommandResult,
+    CommandRunner,
+    Runner,
+    Stamp,
+    SubprocessRunner,
+    TestContext,
+)
+from lomsong.probe.runners.early_stop import (
     UPLOAD_MIN_WINDOW_S,
     Decision,
     Estimate,
@@ -56,9 +63,9 @@ from probe.runners.early_stop import (
     estimate,
     limit_reached,
 )
-from probe.runners.iperf3 import BUSY_DELAYS_S, classify_iperf3_error, retry_when_busy
-from probe.runners.iperf3_text import Interval, parse_iperf3_text, parse_line
-from probe.runners.tcp_acked import AckedSampler
+from lomsong.probe.runners.iperf3 import BUSY_DELAYS_S, classify_iperf3_error, retry_when_busy
+from lomsong.probe.runners.iperf3_text import Interval, parse_iperf3_text, parse_line
+from lomsong.probe.runners.tcp_acked import AckedSampler
 
 __all__ = ["AdaptiveIperf3Runner", "LiveCommandRunner", "LiveSubprocessRunner"]
 

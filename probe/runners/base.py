@@ -9,7 +9,7 @@ timeout; tests pass a recorded `CommandResult` instead where no real network is 
 
 Example
 -------
->>> from probe.record import ClockState
+>>> from lomsong.probe.record import ClockState
 >>> ctx = TestContext(probe_id="pi-ubnd-01", clock_state=lambda: ClockState.SYNCED,
 ...                   boot_id=lambda: "b1", monotonic_s=lambda: 12.0)
 >>> ctx.stamp().clock
@@ -31,9 +31,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from probe import clock
-from probe.errors import ParseError
-from probe.record import (
+from lomsong.probe import clock
+from lomsong.probe.errors import ParseError
+from lomsong.probe.record import (
     MESSAGE_MAX_CHARS,
     Access,
     Carrier,

@@ -66,9 +66,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from probe.errors import ToolError
-from probe.runners.base import CommandResult, CommandRunner, SubprocessRunner
-from probe.runners.tcp_acked import TcpSocket, parse_ss
+from lomsong.probe.errors import ToolError
+from lomsong.probe.runners.base import CommandResult, CommandRunner, SubprocessRunner
+from lomsong.probe.runners.tcp_acked import TcpSocket, parse_ss
 
 __all__ = [
     "ByteCapReached",

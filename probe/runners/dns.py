@@ -12,7 +12,7 @@ after `timeout_s` (the thread finishes on its own; the result is then discarded)
 
 Example
 -------
->>> from probe.record import ErrorKind
+>>> from lomsong.probe.record import ErrorKind
 >>> classify_gai_error(socket.gaierror(socket.EAI_NONAME, "Name or service not known"))
 <ErrorKind.DNS_FAILURE: 'dns_failure'>
 """
@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from probe.record import ErrorKind, Kind, Measurement
-from probe.runners.base import Runner, Stamp, TestContext
+from lomsong.probe.record import ErrorKind, Kind, Measurement
+from lomsong.probe.runners.base import Runner, Stamp, TestContext
 
 __all__ = [
     "DnsRunner",

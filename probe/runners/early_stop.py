@@ -35,7 +35,7 @@ them positively correlated. Lagged covariances account for both in the spread of
 
 Example
 -------
->>> from probe.runners.iperf3_text import Interval
+>>> from lomsong.probe.runners.iperf3_text import Interval
 >>> steady = [Interval(i / 5, (i + 1) / 5, 956_000, 38.24e6) for i in range(12)]
 >>> decide(steady, StopRule(threshold_mbps=40)).reason
 <StopReason.STABLE: 'stable'>
@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from probe.runners.iperf3_text import Interval
+from lomsong.probe.runners.iperf3_text import Interval
 
 __all__ = [
     "UPLOAD_MIN_WINDOW_S",
@@ -153,7 +153,7 @@ def _hac_se(rates: Sequence[float], lag: int) -> float:
 def estimate(intervals: Sequence[Interval], rule: StopRule) -> Estimate | None:
     """The window estimate after the warm-up; None until the window has an interval.
 
-    >>> from probe.runners.iperf3_text import Interval
+    >>> from lomsong.probe.runners.iperf3_text import Interval
     >>> ivs = [Interval(0.0, 0.2, 2_000_000, 80e6), Interval(0.6, 0.8, 1_000_000, 40e6)]
     >>> estimate(ivs, StopRule()).mbps
     40.0
@@ -173,7 +173,7 @@ def estimate(intervals: Sequence[Interval], rule: StopRule) -> Estimate | None:
 def limit_reached(intervals: Sequence[Interval], rule: StopRule) -> StopReason | None:
     """Rules 1 and 2 alone: the byte cap or the maximum duration, else None.
 
-    >>> from probe.runners.iperf3_text import Interval
+    >>> from lomsong.probe.runners.iperf3_text import Interval
     >>> limit_reached([Interval(0.0, 3.0, 1000, 2667.0)], StopRule(max_duration_s=3.0))
     <StopReason.MAX_DURATION: 'max_duration'>
     """

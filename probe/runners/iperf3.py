@@ -21,9 +21,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from probe.errors import ParseError
-from probe.record import ErrorKind, Kind, Measurement, bounded_raw
-from probe.runners.base import CommandRunner, Runner, Stamp, SubprocessRunner, TestContext
+from lomsong.probe.errors import ParseError
+from lomsong.probe.record import ErrorKind, Kind, Measurement, bounded_raw
+from lomsong.probe.runners.base import CommandRunner, Runner, Stamp, SubprocessRunner, TestContext
 
 __all__ = [
     "BUSY_DELAYS_S",
@@ -214,7 +214,7 @@ def retry_when_busy(
     there were retries.
 
     >>> answers = [ErrorKind.SERVER_BUSY, None]
-    >>> from probe.runners.base import TestContext
+    >>> from lomsong.probe.runners.base import TestContext
     >>> ctx = TestContext(probe_id="pi-1")
     >>> def attempt():
     ...     return [ctx.measurement(ctx.stamp(), kind=Kind.THROUGHPUT_DOWN, tool="iperf3",

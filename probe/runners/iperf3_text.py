@@ -21,9 +21,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-from probe.errors import ParseError
-from probe.record import ErrorKind
-from probe.runners.iperf3 import classify_iperf3_error
+from lomsong.probe.errors import ParseError
+from lomsong.probe.record import ErrorKind
+from lomsong.probe.runners.iperf3 import classify_iperf3_error
 
 __all__ = ["Interval", "Iperf3TextRun", "Total", "parse_iperf3_text", "parse_line"]
 

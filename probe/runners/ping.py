@@ -28,9 +28,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from probe.errors import ParseError
-from probe.record import ErrorKind, Kind, Measurement, bounded_raw
-from probe.runners.base import CommandRunner, Runner, Stamp, SubprocessRunner, TestContext
+from lomsong.probe.errors import ParseError
+from lomsong.probe.record import ErrorKind, Kind, Measurement, bounded_raw
+from lomsong.probe.runners.base import CommandRunner, Runner, Stamp, SubprocessRunner, TestContext
 
 __all__ = ["PingResult", "PingRunner", "classify_ping_error", "parse_ping", "tcp_connect_rtts"]
 

@@ -34,12 +34,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from probe.errors import ParseError, ToolError
-from probe.netif import interface_ipv4
-from probe.record import ErrorKind, Kind, Measurement, bounded_raw
-from probe.runners.base import CommandRunner, Runner, Stamp, SubprocessRunner, TestContext, tool_path
-from probe.runners.capped import ByteCappedRunner, ByteCapReached, ByteCount, MeteredTimeout
-from probe.runners.speedtest_parse import (
+from lomsong.probe.errors import ParseError, ToolError
+from lomsong.probe.netif import interface_ipv4
+from lomsong.probe.record import ErrorKind, Kind, Measurement, bounded_raw
+from lomsong.probe.runners.base import CommandRunner, Runner, Stamp, SubprocessRunner, TestContext, tool_path
+from lomsong.probe.runners.capped import ByteCappedRunner, ByteCapReached, ByteCount, MeteredTimeout
+from lomsong.probe.runners.speedtest_parse import (
     SpeedtestResult,
     parse_ookla_cli_json,
     parse_speedtest_cli_csv,

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from probe.errors import ParseError
+from lomsong.probe.errors import ParseError
 
 __all__ = [
     "SpeedtestResult",

@@ -35,8 +35,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from probe.runners.base import CommandRunner, SubprocessRunner
-from probe.runners.iperf3_text import Interval
+from lomsong.probe.runners.base import CommandRunner, SubprocessRunner
+from lomsong.probe.runners.iperf3_text import Interval
 
 __all__ = ["AckedSampler", "TcpSocket", "parse_ss"]
 

@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from probe.errors import ParseError
-from probe.record import ErrorKind, Kind, Measurement, bounded_raw
-from probe.runners.base import Runner, Stamp, TestContext
-from probe.runners.dns import Resolver, classify_gai_error, resolve_with_timeout, system_resolve
+from lomsong.probe.errors import ParseError
+from lomsong.probe.record import ErrorKind, Kind, Measurement, bounded_raw
+from lomsong.probe.runners.base import Runner, Stamp, TestContext
+from lomsong.probe.runners.dns import Resolver, classify_gai_error, resolve_with_timeout, system_resolve
 
 __all__ = ["WebRunner", "parse_status_line"]
 

@@ -10,7 +10,7 @@ from typing import Any
 import geopandas as gpd
 import h3
 
-from analysis.load import measurements_frame
+from lomsong.analysis.load import measurements_frame
 
 REALDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "realdata"
 

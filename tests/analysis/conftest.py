@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from analysis.thresholds import Thresholds, load_thresholds
+from lomsong.analysis.thresholds import Thresholds, load_thresholds
 
 
 @pytest.fixture

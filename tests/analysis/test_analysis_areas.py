@@ -6,9 +6,9 @@ import h3
 import pytest
 from analysis_builders import BASE, down, frame, local, spread
 
-from analysis.areas import weak_areas
-from analysis.cells import cell_stats
-from analysis.classify import classify_cells
+from lomsong.analysis.areas import weak_areas
+from lomsong.analysis.cells import cell_stats
+from lomsong.analysis.classify import classify_cells
 
 
 def _line(n: int) -> list[str]:

@@ -10,8 +10,8 @@ import pytest
 from analysis_builders import BASE, down, frame, local, spread
 from shapely.geometry import Point
 
-from analysis.cells import cell_stats
-from analysis.classify import classify_cells
+from lomsong.analysis.cells import cell_stats
+from lomsong.analysis.classify import classify_cells
 
 
 def _one(stats, window="all"):

@@ -20,21 +20,21 @@ import pandas as pd
 import psycopg
 import pytest
 
-from analysis import dbsurvey
-from analysis.cells import STAT_COLUMNS, cell_stats
-from analysis.classify import classify_cells
-from analysis.dbcells import cell_stats_from_rows, stat_parameters
-from analysis.dbsurvey import run_survey_db
-from analysis.load import measurements_frame
-from analysis.pipeline import SurveyConfig, run_survey
-from analysis.thresholds import Thresholds
-from collector.storage.analysis_rows import copy_rows_in_cells, copy_rows_near
-from collector.storage.cellstats import select_cell_stats
-from collector.storage.ingest import StoredRecord, ingest
-from collector.storage.measurements import select_for_analysis
-from collector.storage.migrate import migrate
+from lomsong.analysis import dbsurvey
+from lomsong.analysis.cells import STAT_COLUMNS, cell_stats
+from lomsong.analysis.classify import classify_cells
+from lomsong.analysis.dbcells import cell_stats_from_rows, stat_parameters
+from lomsong.analysis.dbsurvey import run_survey_db
+from lomsong.analysis.load import measurements_frame
+from lomsong.analysis.pipeline import SurveyConfig, run_survey
+from lomsong.analysis.thresholds import Thresholds
+from lomsong.collector.storage.analysis_rows import copy_rows_in_cells, copy_rows_near
+from lomsong.collector.storage.cellstats import select_cell_stats
+from lomsong.collector.storage.ingest import StoredRecord, ingest
+from lomsong.collector.storage.measurements import select_for_analysis
+from lomsong.collector.storage.migrate import migrate
+from lomsong.probe.record import Access, Carrier, ClockState, ErrorKind, Kind, Measurement, PositionSource
 from lomsong.synthetic import SERVICE_POINTS, survey
-from probe.record import Access, Carrier, ClockState, ErrorKind, Kind, Measurement, PositionSource
 
 START = datetime(2026, 11, 2, tzinfo=UTC)
 LAT, LON = SERVICE_POINTS[0].lonlat[1], SERVICE_POINTS[0].lonlat[0]

@@ -11,11 +11,11 @@ import pyogrio
 import pytest
 from analysis_builders import BASE, frame, spread
 
-from analysis.cli import register
-from analysis.export import write_csv, write_geojson, write_geopackage
-from analysis.load import measurements_frame, read_measurements
-from analysis.pipeline import run_survey
-from analysis.thresholds import load_thresholds
+from lomsong.analysis.cli import register
+from lomsong.analysis.export import write_csv, write_geojson, write_geopackage
+from lomsong.analysis.load import measurements_frame, read_measurements
+from lomsong.analysis.pipeline import run_survey
+from lomsong.analysis.thresholds import load_thresholds
 
 
 def test_thresholds_sources_and_ward_override(tmp_path):
@@ -37,7 +37,7 @@ def test_thresholds_sources_and_ward_override(tmp_path):
 
 
 def test_load_from_measurement_dumps_and_db_like_rows():
-    from probe.record import Access, Carrier, Kind, Measurement, PositionSource
+    from lomsong.probe.record import Access, Carrier, Kind, Measurement, PositionSource
 
     m = Measurement(probe_id="pi-1", measured_at=datetime(2026, 11, 2, 3, tzinfo=UTC),
                     kind=Kind.THROUGHPUT_DOWN, tool="iperf3", carrier=Carrier.VIETTEL,
@@ -153,7 +153,7 @@ def test_cli_database_path_uses_storage_query(tmp_path, monkeypatch, capsys):
 
     import psycopg
 
-    import collector.storage.measurements as storage
+    import lomsong.collector.storage.measurements as storage
 
     calls = {}
 
@@ -181,13 +181,13 @@ def test_cli_database_path_uses_storage_query(tmp_path, monkeypatch, capsys):
 
 
 def test_no_step_mutates_its_inputs(thresholds):
-    from analysis.areas import weak_areas
-    from analysis.cells import cell_stats
-    from analysis.classify import classify_cells
-    from analysis.compare import compare_carriers
-    from analysis.planner import coverage_gaps, suggest_walk_route
-    from analysis.proposals import upgrade_proposals
-    from analysis.sites import scorecards
+    from lomsong.analysis.areas import weak_areas
+    from lomsong.analysis.cells import cell_stats
+    from lomsong.analysis.classify import classify_cells
+    from lomsong.analysis.compare import compare_carriers
+    from lomsong.analysis.planner import coverage_gaps, suggest_walk_route
+    from lomsong.analysis.proposals import upgrade_proposals
+    from lomsong.analysis.sites import scorecards
 
     rows = spread(BASE, [None] * 4, error="no_service") + spread(BASE, [5.0] * 6, carrier="vnpt")
     m = frame(rows)

@@ -8,10 +8,10 @@ from analysis_builders import BASE, down, frame, local
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analysis.cells import cell_stats
-from analysis.classify import SEVERITY, classify_cells
-from analysis.rollup import coarsen
-from analysis.thresholds import load_thresholds
+from lomsong.analysis.cells import cell_stats
+from lomsong.analysis.classify import SEVERITY, classify_cells
+from lomsong.analysis.rollup import coarsen
+from lomsong.analysis.thresholds import load_thresholds
 
 THRESHOLDS = load_thresholds()
 NEAR = sorted(h3.grid_disk(BASE, 3))

@@ -13,13 +13,13 @@ from analysis_builders import BASE, centre, down, frame, local, spread
 from scipy import stats as st
 from shapely.geometry import Point
 
-from analysis.areas import weak_areas
-from analysis.cells import cell_stats
-from analysis.classify import classify_cells
-from analysis.compare import compare_carriers, two_proportion_p
-from analysis.planner import coverage_gaps, suggest_walk_route
-from analysis.proposals import upgrade_proposals
-from analysis.sites import scorecards
+from lomsong.analysis.areas import weak_areas
+from lomsong.analysis.cells import cell_stats
+from lomsong.analysis.classify import classify_cells
+from lomsong.analysis.compare import compare_carriers, two_proportion_p
+from lomsong.analysis.planner import coverage_gaps, suggest_walk_route
+from lomsong.analysis.proposals import upgrade_proposals
+from lomsong.analysis.sites import scorecards
 
 
 def _points(cells_names):

@@ -16,10 +16,10 @@ import h3
 import pytest
 from analysis_builders import REALDATA
 
-from analysis.load import measurements_frame
-from analysis.ookla import compare_tiles, ookla_tiles, quadkeys, read_ookla_tiles, tile_bounds
-from analysis.pipeline import SurveyConfig, run_survey
-from analysis.thresholds import load_thresholds
+from lomsong.analysis.load import measurements_frame
+from lomsong.analysis.ookla import compare_tiles, ookla_tiles, quadkeys, read_ookla_tiles, tile_bounds
+from lomsong.analysis.pipeline import SurveyConfig, run_survey
+from lomsong.analysis.thresholds import load_thresholds
 
 TRACE = REALDATA / "datasets" / "gnettrack_5g_nsa_irish_operatorB_driving_download_2020-02-14.csv"
 OAHU = REALDATA / "ookla" / "ookla_mobile_tiles_oahu_2023Q4.geojson"
@@ -32,9 +32,9 @@ def _need(path: Path) -> None:
 
 
 def _import(path: Path):
-    importer = pytest.importorskip("probe.importers.gnettrack")
-    from probe.importers._common import ImportContext
-    from probe.record import Carrier
+    importer = pytest.importorskip("lomsong.probe.importers.gnettrack")
+    from lomsong.probe.importers._common import ImportContext
+    from lomsong.probe.record import Carrier
 
     content = path.read_bytes()
     ctx = ImportContext.for_content(content, probe_id="gnettrack-b", carrier=Carrier.OTHER,

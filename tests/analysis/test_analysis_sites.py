@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from analysis_builders import BASE, down, frame, local, spread
 
-from analysis.cells import cell_stats
-from analysis.classify import classify_cells
-from analysis.sites import read_service_points, scorecards
+from lomsong.analysis.cells import cell_stats
+from lomsong.analysis.classify import classify_cells
+from lomsong.analysis.sites import read_service_points, scorecards
 
 
 def _points_csv(tmp_path, rows):

@@ -11,10 +11,10 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from collector.app import create_app
-from collector.settings import Settings
-from collector.storage.tokens import create_token
-from probe.record import Access, Carrier, Kind, Measurement, PositionSource
+from lomsong.collector.app import create_app
+from lomsong.collector.settings import Settings
+from lomsong.collector.storage.tokens import create_token
+from lomsong.probe.record import Access, Carrier, Kind, Measurement, PositionSource
 
 BASE_TIME = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
 

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from probe.record import Access, Carrier, ClockState
+from lomsong.probe.record import Access, Carrier, ClockState
 
 from .conftest import auth, batch_body, make_measurement
 
@@ -47,7 +47,7 @@ def test_missing_or_wrong_token_is_401(client: TestClient, tokens: dict[str, str
 
 def test_revoked_token_is_401(client: TestClient, tokens: dict[str, str],
                               conn: psycopg.Connection[Any]) -> None:
-    from collector.storage.tokens import revoke_token
+    from lomsong.collector.storage.tokens import revoke_token
     assert revoke_token(conn, "pi-01", "probe")
     resp = client.post(URL, json=batch_body([make_measurement()]), headers=auth(tokens["probe"]))
     assert resp.status_code == 401

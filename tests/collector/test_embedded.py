@@ -7,9 +7,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from collector.embedded import embedded_postgres
-from collector.errors import EmbeddedDatabaseError
-from collector.storage.migrate import migrate
+from lomsong.collector.embedded import embedded_postgres
+from lomsong.collector.errors import EmbeddedDatabaseError
+from lomsong.collector.storage.migrate import migrate
 
 
 def test_embedded_postgres_starts_migrates_and_stops(tmp_path: Path) -> None:

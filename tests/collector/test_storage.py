@@ -9,13 +9,13 @@ import h3
 import psycopg
 import pytest
 
-from collector.storage import migrate as migrate_module
-from collector.storage.columns import RECORD_COLUMNS
-from collector.storage.ingest import StoredRecord, ingest
-from collector.storage.measurements import Filters, list_measurements, select_for_analysis
-from collector.storage.migrate import available_migrations, migrate, migration_status
-from collector.storage.tier import Tier
-from probe.record import Carrier
+from lomsong.collector.storage import migrate as migrate_module
+from lomsong.collector.storage.columns import RECORD_COLUMNS
+from lomsong.collector.storage.ingest import StoredRecord, ingest
+from lomsong.collector.storage.measurements import Filters, list_measurements, select_for_analysis
+from lomsong.collector.storage.migrate import available_migrations, migrate, migration_status
+from lomsong.collector.storage.tier import Tier
+from lomsong.probe.record import Carrier
 
 from .conftest import BASE_TIME, make_measurement
 
@@ -105,7 +105,7 @@ def test_duplicate_ids_inside_one_batch_are_stored_once(conn: psycopg.Connection
 
 def test_a_failed_ingest_writes_nothing(conn: psycopg.Connection[Any]) -> None:
     conn.execute("ALTER TABLE measurements ADD CONSTRAINT no_mobifone CHECK (carrier <> 'mobifone')")
-    from collector.errors import StorageError
+    from lomsong.collector.errors import StorageError
     records = [make_measurement(1), make_measurement(2, carrier=Carrier.MOBIFONE)]
     with pytest.raises(StorageError, match="no_mobifone"):
         ingest(conn, stored(records), BASE_TIME)
@@ -165,7 +165,7 @@ def test_cell_hourly_view_aggregates_per_cell(conn: psycopg.Connection[Any]) -> 
 
 
 def test_token_use_is_noted_at_most_once_a_minute(conn: psycopg.Connection[Any]) -> None:
-    from collector.storage.tokens import create_token, lookup_token
+    from lomsong.collector.storage.tokens import create_token, lookup_token
 
     token = create_token(conn, "pi-09", "probe")
     first = lookup_token(conn, token)

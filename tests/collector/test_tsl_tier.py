@@ -23,13 +23,13 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from collector.storage import migrate as migrate_module
-from collector.storage.ingest import IngestResult, StoredRecord, ingest
-from collector.storage.measurements import Filters, list_measurements, select_for_analysis
-from collector.storage.migrate import Migration, available_migrations, migrate
-from collector.storage.tier import Tier
+from lomsong.collector.storage import migrate as migrate_module
+from lomsong.collector.storage.ingest import IngestResult, StoredRecord, ingest
+from lomsong.collector.storage.measurements import Filters, list_measurements, select_for_analysis
+from lomsong.collector.storage.migrate import Migration, available_migrations, migrate
+from lomsong.collector.storage.tier import Tier
+from lomsong.probe.record import Measurement
 from lomsong.synthetic import survey
-from probe.record import Measurement
 
 from .conftest import make_measurement
 

@@ -13,15 +13,15 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from collector.app import create_app
-from collector.dashboard.security import hash_password
-from collector.settings import Settings
-from collector.storage.fleet import ProbeStatus, record_status
-from collector.storage.ingest import StoredRecord, ingest
-from collector.storage.sites import ServicePoint, replace_sites, set_ward
-from collector.storage.tokens import create_token, lookup_token
-from collector.storage.users import create_user
 from lomsong import synthetic
+from lomsong.collector.app import create_app
+from lomsong.collector.dashboard.security import hash_password
+from lomsong.collector.settings import Settings
+from lomsong.collector.storage.fleet import ProbeStatus, record_status
+from lomsong.collector.storage.ingest import StoredRecord, ingest
+from lomsong.collector.storage.sites import ServicePoint, replace_sites, set_ward
+from lomsong.collector.storage.tokens import create_token, lookup_token
+from lomsong.collector.storage.users import create_user
 
 ADMIN = ("an.admin", "mat-khau-quan-tri-1")
 OFFICER = ("binh.canbo", "mat-khau-can-bo-22")

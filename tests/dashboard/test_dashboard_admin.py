@@ -10,10 +10,10 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from collector.storage.sites import get_ward, list_sites
-from collector.storage.tokens import list_tokens, lookup_token
-from collector.storage.users import get_user
 from lomsong import synthetic
+from lomsong.collector.storage.sites import get_ward, list_sites
+from lomsong.collector.storage.tokens import list_tokens, lookup_token
+from lomsong.collector.storage.users import get_user
 
 from .conftest import OFFICER, csrf_of, sign_in
 

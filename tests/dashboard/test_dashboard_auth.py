@@ -9,9 +9,9 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from collector.app import create_app
-from collector.settings import Settings
-from collector.storage.users import set_disabled
+from lomsong.collector.app import create_app
+from lomsong.collector.settings import Settings
+from lomsong.collector.storage.users import set_disabled
 
 from .conftest import ADMIN, OFFICER, add_users, csrf_of, sign_in
 

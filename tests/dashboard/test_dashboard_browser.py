@@ -19,9 +19,9 @@ import psycopg
 import pytest
 import uvicorn
 
-from collector.app import create_app
-from collector.settings import Settings
 from lomsong import synthetic
+from lomsong.collector.app import create_app
+from lomsong.collector.settings import Settings
 
 from .conftest import OFFICER, add_users, seed_survey
 

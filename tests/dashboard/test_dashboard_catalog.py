@@ -7,7 +7,7 @@ from pathlib import Path
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from maps.i18n import catalog_path
+from lomsong.maps.i18n import catalog_path
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "collector" / "dashboard"
 

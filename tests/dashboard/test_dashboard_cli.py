@@ -11,8 +11,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from collector.dashboard.security import verify_password
-from collector.storage.users import get_user
+from lomsong.collector.dashboard.security import verify_password
+from lomsong.collector.storage.users import get_user
 
 pytestmark = pytest.mark.parametrize("db_server", ["plain"], indirect=True)
 REPO = Path(__file__).resolve().parents[2]

@@ -8,9 +8,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from collector.errors import StorageError
-from collector.storage.fleet import ProbeStatus, data_version, list_fleet, record_status
-from collector.storage.sites import (
+from lomsong.collector.errors import StorageError
+from lomsong.collector.storage.fleet import ProbeStatus, data_version, list_fleet, record_status
+from lomsong.collector.storage.sites import (
     ServicePoint,
     delete_site,
     get_ward,
@@ -19,8 +19,8 @@ from collector.storage.sites import (
     save_site,
     set_ward,
 )
-from collector.storage.tokens import create_token, revoke_token
-from collector.storage.users import create_user, get_user, list_users, set_disabled
+from lomsong.collector.storage.tokens import create_token, revoke_token
+from lomsong.collector.storage.users import create_user, get_user, list_users, set_disabled
 
 POINT = ServicePoint("hcc-01", "Điểm phục vụ hành chính công", "public_service_point",
                      "Số 1 phố Mẫu", 21.0285, 105.852)

@@ -9,17 +9,17 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from collector.dashboard.pages_map import frame_policy
-from collector.dashboard.security import (
+from lomsong.collector.dashboard.pages_map import frame_policy
+from lomsong.collector.dashboard.security import (
     csrf_token,
     csrf_valid,
     derive_key,
     hash_password,
     verify_password,
 )
-from collector.dashboard.site_upload import UploadError, point_from_form, points_from_file
-from collector.dashboard.survey import Period
-from collector.dashboard.throttle import LoginThrottle
+from lomsong.collector.dashboard.site_upload import UploadError, point_from_form, points_from_file
+from lomsong.collector.dashboard.survey import Period
+from lomsong.collector.dashboard.throttle import LoginThrottle
 
 
 def test_password_hash_is_argon2id_and_verifies() -> None:

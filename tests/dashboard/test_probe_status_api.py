@@ -9,8 +9,8 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from collector.storage.fleet import list_fleet
-from collector.storage.tokens import create_token
+from lomsong.collector.storage.fleet import list_fleet
+from lomsong.collector.storage.tokens import create_token
 
 STATUS = {"queue_pending": 3, "rejected": 1, "dropped": 0,
           "last_upload_at": "2026-11-23T07:00:00Z", "budget_used_bytes": 1_000_000,

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from faultkit import PROBE, REPO_ROOT, CollectorProcess, Ledger, ScenarioRow
 
-from collector.storage.tokens import create_token
+from lomsong.collector.storage.tokens import create_token
 
 ARTIFACT = REPO_ROOT / "test-artifacts" / "faults.md"
 

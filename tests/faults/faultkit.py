@@ -21,7 +21,7 @@ from typing import Any
 
 import psycopg
 
-from probe.record import Access, Carrier, ClockState, Kind, Measurement, PositionSource
+from lomsong.probe.record import Access, Carrier, ClockState, Kind, Measurement, PositionSource
 
 __all__ = ["REPO_ROOT", "CollectorProcess", "Ledger", "ScenarioRow", "free_port", "make_records",
            "poll"]
@@ -93,7 +93,7 @@ class CollectorProcess:
                **(self.env or {})}
         prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
         argv = [*prefix, sys.executable, "-m", "uvicorn", "--factory",
-                "collector.asgi:app", "--host", self.host, "--port", str(self.port),
+                "lomsong.collector.asgi:app", "--host", self.host, "--port", str(self.port),
                 "--log-level", "info", "--no-access-log"]
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = self.log_path.open("ab")

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import httpx
 
-from probe.spool import Spool
-from probe.uploader import Backoff, CollectorClient, UploadReport, upload_pending
+from lomsong.probe.spool import Spool
+from lomsong.probe.uploader import Backoff, CollectorClient, UploadReport, upload_pending
 
 DEADLINE_S = 120.0
 

@@ -18,9 +18,9 @@ import pytest
 from faultkit import PROBE, make_records
 from psycopg import sql
 
-from collector.storage.ingest import StoredRecord, ingest
-from collector.storage.migrate import migration_status
-from collector.storage.tokens import create_token, lookup_token
+from lomsong.collector.storage.ingest import StoredRecord, ingest
+from lomsong.collector.storage.migrate import migration_status
+from lomsong.collector.storage.tokens import create_token, lookup_token
 
 pytestmark = [pytest.mark.db, pytest.mark.timeout(300)]
 

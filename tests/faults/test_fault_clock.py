@@ -10,11 +10,11 @@ import psycopg
 import pytest
 from faultkit import PROBE, CollectorProcess, Ledger, ScenarioRow, make_records
 
-from collector.timefix import BatchClock, effective_time
-from probe.clock import decide_clock_state
-from probe.record import ClockState
-from probe.spool import Spool
-from probe.uploader import CollectorClient, upload_pending
+from lomsong.collector.timefix import BatchClock, effective_time
+from lomsong.probe.clock import decide_clock_state
+from lomsong.probe.record import ClockState
+from lomsong.probe.spool import Spool
+from lomsong.probe.uploader import CollectorClient, upload_pending
 
 BOOT = "c0ffee00-boot"
 SKEWS = {

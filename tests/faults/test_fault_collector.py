@@ -13,8 +13,8 @@ import psycopg
 import pytest
 from faultkit import PROBE, CollectorProcess, Ledger, ScenarioRow, make_records, poll
 
-from probe.spool import Spool
-from probe.uploader import Backoff, CollectorClient, UploadReport, upload_pending
+from lomsong.probe.spool import Spool
+from lomsong.probe.uploader import Backoff, CollectorClient, UploadReport, upload_pending
 
 pytestmark = [pytest.mark.db, pytest.mark.timeout(120)]
 

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 from faultkit import PROBE, CollectorProcess, Ledger, ScenarioRow, make_records
 
-from probe.spool import Spool
+from lomsong.probe.spool import Spool
 
 pytestmark = [pytest.mark.netns, pytest.mark.db, pytest.mark.timeout(180)]
 

@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 from faultkit import PROBE, CollectorProcess, Ledger, ScenarioRow
 
-from probe.record import ClockState
-from probe.runners.base import CommandResult, TestContext
-from probe.runners.iperf3 import Iperf3Runner
-from probe.spool import Spool
-from probe.uploader import Backoff, CollectorClient, upload_pending
+from lomsong.probe.record import ClockState
+from lomsong.probe.runners.base import CommandResult, TestContext
+from lomsong.probe.runners.iperf3 import Iperf3Runner
+from lomsong.probe.spool import Spool
+from lomsong.probe.uploader import Backoff, CollectorClient, upload_pending
 
 pytestmark = [pytest.mark.db, pytest.mark.timeout(180)]
 

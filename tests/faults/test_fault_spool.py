@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from faultkit import PROBE, CollectorProcess, Ledger, ScenarioRow, make_records
 
-from probe.errors import SpoolError
-from probe.spool import DROP_FULL_OLDEST, DROP_FULL_REFUSED, Spool, SpoolPolicy
-from probe.uploader import CollectorClient, upload_pending
+from lomsong.probe.errors import SpoolError
+from lomsong.probe.spool import DROP_FULL_OLDEST, DROP_FULL_REFUSED, Spool, SpoolPolicy
+from lomsong.probe.uploader import CollectorClient, upload_pending
 
 CAP = 50
 MADE = 80

@@ -16,7 +16,7 @@ from mapkit import (
     make_weak_areas,
 )
 
-from maps.report_input import ReportInput
+from lomsong.maps.report_input import ReportInput
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lomsong.cli import main
-from maps.report_input import ReportInput
+from lomsong.maps.report_input import ReportInput
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from mapkit import hexes, make_cells
 
-from maps.assets import CSS_FILES, JS_FILES, VENDOR_DIR, asset_links
-from maps.heatmap import build_map, render_html
-from maps.report_input import ReportInput
+from lomsong.maps.assets import CSS_FILES, JS_FILES, VENDOR_DIR, asset_links
+from lomsong.maps.heatmap import build_map, render_html
+from lomsong.maps.report_input import ReportInput
 
 URL_RE = re.compile(r"https?://[^\s\"'<>)]+")
 # What a page loads: script/img src, <link href>, CSS url(). Anchors (<a href>) load nothing.

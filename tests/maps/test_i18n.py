@@ -10,7 +10,7 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from maps.i18n import (
+from lomsong.maps.i18n import (
     catalog_path,
     format_date,
     format_datetime,
@@ -19,7 +19,7 @@ from maps.i18n import (
     format_percent,
     translator,
 )
-from maps.labels import VOCABULARY, label
+from lomsong.maps.labels import VOCABULARY, label
 
 MAPS_DIR = Path(__file__).resolve().parents[2] / "maps"
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from maps.report import build_report
-from maps.report_input import ReportInput
+from lomsong.maps.report import build_report
+from lomsong.maps.report_input import ReportInput
 
 START, END = dt.date(2026, 11, 1), dt.date(2026, 11, 30)
 WARD = "Phường Hoàn Kiếm"

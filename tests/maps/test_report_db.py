@@ -9,10 +9,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from collector.storage.ingest import StoredRecord, ingest
-from collector.storage.migrate import migrate
 from lomsong import synthetic
 from lomsong.cli import main
+from lomsong.collector.storage.ingest import StoredRecord, ingest
+from lomsong.collector.storage.migrate import migrate
 from lomsong.outputs import store_sample_ward
 
 pytestmark = pytest.mark.db

@@ -10,8 +10,8 @@ import pytest
 from mapkit import hexes, make_cells
 from matplotlib.image import imread
 
-from maps.report_input import ReportInput
-from maps.static import nice_scale_length_m, render_static_map, worst_status_per_cell
+from lomsong.maps.report_input import ReportInput
+from lomsong.maps.static import nice_scale_length_m, render_static_map, worst_status_per_cell
 
 
 def test_png_at_requested_dpi(survey: ReportInput, artifacts: Path) -> None:

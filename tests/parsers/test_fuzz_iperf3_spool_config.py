@@ -15,12 +15,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from probe.config import parse_config
-from probe.errors import ConfigError, ParseError
-from probe.record import ClockState, Kind, Measurement
-from probe.runners.base import CommandResult, TestContext
-from probe.runners.iperf3 import Iperf3Runner, parse_iperf3
-from probe.spool import Spool
+from lomsong.probe.config import parse_config
+from lomsong.probe.errors import ConfigError, ParseError
+from lomsong.probe.record import ClockState, Kind, Measurement
+from lomsong.probe.runners.base import CommandResult, TestContext
+from lomsong.probe.runners.iperf3 import Iperf3Runner, parse_iperf3
+from lomsong.probe.spool import Spool
 
 from .helpers import corrupted, real_files, real_text
 

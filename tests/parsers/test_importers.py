@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probe.errors import ParseError
-from probe.importers import detect_format, import_file
-from probe.importers.cli import register_import
-from probe.record import Access, Carrier, Kind, PositionSource, Source
+from lomsong.probe.errors import ParseError
+from lomsong.probe.importers import detect_format, import_file
+from lomsong.probe.importers.cli import register_import
+from lomsong.probe.record import Access, Carrier, Kind, PositionSource, Source
 
 from .helpers import corrupted, real_file
 
@@ -210,14 +210,14 @@ def test_cli_writes_json_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
 
 def test_cli_choices_mirror_the_record_enums() -> None:
-    from probe.importers import cli
+    from lomsong.probe.importers import cli
 
     assert set(cli._CARRIERS) == {c.value for c in Carrier}
     assert set(cli._ACCESS) == {a.value for a in Access}
 
 
 def test_cli_into_the_probe_spool(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    spool_module = pytest.importorskip("probe.spool")
+    spool_module = pytest.importorskip("lomsong.probe.spool")
     parser = argparse.ArgumentParser()
     register_import(parser.add_subparsers())
     spool_path = tmp_path / "spool.sqlite"

@@ -14,12 +14,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probe.errors import ConfigError, ParseError, ToolError
-from probe.location.fixed import site_from_config
-from probe.location.gpsd import parse_tpv, read_fix
-from probe.location.gpx import match_positions, parse_gpx
-from probe.location.nmea import parse_nmea
-from probe.record import PositionSource
+from lomsong.probe.errors import ConfigError, ParseError, ToolError
+from lomsong.probe.location.fixed import site_from_config
+from lomsong.probe.location.gpsd import parse_tpv, read_fix
+from lomsong.probe.location.gpx import match_positions, parse_gpx
+from lomsong.probe.location.nmea import parse_nmea
+from lomsong.probe.record import PositionSource
 
 from .helpers import corrupted, real_files, real_text
 

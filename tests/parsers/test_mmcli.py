@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probe.errors import ParseError
-from probe.radio.mmcli import parse_mmcli_location, parse_mmcli_modem, parse_mmcli_signal
-from probe.radio.snapshot import RadioSnapshot, merge_snapshots, radio_fields, to_measurement
-from probe.record import Access, Carrier, ErrorKind, Kind
+from lomsong.probe.errors import ParseError
+from lomsong.probe.radio.mmcli import parse_mmcli_location, parse_mmcli_modem, parse_mmcli_signal
+from lomsong.probe.radio.snapshot import RadioSnapshot, merge_snapshots, radio_fields, to_measurement
+from lomsong.probe.record import Access, Carrier, ErrorKind, Kind
 
 from .helpers import corrupted, real_text
 

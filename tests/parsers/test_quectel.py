@@ -11,16 +11,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probe.errors import ParseError
-from probe.radio.quectel import (
+from lomsong.probe.errors import ParseError
+from lomsong.probe.radio.quectel import (
     ComponentCarrier,
     ca_bands,
     parse_qcainfo,
     parse_qeng_servingcell,
     parse_qnwinfo,
 )
-from probe.radio.snapshot import RadioSnapshot, merge_snapshots, radio_fields, to_measurement
-from probe.record import Access, Carrier
+from lomsong.probe.radio.snapshot import RadioSnapshot, merge_snapshots, radio_fields, to_measurement
+from lomsong.probe.record import Access, Carrier
 
 from .helpers import corrupted, real_text
 

@@ -16,10 +16,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probe.errors import ParseError
-from probe.record import Access, Carrier, ClockState, ErrorKind, Kind
-from probe.runners.base import CommandResult, TestContext
-from probe.runners.speedtest import (
+from lomsong.probe.errors import ParseError
+from lomsong.probe.record import Access, Carrier, ClockState, ErrorKind, Kind
+from lomsong.probe.runners.base import CommandResult, TestContext
+from lomsong.probe.runners.speedtest import (
     ServerInfo,
     SpeedtestRunner,
     choose_servers_vn,

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from probe.record import Carrier, ClockState, Kind, Measurement
-from probe.runners.base import TestContext
+from lomsong.probe.record import Carrier, ClockState, Kind, Measurement
+from lomsong.probe.runners.base import TestContext
 
 
 def _free_port() -> int:

@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from probe.config import parse_config
-from probe.errors import ParseError
-from probe.pathrun import path_runners
-from probe.record import ErrorKind, Kind
-from probe.runners.adaptive import AdaptiveIperf3Runner, LiveSubprocessRunner
-from probe.runners.base import CommandResult, SubprocessRunner, TestContext
-from probe.runners.early_stop import StopReason, StopRule, decide, t_quantile_975
-from probe.runners.iperf3 import Iperf3Runner
-from probe.runners.iperf3_text import Interval, parse_iperf3_text, parse_line
+from lomsong.probe.config import parse_config
+from lomsong.probe.errors import ParseError
+from lomsong.probe.pathrun import path_runners
+from lomsong.probe.record import ErrorKind, Kind
+from lomsong.probe.runners.adaptive import AdaptiveIperf3Runner, LiveSubprocessRunner
+from lomsong.probe.runners.base import CommandResult, SubprocessRunner, TestContext
+from lomsong.probe.runners.early_stop import StopReason, StopRule, decide, t_quantile_975
+from lomsong.probe.runners.iperf3 import Iperf3Runner
+from lomsong.probe.runners.iperf3_text import Interval, parse_iperf3_text, parse_line
 from tests.probe.conftest import FakeClock
 
 DATA = Path(__file__).parent / "data" / "iperf3_text"

@@ -10,15 +10,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from probe.budget import Ledger, Usage, budget_path, refusal
-from probe.config import parse_config
-from probe.location.fix import Fix
-from probe.pathrun import measure_path, path_test_runners, usage_lines
-from probe.plan import BudgetSettings
-from probe.radio.reader import RadioReading
-from probe.radio.snapshot import RadioSnapshot
-from probe.record import Carrier, ErrorKind, Kind, Measurement, PositionSource
-from probe.runners.base import CommandResult, Runner, Stamp, TestContext
+from lomsong.probe.budget import Ledger, Usage, budget_path, refusal
+from lomsong.probe.config import parse_config
+from lomsong.probe.location.fix import Fix
+from lomsong.probe.pathrun import measure_path, path_test_runners, usage_lines
+from lomsong.probe.plan import BudgetSettings
+from lomsong.probe.radio.reader import RadioReading
+from lomsong.probe.radio.snapshot import RadioSnapshot
+from lomsong.probe.record import Carrier, ErrorKind, Kind, Measurement, PositionSource
+from lomsong.probe.runners.base import CommandResult, Runner, Stamp, TestContext
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 IPERF_OK = Path(__file__).resolve().parents[2] / ".." / "shared" / "realdata" / "iperf3"

@@ -20,14 +20,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-import probe.runners.capped as capped_module
-from probe.budget import Ledger
-from probe.config import parse_config
-from probe.errors import ToolError
-from probe.pathrun import measure_path
-from probe.record import ErrorKind, Kind
-from probe.runners.base import CommandResult, TestContext
-from probe.runners.capped import (
+import lomsong.probe.runners.capped as capped_module
+from lomsong.probe.budget import Ledger
+from lomsong.probe.config import parse_config
+from lomsong.probe.errors import ToolError
+from lomsong.probe.pathrun import measure_path
+from lomsong.probe.record import ErrorKind, Kind
+from lomsong.probe.runners.base import CommandResult, TestContext
+from lomsong.probe.runners.capped import (
     ByteCappedRunner,
     ByteCapReached,
     ByteCount,
@@ -36,7 +36,7 @@ from probe.runners.capped import (
     SocketMeter,
     process_tree,
 )
-from probe.runners.speedtest import SpeedtestRunner
+from lomsong.probe.runners.speedtest import SpeedtestRunner
 from tests.probe.conftest import Standin
 
 SLEEPER = (sys.executable, "-c", "import time; time.sleep(30)")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from probe.clock import boot_id, decide_clock_state, kernel_ntp_synchronized, monotonic_s
-from probe.record import ClockState
+from lomsong.probe.clock import boot_id, decide_clock_state, kernel_ntp_synchronized, monotonic_s
+from lomsong.probe.record import ClockState
 
 NOW = datetime(2026, 11, 2, 3, 0, tzinfo=UTC)
 

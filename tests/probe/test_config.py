@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from probe.config import load_config, parse_config, split_host_port
-from probe.errors import ConfigError
-from probe.record import Access, Carrier, Setting
-from probe.spool import SpoolPolicy
+from lomsong.probe.config import load_config, parse_config, split_host_port
+from lomsong.probe.errors import ConfigError
+from lomsong.probe.record import Access, Carrier, Setting
+from lomsong.probe.spool import SpoolPolicy
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "probe" / "probe.example.toml"
 HEAD = '[probe]\nid = "pi-1"\n[collector]\nurl = "http://c.invalid"\ntoken = "s3cret-token"\n'

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from probe.errors import ParseError
-from probe.record import ErrorKind, Kind
-from probe.runners.base import TestContext
-from probe.runners.dns import DnsRunner, resolve_with_timeout, system_nameserver
-from probe.runners.web import WebRunner, parse_status_line
+from lomsong.probe.errors import ParseError
+from lomsong.probe.record import ErrorKind, Kind
+from lomsong.probe.runners.base import TestContext
+from lomsong.probe.runners.dns import DnsRunner, resolve_with_timeout, system_nameserver
+from lomsong.probe.runners.web import WebRunner, parse_status_line
 
 
 def _raise(exc: OSError) -> Any:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from probe.errors import ParseError
-from probe.record import ErrorKind
-from probe.runners.iperf3 import Iperf3Result, classify_iperf3_error, parse_iperf3
+from lomsong.probe.errors import ParseError
+from lomsong.probe.record import ErrorKind
+from lomsong.probe.runners.iperf3 import Iperf3Result, classify_iperf3_error, parse_iperf3
 
 
 def _parse(realdata: Path, name: str) -> Iperf3Result:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from probe.record import Access, ErrorKind, Kind, Measurement
-from probe.runners.base import CommandResult, TestContext
-from probe.runners.iperf3 import Iperf3Runner
+from lomsong.probe.record import Access, ErrorKind, Kind, Measurement
+from lomsong.probe.runners.base import CommandResult, TestContext
+from lomsong.probe.runners.iperf3 import Iperf3Runner
 
 
 @dataclass

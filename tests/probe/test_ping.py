@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from probe.errors import ParseError
-from probe.record import ErrorKind, Kind
-from probe.runners.base import CommandResult, TestContext
-from probe.runners.ping import PingRunner, classify_ping_error, parse_ping, tcp_connect_rtts
+from lomsong.probe.errors import ParseError
+from lomsong.probe.record import ErrorKind, Kind
+from lomsong.probe.runners.base import CommandResult, TestContext
+from lomsong.probe.runners.ping import PingRunner, classify_ping_error, parse_ping, tcp_connect_rtts
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ping"
 

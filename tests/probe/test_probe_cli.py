@@ -12,7 +12,7 @@ from typing import ClassVar
 import pytest
 
 from lomsong.cli import main
-from probe.record import ErrorKind, Kind, Measurement
+from lomsong.probe.record import ErrorKind, Kind, Measurement
 from tests.probe.conftest import write_probe_toml
 
 

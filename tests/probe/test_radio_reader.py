@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from probe.plan import ModemSettings
-from probe.radio.reader import RadioReading, at_command, attach_radio, radio_records, read_radio
-from probe.radio.snapshot import RadioSnapshot
-from probe.record import Access, Carrier, ErrorKind, Kind, Measurement
-from probe.runners.base import CommandResult, TestContext
+from lomsong.probe.plan import ModemSettings
+from lomsong.probe.radio.reader import RadioReading, at_command, attach_radio, radio_records, read_radio
+from lomsong.probe.radio.snapshot import RadioSnapshot
+from lomsong.probe.record import Access, Carrier, ErrorKind, Kind, Measurement
+from lomsong.probe.runners.base import CommandResult, TestContext
 
 REALDATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "realdata" / "modem"
 # The EN-DC answer from quectel_qeng_servingcell_real_responses.txt (issue #56 block), as sent.

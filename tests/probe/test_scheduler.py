@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from probe.config import ProbeConfig, parse_config
-from probe.plan import ScheduleSettings
-from probe.record import Measurement
-from probe.scheduler import PeakCount, Scheduler, in_window, next_test_at
-from probe.spool import Spool
-from probe.uploader import UploadReport
+from lomsong.probe.config import ProbeConfig, parse_config
+from lomsong.probe.plan import ScheduleSettings
+from lomsong.probe.record import Measurement
+from lomsong.probe.scheduler import PeakCount, Scheduler, in_window, next_test_at
+from lomsong.probe.spool import Spool
+from lomsong.probe.uploader import UploadReport
 
 CONFIG = """
 [probe]

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from lomsong.cli import main
-from probe.config import parse_config
-from probe.errors import ConfigError
-from probe.pathrun import path_test_runners
-from probe.record import ErrorKind, Kind, Measurement
-from probe.runners.base import CommandResult, TestContext, tool_path
-from probe.runners.speedtest import SpeedtestRunner
-from probe.spool import Spool
+from lomsong.probe.config import parse_config
+from lomsong.probe.errors import ConfigError
+from lomsong.probe.pathrun import path_test_runners
+from lomsong.probe.record import ErrorKind, Kind, Measurement
+from lomsong.probe.runners.base import CommandResult, TestContext, tool_path
+from lomsong.probe.runners.speedtest import SpeedtestRunner
+from lomsong.probe.spool import Spool
 from tests.probe.conftest import Standin, write_probe_toml
 
 HEAD = """

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from probe.record import Measurement
-from probe.spool import DROP_FULL_OLDEST, DROP_FULL_REFUSED, Spool, SpoolPolicy
+from lomsong.probe.record import Measurement
+from lomsong.probe.spool import DROP_FULL_OLDEST, DROP_FULL_REFUSED, Spool, SpoolPolicy
 
 Make = Callable[..., Measurement]
 
@@ -98,8 +98,8 @@ _WRITER = textwrap.dedent(
     import sys
     from datetime import UTC, datetime
     from pathlib import Path
-    from probe.record import Kind, Measurement
-    from probe.spool import Spool
+    from lomsong.probe.record import Kind, Measurement
+    from lomsong.probe.spool import Spool
     spool = Spool(Path(sys.argv[1]))
     n = 0
     while True:
@@ -138,7 +138,7 @@ def test_survives_sigkill_mid_write(tmp_path: Path) -> None:
 def test_unopenable_path_is_spool_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
-    from probe.errors import SpoolError
+    from lomsong.probe.errors import SpoolError
 
     with pytest.raises(SpoolError, match="cannot open the spool"):
         Spool(blocker / "sub" / "s.db")

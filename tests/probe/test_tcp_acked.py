@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from probe.runners.base import CommandResult
-from probe.runners.tcp_acked import AckedSampler, parse_ss
+from lomsong.probe.runners.base import CommandResult
+from lomsong.probe.runners.tcp_acked import AckedSampler, parse_ss
 from tests.probe.conftest import FakeClock
 
 DATA = Path(__file__).parent / "data" / "ss"

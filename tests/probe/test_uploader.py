@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from probe.record import Measurement
-from probe.spool import Spool
-from probe.uploader import Backoff, CollectorClient, RetryLater, upload_pending
+from lomsong.probe.record import Measurement
+from lomsong.probe.spool import Spool
+from lomsong.probe.uploader import Backoff, CollectorClient, RetryLater, upload_pending
 
 Make = Callable[..., Measurement]
 Handler = Callable[[httpx.Request], httpx.Response]

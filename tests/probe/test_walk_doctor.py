@@ -12,8 +12,8 @@ import pytest
 from rich.console import Console
 
 from lomsong.cli import main
-from probe.config import parse_config
-from probe.doctor import (
+from lomsong.probe.config import parse_config
+from lomsong.probe.doctor import (
     check_clock,
     check_collector,
     check_congestion,
@@ -23,15 +23,15 @@ from probe.doctor import (
     run_doctor,
     status_body,
 )
-from probe.errors import ConfigError, ProbeError
-from probe.location.fix import Fix
-from probe.location.gpx import TrackPoint
-from probe.location.gpx_match import place_on_track
-from probe.record import Access, Carrier, ClockState, ErrorKind, Kind, Measurement, PositionSource
-from probe.runners.base import CommandResult
-from probe.spool import Spool, SpoolStats
-from probe.uploader import UploadReport
-from probe.walk import WalkState, render_walk, summary_lines, walk
+from lomsong.probe.errors import ConfigError, ProbeError
+from lomsong.probe.location.fix import Fix
+from lomsong.probe.location.gpx import TrackPoint
+from lomsong.probe.location.gpx_match import place_on_track
+from lomsong.probe.record import Access, Carrier, ClockState, ErrorKind, Kind, Measurement, PositionSource
+from lomsong.probe.runners.base import CommandResult
+from lomsong.probe.spool import Spool, SpoolStats
+from lomsong.probe.uploader import UploadReport
+from lomsong.probe.walk import WalkState, render_walk, summary_lines, walk
 from tests.probe.conftest import write_probe_toml
 
 T0 = datetime(2026, 11, 2, 3, 0, tzinfo=UTC)
@@ -188,7 +188,7 @@ def test_status_body_matches_collector_schema(
         spool.record_upload(success=False, error="HTTP 503")
         body = status_body(spool, clock=ClockState.SYNCED, budget_used=10, budget_limit=None, version="v")
     assert body["queue_pending"] == 1 and body["last_error"] == "HTTP 503" and body["clock"] == "synced"
-    probes = pytest.importorskip("collector.routes.probes")
+    probes = pytest.importorskip("lomsong.collector.routes.probes")
     probes.ProbeStatusIn.model_validate(body)
 
 
@@ -228,7 +228,7 @@ def test_run_forever_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
 
 
 def test_send_status_posts_to_the_probe_status_route() -> None:
-    from probe.uploader import CollectorClient
+    from lomsong.probe.uploader import CollectorClient
 
     seen: list[httpx.Request] = []
 

@@ -10,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from seckit import PROBE
 
-from collector.app import create_app
-from collector.settings import Settings
-from collector.storage.tokens import create_token
+from lomsong.collector.app import create_app
+from lomsong.collector.settings import Settings
+from lomsong.collector.storage.tokens import create_token
 
 
 @pytest.fixture

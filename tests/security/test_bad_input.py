@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from seckit import PROBE, URL, auth
 
-from probe.record import ClockState, Kind, Measurement, PositionSource
+from lomsong.probe.record import ClockState, Kind, Measurement, PositionSource
 
 pytestmark = pytest.mark.db
 

@@ -14,9 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 from seckit import PROBE, URL, auth
 
-from collector.ratelimit import RateLimiter
-from probe.record import Kind, Measurement
-from probe.uploader import CollectorClient, RetryLater
+from lomsong.collector.ratelimit import RateLimiter
+from lomsong.probe.record import Kind, Measurement
+from lomsong.probe.uploader import CollectorClient, RetryLater
 
 pytestmark = pytest.mark.db
 

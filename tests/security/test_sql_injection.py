@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from seckit import PROBE, URL, auth
 
-from collector.routes.measurements import PROBE_ID_PATTERN
-from probe.record import ErrorKind, Kind, Measurement
+from lomsong.collector.routes.measurements import PROBE_ID_PATTERN
+from lomsong.probe.record import ErrorKind, Kind, Measurement
 
 pytestmark = pytest.mark.db
 

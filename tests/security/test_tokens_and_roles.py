@@ -14,9 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 from seckit import PROBE, URL, auth
 
-from collector.storage.tokens import create_token, hash_token
 from lomsong.cli import main as lomsong_main
-from probe.record import Kind, Measurement
+from lomsong.collector.storage.tokens import create_token, hash_token
+from lomsong.probe.record import Kind, Measurement
 
 pytestmark = pytest.mark.db
 
