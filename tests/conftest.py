@@ -1,45 +1,45 @@
-"""Root test fixtures: real sample files, PostgreSQL test databases on two tiers, marker skips.
+"""Root test fixtures: real sample files, PostgreSQL test databases on three tiers, marker skips.
 
 Tiers (see DESIGN.md, "Storage tiers"):
 
 - ``plain``: the machine's PostgreSQL, ``postgresql://postgres@127.0.0.1:5432/postgres`` unless
   ``LOMSONG_TEST_PG_URL`` names another server (a ``postgresql://`` URL with admin rights).
-- ``timescale``: a throwaway cluster started for the session with TimescaleDB (Apache-only build)
-  preloaded; needs ``timescaledb.control`` installed for the ``pg_config`` on PATH
-  (``./dev setup-system`` builds it).
+- ``timescale``: a throwaway PostgreSQL 18 cluster started for the session with TimescaleDB
+  preloaded under ``timescaledb.license = 'apache'`` (the Apache-only features).
+- ``tsl``: the same build under ``timescaledb.license = 'timescale'`` (compression, continuous
+  aggregates, policies run by the job scheduler): the production tier.
 
-``db_url`` gives each test a fresh, empty database on each tier (test ids ``[plain]`` and
-``[timescale]``) and drops it afterwards; a tier that is not available skips with the reason.
+Both TimescaleDB tiers use the build ``./dev setup-timescaledb`` caches (see tests/pgcluster.py).
+``db_url`` gives each test a fresh, empty database on each tier (test ids ``[plain]``,
+``[timescale]`` and ``[tsl]``) and drops it afterwards. A tier that is not available skips with the
+reason, or fails when ``LOMSONG_TEST_TIERS_REQUIRED`` is set (``./dev test`` sets it).
 Subfolder conftest files add their own fixtures; keep this one about databases and generic helpers.
 """
 
 from __future__ import annotations
 
 import os
-import pwd
 import shutil
-import socket
-import subprocess
-import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import psycopg
 import pytest
+from pgcluster import Cluster, PgBuild, timescaledb_build
 from psycopg import sql
 
 from lomsong.collector.storage.migrate import migrate
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PLAIN_URL_DEFAULT = "postgresql://postgres@127.0.0.1:5432/postgres"
-TIERS = ("plain", "timescale")
+TIERS = ("plain", "timescale", "tsl")
+TIER_LICENSE = {"timescale": "apache", "tsl": "timescale"}  # timescaledb.license per tier
 CONNECT_TIMEOUT_S = 5
-PG_TOOL_TIMEOUT_S = 120
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,14 @@ class DbServer:
 
     tier: str
     admin_url: str
+    build: PgBuild | None = None  # the PostgreSQL 18 build it runs, None for the machine's own
+
+    def tool(self, name: str) -> str:
+        """Path of a client program (pg_dump...) of the server's PostgreSQL version."""
+        return name if self.build is None else self.build.tool(name)
+
+    def tool_env(self) -> dict[str, str]:
+        return dict(os.environ) if self.build is None else self.build.env()
 
     def url(self, dbname: str) -> str:
         """Return the admin URL with its database replaced by ``dbname``."""
@@ -88,114 +96,69 @@ def pg_plain() -> DbServer:
         with server.connect_admin():
             pass
     except psycopg.OperationalError as exc:
-        pytest.skip(f"plain PostgreSQL tier unreachable at {server.admin_url}: {exc}")
+        _unavailable(f"plain PostgreSQL tier unreachable at {server.admin_url}: {exc}")
     return server
 
 
-def _run(args: list[str], *, as_user: pwd.struct_passwd | None, cwd: Path) -> str:
-    """Run a PostgreSQL tool (as ``as_user`` when given); raise with its output on failure."""
-    uid, gid = (None, None) if as_user is None else (as_user.pw_uid, as_user.pw_gid)
-    groups: list[int] | None = None if as_user is None else []
-    done = subprocess.run(
-        args,
-        capture_output=True,
-        text=True,
-        timeout=PG_TOOL_TIMEOUT_S,
-        cwd=cwd,
-        user=uid,
-        group=gid,
-        extra_groups=groups,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(
-            f"{' '.join(args)} exited {done.returncode}:\n{done.stdout}{done.stderr}"
-        )
-    return done.stdout
+def _unavailable(reason: str) -> NoReturn:
+    """Skip a test whose tier cannot run here; fail it when every tier is required (./dev test)."""
+    if os.environ.get("LOMSONG_TEST_TIERS_REQUIRED"):
+        pytest.fail(f"{reason} (LOMSONG_TEST_TIERS_REQUIRED is set)", pytrace=False)
+    pytest.skip(reason)
 
 
-def _pg_config(pg_config: str | Path, flag: str) -> str:
-    return _run([str(pg_config), flag], as_user=None, cwd=REPO_ROOT).strip()
-
-
-def _pg_tools() -> tuple[str, Path, Path]:
-    """Return (major version, bin dir, share dir) of the PostgreSQL that ``pg_config`` names."""
-    pg_config = shutil.which("pg_config")
-    if pg_config is None:
-        pytest.skip("timescale tier: pg_config not on PATH (run ./dev setup-system)")
-    major = _pg_config(pg_config, "--version").split()[1].split(".")[0]
-    bindir = Path(f"/usr/lib/postgresql/{major}/bin")
-    if (bindir / "pg_config").exists():
-        pg_config = str(bindir / "pg_config")
-    else:
-        bindir = Path(_pg_config(pg_config, "--bindir"))
-    return major, bindir, Path(_pg_config(pg_config, "--sharedir"))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _start_cluster(bindir: Path, base: Path, as_user: pwd.struct_passwd | None) -> int:
-    """initdb a cluster in ``base/data`` with TimescaleDB preloaded, start it; return its port."""
-    data, port = base / "data", _free_port()
-    initdb = [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"]
-    _run([*initdb, "-E", "UTF8", "--no-locale", "--no-sync"], as_user=as_user, cwd=base)
-    with (data / "postgresql.conf").open("a") as conf:
-        conf.write(
-            f"listen_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{base}'\n"
-            "shared_preload_libraries = 'timescaledb'\ntimescaledb.telemetry_level = off\n"
-            "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
-        )
-    log = base / "server.log"
-    start = [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "start"]
+@contextmanager
+def timescale_cluster(tier: str, *, durable: bool = False) -> Iterator[tuple[DbServer, Cluster]]:
+    """A throwaway PostgreSQL 18 cluster with TimescaleDB under the tier's licence."""
+    build = timescaledb_build()
+    if not build.complete:
+        _unavailable(f"{tier} tier: no TimescaleDB build in {build.root} (run ./dev setup-timescaledb)")
+    cluster = Cluster(build, TIER_LICENSE[tier], durable=durable)
     try:
-        _run(start, as_user=as_user, cwd=base)
-    except RuntimeError as exc:
-        tail = log.read_text(errors="replace")[-4000:] if log.exists() else ""
-        raise RuntimeError(f"timescale tier: cluster did not start\n{tail}") from exc
-    return port
+        cluster.init()
+        cluster.start()
+        yield DbServer(tier, cluster.admin_url, build), cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture(scope="session")
 def pg_timescale() -> Iterator[DbServer]:
-    """A throwaway PostgreSQL cluster with TimescaleDB preloaded (timescale tier)."""
-    major, bindir, sharedir = _pg_tools()
-    control = sharedir / "extension" / "timescaledb.control"
-    if not control.exists():
-        pytest.skip(
-            f"timescale tier: TimescaleDB not installed for PostgreSQL {major} "
-            f"(no {control}; run ./dev setup-system)"
-        )
-    if not (bindir / "initdb").exists():
-        pytest.skip(f"timescale tier: no initdb in {bindir} (PostgreSQL {major} server missing)")
-    # initdb refuses to run as root: the cluster belongs to the postgres OS user then.
-    as_user = pwd.getpwnam("postgres") if os.geteuid() == 0 else None
-    base = Path(tempfile.mkdtemp(prefix="lomsong-tsdb-"))
-    if as_user is not None:
-        os.chown(base, as_user.pw_uid, as_user.pw_gid)
-    stop = [str(bindir / "pg_ctl"), "-D", str(base / "data"), "-m", "immediate", "-w", "stop"]
-    try:
-        port = _start_cluster(bindir, base, as_user)
-        yield DbServer("timescale", f"postgresql://postgres@127.0.0.1:{port}/postgres")
-    finally:
-        if (base / "data" / "postmaster.pid").exists():
-            _run(stop, as_user=as_user, cwd=base)
-        shutil.rmtree(base, ignore_errors=True)
+    """TimescaleDB with ``timescaledb.license = 'apache'`` (timescale tier)."""
+    with timescale_cluster("timescale") as (server, _):
+        yield server
+
+
+@pytest.fixture(scope="session")
+def pg_tsl() -> Iterator[DbServer]:
+    """TimescaleDB with its community features, ``timescaledb.license = 'timescale'`` (tsl tier).
+
+    ``LOMSONG_TEST_TSL_URL`` may name such a server instead (an admin ``postgresql://`` URL)."""
+    url = os.environ.get("LOMSONG_TEST_TSL_URL")
+    if url:
+        yield DbServer("tsl", url)
+        return
+    with timescale_cluster("tsl") as (server, _):
+        yield server
+
+
+@pytest.fixture
+def own_tsl_cluster() -> Iterator[tuple[DbServer, Cluster]]:
+    """A tsl-tier cluster of the test's own, crash-safe, that it may restart or crash."""
+    with timescale_cluster("tsl", durable=True) as pair:
+        yield pair
 
 
 @pytest.fixture(params=TIERS)
 def db_server(request: pytest.FixtureRequest) -> DbServer:
-    """The server of one tier; parametrises the test over both tiers."""
+    """The server of one tier; parametrises the test over the three tiers."""
     server: DbServer = request.getfixturevalue(f"pg_{request.param}")
     return server
 
 
 @pytest.fixture
 def db_tier(db_server: DbServer) -> str:
-    """Name of the tier of this test's database: ``"plain"`` or ``"timescale"``."""
+    """Name of the tier of this test's database: ``"plain"``, ``"timescale"`` or ``"tsl"``."""
     return db_server.tier
 
 

@@ -56,8 +56,10 @@ def test_earlier_databases_were_dropped(db_url: str, db_tier: str) -> None:
     assert not existing & _seen_databases.get(db_tier, set())
 
 
-@pytest.mark.parametrize("db_server", ["timescale"], indirect=True)
-def test_timescale_tier_has_apache_timescaledb(db_url: str) -> None:
+@pytest.mark.parametrize(("db_server", "license_name"),
+                         [("timescale", "apache"), ("tsl", "timescale")], indirect=["db_server"])
+def test_timescaledb_tiers_run_timescaledb_2_under_their_licence(db_url: str,
+                                                                 license_name: str) -> None:
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION timescaledb")
         version = conn.execute(
@@ -71,7 +73,7 @@ def test_timescale_tier_has_apache_timescaledb(db_url: str) -> None:
             "SELECT time_bucket('1 hour', time) = '2025-01-01T00:00:00Z'::timestamptz FROM m"
         ).fetchone()
     assert version is not None and version[0].split(".")[0] == "2"
-    assert license_ == ("apache",)
+    assert license_ == (license_name,)
     assert bucket == (True,)
 
 

@@ -22,7 +22,8 @@ def test_compose_file_wires_database_collector_and_iperf3() -> None:
     services = compose["services"]
     assert set(services) == {"db", "collector", "iperf3"}
     db, collector = services["db"], services["collector"]
-    assert re.fullmatch(r"timescale/timescaledb-ha:pg17.*", db["image"])
+    # the PostgreSQL major and TimescaleDB minor that the tsl test tier runs (tests/pgcluster.py)
+    assert re.fullmatch(r"timescale/timescaledb-ha:pg18-ts2\.29(\.\d+)?", db["image"])
     assert "pg_isready" in " ".join(db["healthcheck"]["test"])
     assert collector["depends_on"]["db"]["condition"] == "service_healthy"
     assert collector["environment"]["LOMSONG_ENV"] == "prod"

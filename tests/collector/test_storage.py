@@ -28,7 +28,8 @@ def stored(records: list[Any]) -> list[StoredRecord]:
 
 def test_migrations_produce_the_expected_schema(db_url: str, db_tier: str) -> None:
     status = migrate(db_url)
-    expected_tier = Tier.POSTGRES if db_tier == "plain" else Tier.TIMESCALE_APACHE
+    expected_tier = {"plain": Tier.POSTGRES, "timescale": Tier.TIMESCALE_APACHE,
+                     "tsl": Tier.TIMESCALE_TSL}[db_tier]
     assert status.tier is expected_tier
     assert status.current
     assert list(status.applied) == sorted(m.name for m in available_migrations(status.tier))
@@ -43,7 +44,7 @@ def test_migrations_produce_the_expected_schema(db_url: str, db_tier: str) -> No
         hyper = conn.execute(
             "SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
         assert hyper is not None
-        if db_tier == "timescale":
+        if db_tier != "plain":
             row = conn.execute(
                 "SELECT count(*) FROM timescaledb_information.hypertables"
                 " WHERE hypertable_name = 'measurements'").fetchone()

@@ -1,23 +1,18 @@
-"""The TimescaleDB community-licence (TSL) tier on a real server, when one is named.
+"""The TimescaleDB community-licence (TSL) tier on a real server: policies and the aggregate.
 
-CI builds TimescaleDB Apache-only, so these tests run only when ``LOMSONG_TEST_TSL_URL`` names a
-PostgreSQL server (an admin ``postgresql://`` URL) with TimescaleDB preloaded and
-``timescaledb.license = 'timescale'``. Each test gets a fresh database, migrated, with the
-database's policy jobs paused: policies are run with ``CALL run_job`` (see DESIGN.md, "TimescaleDB
-in CI": background jobs failed on PostgreSQL 15.20 while ``run_job`` worked, and a half-run
-background refresh would race the test's own).
+The server is the root conftest's ``tsl`` tier (PostgreSQL 18 with TimescaleDB 2.29,
+``timescaledb.license = 'timescale'``). Most tests get a fresh database, migrated, with its policy
+jobs paused and run them with ``CALL run_job``, so a background run cannot race the test's own
+steps; ``test_the_job_scheduler_runs_the_policies`` leaves them to the scheduler itself.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
-from uuid import uuid4
 
 import psycopg
 import pytest
@@ -35,8 +30,8 @@ from .conftest import make_measurement
 
 pytestmark = pytest.mark.db
 
-ENV = "LOMSONG_TEST_TSL_URL"
 JOB_IDLE_DEADLINE_S = 60.0
+SCHEDULER_DEADLINE_S = 120.0
 NOW = datetime.now(UTC).replace(microsecond=0)
 COMPRESS_AFTER = timedelta(days=30)
 
@@ -63,18 +58,14 @@ EXACT = ("tests", "failed", "down_n", "down_min", "down_max", "down_below_10", "
 SUMS = ("down_sum", "up_sum", "rtt_sum", "rsrp_sum", "sinr_sum")  # summed in another order
 
 
-@pytest.fixture(scope="module")
-def tsl_admin_url() -> str:
-    url = os.environ.get(ENV)
-    if not url:
-        pytest.skip(f"set {ENV} to a TimescaleDB (community licence) server to test the TSL tier")
-    return url
-
-
 def _pause_jobs(conn: psycopg.Connection[Any]) -> None:
     """Stop the scheduler starting this database's policies; wait for any run to end."""
     conn.execute("SELECT alter_job(job_id, scheduled => false)"
                  " FROM timescaledb_information.jobs WHERE job_id >= 1000")
+    _wait_until_no_job_runs(conn)
+
+
+def _wait_until_no_job_runs(conn: psycopg.Connection[Any]) -> None:
     deadline = time.monotonic() + JOB_IDLE_DEADLINE_S
     while conn.execute("SELECT count(*) FROM timescaledb_information.job_stats"
                        " WHERE job_status = 'Running'").fetchone() != (0,):
@@ -83,22 +74,20 @@ def _pause_jobs(conn: psycopg.Connection[Any]) -> None:
 
 
 @pytest.fixture
-def tsl_url(tsl_admin_url: str) -> Iterator[str]:
-    """A fresh database on the TSL server, migrated, its policy jobs paused; dropped afterwards."""
-    name = f"lomsong_tsl_{uuid4().hex[:16]}"
-    with psycopg.connect(tsl_admin_url, autocommit=True, connect_timeout=5) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
-    url = urlsplit(tsl_admin_url)._replace(path=f"/{name}").geturl()
-    try:
+def scheduled_url(pg_tsl: Any) -> Iterator[str]:
+    """A fresh database on the TSL server, migrated, its policies left to the scheduler."""
+    with pg_tsl.scratch_database("lomsong_tsl_") as url:
         status = migrate(url)
         assert status.tier is Tier.TIMESCALE_TSL, "the server is not a TSL TimescaleDB"
-        with psycopg.connect(url, autocommit=True) as conn:
-            _pause_jobs(conn)
         yield url
-    finally:
-        with psycopg.connect(tsl_admin_url, autocommit=True, connect_timeout=5) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(name)))
+
+
+@pytest.fixture
+def tsl_url(scheduled_url: str) -> str:
+    """`scheduled_url` with the database's policy jobs paused (run them with ``CALL run_job``)."""
+    with psycopg.connect(scheduled_url, autocommit=True) as conn:
+        _pause_jobs(conn)
+    return scheduled_url
 
 
 @pytest.fixture
@@ -193,6 +182,59 @@ def test_compression_policy_compresses_old_chunks_and_keeps_every_record(
     assert [r["id"] for r in rows] == [r["id"] for r in after_old.items]
 
 
+def job_runs(conn: psycopg.Connection[Any], job: int) -> tuple[int, int]:
+    """(successes, failures) the scheduler has recorded for `job` (``CALL run_job`` adds none)."""
+    row = conn.execute("SELECT coalesce(total_successes, 0), coalesce(total_failures, 0)"
+                       " FROM timescaledb_information.job_stats WHERE job_id = %s",
+                       (job,)).fetchone()
+    return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
+
+def materialised_tests(conn: psycopg.Connection[Any]) -> int:
+    """Tests counted in cell_hourly's materialisation table (the refreshed part only)."""
+    row = conn.execute(
+        "SELECT materialization_hypertable_schema, materialization_hypertable_name"
+        " FROM timescaledb_information.continuous_aggregates WHERE view_name = 'cell_hourly'"
+    ).fetchone()
+    assert row is not None
+    total = conn.execute(sql.SQL("SELECT coalesce(sum(tests), 0) FROM {}.{}").format(
+        sql.Identifier(row[0]), sql.Identifier(row[1]))).fetchone()
+    assert total is not None
+    return int(total[0])
+
+
+def test_the_job_scheduler_runs_the_policies(scheduled_url: str) -> None:
+    """Compression and the aggregate's refresh run as background jobs of the scheduler itself."""
+    with psycopg.connect(scheduled_url, autocommit=True) as conn:
+        records = two_months()
+        assert store(conn, records).stored == len(records)
+        jobs = [job_id(conn, "policy_compression"),
+                job_id(conn, "policy_refresh_continuous_aggregate")]
+        _wait_until_no_job_runs(conn)  # a run started before the records were stored ends
+        before = {job: job_runs(conn, job) for job in jobs}
+        for job in jobs:  # due now: the scheduler starts them, the test only waits
+            conn.execute("SELECT alter_job(%s, next_start => now())", (job,))
+
+        deadline = time.monotonic() + SCHEDULER_DEADLINE_S
+        while any(job_runs(conn, job)[0] <= before[job][0] for job in jobs):
+            failed = {job: job_runs(conn, job)[1] - before[job][1] for job in jobs}
+            assert not any(failed.values()), f"background job failures: {failed}"
+            assert time.monotonic() < deadline, "the scheduler did not run both policies"
+            time.sleep(0.2)
+
+        statuses = conn.execute("SELECT job_id, last_run_status FROM"
+                                " timescaledb_information.job_stats WHERE job_id = ANY(%s)",
+                                (jobs,)).fetchall()
+        assert sorted(statuses) == sorted((job, "Success") for job in jobs)
+        after = chunks(conn)
+        assert any(compressed for _, compressed in after)
+        for range_end, compressed in after:
+            assert compressed == (range_end <= NOW - COMPRESS_AFTER), range_end
+        assert materialised_tests(conn) == len(records)
+        assert cagg_mismatches(conn) == []
+        assert conn.execute("SELECT count(*) FROM measurements").fetchone() == (len(records),)
+
+
 def test_cell_hourly_matches_the_raw_rows_through_refresh_compression_and_late_data(
         conn: psycopg.Connection[Any]) -> None:
     records = two_months()
@@ -207,8 +249,12 @@ def test_cell_hourly_matches_the_raw_rows_through_refresh_compression_and_late_d
     assert cagg_mismatches(conn) == []
 
     # A probe's late backlog (older than 30 days: lands in compressed chunks) plus a resend.
-    late = list(survey(NOW - timedelta(days=59, hours=5), days=3, seed=11, pi_interval_min=360,
+    # Its start is 43 h after the first survey's: its walk falls on another local day than that
+    # survey's walks, and its Pi tests 1 h off the 6-hour grid, so no id (derived from probe,
+    # site and time) repeats one of the first survey's, whatever the time of day.
+    late = list(survey(NOW - timedelta(days=58, hours=5), days=3, seed=11, pi_interval_min=360,
                        walks=1))
+    assert not {m.id for m in late} & {m.id for m in records}
     assert max(m.measured_at for m in late) < NOW - COMPRESS_AFTER - timedelta(days=7)
     result = store(conn, records[:500] + late)
     assert (result.stored, result.duplicates) == (len(late), 500)
@@ -239,17 +285,13 @@ FROM generate_series(%(start)s::timestamptz, %(end)s::timestamptz, interval '1 h
 
 
 def test_ca_bands_column_is_added_to_a_hypertable_with_compressed_chunks(
-        tsl_admin_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        pg_tsl: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """The upgrade path of core/004_ca_bands: a database with compressed chunks gets the column,
     keeps its rows, and takes new records (also late ones landing in compressed chunks)."""
     def before_004(tier: Tier) -> list[Migration]:
         return [m for m in available_migrations(tier) if m.name != "core/004_ca_bands"]
 
-    name = f"lomsong_tsl_{uuid4().hex[:16]}"
-    with psycopg.connect(tsl_admin_url, autocommit=True, connect_timeout=5) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
-    url = urlsplit(tsl_admin_url)._replace(path=f"/{name}").geturl()
-    try:
+    with pg_tsl.scratch_database("lomsong_tsl_") as url:
         monkeypatch.setattr(migrate_module, "available_migrations", before_004)
         assert migrate(url).tier is Tier.TIMESCALE_TSL
         with psycopg.connect(url, autocommit=True) as conn:
@@ -271,7 +313,3 @@ def test_ca_bands_column_is_added_to_a_hypertable_with_compressed_chunks(
             (row,) = list_measurements(conn, window).items
             assert (row["id"], row["ca_bands"]) == (late.id, "B3+B1")
             assert any(compressed for _, compressed in chunks(conn))
-    finally:
-        with psycopg.connect(tsl_admin_url, autocommit=True, connect_timeout=5) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(name)))

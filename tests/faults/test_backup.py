@@ -52,12 +52,14 @@ def restore_target(db_server: Any) -> Iterator[str]:
         yield url
 
 
-def _run(args: list[str]) -> None:
-    done = subprocess.run(args, capture_output=True, text=True, timeout=TOOL_TIMEOUT_S)
-    assert done.returncode == 0, f"{args[0]} exited {done.returncode}: {done.stderr[-3000:]}"
+def _run(db_server: Any, tool: str, *args: str) -> None:
+    """Run the client `tool` of the server's own PostgreSQL version (pg_dump refuses newer ones)."""
+    done = subprocess.run([db_server.tool(tool), *args], capture_output=True, text=True,
+                          timeout=TOOL_TIMEOUT_S, env=db_server.tool_env())
+    assert done.returncode == 0, f"{tool} exited {done.returncode}: {done.stderr[-3000:]}"
 
 
-@pytest.mark.parametrize("db_server", ["plain", "timescale"], indirect=True)
+@pytest.mark.parametrize("db_server", ["plain", "timescale", "tsl"], indirect=True)
 def test_pg_dump_and_restore_round_trip(db_server: Any, migrated_url: str, restore_target: str,
                                         tmp_path: Path) -> None:
     _store(migrated_url, 5_000)
@@ -65,13 +67,13 @@ def test_pg_dump_and_restore_round_trip(db_server: Any, migrated_url: str, resto
         token = create_token(conn, PROBE, "probe")
     before = _fingerprint(migrated_url)
     dump = tmp_path / "lomsong.dump"
-    _run(["pg_dump", "-Fc", "--file", str(dump), "--dbname", migrated_url])
-    timescale = db_server.tier == "timescale"
+    _run(db_server, "pg_dump", "-Fc", "--file", str(dump), "--dbname", migrated_url)
+    timescale = db_server.tier in ("timescale", "tsl")
     if timescale:
         with psycopg.connect(restore_target, autocommit=True) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
             conn.execute("SELECT timescaledb_pre_restore()")
-    _run(["pg_restore", "--no-owner", "--dbname", restore_target, str(dump)])
+    _run(db_server, "pg_restore", "--no-owner", "--dbname", restore_target, str(dump))
     if timescale:
         with psycopg.connect(restore_target, autocommit=True) as conn:
             conn.execute("SELECT timescaledb_post_restore()")
