@@ -23,8 +23,8 @@ import psycopg
 
 from lomsong.probe.record import Access, Carrier, ClockState, Kind, Measurement, PositionSource
 
-__all__ = ["REPO_ROOT", "CollectorProcess", "Ledger", "ScenarioRow", "free_port", "make_records",
-           "poll"]
+__all__ = ["REPO_ROOT", "CollectorProcess", "Ledger", "ScenarioRow", "free_port", "ingesting",
+           "make_records", "poll"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROBE = "pi-fault-01"  # the probe every fault scenario writes as
@@ -63,6 +63,18 @@ def make_records(probe_id: str, n: int, *, raw_chars: int = 0, start: datetime |
                     download_mbps=5.0 + i % 60, lat=21.0285 + (i % 500) * 1e-5, **values)
         for i in range(n)
     ]
+
+
+def ingesting(database_url: str) -> bool:
+    """A batch is being written: its transaction is open (claiming ids, COPY, or in between)."""
+    dbname = database_url.rsplit("/", 1)[1]
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
+            " AND (state = 'idle in transaction' OR (state = 'active' AND"
+            "      (query ILIKE 'COPY %%' OR query ILIKE '%%measurement_ids%%')))",
+            (dbname,)).fetchone()
+    return row is not None and row[0] > 0
 
 
 @dataclass

@@ -11,7 +11,15 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from faultkit import PROBE, CollectorProcess, Ledger, ScenarioRow, make_records, poll
+from faultkit import (
+    PROBE,
+    CollectorProcess,
+    Ledger,
+    ScenarioRow,
+    ingesting,
+    make_records,
+    poll,
+)
 
 from lomsong.probe.spool import Spool
 from lomsong.probe.uploader import Backoff, CollectorClient, UploadReport, upload_pending
@@ -66,7 +74,7 @@ def test_collector_sigkilled_in_the_middle_of_a_batch(
         uploader = threading.Thread(target=upload, args=(reports,))
         uploader.start()
         # Kill as soon as the database shows a batch being ingested (COPY or INSERT).
-        poll(lambda t=uploader: not t.is_alive() or _ingesting(ledger.database_url),  # type: ignore[misc]
+        poll(lambda t=uploader: not t.is_alive() or ingesting(ledger.database_url),  # type: ignore[misc]
              timeout_s=60, interval_s=0.005, what="an ingest in flight")
         collector.kill()
         kills += 1
@@ -89,18 +97,6 @@ def test_collector_sigkilled_in_the_middle_of_a_batch(
     assert claimed_stored <= row.stored
 
 
-def _ingesting(database_url: str) -> bool:
-    """A batch is being written: its transaction is open (claiming ids, COPY, or in between)."""
-    dbname = database_url.rsplit("/", 1)[1]
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
-            " AND (state = 'idle in transaction' OR (state = 'active' AND"
-            "      (query ILIKE 'COPY %%' OR query ILIKE '%%measurement_ids%%')))",
-            (dbname,)).fetchone()
-    return row is not None and row[0] > 0
-
-
 MAX_INTERRUPTIONS = 30
 
 
@@ -118,7 +114,7 @@ def test_database_connections_terminated_during_ingest(
         # them however slow the machine is (killing every in-flight ingest could starve them).
         with psycopg.connect(admin, autocommit=True) as conn:
             while not done.is_set() and len(terminated) < MAX_INTERRUPTIONS:
-                if _ingesting(ledger.database_url):
+                if ingesting(ledger.database_url):
                     row = conn.execute(
                         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
                         " WHERE datname = %s AND pid <> pg_backend_pid()", (dbname,)).fetchone()
