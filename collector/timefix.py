@@ -13,7 +13,10 @@ Rules, in order:
 2. otherwise, when the record and batch share a boot id and both have monotonic readings, the
    time is corrected and the clock state becomes `corrected`;
 3. otherwise a record that says its clock was `unsynced`, or came in a skewed batch, is kept,
-   flagged `unsynced`, so analysis can leave it out of time-of-day statistics;
+   flagged `unsynced`, so analysis can leave it out of time-of-day statistics; an impossible time
+   (before 2010 or after receipt) is stored under the receipt, the latest it can have been, since
+   under its own time the production tier's retention policy would delete it (a 1970 chunk is
+   older than the 5 years kept); `probe_time` keeps what the probe said;
 4. otherwise (a clock claiming to be right but implausible) the record is rejected.
 """
 
@@ -46,7 +49,8 @@ def effective_time(
     latest = received_at + timedelta(seconds=future_tolerance_s)
     tolerance = timedelta(seconds=future_tolerance_s)
     skewed = batch.sent_at is not None and abs(batch.sent_at - received_at) > tolerance
-    plausible = EARLIEST <= m.measured_at <= latest and not skewed
+    in_range = EARLIEST <= m.measured_at <= latest
+    plausible = in_range and not skewed
     if plausible and m.clock is not ClockState.UNSYNCED:
         return m.measured_at, m.clock
     if (
@@ -59,7 +63,7 @@ def effective_time(
         age = timedelta(seconds=batch.monotonic_s - m.monotonic_s)
         return received_at - age, ClockState.CORRECTED
     if m.clock is ClockState.UNSYNCED or skewed:
-        return m.measured_at, ClockState.UNSYNCED
+        return (m.measured_at if in_range else received_at), ClockState.UNSYNCED
     if m.measured_at > latest:
         raise TimeRejected(
             f"measured_at {m.measured_at.isoformat()} is in the future (collector time "

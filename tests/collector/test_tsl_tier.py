@@ -23,7 +23,8 @@ from lomsong.collector.storage.ingest import IngestResult, StoredRecord, ingest
 from lomsong.collector.storage.measurements import Filters, list_measurements, select_for_analysis
 from lomsong.collector.storage.migrate import Migration, available_migrations, migrate
 from lomsong.collector.storage.tier import Tier
-from lomsong.probe.record import Measurement
+from lomsong.collector.timefix import BatchClock, effective_time
+from lomsong.probe.record import ClockState, Measurement
 from lomsong.synthetic import survey
 
 from .conftest import make_measurement
@@ -272,6 +273,21 @@ def test_cell_hourly_matches_the_raw_rows_through_refresh_compression_and_late_d
     old = conn.execute("SELECT count(*) FROM measurements WHERE time < %s",
                        (NOW - COMPRESS_AFTER,)).fetchone()
     assert old == (len(select_for_analysis(conn, end=NOW - COMPRESS_AFTER)),)
+
+
+def test_a_record_from_an_unsynced_clock_in_1970_survives_the_retention_policy(
+        conn: psycopg.Connection[Any]) -> None:
+    """A Pi without NTP stamps 1970; under that time the 5-year retention would delete it."""
+    received = datetime.now(UTC)
+    epoch = datetime(1970, 1, 1, 0, 5, tzinfo=UTC)
+    m = make_measurement(0, measured_at=epoch, clock=ClockState.UNSYNCED)  # no boot id: uncorrectable
+    time_, state = effective_time(m, BatchClock(None, None), received, future_tolerance_s=300)
+    assert ingest(conn, [StoredRecord(m, time_, state)], received).stored == 1
+
+    conn.execute("CALL run_job(%s)", (job_id(conn, "policy_retention"),))
+
+    rows = conn.execute("SELECT id, time, probe_time, clock FROM measurements").fetchall()
+    assert rows == [(m.id, received, epoch, "unsynced")]
 
 
 # Hourly rows as the schema before core/004_ca_bands stored them (NOT NULL columns only).
