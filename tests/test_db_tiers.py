@@ -77,6 +77,17 @@ def test_timescaledb_tiers_run_timescaledb_2_under_their_licence(db_url: str,
     assert bucket == (True,)
 
 
+@pytest.mark.parametrize("db_server", ["timescale"], indirect=True)
+def test_apache_tier_refuses_the_community_features(db_url: str) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION timescaledb")
+        conn.execute("CREATE TABLE m (time timestamptz NOT NULL, rtt_ms double precision)")
+        conn.execute("SELECT create_hypertable('m', by_range('time'))")
+        with pytest.raises(psycopg.errors.FeatureNotSupported,
+                           match='not supported under the current "apache" license'):
+            conn.execute("ALTER TABLE m SET (timescaledb.compress)")
+
+
 @pytest.mark.parametrize("db_server", ["plain"], indirect=True)
 def test_plain_tier_does_not_preload_timescaledb(db_url: str) -> None:
     with psycopg.connect(db_url) as conn:
