@@ -139,12 +139,26 @@ def test_refused_is_an_error_without_intervals() -> None:
     assert run.bytes_moved == 0 and run.duration_s is None
 
 
+def test_omitted_intervals_are_kept_apart_and_counted_ones_restart_at_zero() -> None:
+    run = parse_iperf3_text(recorded("loopback20_upload_omit1.txt"), source="t")  # iperf3 -O 1
+    assert run.omitted == (
+        Interval(0.0, 0.5, round(1.25 * 1024**2), 20_968_000.0),
+        Interval(0.5, 1.0, round(1.25 * 1024**2), 20_972_000.0),
+    )
+    assert [(i.start_s, i.end_s) for i in run.intervals] == [(0.0, 0.5), (0.5, 1.0), (1.0, 1.5), (1.5, 2.0)]
+    assert run.receiver is not None and run.receiver.rate_bps == 19_919_000.0
+    assert run.duration_s == 2.0 and run.error is None
+    # The summary leaves the omitted second out; the link carried it.
+    assert run.bytes_moved == round(4.75 * 1024**2) + 2 * round(1.25 * 1024**2)
+
+
 def test_parse_line_units_and_non_intervals() -> None:
     line = "[  5]   1.00-1.20   sec  2.29 MBytes  95.9 Mbits/sec    0   1.02 MBytes"
     assert parse_line(line) == Interval(1.0, 1.2, round(2.29 * 1024**2), 95.9e6)
     assert parse_line("[SUM]   0.00-0.20   sec   983 KBytes  40234 Kbits/sec") is None
     assert parse_line("[  5]   0.00-1.70   sec  0.00 Bytes  0.00 Kbits/sec     sender") is None
     assert parse_line("Connecting to host 10.77.0.1, port 5201") is None
+    assert parse_line("[  5]   0.50-1.00   sec  1.25 MBytes  20968 Kbits/sec          (omitted)") is None
 
 
 def test_garbage_and_time_travel_are_parse_errors() -> None:
