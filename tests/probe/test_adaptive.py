@@ -295,6 +295,16 @@ def test_tool_error_becomes_error_measurement(ctx: TestContext) -> None:
     assert m.bytes_used == 0 and m.server == "127.0.0.1:5201"
 
 
+def test_stalled_download_is_a_failure_not_a_zero(ctx: TestContext) -> None:
+    text = recorded("handwritten_stalled_download.txt")
+    runner = AdaptiveIperf3Runner(host="10.77.0.1", reverse=True, command_runner=Replay(text))
+    (m,) = runner.start_test(ctx)
+    assert m.error_kind is ErrorKind.TOOL_ERROR and m.download_mbps is None
+    assert m.error_message == "no bytes arrived in 0.60-2.60 s: no rate was measured"
+    assert m.bytes_used == 0 and m.raw is not None and m.raw.startswith(text.splitlines()[0])
+    assert m.raw.splitlines()[-1].startswith("lomsong-adaptive: stop=max_duration source=receiver ")
+
+
 def test_garbage_output_becomes_parse_error(ctx: TestContext) -> None:
     runner = AdaptiveIperf3Runner(host="h", command_runner=Replay("Segmentation fault"))
     (m,) = runner.start_test(ctx)
