@@ -52,6 +52,7 @@ from typing import Final
 from lomsong.probe.runners.iperf3_text import Interval
 
 __all__ = [
+    "DEFAULT_MAX_DURATION_S",
     "UPLOAD_MIN_WINDOW_S",
     "Decision",
     "Estimate",
@@ -71,6 +72,10 @@ _T975: Final = (
 )  # fmt: skip
 _EPS_S: Final = 1e-6
 UPLOAD_MIN_WINDOW_S: Final = 2.0
+# The one default cap of an early-stopping test, for the scheduler (`PathSettings.adaptive_max_s`)
+# and `lomsong probe measure --adaptive` alike: on a lossy 4G-like link the rule rarely calls the
+# answer clear sooner, and 2.5 s of a 10 s test's bytes keeps such a test near a quarter of them.
+DEFAULT_MAX_DURATION_S: Final = 2.5
 
 
 def t_quantile_975(df: int) -> float:
@@ -95,7 +100,7 @@ class StopRule:
     """The parameters of the rule in the module docstring."""
 
     threshold_mbps: float | None = None
-    max_duration_s: float = 2.5
+    max_duration_s: float = DEFAULT_MAX_DURATION_S
     bytes_cap: int | None = None
     warmup_s: float = 0.6
     min_window_s: float = 1.0
