@@ -20,7 +20,7 @@ from lomsong.probe.pathrun import path_runners
 from lomsong.probe.record import ErrorKind, Kind
 from lomsong.probe.runners.adaptive import AdaptiveIperf3Runner, LiveSubprocessRunner
 from lomsong.probe.runners.base import CommandResult, SubprocessRunner, TestContext
-from lomsong.probe.runners.early_stop import StopReason, StopRule, decide, t_quantile_975
+from lomsong.probe.runners.early_stop import StopReason, StopRule, decide, estimate, t_quantile_975
 from lomsong.probe.runners.iperf3 import Iperf3Runner
 from lomsong.probe.runners.iperf3_text import Interval, parse_iperf3_text, parse_line
 from tests.probe.conftest import FakeClock
@@ -206,6 +206,19 @@ def test_byte_cap_stops_before_it_is_passed() -> None:
 def test_without_threshold_stability_suffices() -> None:
     end_s, reason = first_stop(steady(40, 5, wobble=0.005), StopRule())
     assert reason is StopReason.STABLE and end_s == pytest.approx(1.6)
+
+
+def test_estimate_stands_for_a_fixed_10_s_test_start_up_included() -> None:
+    # TCP start-up: 0.6 s at a quarter of the rate, then 2 s at 40 Mbit/s.
+    ramp = [Interval(i / 5, (i + 1) / 5, 250_000, 10e6) for i in range(3)]
+    intervals = ramp + [Interval(0.6 + i / 5, 0.8 + i / 5, 1_000_000, 40e6) for i in range(10)]
+    est = estimate(intervals, StopRule())
+    assert est is not None and est.window_mbps == pytest.approx(40.0)
+    assert est.mbps == pytest.approx((0.6 * 10 + 9.4 * 40) / 10)  # what a 10 s test would report
+    plain = estimate(intervals, StopRule(reference_s=None))
+    assert plain is not None and plain.mbps == pytest.approx(40.0)
+    with pytest.raises(ValueError, match="reference_s"):
+        StopRule(reference_s=0)
 
 
 def test_rule_validation_and_quantiles() -> None:
