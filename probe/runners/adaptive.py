@@ -227,7 +227,7 @@ class AdaptiveIperf3Runner(Runner):
             message = run.error or done.stdout.strip()[-300:] or f"iperf3 exited with {done.returncode}"
             kind = run.error_kind or classify_iperf3_error(message)
             return [self.failure(ctx, stamp, kind, message, bytes_used=run.bytes_moved, raw=raw)]
-        if est.mbps <= 0:  # a stalled test is a failure, never a measured 0 Mbit/s
+        if est.window_mbps <= 0:  # a stalled test is a failure, never a measured (near) 0 Mbit/s
             window = f"{est.window_start_s:.2f}-{est.window_end_s:.2f} s"
             message = f"no bytes arrived in {window}: no rate was measured"
             kind = ErrorKind.TOOL_ERROR

@@ -316,6 +316,13 @@ def test_stalled_download_is_a_failure_not_a_zero(ctx: TestContext) -> None:
     assert m.error_message == "no bytes arrived in 0.60-2.60 s: no rate was measured"
     assert m.bytes_used == 0 and m.raw is not None and m.raw.startswith(text.splitlines()[0])
     assert m.raw.splitlines()[-1].startswith("lomsong-adaptive: stop=max_duration source=receiver ")
+    # Bytes in the first 0.2 s, then nothing: still no rate, not a tiny one.
+    first = "0.00-0.20   sec  0.00 Bytes  0.00 Kbits/sec"
+    started = text.replace(first, "0.00-0.20   sec   128 KBytes  5243 Kbits/sec")
+    assert started != text
+    runner = AdaptiveIperf3Runner(host="10.77.0.1", reverse=True, command_runner=Replay(started))
+    (m,) = runner.start_test(ctx)
+    assert m.error_kind is ErrorKind.TOOL_ERROR and m.download_mbps is None and m.bytes_used == 128 * 1024
 
 
 def test_garbage_output_becomes_parse_error(ctx: TestContext) -> None:
