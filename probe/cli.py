@@ -22,7 +22,6 @@ __all__ = ["default_config_path", "measure_runner", "register"]
 
 _CARRIERS = ("viettel", "vnpt", "mobifone", "vietnamobile", "gmobile", "itel", "fpt", "cmc", "sctv")
 _ACCESS = ("5g_sa", "5g_nsa", "4g", "3g", "2g", "fixed", "wifi", "unknown")
-_FIXED_DURATION_S = 10
 _CONFIG_HELP = "probe.toml (mặc định / default: $LOMSONG_PROBE_CONFIG hoặc ./probe.toml)"
 
 
@@ -138,6 +137,7 @@ def measure_runner(args: argparse.Namespace, host: str, port: int) -> Runner:
     """The runner of ``probe measure``. With ``--adaptive`` (TCP) it is the scheduler's own
     (`path_runners` on a one-direction path), so both share one stopping rule, cap, threshold
     and congestion control; the options given override them as they would in probe.toml."""
+    from lomsong.probe.runners.early_stop import FIXED_TEST_S
     from lomsong.probe.runners.iperf3 import Iperf3Runner
 
     if args.adaptive and not args.udp:
@@ -162,7 +162,7 @@ def measure_runner(args: argparse.Namespace, host: str, port: int) -> Runner:
     return Iperf3Runner(
         host=host,
         port=port,
-        duration_s=_FIXED_DURATION_S if args.duration is None else args.duration,
+        duration_s=FIXED_TEST_S if args.duration is None else args.duration,
         reverse=args.reverse,
         udp=args.udp,
         bytes_cap=args.bytes_cap,

@@ -37,7 +37,7 @@ from lomsong.probe.plan import (
     SpeedtestSettings,
 )
 from lomsong.probe.record import Access, Carrier, Setting
-from lomsong.probe.runners.early_stop import DEFAULT_MAX_DURATION_S
+from lomsong.probe.runners.early_stop import DEFAULT_MAX_DURATION_S, FIXED_TEST_S
 from lomsong.probe.spool import SpoolPolicy
 
 __all__ = [
@@ -129,7 +129,7 @@ class PathSettings(_Strict):
     plan_down_mbps: float | None = Field(default=None, gt=0)
     iperf3: str
     directions: tuple[Direction, ...] = Field(default=("down", "up"), min_length=1)
-    duration_s: int = Field(default=10, ge=1, le=300)
+    duration_s: int = Field(default=FIXED_TEST_S, ge=1, le=300)
     bytes_cap: int | None = Field(default=None, ge=1)
     congestion: str = Field(
         default="bbr",

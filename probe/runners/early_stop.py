@@ -63,6 +63,7 @@ from lomsong.probe.runners.iperf3_text import Interval
 
 __all__ = [
     "DEFAULT_MAX_DURATION_S",
+    "FIXED_TEST_S",
     "UPLOAD_MIN_WINDOW_S",
     "Decision",
     "Estimate",
@@ -86,6 +87,9 @@ UPLOAD_MIN_WINDOW_S: Final = 2.0
 # and `lomsong probe measure --adaptive` alike: on a lossy 4G-like link the rule rarely calls the
 # answer clear sooner, and 2.5 s of a 10 s test's bytes keeps such a test near a quarter of them.
 DEFAULT_MAX_DURATION_S: Final = 2.5
+# The duration of the fixed method's test (`PathSettings.duration_s`, `lomsong probe measure`),
+# which an early-stopping estimate stands for (`StopRule.reference_s`).
+FIXED_TEST_S: Final = 10
 
 
 def t_quantile_975(df: int) -> float:
@@ -116,7 +120,7 @@ class StopRule:
     min_window_s: float = 1.0
     max_rel_half_width: float = 0.025
     hac_lag: int = 2
-    reference_s: float | None = 10.0
+    reference_s: float | None = FIXED_TEST_S
 
     def __post_init__(self) -> None:
         if self.max_duration_s <= 0 or self.warmup_s < 0 or self.min_window_s <= 0:
