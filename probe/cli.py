@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from lomsong.probe.config import ProbeConfig
     from lomsong.probe.record import Measurement
+    from lomsong.probe.runners.base import Runner
 
-__all__ = ["default_config_path", "register"]
+__all__ = ["default_config_path", "measure_runner", "register"]
 
 _CARRIERS = ("viettel", "vnpt", "mobifone", "vietnamobile", "gmobile", "itel", "fpt", "cmc", "sctv")
 _ACCESS = ("5g_sa", "5g_nsa", "4g", "3g", "2g", "fixed", "wifi", "unknown")
@@ -41,7 +42,10 @@ def register(subparsers: Any) -> None:
     measure.add_argument("--iperf3", required=True, metavar="HOST[:PORT]")
     measure.add_argument("--reverse", action="store_true", help="tải xuống (download, -R)")
     measure.add_argument("--udp", action="store_true", help="UDP: jitter, loss")
-    measure.add_argument("--duration", type=int, default=10, metavar="S")
+    measure.add_argument(
+        "--duration", type=int, default=None, metavar="S",
+        help="thời lượng (duration; default 10 s; with --adaptive, at most the probe's cap of 2.5 s)",
+    )  # fmt: skip
     measure.add_argument("--interface", metavar="IF", help="bind to this interface")
     measure.add_argument("--carrier", choices=(*_CARRIERS, "other", "unknown"), default="unknown")
     measure.add_argument("--access", choices=_ACCESS, default="unknown")
@@ -50,7 +54,8 @@ def register(subparsers: Any) -> None:
     measure.add_argument(
         "--adaptive",
         action="store_true",
-        help="dừng sớm khi kết luận rõ (stop early once the verdict is clear)",
+        help="dừng sớm khi kết luận rõ, như đầu đo theo lịch (stop early once the verdict is clear,"
+        " with the scheduled probe's rule, cap, threshold and congestion control)",
     )
     measure.add_argument(
         "--threshold-mbps", type=float, default=None, metavar="MBPS", help="ngưỡng (threshold)"
@@ -60,7 +65,8 @@ def register(subparsers: Any) -> None:
     )
     measure.add_argument(
         "--congestion", default=None, metavar="ALG",
-        help="TCP congestion control, e.g. bbr, cubic (default: the host's)",
+        help="TCP congestion control, e.g. bbr, cubic (default: the host's; with --adaptive, the"
+        " probe's, bbr)",
     )  # fmt: skip
     measure.set_defaults(handler=_handle_measure)
 
@@ -108,8 +114,7 @@ def describe(m: Measurement) -> str:
 def _handle_measure(args: argparse.Namespace) -> int:
     from lomsong.probe.config import split_host_port
     from lomsong.probe.record import Access, Carrier
-    from lomsong.probe.runners.base import Runner, TestContext
-    from lomsong.probe.runners.iperf3 import Iperf3Runner
+    from lomsong.probe.runners.base import TestContext
 
     try:
         host, port = split_host_port(args.iperf3)
@@ -122,30 +127,47 @@ def _handle_measure(args: argparse.Namespace) -> int:
         carrier=Carrier(args.carrier),
         access=Access(args.access),
     )
-    runner: Runner
-    if args.adaptive and not args.udp:
-        from lomsong.probe.runners.adaptive import AdaptiveIperf3Runner
-        from lomsong.probe.runners.early_stop import StopRule
-
-        rule = StopRule(
-            threshold_mbps=args.threshold_mbps, max_duration_s=args.duration, bytes_cap=args.bytes_cap
-        )
-        runner = AdaptiveIperf3Runner(
-            host=host, port=port, reverse=args.reverse, rule=rule, congestion=args.congestion
-        )
-    else:
-        runner = Iperf3Runner(
-            host=host,
-            port=port,
-            duration_s=args.duration,
-            reverse=args.reverse,
-            udp=args.udp,
-            bytes_cap=args.bytes_cap,
-            congestion=args.congestion,
-        )
+    runner = measure_runner(args, host, port)
     (measurement,) = runner.start_test(ctx)
     print(measurement.model_dump_json() if args.json else describe(measurement))
     return 0 if measurement.error_kind is None else 1
+
+
+def measure_runner(args: argparse.Namespace, host: str, port: int) -> Runner:
+    """The runner of ``probe measure``. With ``--adaptive`` (TCP) it is the scheduler's own
+    (`path_runners` on a one-direction path), so both share one stopping rule, cap, threshold
+    and congestion control; the options given override them as they would in probe.toml."""
+    from lomsong.probe.runners.early_stop import FIXED_TEST_S
+    from lomsong.probe.runners.iperf3 import Iperf3Runner
+
+    if args.adaptive and not args.udp:
+        from lomsong.probe.config import PathSettings
+        from lomsong.probe.pathrun import path_runners
+
+        direction = "down" if args.reverse else "up"
+        given = {
+            "duration_s": args.duration,
+            "bytes_cap": args.bytes_cap,
+            "congestion": args.congestion,
+            f"threshold_{direction}_mbps": args.threshold_mbps,
+        }
+        path = PathSettings.model_validate(
+            {"name": "measure", "iperf3": f"{host}:{port}", "interface": args.interface,
+             "carrier": args.carrier, "access": args.access, "directions": [direction],
+             "method": "adaptive"}
+            | {key: value for key, value in given.items() if value is not None}
+        )  # fmt: skip
+        (runner,) = path_runners(path)
+        return runner
+    return Iperf3Runner(
+        host=host,
+        port=port,
+        duration_s=FIXED_TEST_S if args.duration is None else args.duration,
+        reverse=args.reverse,
+        udp=args.udp,
+        bytes_cap=args.bytes_cap,
+        congestion=args.congestion,
+    )
 
 
 def _load(path: Path | None) -> ProbeConfig:

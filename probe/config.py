@@ -37,6 +37,7 @@ from lomsong.probe.plan import (
     SpeedtestSettings,
 )
 from lomsong.probe.record import Access, Carrier, Setting
+from lomsong.probe.runners.early_stop import DEFAULT_MAX_DURATION_S, FIXED_TEST_S
 from lomsong.probe.spool import SpoolPolicy
 
 __all__ = [
@@ -128,7 +129,7 @@ class PathSettings(_Strict):
     plan_down_mbps: float | None = Field(default=None, gt=0)
     iperf3: str
     directions: tuple[Direction, ...] = Field(default=("down", "up"), min_length=1)
-    duration_s: int = Field(default=10, ge=1, le=300)
+    duration_s: int = Field(default=FIXED_TEST_S, ge=1, le=300)
     bytes_cap: int | None = Field(default=None, ge=1)
     congestion: str = Field(
         default="bbr",
@@ -141,7 +142,7 @@ class PathSettings(_Strict):
     budget: BudgetSettings | None = None
     speedtest: SpeedtestSettings | None = None
     method: Method | None = None
-    adaptive_max_s: float = Field(default=2.5, gt=0, le=60)
+    adaptive_max_s: float = Field(default=DEFAULT_MAX_DURATION_S, gt=0, le=60)
     threshold_down_mbps: float | None = Field(default=None, gt=0)
     threshold_up_mbps: float | None = Field(default=None, gt=0)
 

@@ -16,7 +16,8 @@ every interval, and those intervals feed the stopping rule (the sender's counts 
 goodput as the socket buffer grows). The sender's intervals still enforce the byte cap and the
 maximum duration, and take over, with a 2 s window, when ``ss`` is unavailable.
 
-The Measurement carries the window estimate as the rate, ``bytes_used`` from iperf3's summary (the
+The Measurement carries the estimate (`probe.runners.early_stop`, rule 3: what a fixed 10 s
+test would report, its start-up included) as the rate, ``bytes_used`` from iperf3's summary (the
 larger of its sender and receiver totals; the sum of the intervals when there is no summary) and
 ``duration_s`` from the summary (else the last interval's end). A test stopped (by its byte cap)
 before the warm-up ended reports the rate over all its intervals, ramp included. `raw` keeps the
@@ -226,6 +227,11 @@ class AdaptiveIperf3Runner(Runner):
             message = run.error or done.stdout.strip()[-300:] or f"iperf3 exited with {done.returncode}"
             kind = run.error_kind or classify_iperf3_error(message)
             return [self.failure(ctx, stamp, kind, message, bytes_used=run.bytes_moved, raw=raw)]
+        if est.window_mbps <= 0:  # a stalled test is a failure, never a measured (near) 0 Mbit/s
+            window = f"{est.window_start_s:.2f}-{est.window_end_s:.2f} s"
+            message = f"no bytes arrived in {window}: no rate was measured"
+            kind = ErrorKind.TOOL_ERROR
+            return [self.failure(ctx, stamp, kind, message, bytes_used=run.bytes_moved, raw=raw)]
         # An interrupt we asked for is the normal end; any other error stays on the record.
         error = None if run.error is not None and run.error.startswith("interrupt") else run.error
         return [
@@ -333,5 +339,6 @@ def _trailer(
     return (
         f"lomsong-adaptive: stop={reason} source={source} "
         f"window={est.window_start_s:.2f}-{est.window_end_s:.2f}s "
-        f"n={est.n_intervals} estimate={est.mbps:.3f} Mbit/s half-width={width}{note}"
+        f"n={est.n_intervals} estimate={est.mbps:.3f} Mbit/s window_mean={est.window_mbps:.3f} Mbit/s "
+        f"half-width={width}{note}"
     )

@@ -54,6 +54,8 @@ _ERROR_PATTERNS: Final[tuple[tuple[str, ErrorKind], ...]] = (
     ("unable to send", ErrorKind.INTERRUPTED),
 )
 _USEC_PER_MS: Final = 1000.0
+# The first iperf3 release whose UDP output has end.sum_received (the receiver's totals).
+_UDP_RECEIVER_SUMS: Final = (3, 11)
 _TIMEOUT_MARGIN_S: Final = 15.0
 
 
@@ -123,21 +125,74 @@ def _mean_rtt_ms(end: dict[str, Any], source: str) -> float | None:
     return sum(rtts) / len(rtts) / _USEC_PER_MS if rtts else None
 
 
+def _version(text: str | None) -> tuple[int, ...] | None:
+    """``"3.17.1"`` -> ``(3, 17, 1)``; None when absent or not dotted numbers.
+
+    >>> _version("3.9"), _version("3.10.1+dfsg"), _version(None)
+    ((3, 9), (3, 10, 1), None)
+    """
+    m = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", text or "")
+    return None if m is None else tuple(int(g) for g in m.groups() if g is not None)
+
+
+def _udp_received(
+    end: dict[str, Any], version: tuple[int, ...] | None, source: str
+) -> tuple[dict[str, Any], str, float | None, float | None]:
+    """(receiver block, its name, received bytes, received bit/s) of a UDP run.
+
+    iperf3 3.11 added ``end.sum_received`` (the receiver's bytes, rate, jitter and loss) to UDP
+    output. Before it (3.10.1 and older), ``end.sum`` is the only total and mixes both sides:
+    ``bytes`` and ``bits_per_second`` are the *sender's* (its ``total_sent``, the offered load),
+    while ``jitter_ms``, ``lost_packets``, ``packets`` and ``lost_percent`` are the receiver's.
+    What arrived is then the sender's bytes times the share of datagrams the receiver did not
+    count as lost (iperf3's datagrams all have the same size), over the block's seconds.
+    """
+    received = _obj(end.get("sum_received"), "end.sum_received", source)
+    if received or (version is not None and version >= _UDP_RECEIVER_SUMS):
+        where = "end.sum_received"
+        return (
+            received,
+            where,
+            _num(received, "bytes", where, source),
+            _num(received, "bits_per_second", where, source),
+        )
+    udp_sum = _obj(end.get("sum"), "end.sum", source)
+    sent_bytes = _num(udp_sum, "bytes", "end.sum", source)
+    packets = _num(udp_sum, "packets", "end.sum", source)
+    lost = _num(udp_sum, "lost_packets", "end.sum", source)
+    seconds = _num(udp_sum, "seconds", "end.sum", source)
+    if sent_bytes is None or not packets or lost is None or not seconds:
+        return udp_sum, "end.sum", None, None
+    nbytes = sent_bytes * max(packets - lost, 0.0) / packets
+    return udp_sum, "end.sum", nbytes, nbytes * 8 / seconds
+
+
 def parse_iperf3(text: str, *, source: str) -> Iperf3Result:
     """Read one `iperf3 --json` document.
 
-    TCP rate: `end.sum_received` (what arrived, see the module docstring). UDP: rate from
-    `end.sum_received` when present (iperf3 >= 3.10), else `end.sum`; jitter and loss from
-    `end.sum`. `bytes_moved` is the larger of the sent and received totals: one flow counted once,
-    as close as iperf3 gets to what the test cost on a metered SIM. The mean RTT averages the sender
-    streams; for a download the sender is the server, whose numbers come with
-    ``--get-server-output``. An interrupted run keeps its partial numbers and its error; a run with
-    only an error has none. Raises `ParseError` naming `source` for text that is not such JSON.
+    TCP rate: `end.sum_received` (what arrived, see the module docstring). UDP: the receiver's
+    figures, which sit in a different place per version (see `_udp_received`): `end.sum_received`
+    for rate, jitter and loss from iperf3 3.11 on; before it, jitter and loss from `end.sum` and the
+    rate from `end.sum`'s sender total scaled by the datagrams that arrived. `bytes_moved` is the
+    larger of the sent and received totals: one flow counted once, as close as iperf3 gets to what
+    the test cost on a metered SIM. The mean RTT averages the sender streams; for a download the
+    sender is the server, whose numbers come with ``--get-server-output``.
+
+    A run never yields a measured zero: an interrupted run keeps its partial numbers and its error;
+    a run with only an error has none; a run without an error whose receiver reports no bytes (or
+    no results at all, e.g. an empty `end`) gets ``error_kind`` `tool_error` and an `error` saying
+    what was missing, and no rate. Raises `ParseError` naming `source` for text that is not such
+    JSON.
 
     >>> parse_iperf3('{"start": {"version": "iperf 3.12"}, "end": {}, '
     ...              '"error": "the server is busy running a test. try again later"}',
     ...              source="t").error_kind
     <ErrorKind.SERVER_BUSY: 'server_busy'>
+    >>> r = parse_iperf3('{"start": {"version": "iperf 3.12"}, "end": {}}', source="t")
+    >>> r.error_kind, r.received_bps
+    (<ErrorKind.TOOL_ERROR: 'tool_error'>, None)
+    >>> r.error
+    'iperf3 reported no error, but its end block is empty: no rate was measured'
     """
     try:
         doc = json.loads(text)
@@ -154,24 +209,36 @@ def parse_iperf3(text: str, *, source: str) -> Iperf3Result:
     error = doc.get("error")
     if error is not None and not isinstance(error, str):
         raise ParseError(f"error is {error!r}, expected text", source=source)
-    version = start.get("version")
+    version_text = start.get("version")
+    version_text = re.sub(r"^iperf\s*", "", version_text) if isinstance(version_text, str) else None
     connecting = _obj(start.get("connecting_to"), "start.connecting_to", source)
     protocol = test_start.get("protocol")
+    udp = protocol == "UDP"
 
     sent = _obj(end.get("sum_sent"), "end.sum_sent", source)
-    received = _obj(end.get("sum_received"), "end.sum_received", source)
     udp_sum = _obj(end.get("sum"), "end.sum", source)
-    rate_block, rate_where = (received, "end.sum_received") if received else (udp_sum, "end.sum")
-    received_bps = _num(rate_block, "bits_per_second", rate_where, source)
-    received_bytes = _num(rate_block, "bytes", rate_where, source)
+    if udp:
+        rate_block, rate_where, received_bytes, received_bps = _udp_received(
+            end, _version(version_text), source
+        )
+    else:
+        rate_block, rate_where = _obj(end.get("sum_received"), "end.sum_received", source), "end.sum_received"
+        received_bytes = _num(rate_block, "bytes", rate_where, source)
+        received_bps = _num(rate_block, "bits_per_second", rate_where, source)
     duration_s = _num(rate_block, "seconds", rate_where, source)
-    if error is not None and not received_bytes:
-        # The receiver's report never came back (e.g. interrupted): only the sender side is known.
-        received_bps, duration_s = None, _num(sent, "seconds", "end.sum_sent", source)
-    totals = [
-        _num(block, "bytes", where, source) or 0.0
-        for block, where in ((sent, "end.sum_sent"), (received, "end.sum_received"), (udp_sum, "end.sum"))
-    ]
+    sent_bytes = _num(sent, "bytes", "end.sum_sent", source) or _num(udp_sum, "bytes", "end.sum", source)
+    error_kind = None if error is None else classify_iperf3_error(error)
+    if not received_bytes:
+        # Nothing arrived, or the receiver's report never came back: no rate, whatever iperf3
+        # printed as bits_per_second. Without an error of iperf3's own, say what was missing.
+        received_bps = None
+        duration_s = _num(sent, "seconds", "end.sum_sent", source) or duration_s
+        if error is None:
+            moved = f" (the sender sent {sent_bytes:.0f} bytes)" if sent_bytes else ""
+            missing = f"{rate_where} has no bytes{moved}" if end else "its end block is empty"
+            error = f"iperf3 reported no error, but {missing}: no rate was measured"
+            error_kind = ErrorKind.TOOL_ERROR
+    totals = [sent_bytes or 0.0, received_bytes or 0.0]
     retransmits = _num(sent, "retransmits", "end.sum_sent", source)
     rtt_ms = _mean_rtt_ms(end, source)
     if rtt_ms is None and isinstance(doc.get("server_output_json"), dict):
@@ -179,21 +246,21 @@ def parse_iperf3(text: str, *, source: str) -> Iperf3Result:
         rtt_ms = _mean_rtt_ms(server_end, source)
     host, port = connecting.get("host"), connecting.get("port")
     return Iperf3Result(
-        tool_version=re.sub(r"^iperf\s*", "", version) if isinstance(version, str) else None,
+        tool_version=version_text,
         protocol=protocol if isinstance(protocol, str) else None,
         reverse=bool(test_start.get("reverse", 0)),
         num_streams=int(test_start["num_streams"]) if "num_streams" in test_start else None,
         received_bps=received_bps,
         sent_bps=_num(sent or udp_sum, "bits_per_second", "end.sum_sent", source),
-        bytes_moved=int(max(totals)),
+        bytes_moved=round(max(totals)),
         duration_s=duration_s,
         retransmits=None if retransmits is None else int(retransmits),
         mean_rtt_ms=rtt_ms,
-        jitter_ms=_num(udp_sum, "jitter_ms", "end.sum", source),
-        lost_percent=_num(udp_sum, "lost_percent", "end.sum", source),
+        jitter_ms=_num(rate_block, "jitter_ms", rate_where, source) if udp and received_bytes else None,
+        lost_percent=_num(rate_block, "lost_percent", rate_where, source) if udp and received_bytes else None,
         server=f"{host}:{port}" if host is not None and port is not None else None,
         error=error,
-        error_kind=None if error is None else classify_iperf3_error(error),
+        error_kind=error_kind,
     )
 
 

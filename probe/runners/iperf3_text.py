@@ -7,7 +7,9 @@ whole output once the process has ended (`parse_iperf3_text`).
 Units follow iperf3's own printing: transfers in binary multiples (``KBytes`` = 1024 bytes),
 bit rates in decimal multiples (``Kbits/sec`` = 1000 bit/s). The summary after the dashed line
 carries a ``sender`` and a ``receiver`` line; after an interrupt (SIGINT) the client knows only its
-own side, and the other side reads ``0.00 Bytes``.
+own side, and the other side reads ``0.00 Bytes``. With ``-O N`` the first N seconds are printed
+as intervals marked ``(omitted)``; the counted intervals then start again at 0.00 and the summary
+leaves the omitted seconds out.
 
 Example
 -------
@@ -35,6 +37,7 @@ _LINE: Final = re.compile(
     r"(?P<rate>\d+(?:\.\d+)?)\s+(?P<runit>[KMGT]?)bits/sec\b(?P<rest>.*)$"
 )
 _ROLE: Final = re.compile(r"\b(sender|receiver)\s*$")
+_OMITTED: Final = re.compile(r"\(omitted\)\s*$")
 _ERROR: Final = re.compile(r"^iperf3: (?P<text>(?:error|interrupt).*)$")
 
 
@@ -67,6 +70,7 @@ class Iperf3TextRun:
     """Everything one text-mode run printed that the probe uses."""
 
     intervals: tuple[Interval, ...]
+    omitted: tuple[Interval, ...] = ()
     sender: Total | None = None
     receiver: Total | None = None
     error: str | None = None
@@ -74,14 +78,16 @@ class Iperf3TextRun:
 
     @property
     def bytes_moved(self) -> int:
-        """The larger of the summary's sender and receiver totals, else the sum of the intervals.
+        """The larger of the summary's sender and receiver totals, else the sum of the intervals,
+        plus the omitted intervals (``-O``), which the summary leaves out but the link carried.
 
         As in `parse_iperf3`: one flow counted once, as close as iperf3 gets to what it cost.
         """
+        omitted = sum(i.bytes for i in self.omitted)
         totals = [t.bytes for t in (self.sender, self.receiver) if t is not None]
         if totals and max(totals) > 0:
-            return max(totals)
-        return sum(i.bytes for i in self.intervals)
+            return max(totals) + omitted
+        return sum(i.bytes for i in self.intervals) + omitted
 
     @property
     def duration_s(self) -> float | None:
@@ -101,12 +107,14 @@ def _parse_match(m: re.Match[str]) -> tuple[float, float, int, float]:
 def parse_line(line: str) -> Interval | None:
     """The interval reported on `line`, or None for any other line (headers, summary, errors).
 
-    Summary lines (ending in ``sender``/``receiver``) and ``[SUM]`` lines are not intervals.
+    Summary lines (ending in ``sender``/``receiver``), ``[SUM]`` lines and intervals marked
+    ``(omitted)`` are not intervals of the test.
 
     >>> parse_line("[  5]   0.00-3.00   sec  14.4 MBytes  40362 Kbits/sec    0             sender")
+    >>> parse_line("[  5]   0.00-0.50   sec  1.25 MBytes  20969 Kbits/sec          (omitted)")
     """
     m = _LINE.match(line.strip())
-    if m is None or m["id"] == "SUM" or _ROLE.search(m["rest"]):
+    if m is None or m["id"] == "SUM" or _ROLE.search(m["rest"]) or _OMITTED.search(m["rest"]):
         return None
     start, end, nbytes, rate = _parse_match(m)
     return Interval(start, end, nbytes, rate)
@@ -115,7 +123,8 @@ def parse_line(line: str) -> Interval | None:
 def parse_iperf3_text(text: str, *, source: str) -> Iperf3TextRun:
     """Read the whole text output of one run (stdout and stderr together, in order).
 
-    Intervals are those printed before the summary's dashed line. An ``iperf3: error ...`` or
+    Intervals are those printed before the summary's dashed line; those marked ``(omitted)`` go to
+    `omitted` (their clock restarts with the first counted interval). An ``iperf3: error ...`` or
     ``iperf3: interrupt ...`` line becomes `error` with its kind. Raises `ParseError` naming
     `source` and the line when an interval goes back in time or the output is not iperf3's.
 
@@ -125,6 +134,7 @@ def parse_iperf3_text(text: str, *, source: str) -> Iperf3TextRun:
     <ErrorKind.CONNECTION_REFUSED: 'connection_refused'>
     """
     intervals: list[Interval] = []
+    omitted: list[Interval] = []
     totals: dict[str, Total] = {}
     error: str | None = None
     in_summary = False
@@ -150,16 +160,21 @@ def parse_iperf3_text(text: str, *, source: str) -> Iperf3TextRun:
         role = _ROLE.search(m["rest"])
         if role is not None:
             totals.setdefault(role[1], Total(role[1], end - start, nbytes, rate))  # type: ignore[arg-type]
-        elif not in_summary:
-            if intervals and start < intervals[-1].start_s:
-                raise ParseError(
-                    f"interval {start:.2f}-{end:.2f} s goes back in time", source=source, line=number
-                )
+        elif in_summary:
+            continue
+        elif _OMITTED.search(m["rest"]):
+            omitted.append(Interval(start, end, nbytes, rate))
+        elif intervals and start < intervals[-1].start_s:
+            raise ParseError(
+                f"interval {start:.2f}-{end:.2f} s goes back in time", source=source, line=number
+            )
+        else:
             intervals.append(Interval(start, end, nbytes, rate))
     if not recognised and text.strip():
         raise ParseError("no iperf3 interval, summary or error line: not iperf3 text output", source=source)
     return Iperf3TextRun(
         intervals=tuple(intervals),
+        omitted=tuple(omitted),
         sender=totals.get("sender"),
         receiver=totals.get("receiver"),
         error=error,

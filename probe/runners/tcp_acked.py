@@ -5,15 +5,16 @@ fills in chunks as it drains and grows while TCP autotunes it, so the sender's i
 run ahead of what reached the server: recorded here on a 40 Mbit/s link with 20 ms delay and
 0.5% loss, a 3-second upload's sender-side rate was 7% above the goodput, and one verdict in three
 against 40 Mbit/s was wrong. The kernel knows the truth: ``bytes_acked`` in ``ss -ti`` is what the
-server's TCP has acknowledged, i.e. what it received in order.
+server's TCP has acknowledged, i.e. what it received in order, and ``sacked`` (with ``mss``) what
+it received beyond a hole left by a loss (`TcpSocket.bytes_delivered`).
 
 `AckedSampler` polls ``ss -tinpH '( dport = :PORT )'`` (6 ms on this machine) every `period_s`
 while the test runs, keeps the socket of the iperf3 process with the most acknowledged bytes (the
 data stream; the control connection has moved a few hundred bytes), and turns successive samples
-into `Interval`\\ s, timed from the first sample, which feed the same stopping rule
-(`probe.runners.early_stop`) as iperf3's own intervals. A sample's time is the midpoint of the
-``ss`` call. `ss` runs in the caller's network namespace, like iperf3 itself; it needs no root to
-see the caller's own processes.
+of its delivered bytes into `Interval`\\ s, timed from the socket's first sighting, which feed the same
+stopping rule (`probe.runners.early_stop`) as iperf3's own intervals. A sample's time is the
+midpoint of the ``ss`` call. `ss` runs in the caller's network namespace, like iperf3 itself; it
+needs no root to see the caller's own processes.
 
 `parse_ss` is pure. When ``ss`` is missing, fails, or never shows the process's data socket, the
 sampler gives nothing and the caller falls back to the sender's counts (and says so).
@@ -45,8 +46,10 @@ _STATES: Final = frozenset(
      "LAST-ACK", "CLOSING", "UNCONN", "LISTEN", "CLOSED"}
 )  # fmt: skip
 _PID: Final = re.compile(r"pid=(\d+)")
-_COUNTER: Final = re.compile(r"\b(bytes_sent|bytes_acked|bytes_received):(\d+)\b")
+_COUNTER: Final = re.compile(r"\b(bytes_sent|bytes_acked|bytes_received|sacked|mss):(\d+)\b")
 _SS_TIMEOUT_S: Final = 2.0
+_SEEK_PERIOD_S: Final = 0.05
+_MAX_SEEK_SAMPLES: Final = 400
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +63,22 @@ class TcpSocket:
     bytes_sent: int | None
     bytes_acked: int | None
     bytes_received: int | None
+    sacked: int = 0
+    mss: int | None = None
+
+    @property
+    def bytes_delivered(self) -> int | None:
+        """What the peer has received, in order or not: the cumulatively acknowledged bytes plus
+        the segments it acknowledged selectively (SACK) beyond a hole, ``sacked`` x ``mss``.
+
+        After a loss the cumulative ACK stalls for a round trip (more while a queue inflates
+        it) and then jumps, while the peer kept receiving: ``bytes_acked`` alone moves in lumps
+        as large as a round trip's worth of data, which a window of a second or two cannot
+        average out on a lossy link with long round trips.
+        """
+        if self.bytes_acked is None:
+            return None
+        return self.bytes_acked + self.sacked * (self.mss or 0)
 
 
 def parse_ss(text: str) -> list[TcpSocket]:
@@ -80,6 +99,7 @@ def parse_ss(text: str) -> list[TcpSocket]:
         sockets.append(TcpSocket(
             head[0], head[3], head[4], pids,
             counters.get("bytes_sent"), counters.get("bytes_acked"), counters.get("bytes_received"),
+            counters.get("sacked", 0), counters.get("mss"),
         ))  # fmt: skip
 
     for line in text.splitlines():
@@ -100,8 +120,9 @@ class AckedSampler:
     """Acknowledged bytes of process `pid`'s data socket to `port`, as intervals (module docstring).
 
     `poll(pid)` is cheap to call often: it samples only when `period_s` has passed since the last
-    sample, and returns True when it added an interval. After a failure of ``ss`` itself,
-    `failed` says why and polling stops.
+    sample (every 50 ms until the data socket has shown, so that its first sighting, the origin
+    of the intervals, falls near the test's start), and returns True when it added an interval.
+    After a failure of ``ss`` itself, `failed` says why and polling stops.
     """
 
     port: int
@@ -114,6 +135,7 @@ class AckedSampler:
     _origin: float | None = field(default=None, init=False)
     _last: tuple[float, int] | None = field(default=None, init=False)
     _socket: str | None = field(default=None, init=False)
+    _seen: dict[str, list[tuple[float, int]]] = field(default_factory=dict, init=False)
     _next_at: float = field(default=0.0, init=False)
 
     def argv(self) -> list[str]:
@@ -123,7 +145,6 @@ class AckedSampler:
         before = self.clock()
         if self.failed is not None or before < self._next_at:
             return False
-        self._next_at = before + self.period_s
         try:
             done = self.command_runner(self.argv(), timeout_s=_SS_TIMEOUT_S)
         except (OSError, subprocess.SubprocessError) as exc:
@@ -133,34 +154,38 @@ class AckedSampler:
         if done.returncode != 0:
             self.failed = f"{self.executable} exited with {done.returncode}: {done.stderr.strip()[:200]}"
             return False
-        acked = self._acked(parse_ss(done.stdout), pid)
-        if acked is None:
-            return False
-        if self._last is None:
-            self._origin, self._last = at, (at, acked)
-            return False
-        assert self._origin is not None
-        last_at, last_acked = self._last
-        if at <= last_at or acked < last_acked:
-            return False
-        self._last = (at, acked)
-        seconds = at - last_at
-        moved = acked - last_acked
-        self.intervals.append(
-            Interval(last_at - self._origin, at - self._origin, moved, moved * 8 / seconds)
-        )
-        return True
+        added = self._sample(at, [s for s in parse_ss(done.stdout) if pid in s.pids])
+        # Until the data socket is known, look often: its first sighting is the test's origin.
+        self._next_at = before + (self.period_s if self._socket is not None else _SEEK_PERIOD_S)
+        return added
 
-    def _acked(self, sockets: Sequence[TcpSocket], pid: int) -> int | None:
-        mine = [s for s in sockets if pid in s.pids and s.bytes_acked is not None]
+    def _sample(self, at: float, mine: Sequence[TcpSocket]) -> bool:
         if self._socket is None:
+            for s in mine:
+                seen = self._seen.setdefault(s.local, [])
+                if len(seen) < _MAX_SEEK_SAMPLES:
+                    seen.append((at, s.bytes_delivered or 0))
             # The data stream is the socket that has moved the most; the control connection
             # stays at a few hundred bytes. Wait until one has clearly started (64 KiB).
             busiest = max(mine, key=lambda s: s.bytes_acked or 0, default=None)
             if busiest is None or (busiest.bytes_acked or 0) < 65_536:
-                return None
+                return False
             self._socket = busiest.local
-        for s in mine:
-            if s.local == self._socket:
-                return s.bytes_acked
-        return None
+            first, *rest = self._seen.pop(busiest.local)
+            self._seen.clear()
+            self._origin, self._last = first[0], first
+            return any([self._add(*sample) for sample in rest])
+        delivered = next((s.bytes_delivered for s in mine if s.local == self._socket), None)
+        return delivered is not None and self._add(at, delivered)
+
+    def _add(self, at: float, delivered: int) -> bool:
+        assert self._origin is not None and self._last is not None
+        last_at, last = self._last
+        if at <= last_at or delivered < last:
+            return False
+        self._last = (at, delivered)
+        moved = delivered - last
+        self.intervals.append(
+            Interval(last_at - self._origin, at - self._origin, moved, moved * 8 / (at - last_at))
+        )
+        return True

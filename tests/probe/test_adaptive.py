@@ -20,7 +20,7 @@ from lomsong.probe.pathrun import path_runners
 from lomsong.probe.record import ErrorKind, Kind
 from lomsong.probe.runners.adaptive import AdaptiveIperf3Runner, LiveSubprocessRunner
 from lomsong.probe.runners.base import CommandResult, SubprocessRunner, TestContext
-from lomsong.probe.runners.early_stop import StopReason, StopRule, decide, t_quantile_975
+from lomsong.probe.runners.early_stop import StopReason, StopRule, decide, estimate, t_quantile_975
 from lomsong.probe.runners.iperf3 import Iperf3Runner
 from lomsong.probe.runners.iperf3_text import Interval, parse_iperf3_text, parse_line
 from tests.probe.conftest import FakeClock
@@ -139,12 +139,26 @@ def test_refused_is_an_error_without_intervals() -> None:
     assert run.bytes_moved == 0 and run.duration_s is None
 
 
+def test_omitted_intervals_are_kept_apart_and_counted_ones_restart_at_zero() -> None:
+    run = parse_iperf3_text(recorded("loopback20_upload_omit1.txt"), source="t")  # iperf3 -O 1
+    assert run.omitted == (
+        Interval(0.0, 0.5, round(1.25 * 1024**2), 20_968_000.0),
+        Interval(0.5, 1.0, round(1.25 * 1024**2), 20_972_000.0),
+    )
+    assert [(i.start_s, i.end_s) for i in run.intervals] == [(0.0, 0.5), (0.5, 1.0), (1.0, 1.5), (1.5, 2.0)]
+    assert run.receiver is not None and run.receiver.rate_bps == 19_919_000.0
+    assert run.duration_s == 2.0 and run.error is None
+    # The summary leaves the omitted second out; the link carried it.
+    assert run.bytes_moved == round(4.75 * 1024**2) + 2 * round(1.25 * 1024**2)
+
+
 def test_parse_line_units_and_non_intervals() -> None:
     line = "[  5]   1.00-1.20   sec  2.29 MBytes  95.9 Mbits/sec    0   1.02 MBytes"
     assert parse_line(line) == Interval(1.0, 1.2, round(2.29 * 1024**2), 95.9e6)
     assert parse_line("[SUM]   0.00-0.20   sec   983 KBytes  40234 Kbits/sec") is None
     assert parse_line("[  5]   0.00-1.70   sec  0.00 Bytes  0.00 Kbits/sec     sender") is None
     assert parse_line("Connecting to host 10.77.0.1, port 5201") is None
+    assert parse_line("[  5]   0.50-1.00   sec  1.25 MBytes  20968 Kbits/sec          (omitted)") is None
 
 
 def test_garbage_and_time_travel_are_parse_errors() -> None:
@@ -192,6 +206,19 @@ def test_byte_cap_stops_before_it_is_passed() -> None:
 def test_without_threshold_stability_suffices() -> None:
     end_s, reason = first_stop(steady(40, 5, wobble=0.005), StopRule())
     assert reason is StopReason.STABLE and end_s == pytest.approx(1.6)
+
+
+def test_estimate_stands_for_a_fixed_10_s_test_start_up_included() -> None:
+    # TCP start-up: 0.6 s at a quarter of the rate, then 2 s at 40 Mbit/s.
+    ramp = [Interval(i / 5, (i + 1) / 5, 250_000, 10e6) for i in range(3)]
+    intervals = ramp + [Interval(0.6 + i / 5, 0.8 + i / 5, 1_000_000, 40e6) for i in range(10)]
+    est = estimate(intervals, StopRule())
+    assert est is not None and est.window_mbps == pytest.approx(40.0)
+    assert est.mbps == pytest.approx((0.6 * 10 + 9.4 * 40) / 10)  # what a 10 s test would report
+    plain = estimate(intervals, StopRule(reference_s=None))
+    assert plain is not None and plain.mbps == pytest.approx(40.0)
+    with pytest.raises(ValueError, match="reference_s"):
+        StopRule(reference_s=0)
 
 
 def test_rule_validation_and_quantiles() -> None:
@@ -279,6 +306,23 @@ def test_tool_error_becomes_error_measurement(ctx: TestContext) -> None:
     assert m.error_kind is ErrorKind.CONNECTION_REFUSED and m.download_mbps is None
     assert m.error_message == "error - unable to connect to server: Connection refused"
     assert m.bytes_used == 0 and m.server == "127.0.0.1:5201"
+
+
+def test_stalled_download_is_a_failure_not_a_zero(ctx: TestContext) -> None:
+    text = recorded("handwritten_stalled_download.txt")
+    runner = AdaptiveIperf3Runner(host="10.77.0.1", reverse=True, command_runner=Replay(text))
+    (m,) = runner.start_test(ctx)
+    assert m.error_kind is ErrorKind.TOOL_ERROR and m.download_mbps is None
+    assert m.error_message == "no bytes arrived in 0.60-2.60 s: no rate was measured"
+    assert m.bytes_used == 0 and m.raw is not None and m.raw.startswith(text.splitlines()[0])
+    assert m.raw.splitlines()[-1].startswith("lomsong-adaptive: stop=max_duration source=receiver ")
+    # Bytes in the first 0.2 s, then nothing: still no rate, not a tiny one.
+    first = "0.00-0.20   sec  0.00 Bytes  0.00 Kbits/sec"
+    started = text.replace(first, "0.00-0.20   sec   128 KBytes  5243 Kbits/sec")
+    assert started != text
+    runner = AdaptiveIperf3Runner(host="10.77.0.1", reverse=True, command_runner=Replay(started))
+    (m,) = runner.start_test(ctx)
+    assert m.error_kind is ErrorKind.TOOL_ERROR and m.download_mbps is None and m.bytes_used == 128 * 1024
 
 
 def test_garbage_output_becomes_parse_error(ctx: TestContext) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,8 @@ import pytest
 from lomsong.probe.errors import ParseError
 from lomsong.probe.record import ErrorKind
 from lomsong.probe.runners.iperf3 import Iperf3Result, classify_iperf3_error, parse_iperf3
+
+HAND_WRITTEN = Path(__file__).parent / "data" / "iperf3_json"  # see its PROVENANCE.md
 
 
 def _parse(realdata: Path, name: str) -> Iperf3Result:
@@ -48,7 +51,10 @@ def test_tcp_upload_uses_sum_received(realdata: Path) -> None:
 def test_udp_old_version_uses_end_sum(realdata: Path) -> None:
     r = _parse(realdata, "openwisp_iperf3.9_udp_openwrt.json")
     assert r.protocol == "UDP"
-    assert r.received_bps == 1048569.7085817485  # no sum_received in 3.9: end.sum
+    # No sum_received before 3.11: end.sum holds the sender's 1310720 bytes (1048569.7 bit/s over
+    # the sender's 10.00006 s); none of its 40 datagrams lost, so they arrived over 10.000115 s.
+    assert r.received_bps == pytest.approx(1310720 * 8 / 10.000115)
+    assert r.sent_bps == 1048569.7085817485
     assert r.jitter_ms == 0.011259258240784126
     assert r.lost_percent == 0
     assert r.bytes_moved == 1310720
@@ -150,3 +156,60 @@ def test_truncated_json_names_source_and_line(realdata: Path) -> None:
 def test_bad_documents(text: str, match: str) -> None:
     with pytest.raises(ParseError, match=match):
         parse_iperf3(text, source="x.json")
+
+
+def test_every_realdata_file_gives_a_rate_or_an_error(realdata: Path) -> None:
+    for path in sorted((realdata / "iperf3").glob("*.json")):
+        r = parse_iperf3(path.read_text(encoding="utf-8"), source=path.name)
+        assert r.error_kind is not None or (r.received_bps is not None and r.received_bps > 0), path.name
+
+
+def _hand_written(name: str) -> Iperf3Result:
+    return parse_iperf3((HAND_WRITTEN / name).read_text(encoding="utf-8"), source=name)
+
+
+def test_receiver_zero_bytes_without_error_is_a_failure_not_a_zero() -> None:
+    r = _hand_written("iperf3.9_tcp_upload_received_zero.json")
+    assert (r.received_bps, r.received_mbps) == (None, None)
+    assert r.error_kind is ErrorKind.TOOL_ERROR
+    assert r.error == (
+        "iperf3 reported no error, but end.sum_received has no bytes (the sender sent 57344 bytes): "
+        "no rate was measured"
+    )
+    assert (r.tool_version, r.bytes_moved, r.duration_s) == ("3.9", 57344, 10.000812)
+    assert r.sent_bps == pytest.approx(57344 * 8 / 10.000812)
+
+
+def test_empty_end_without_error_is_a_failure() -> None:
+    r = _hand_written("iperf3.12_tcp_download_empty_end.json")
+    assert (r.received_bps, r.bytes_moved, r.duration_s, r.reverse) == (None, 0, None, True)
+    assert r.error_kind is ErrorKind.TOOL_ERROR
+    assert r.error == "iperf3 reported no error, but its end block is empty: no rate was measured"
+
+
+def test_udp_before_3_11_reads_the_receiver_not_the_senders_total() -> None:
+    r = _hand_written("iperf3.10.1_udp_upload_loss.json")
+    # end.sum: 2780160 bytes sent at 20.0 Mbit/s; the receiver lost 240 of 1920 datagrams.
+    assert r.sent_bps == pytest.approx(20.00115e6, rel=1e-6)
+    assert r.received_bps == pytest.approx(2780160 * (1920 - 240) / 1920 * 8 / 1.118)
+    assert r.received_mbps == pytest.approx(17.407, abs=1e-3)
+    assert (r.jitter_ms, r.lost_percent) == (0.842, 12.5)
+    assert r.bytes_moved == 2780160 and r.error_kind is None
+
+
+def test_udp_from_3_11_takes_jitter_and_loss_from_the_receiver(realdata: Path) -> None:
+    text = (realdata / "iperf3" / "flxo_iperf3.12_udp_1mbps.json").read_text(encoding="utf-8")
+    doc = json.loads(text)
+    # Make the two sides differ: the receiver's figures must win over end.sum's.
+    doc["end"]["sum"].update(jitter_ms=9.0, lost_percent=50.0)
+    doc["end"]["sum_received"].update(jitter_ms=0.5, lost_percent=2.0)
+    r = parse_iperf3(json.dumps(doc), source="t")
+    assert (r.jitter_ms, r.lost_percent, r.received_bps) == (0.5, 2.0, 1048281.4329173502)
+
+
+def test_udp_from_3_11_without_receiver_totals_is_a_failure(realdata: Path) -> None:
+    doc = json.loads((realdata / "iperf3" / "flxo_iperf3.12_udp_1mbps.json").read_text(encoding="utf-8"))
+    del doc["end"]["sum_received"]
+    r = parse_iperf3(json.dumps(doc), source="t")
+    assert r.error_kind is ErrorKind.TOOL_ERROR and r.received_bps is None
+    assert (r.jitter_ms, r.lost_percent) == (None, None)

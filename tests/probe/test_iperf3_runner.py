@@ -80,6 +80,30 @@ def test_recorded_interrupted_upload_is_evidence(realdata: Path, ctx: TestContex
     assert m.upload_mbps is None and m.bytes_used == 135384440
 
 
+HAND_WRITTEN = Path(__file__).parent / "data" / "iperf3_json"  # see its PROVENANCE.md
+
+
+@pytest.mark.parametrize(
+    ("name", "reverse", "bytes_used"),
+    [
+        ("iperf3.9_tcp_upload_received_zero.json", False, 57344),
+        ("iperf3.12_tcp_download_empty_end.json", True, 0),
+    ],
+)
+def test_run_without_received_bytes_is_a_failure_keeping_raw(
+    ctx: TestContext, name: str, reverse: bool, bytes_used: int
+) -> None:
+    text = (HAND_WRITTEN / name).read_text()
+    runner = Iperf3Runner(
+        host="h", reverse=reverse, command_runner=Recorded(CommandResult(0, text, "", 10.1))
+    )
+    (m,) = runner.start_test(ctx)
+    assert m.error_kind is ErrorKind.TOOL_ERROR
+    assert (m.download_mbps, m.upload_mbps) == (None, None)
+    assert m.error_message is not None and "no rate was measured" in m.error_message
+    assert (m.raw, m.bytes_used) == (text, bytes_used)
+
+
 def test_recorded_udp(realdata: Path, ctx: TestContext) -> None:
     text = (realdata / "iperf3" / "flxo_iperf3.12_udp_1mbps.json").read_text()
     runner = Iperf3Runner(host="h", udp=True, command_runner=Recorded(CommandResult(0, text, "", 2)))

@@ -11,8 +11,14 @@ from typing import ClassVar
 
 import pytest
 
-from lomsong.cli import main
-from lomsong.probe.record import ErrorKind, Kind, Measurement
+from lomsong.cli import build_parser, main
+from lomsong.probe.cli import measure_runner
+from lomsong.probe.config import PathSettings
+from lomsong.probe.pathrun import path_runners
+from lomsong.probe.record import Access, ErrorKind, Kind, Measurement
+from lomsong.probe.runners.adaptive import AdaptiveIperf3Runner
+from lomsong.probe.runners.early_stop import DEFAULT_MAX_DURATION_S, StopRule
+from lomsong.probe.runners.iperf3 import Iperf3Runner
 from tests.probe.conftest import write_probe_toml
 
 
@@ -135,3 +141,33 @@ budget = {{ daily_bytes = 1000000 }}
 def test_status_without_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["probe", "status", "--config", str(tmp_path / "missing.toml")]) == 2
     assert "missing.toml: cannot read the probe config" in capsys.readouterr().err
+
+
+def _measure_runner(*options: str) -> object:
+    args = build_parser().parse_args(["probe", "measure", "--iperf3", "10.77.0.1:5201", *options])
+    return measure_runner(args, "10.77.0.1", 5201)
+
+
+def test_measure_adaptive_shares_the_schedulers_rule_and_cap() -> None:
+    runner = _measure_runner("--adaptive", "--reverse", "--access", "4g")
+    path = PathSettings(name="x", iperf3="10.77.0.1", access=Access.LTE, directions=("down",))
+    (scheduled,) = path_runners(path)
+    assert isinstance(runner, AdaptiveIperf3Runner) and isinstance(scheduled, AdaptiveIperf3Runner)
+    assert runner.rule == scheduled.rule
+    assert runner.rule == StopRule(threshold_mbps=40.0, max_duration_s=DEFAULT_MAX_DURATION_S)
+    assert (runner.congestion, runner.reverse) == (scheduled.congestion, True) == ("bbr", True)
+
+
+def test_measure_adaptive_options_override_like_probe_toml() -> None:
+    runner = _measure_runner(
+        "--adaptive", "--duration", "1", "--threshold-mbps", "5", "--bytes-cap", "9000000",
+        "--congestion", "cubic",
+    )  # fmt: skip
+    assert isinstance(runner, AdaptiveIperf3Runner)
+    assert runner.rule == StopRule(threshold_mbps=5.0, max_duration_s=1.0, bytes_cap=9_000_000)
+    assert runner.congestion == "cubic" and not runner.reverse
+
+
+def test_measure_fixed_keeps_its_10_s_default() -> None:
+    runner = _measure_runner("--reverse")
+    assert isinstance(runner, Iperf3Runner) and runner.duration_s == 10

@@ -57,6 +57,35 @@ def test_parse_real_capture_with_and_without_header() -> None:
         assert data.peer == "127.0.0.1:5296" and data.local.startswith("127.0.0.1:")
 
 
+def test_delivered_bytes_count_selectively_acknowledged_segments() -> None:
+    control, data = parse_ss((DATA / "iperf3_upload_lossy_sacked.txt").read_text())  # 1% loss, a hole
+    assert (control.sacked, control.bytes_delivered) == (0, 183)
+    assert (data.bytes_acked, data.sacked, data.mss) == (1136718, 50, 1448)
+    assert data.bytes_delivered == 1136718 + 50 * 1448
+
+
+def test_sampler_counts_what_arrived_beyond_a_hole() -> None:
+    clock = FakeClock()
+    lines = [(0.0, 100_000, 0), (0.2, 150_000, 30), (0.4, 150_000, 60), (0.6, 300_000 + 60 * 1448, 0)]
+    answers = iter(lines)
+
+    def ss(argv: Sequence[str], *, timeout_s: float) -> CommandResult:
+        at, acked, sacked = next(answers)
+        clock.t = at
+        text = (
+            'ESTAB 0 0 10.77.0.2:40122 10.77.0.1:5201 users:(("iperf3",pid=4242,fd=5))\n'
+            f"\t bbr mss:1448 rcvmss:536 advmss:1448 bytes_acked:{acked} sacked:{sacked}\n"
+        )
+        return CommandResult(0, text, "", 0.0)
+
+    sampler = AckedSampler(port=5201, period_s=0.1, command_runner=ss, clock=clock)
+    for at, _, _ in lines:
+        clock.t = at
+        sampler.poll(4242)
+    # The cumulative ACK stalls at 150 000 while 30 then 60 segments arrive beyond the hole.
+    assert [i.bytes for i in sampler.intervals] == [50_000 + 30 * 1448, 30 * 1448, 150_000]
+
+
 def test_parse_tolerates_missing_counters_and_noise() -> None:
     text = "garbage line\nESTAB 0 0 10.0.0.2:1 10.0.0.1:5201\n\t cubic rtt:1/1\n\t\n"
     (only,) = parse_ss(text)
@@ -79,6 +108,21 @@ def test_sampler_follows_the_busiest_socket_of_its_process() -> None:
         assert interval.rate_bps == pytest.approx(38e6, rel=1e-6)
         assert interval.seconds == pytest.approx(0.25)
     assert sampler.intervals[0].start_s == 0.0 and sampler.failed is None
+
+
+def test_sampler_times_the_intervals_from_the_data_sockets_first_sighting() -> None:
+    clock = FakeClock()
+    ss = FakeSs(clock, start=0.5)  # the data socket shows at once, its bytes flow from 0.5 s
+    sampler = AckedSampler(port=5201, period_s=0.2, command_runner=ss, clock=clock)
+    for step in range(1, 41):
+        clock.t = step * 0.025
+        sampler.poll(4242)
+    # Sampled every 50 ms from 0.025 s until the data stream shows (at 0.525 s), then every 0.2 s.
+    assert len(ss.argvs) == 11 + 2
+    first = sampler.intervals[0]
+    assert (first.start_s, first.bytes) == (0.0, 0)  # the silent start counts, from 0.025 s on
+    assert sum(i.seconds for i in sampler.intervals) == pytest.approx(0.95 - 0.025)
+    assert sum(i.bytes for i in sampler.intervals) == int(0.45 * 38e6 / 8)
 
 
 def test_sampler_waits_for_the_data_stream_to_start() -> None:
