@@ -1,6 +1,6 @@
 """The survey deliverables from the database: GeoPackage, offline map and PDF reports.
 
-The same analysis the dashboard shows (`collector.dashboard.survey.compute_survey`: measurements,
+The same analysis the dashboard shows (`collector.survey.compute_survey`: measurements,
 service points and the ward from the database), written to files. Used by `lomsong demo`.
 """
 
@@ -16,8 +16,9 @@ import psycopg
 
 from lomsong import synthetic
 from lomsong.analysis.export import write_geopackage
-from lomsong.collector.dashboard.survey import LOCAL, Period, compute_survey
+from lomsong.analysis.period import LOCAL, Period
 from lomsong.collector.storage.sites import ServicePoint, replace_sites, set_ward
+from lomsong.collector.survey import compute_survey
 from lomsong.maps.heatmap import render_html
 from lomsong.maps.report import build_report
 
@@ -40,7 +41,7 @@ def write_outputs(url: str, out_dir: Path, *, days: int = 30,
     """Analyse the last `days` (local days, today included); return the files written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     today = datetime.now(LOCAL).date()
-    period = Period(today - timedelta(days=days - 1), today)
+    period = Period.days(today - timedelta(days=days - 1), today)
     with psycopg.connect(url, connect_timeout=10) as conn:
         survey = compute_survey(conn, period)
     result = survey.result
