@@ -149,7 +149,7 @@ def _analyze(args: argparse.Namespace) -> int:
     where = "" if whole_file else f" {period.first:%d/%m/%Y}-{period.last:%d/%m/%Y},"
     shown = format_number(count, "vi", decimals=0)
     print(f"Đã ghi {args.out}:{where} {shown} phép đo, {result.classified['cell'].nunique()} ô,"
-          f" {int(weak.sum())} ô yếu, {len(result.weak_areas)} vùng lõm, "
+          f" {result.classified.loc[weak, 'cell'].nunique()} ô yếu, {len(result.weak_areas)} vùng lõm, "
           f"{len(result.proposals)} đề xuất, {len(result.scorecards)} điểm phục vụ. "
           f"(Wrote {args.out}: measurements, cells, weak cells, weak areas, proposals, "
           f"service points.)")
