@@ -20,6 +20,7 @@ from lomsong.analysis.period import LOCAL, Period
 from lomsong.collector.storage.sites import ServicePoint, replace_sites, set_ward
 from lomsong.collector.survey import compute_survey
 from lomsong.maps.heatmap import render_html
+from lomsong.maps.i18n import format_number
 from lomsong.maps.report import build_report
 
 __all__ = ["REPORT_CARRIERS", "store_sample_ward", "write_outputs"]
@@ -47,9 +48,10 @@ def write_outputs(url: str, out_dir: Path, *, days: int = 30,
     result = survey.result
     cells = result.classified[result.classified["window"] == "all"]
     weak = int(cells["status"].isin(["dead_spot", "confirmed_weak"]).sum())
-    say(f"  {survey.measurements} phép đo, {len(cells)} ô x nhà mạng, {weak} yếu/lõm đã xác nhận,"
-        f" {len(result.weak_areas)} vùng yếu, {len(result.proposals)} đề xuất ({survey.measurements}"
-        f" measurements, cell x carrier rows, confirmed weak, weak areas, proposals)")
+    count = format_number(survey.measurements, "vi", decimals=0)
+    say(f"  {count} phép đo, {len(cells)} ô x nhà mạng, {weak} yếu/lõm đã xác nhận,"
+        f" {len(result.weak_areas)} vùng yếu, {len(result.proposals)} đề xuất (measurements,"
+        f" cell x carrier rows, confirmed weak, weak areas, proposals)")
     gpkg = out_dir / "survey.gpkg"
     gpkg.unlink(missing_ok=True)
     write_geopackage(gpkg, **survey.layers())
