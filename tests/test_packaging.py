@@ -10,6 +10,7 @@ Every command runs from the temporary folder, as a new user would.
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,12 +27,24 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 STEP_TIMEOUT_S = 300
 
 
+def _source_files() -> list[str]:
+    """The checkout's files as git sees them (tracked, or new and not ignored)."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO_ROOT,
+                            capture_output=True, text=True, check=True, timeout=60).stdout
+    return [f for f in listed.splitlines() if (REPO_ROOT / f).is_file()]
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel built from a copy of the sources (a `build/` folder left in the checkout by an
+    earlier build would otherwise add files that no longer exist)."""
+    source = tmp_path_factory.mktemp("source")
+    for name in _source_files():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO_ROOT / name, source / name)
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out),
-                    str(REPO_ROOT)],
-                   check=True, capture_output=True, timeout=STEP_TIMEOUT_S)
+                    str(source)], check=True, capture_output=True, timeout=STEP_TIMEOUT_S)
     (found,) = out.glob("lomsong-*.whl")
     return found
 
@@ -48,13 +61,13 @@ def test_the_wheel_holds_no_top_level_name_but_lomsong(wheel: Path) -> None:
     assert "lomsong = lomsong.cli:main" in entry
 
 
-def test_the_wheel_holds_every_file_of_the_parts(wheel: Path) -> None:
-    names = set(zipfile.ZipFile(wheel).namelist())
-    tracked = subprocess.run(["git", "ls-files", "lomsong", "probe", "collector", "analysis",
-                              "maps"], cwd=REPO_ROOT, capture_output=True, text=True, check=True,
-                             timeout=60).stdout.split()
-    installed = {f if f.startswith("lomsong/") else f"lomsong/{f}" for f in tracked}
+def test_the_wheel_holds_exactly_the_files_of_the_parts(wheel: Path) -> None:
+    names = {n for n in zipfile.ZipFile(wheel).namelist() if n.startswith("lomsong/")}
+    parts = ("lomsong/", "probe/", "collector/", "analysis/", "maps/")
+    installed = {f if f.startswith("lomsong/") else f"lomsong/{f}"
+                 for f in _source_files() if f.startswith(parts)}
     assert sorted(installed - names) == []
+    assert sorted(names - installed) == []
 
 
 @pytest.fixture(scope="module")
