@@ -29,9 +29,9 @@ CARRIER_CODES: tuple[str, ...] = (
 
 # Usual names, after lower-casing and dropping spaces, hyphens, dots and underscores.
 _ALIASES: dict[str, str] = {
-    "vinaphone": "vnpt", "vnptvinaphone": "vnpt", "vinafone": "vnpt",
+    "vinaphone": "vnpt", "vnptvinaphone": "vnpt",
     "viettelmobile": "viettel", "viettelnetwork": "viettel", "viettelidc": "viettel",
-    "mobiphone": "mobifone", "vms": "mobifone",
+    "vms": "mobifone",
     "vnmobile": "vietnamobile", "vnmobi": "vietnamobile",
     "beeline": "gmobile",
     "itelecom": "itel",

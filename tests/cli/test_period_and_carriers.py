@@ -78,3 +78,12 @@ def test_unknown_carriers_are_refused_with_the_choices() -> None:
 def test_probe_config_accepts_usual_carrier_names() -> None:
     path = PathSettings(name="sim1", carrier="VinaPhone", iperf3="127.0.0.1:5201")
     assert path.carrier is Carrier.VNPT
+
+
+def test_the_period_docstring_examples_are_true() -> None:
+    import doctest
+
+    import lomsong.analysis.period
+
+    result = doctest.testmod(lomsong.analysis.period, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
