@@ -167,6 +167,9 @@ def _report(args: argparse.Namespace) -> int:
     from lomsong.maps.report import build_report
 
     _no_database_with_input(args)
+    if args.input is not None and (args.start is None or args.end is None):
+        raise UsageError("--input cần --from và --to để ghi kỳ của báo cáo (--input needs --from "
+                         "and --to: the analysis chose the data, the report names its period)")
     period = Period.parse(args.start, args.end)
     check_output(args.out)
     missing = [path for path in args.export if not path.is_file()]
