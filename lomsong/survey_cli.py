@@ -153,6 +153,9 @@ def _analyze(args: argparse.Namespace) -> int:
           f"{len(result.proposals)} đề xuất, {len(result.scorecards)} điểm phục vụ. "
           f"(Wrote {args.out}: measurements, cells, weak cells, weak areas, proposals, "
           f"service points.)")
+    if count == 0:
+        print("Không có phép đo nào trong kỳ; kiểm tra --from/--to và CSDL (--demo cho bản demo). "
+              "(No measurements in the period; check --from/--to and the database.)")
     return 0
 
 

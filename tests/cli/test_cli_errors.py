@@ -130,6 +130,8 @@ def test_a_database_without_the_schema_says_run_db_migrate(
     _one_line(capsys, "chạy lomsong db migrate", "run lomsong db migrate")
     assert main(["db", "migrate", "--database-url", db_url]) == 0
     assert main(args) == 0
+    if argv[0] == "analyze":
+        assert "No measurements in the period" in capsys.readouterr().out
 
 
 @pytest.mark.db
