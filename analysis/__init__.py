@@ -3,6 +3,7 @@
 Modules (each with its rules in its docstring):
 
 - `analysis.load`: measurements (records, database rows or exported files) -> GeoDataFrame;
+- `analysis.period`: the one meaning of a survey period (local dates, end included, or exact times);
 - `analysis.thresholds` (+ ``thresholds.toml``): targets with their sources, windows, rules;
 - `analysis.cells`: statistics per H3 cell x carrier x access x window;
 - `analysis.classify`: dead_spot / confirmed_weak / likely_weak / ok / insufficient_data;

@@ -15,7 +15,7 @@ import pyogrio
 
 from lomsong.analysis._geo import to_wgs84
 
-__all__ = ["write_csv", "write_geojson", "write_geopackage"]
+__all__ = ["CSV_FLOAT_FORMAT", "write_csv", "write_geojson", "write_geopackage"]
 
 
 def _plain(frame: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
@@ -58,6 +58,11 @@ def write_geojson(path: str | Path, frame: gpd.GeoDataFrame) -> Path:
     return path
 
 
+# Numbers in CSV cells: 10 significant digits, enough for every measured value and for positions
+# (7 decimals of a degree, about 1 cm), without binary noise such as 9.340000000000002.
+CSV_FLOAT_FORMAT = "%.10g"
+
+
 def write_csv(path: str | Path, frame: gpd.GeoDataFrame) -> Path:
     """Write one frame as CSV: attributes, `lat`/`lon` of a point inside each shape, `wkt`."""
     path = Path(path)
@@ -67,6 +72,6 @@ def write_csv(path: str | Path, frame: gpd.GeoDataFrame) -> Path:
     table["lat"] = inner.y.to_numpy()
     table["lon"] = inner.x.to_numpy()
     table["wkt"] = plain.geometry.to_wkt().to_numpy()
-    table.to_csv(path, index=False)
+    table.to_csv(path, index=False, float_format=CSV_FLOAT_FORMAT)
     return path
 

@@ -143,8 +143,32 @@ def measurements_frame(records: Iterable[Mapping[str, Any]] | pd.DataFrame) -> g
     return _to_geo(_assemble(chunks, lengths))
 
 
+# Layers `lomsong analyze` writes: a GeoPackage with them is an analysis, not measurements.
+_ANALYSIS_LAYERS = frozenset({"cells", "weak_areas", "service_points", "proposals"})
+
+
 def _from_geo(path: Path) -> pd.DataFrame:
-    gdf = pyogrio.read_dataframe(path)
+    try:
+        layers = [str(name) for name, _kind in pyogrio.list_layers(path)]
+    except pyogrio.errors.DataSourceError as exc:
+        raise ValueError(f"{path}: not a readable GeoJSON/GeoPackage file: {exc}") from exc
+    if not layers:
+        raise ValueError(f"{path}: no layer")
+    if "measurements" in layers:
+        layer = "measurements"
+    elif _ANALYSIS_LAYERS & set(layers):
+        raise ValueError(f"{path} là kết quả của lomsong analyze, không phải phép đo; dùng "
+                         f"lomsong map/report với tệp này ({path} is lomsong analyze's output, "
+                         f"not measurements; give it to lomsong map or report)")
+    elif len(layers) > 1:
+        raise ValueError(f"{path}: several layers ({', '.join(layers[:5])}) and none named "
+                         f"'measurements'")
+    else:
+        layer = layers[0]
+    gdf = pyogrio.read_dataframe(path, layer=layer)
+    kinds = set(gdf.geometry.dropna().geom_type)
+    if kinds - {"Point"}:
+        raise ValueError(f"{path}: measurements must be points, found {', '.join(sorted(kinds))}")
     if gdf.crs is not None and not gdf.crs.equals(WGS84):
         gdf = gdf.to_crs(WGS84)
     frame = pd.DataFrame(gdf.drop(columns="geometry"))

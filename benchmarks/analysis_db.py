@@ -2,7 +2,7 @@
 
 A fresh database is created on a PostgreSQL server (``--admin-url``; default the test server,
 ``LOMSONG_TEST_PG_URL`` or ``postgresql://postgres@127.0.0.1:5432/postgres``), migrated, loaded
-with a SYNTHETIC district survey, analysed with `analysis.dbsurvey.run_survey_db`'s steps, and
+with a SYNTHETIC district survey, analysed with `collector.survey_db.run_survey_db`'s steps, and
 dropped (unless ``--keep``; ``--reuse URL`` analyses an already loaded database again).
 
 Load (timed separately, not part of the goal). Rows are made by the server itself, one
@@ -186,7 +186,7 @@ def analyse(url: str, seed: int = 1) -> dict[str, Any]:
     import psycopg
 
     from lomsong.analysis.classify import classify_cells
-    from lomsong.analysis.dbsurvey import db_cell_stats, db_scorecards, db_weak_areas
+    from lomsong.collector.survey_db import db_cell_stats, db_scorecards, db_weak_areas
     from lomsong.analysis.proposals import upgrade_proposals
     from lomsong.analysis.thresholds import load_thresholds
 

@@ -5,7 +5,8 @@
     ├── EmbeddedDatabaseError the embedded PostgreSQL could not start
     └── StorageError          a database operation failed (wraps psycopg errors)
         ├── DatabaseUnavailable  the database cannot be reached now; retry later
-        └── MigrationError       the schema could not be brought up to date
+        ├── MigrationError       the schema could not be brought up to date
+        └── SchemaMissing        the database has no (or an older) schema: run lomsong db migrate
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ __all__ = [
     "DatabaseUnavailable",
     "EmbeddedDatabaseError",
     "MigrationError",
+    "SchemaMissing",
     "SettingsError",
     "StorageError",
 ]
@@ -42,3 +44,7 @@ class DatabaseUnavailable(StorageError):
 
 class MigrationError(StorageError):
     """Migrations could not be applied or the schema is ahead of this code."""
+
+
+class SchemaMissing(StorageError):
+    """The database lacks the schema (or part of it); ``lomsong db migrate`` brings it."""

@@ -11,20 +11,29 @@ __all__ = ["MIN_PASSWORD_CHARS", "register"]
 MIN_PASSWORD_CHARS = 10
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
+             db_options: argparse.ArgumentParser) -> None:
+    """Add `users`; `db_options` is the shared ``--database-url``/``--demo`` parent parser."""
     parser = sub.add_parser("users", help="tài khoản bảng điều khiển (dashboard users)")
     cmds = parser.add_subparsers(dest="users_command", required=True)
-    add = cmds.add_parser("add", help="create a user (password prompted, or --password-stdin)")
+    add = cmds.add_parser("add", parents=[db_options],
+                          help="tạo người dùng; mật khẩu được hỏi, hoặc --password-stdin "
+                               "(create a user; password prompted, or --password-stdin)")
     add.add_argument("name")
     add.add_argument("--role", choices=("admin", "officer"), required=True)
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password from the first line of standard input")
     add.set_defaults(handler=_add)
-    for verb in ("disable", "enable"):
-        cmd = cmds.add_parser(verb, help=f"{verb} a user (disabling ends their sessions)")
+    for verb, text in (
+        ("disable", "khóa người dùng và kết thúc các phiên của họ "
+                    "(disable a user and end their sessions)"),
+        ("enable", "mở khóa người dùng (enable a user again)"),
+    ):
+        cmd = cmds.add_parser(verb, parents=[db_options], help=text)
         cmd.add_argument("name")
         cmd.set_defaults(handler=_toggle, disabled=verb == "disable")
-    cmds.add_parser("list", help="list users").set_defaults(handler=_list)
+    cmds.add_parser("list", parents=[db_options], help="liệt kê người dùng (list users)"
+                    ).set_defaults(handler=_list)
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -39,7 +48,7 @@ def _password(args: argparse.Namespace) -> str:
 def _add(args: argparse.Namespace) -> int:
     import psycopg
 
-    from lomsong.collector.cli import database, settings_from_args
+    from lomsong.collector.cli import database_from_args
     from lomsong.collector.dashboard.security import hash_password
     from lomsong.collector.errors import StorageError
     from lomsong.collector.storage.migrate import migrate
@@ -51,7 +60,7 @@ def _add(args: argparse.Namespace) -> int:
               f"(password needs at least {MIN_PASSWORD_CHARS} characters)", file=sys.stderr)
         return 2
     password_hash = hash_password(password)
-    with database(settings_from_args(args)) as url:
+    with database_from_args(args, schema=False) as url:
         migrate(url)
         with psycopg.connect(url, autocommit=True) as conn:
             try:
@@ -66,10 +75,10 @@ def _add(args: argparse.Namespace) -> int:
 def _toggle(args: argparse.Namespace) -> int:
     import psycopg
 
-    from lomsong.collector.cli import database, settings_from_args
+    from lomsong.collector.cli import database_from_args
     from lomsong.collector.storage.users import set_disabled
 
-    with database(settings_from_args(args)) as url, psycopg.connect(url, autocommit=True) as conn:
+    with database_from_args(args) as url, psycopg.connect(url, autocommit=True) as conn:
         changed = set_disabled(conn, args.name, args.disabled)
     if not changed:
         print(f"lomsong: không có người dùng {args.name!r} (no such user)", file=sys.stderr)
@@ -81,10 +90,10 @@ def _toggle(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     import psycopg
 
-    from lomsong.collector.cli import database, settings_from_args
+    from lomsong.collector.cli import database_from_args
     from lomsong.collector.storage.users import list_users
 
-    with database(settings_from_args(args)) as url, psycopg.connect(url, autocommit=True) as conn:
+    with database_from_args(args) as url, psycopg.connect(url, autocommit=True) as conn:
         users = list_users(conn)
     for u in users:
         state = "active" if u.active else "disabled"

@@ -2,6 +2,11 @@
 
 Each part's `cli` module imports only argparse at module level and its heavy dependencies inside
 the handlers, so `lomsong probe ...` on a Raspberry Pi never imports pandas, FastAPI or psycopg.
+
+Every user mistake ends in one line on standard error, Vietnamese first, and exit code 2: the
+errors each part raises on purpose (`_user_errors`) are caught here (``-v -v`` adds the
+traceback). SIGTERM (systemd, docker, ``kill``) stops a command as Ctrl-C does, so `lomsong serve`
+and `lomsong demo` stop their embedded PostgreSQL on either.
 """
 
 from __future__ import annotations
@@ -9,21 +14,25 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
+from types import FrameType
 
 from lomsong import __version__
 
-# (module, function) pairs; each function adds its subcommands to the parser.
+# Modules whose `register(subparsers)` adds their subcommands (skipped if their part is absent).
 _PARTS: tuple[str, ...] = (
     "lomsong.probe.cli",
     "lomsong.collector.cli",
-    "lomsong.analysis.cli",
+    "lomsong.survey_cli",
     "lomsong.maps.cli",
     "lomsong.demo_cli",
 )
 
 Handler = Callable[[argparse.Namespace], int]
+USAGE_EXIT = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,11 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(Survey mobile and fixed broadband quality in a ward and find dead spots.)",
     )
     parser.add_argument("--version", action="version", version=f"lomsong {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="in thêm nhật ký (more log output)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     schema = sub.add_parser(
-        "schema", help="in lược đồ JSON của bản ghi đo (print the Measurement JSON schema)"
-    )
+        "schema", help="in lược đồ JSON của bản ghi đo (print the Measurement JSON schema)",
+        description="In lược đồ JSON của bản ghi đo (Measurement), hợp đồng giữa đầu đo và máy "
+                    "chủ. (Print the JSON schema of the Measurement record, the wire contract "
+                    "between probes and the collector.)")
     schema.set_defaults(handler=_schema)
     for name in _PARTS:
         try:
@@ -59,6 +71,27 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions that report a user's mistake (each part's, where the part is installed)."""
+    from lomsong.analysis.period import PeriodError
+    from lomsong.errors import UsageError
+    from lomsong.probe.carriers import UnknownCarrier
+    from lomsong.probe.errors import ProbeError
+
+    found: list[type[BaseException]] = [PeriodError, UsageError, UnknownCarrier, ProbeError,
+                                        OSError]
+    try:
+        from lomsong.collector.errors import CollectorError
+        from lomsong.maps.cli import InputError
+    except ImportError:
+        return tuple(found)
+    return (*found, CollectorError, InputError)
+
+
+def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -67,11 +100,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     handler: Handler = args.handler
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm) if main_thread else None
     try:
         return handler(args)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("đã dừng (stopped)", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if not isinstance(exc, _user_errors()):
+            raise
+        if args.verbose >= 2:
+            logging.exception("lomsong %s", args.command)
+        if isinstance(exc, OSError) and exc.strerror:
+            where = f": {exc.filename}" if exc.filename else ""
+            text = f"lỗi tệp hoặc mạng (file or network error): {exc.strerror}{where}"
+        else:
+            text = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"lomsong {args.command}: {text}", file=sys.stderr)
+        return USAGE_EXIT
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

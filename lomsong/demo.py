@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import secrets
+import shlex
 import shutil
 import socket
 import subprocess
@@ -34,12 +35,13 @@ import uvicorn
 
 from lomsong import synthetic
 from lomsong.collector.app import create_app
-from lomsong.collector.cli import database
+from lomsong.collector.cli import DEMO_DATABASE, database, demo_url
 from lomsong.collector.dashboard.security import hash_password
 from lomsong.collector.settings import Settings
 from lomsong.collector.storage.migrate import migrate
 from lomsong.collector.storage.tokens import Role, create_token, revoke_token
 from lomsong.collector.storage.users import create_user, get_user, set_password_hash
+from lomsong.maps.i18n import format_number
 from lomsong.outputs import store_sample_ward, write_outputs
 from lomsong.probe.record import Measurement
 
@@ -58,6 +60,7 @@ class DemoOptions:
     days: int = 14
     once: bool = False
     iperf3_seconds: float = 3.0
+    database_url: str | None = None  # else LOMSONG_DATABASE_URL, else the embedded database
 
 
 def _free_port(preferred: int) -> int:
@@ -214,7 +217,9 @@ def _read_back(base_url: str, reader_token: str, say: Say) -> list[dict[str, Any
     items: list[dict[str, Any]] = resp.json()["items"]
     for item in items[-2:]:
         rate = item.get("download_mbps") or item.get("upload_mbps")
-        say(f"  API: {item['kind']} {rate} Mbit/s, {item['bytes_used']} bytes,"
+        shown = format_number(rate, "vi", decimals=0) if rate is not None else "–"
+        size = format_number(item["bytes_used"] or 0, "vi", decimals=0)
+        say(f"  API: {item['kind']} {shown} Mbit/s, {size} bytes,"
             f" {item['tool']} {item.get('tool_version') or ''} at {item['measured_at']}")
     if not items:
         raise RuntimeError("the probe's measurement is not readable through the API")
@@ -229,14 +234,28 @@ def _demo_database(settings: Settings) -> Iterator[str]:
             yield url
             return
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS lomsong_demo WITH (FORCE)")
-            conn.execute("CREATE DATABASE lomsong_demo")
-        yield url.replace("/postgres?", "/lomsong_demo?", 1)
+            conn.execute(f"DROP DATABASE IF EXISTS {DEMO_DATABASE} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {DEMO_DATABASE}")
+        yield demo_url(url)
+
+
+def _reuse_hint(options: DemoOptions, settings: Settings) -> str:
+    """How the other commands reach the database this demo filled."""
+    if settings.database_url is not None:
+        where = ""  # LOMSONG_DATABASE_URL: the other commands use it too
+    elif options.data_dir == settings.data_dir / "demo":
+        where = " --demo"
+    else:
+        where = f" --demo {shlex.quote(str(options.data_dir))}"
+    return (f"CSDL của bản demo (the demo's database): lomsong analyze{where} --out survey.gpkg; "
+            f"lomsong report{where} --carrier viettel --out viettel.pdf")
 
 
 def run_demo(options: DemoOptions, say: Say = print) -> int:
-    settings = Settings(data_dir=options.data_dir)
-    with _demo_database(settings) as url:
+    settings = Settings()
+    if options.database_url is not None:
+        settings = settings.model_copy(update={"database_url": options.database_url})
+    with _demo_database(settings.model_copy(update={"data_dir": options.data_dir})) as url:
         status = migrate(url)
         say(f"1. Cơ sở dữ liệu sẵn sàng (database ready): tier {status.tier.value}")
         tokens = _tokens(url)
@@ -259,9 +278,10 @@ def run_demo(options: DemoOptions, say: Say = print) -> int:
             say(f"\nBảng điều khiển (dashboard): {base_url}/")
             say(f"  đăng nhập (sign in): {username} / {password}")
             say(f"API docs: {base_url}/docs   reader token: {tokens['demo-officer']}")
+            say(_reuse_hint(options, settings))
             if options.once:
                 return 0
-            say("Nhấn Ctrl-C để dừng (press Ctrl-C to stop)")
+            say("Nhấn Ctrl-C (hoặc gửi SIGTERM) để dừng (press Ctrl-C or send SIGTERM to stop)")
             try:
                 threading.Event().wait()
             except KeyboardInterrupt:

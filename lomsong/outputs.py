@@ -1,6 +1,6 @@
 """The survey deliverables from the database: GeoPackage, offline map and PDF reports.
 
-The same analysis the dashboard shows (`collector.dashboard.survey.compute_survey`: measurements,
+The same analysis the dashboard shows (`collector.survey.compute_survey`: measurements,
 service points and the ward from the database), written to files. Used by `lomsong demo`.
 """
 
@@ -16,9 +16,11 @@ import psycopg
 
 from lomsong import synthetic
 from lomsong.analysis.export import write_geopackage
-from lomsong.collector.dashboard.survey import LOCAL, Period, compute_survey
+from lomsong.analysis.period import LOCAL, Period
 from lomsong.collector.storage.sites import ServicePoint, replace_sites, set_ward
+from lomsong.collector.survey import compute_survey
 from lomsong.maps.heatmap import render_html
+from lomsong.maps.i18n import format_number
 from lomsong.maps.report import build_report
 
 __all__ = ["REPORT_CARRIERS", "store_sample_ward", "write_outputs"]
@@ -40,15 +42,16 @@ def write_outputs(url: str, out_dir: Path, *, days: int = 30,
     """Analyse the last `days` (local days, today included); return the files written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     today = datetime.now(LOCAL).date()
-    period = Period(today - timedelta(days=days - 1), today)
+    period = Period.days(today - timedelta(days=days - 1), today)
     with psycopg.connect(url, connect_timeout=10) as conn:
         survey = compute_survey(conn, period)
     result = survey.result
     cells = result.classified[result.classified["window"] == "all"]
     weak = int(cells["status"].isin(["dead_spot", "confirmed_weak"]).sum())
-    say(f"  {survey.measurements} phép đo, {len(cells)} ô x nhà mạng, {weak} yếu/lõm đã xác nhận,"
-        f" {len(result.weak_areas)} vùng yếu, {len(result.proposals)} đề xuất ({survey.measurements}"
-        f" measurements, cell x carrier rows, confirmed weak, weak areas, proposals)")
+    count = format_number(survey.measurements, "vi", decimals=0)
+    say(f"  {count} phép đo, {len(cells)} ô x nhà mạng, {weak} yếu/lõm đã xác nhận,"
+        f" {len(result.weak_areas)} vùng yếu, {len(result.proposals)} đề xuất (measurements,"
+        f" cell x carrier rows, confirmed weak, weak areas, proposals)")
     gpkg = out_dir / "survey.gpkg"
     gpkg.unlink(missing_ok=True)
     write_geopackage(gpkg, **survey.layers())

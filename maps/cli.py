@@ -1,29 +1,25 @@
-"""`lomsong map` and `lomsong report`: the web map as one offline HTML file, and the PDF report.
+"""`lomsong map`: the web map of a survey GeoPackage as one offline HTML file.
 
 `lomsong map` reads the GeoPackage written by ``lomsong analyze`` (layers cells, weak_areas,
-service_points, proposals, and optionally walk_route and boundary). `lomsong report` reads such a
-GeoPackage with ``--input`` (the period is then only a label: the analysis already chose the data),
-or, without it, analyses exactly the period ``--from``..``--to`` (local days) from the collector's
-database (``LOMSONG_DATABASE_URL``, else the embedded one), with the ward and service points stored
-there, and writes that survey's GeoPackage beside the PDF so the annex can list its checksum.
-Only argparse and the standard library are imported here; the handlers import the rest.
+service_points, proposals, and optionally walk_route and boundary); `read_survey` is shared with
+``lomsong report --input``. Only argparse and the standard library are imported here; the
+handlers import the rest.
 
 Example
 -------
-``lomsong report --carrier viettel --from 2026-11-01 --to 2026-11-30 --out viettel.pdf``
+``lomsong map --input survey.gpkg --out map.html``
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 from pathlib import Path
 from typing import Any
 
-from lomsong.maps.codes import LANGUAGES, REPORT_CARRIERS
+from lomsong.maps.codes import LANGUAGES
 
-__all__ = ["register"]
+__all__ = ["InputError", "check_output", "language_arg", "read_survey", "register"]
 
 # GeoPackage layer written by `lomsong analyze` (analysis.pipeline.SurveyResult.layers) -> the
 # ReportInput field it fills.
@@ -36,30 +32,24 @@ class InputError(Exception):
     """The input GeoPackage cannot be used; the message is bilingual."""
 
 
-def _language(value: str) -> str:
+def check_output(path: Path, flag: str = "--out") -> Path:
+    """`path` if its folder exists and it is no folder itself, else `InputError` naming `flag`."""
+    if path.is_dir():
+        raise InputError(f"{flag}: '{path}' là thư mục, cần tên tệp "
+                         f"({flag}: '{path}' is a folder; give a file name)")
+    if not path.parent.is_dir():
+        raise InputError(f"{flag}: thư mục '{path.parent}' không tồn tại; tạo nó trước "
+                         f"({flag}: folder '{path.parent}' does not exist; create it first)")
+    return path
+
+
+def language_arg(value: str) -> str:
+    """An argparse ``type=`` for ``--lang``."""
     if value not in LANGUAGES:
         raise argparse.ArgumentTypeError(
             f"ngôn ngữ không hợp lệ '{value}'; chọn vi hoặc en "
             f"(unknown language '{value}'; choose vi or en)")
     return value
-
-
-def _carrier(value: str) -> str:
-    if value not in REPORT_CARRIERS:
-        names = ", ".join(REPORT_CARRIERS)
-        raise argparse.ArgumentTypeError(
-            f"nhà mạng không hợp lệ '{value}'; chọn một trong: {names} "
-            f"(unknown carrier '{value}'; choose one of: {names})")
-    return value
-
-
-def _date(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"ngày không hợp lệ '{value}'; dùng dạng YYYY-MM-DD "
-            f"(invalid date '{value}'; use YYYY-MM-DD)") from None
 
 
 def read_survey(path: Path) -> Any:
@@ -91,6 +81,7 @@ def _map(args: argparse.Namespace) -> int:
     from lomsong.maps.heatmap import render_html
 
     try:
+        check_output(args.out)
         survey = read_survey(args.input)
     except InputError as exc:
         print(f"lomsong map: {exc}", file=sys.stderr)
@@ -103,60 +94,12 @@ def _map(args: argparse.Namespace) -> int:
     return 0
 
 
-def _survey_from_database(args: argparse.Namespace) -> tuple[Any, str, Path]:
-    """Analyse the period from the collector's database; write its GeoPackage beside --out."""
-    import psycopg
-
-    from lomsong.analysis.export import write_geopackage
-    from lomsong.collector.cli import database
-    from lomsong.collector.dashboard.survey import Period, compute_survey
-    from lomsong.collector.settings import Settings
-
-    with database(Settings()) as url, psycopg.connect(url, connect_timeout=10) as conn:
-        survey = compute_survey(conn, Period(args.from_date, args.to_date))
-    data_file = args.out.with_suffix(".gpkg")
-    data_file.unlink(missing_ok=True)
-    write_geopackage(data_file, **survey.layers())
-    return survey.report_input, args.ward or survey.ward_name, data_file
-
-
-def _report(args: argparse.Namespace) -> int:
-    from lomsong.maps.report import build_report
-
-    if args.to_date < args.from_date:
-        print(f"lomsong report: --to ({args.to_date}) trước --from ({args.from_date}) "
-              f"(--to is before --from)", file=sys.stderr)
-        return 2
-    missing = [path for path in args.export if not path.is_file()]
-    if missing:
-        print(f"lomsong report: không tìm thấy tệp xuất (export file not found): "
-              f"{', '.join(map(str, missing))}", file=sys.stderr)
-        return 2
-    try:
-        if args.input is not None:
-            survey, ward, data_file = read_survey(args.input), args.ward or "", args.input
-        else:
-            survey, ward, data_file = _survey_from_database(args)
-    except InputError as exc:
-        print(f"lomsong report: {exc}", file=sys.stderr)
-        return 2
-    pdf = build_report(survey, carrier=None if args.carrier == "all" else args.carrier,
-                       lang=args.lang, ward_name=ward or "\N{EN DASH}",
-                       period_start=args.from_date, period_end=args.to_date,
-                       exports=[data_file, *args.export])
-    args.out.write_bytes(pdf)
-    print(f"{args.out} ({len(pdf) / 1e3:.0f} kB)")
-    return 0
-
-
 def register(subparsers: Any) -> None:
-    """Add `map` and `report` to the `lomsong` command."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--lang", type=_language, default="vi",
-                        help="ngôn ngữ: vi hoặc en (language), mặc định vi")
+    """Add `map` to the `lomsong` command."""
     parser = subparsers.add_parser(
-        "map", parents=[common],
-        help="bản đồ HTML chạy không cần internet (offline HTML map)")
+        "map", help="bản đồ HTML chạy không cần internet (offline HTML map)")
+    parser.add_argument("--lang", type=language_arg, default="vi",
+                        help="ngôn ngữ: vi hoặc en (language), mặc định vi")
     parser.add_argument("--input", type=Path, required=True,
                         help="GeoPackage của lomsong analyze (GeoPackage written by analyze)")
     parser.add_argument("--out", type=Path, required=True, help="tệp HTML (HTML file)")
@@ -165,21 +108,3 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--basemap-url", default=None,
                         help="mẫu URL lớp nền tùy chọn (optional basemap tile URL template)")
     parser.set_defaults(handler=_map)
-    parser = subparsers.add_parser(
-        "report", parents=[common], help="báo cáo PDF cho nhà mạng (PDF report for a carrier)")
-    parser.add_argument("--carrier", type=_carrier, required=True,
-                        help=f"nhà mạng (carrier): {', '.join(REPORT_CARRIERS)}")
-    parser.add_argument("--from", dest="from_date", type=_date, required=True,
-                        help="ngày bắt đầu YYYY-MM-DD (period start)")
-    parser.add_argument("--to", dest="to_date", type=_date, required=True,
-                        help="ngày kết thúc YYYY-MM-DD (period end)")
-    parser.add_argument("--input", type=Path, default=None,
-                        help="GeoPackage của lomsong analyze; bỏ trống để phân tích từ CSDL "
-                             "(analysis GeoPackage; omit to analyse the period from the database)")
-    parser.add_argument("--ward", default=None,
-                        help="tên phường (ward name; default: the one stored in the database)")
-    parser.add_argument("--export", type=Path, action="append", default=[],
-                        help="tệp dữ liệu xuất đưa vào phụ lục, lặp lại được "
-                             "(data export listed with its SHA-256; repeatable)")
-    parser.add_argument("--out", type=Path, required=True, help="tệp PDF (PDF file)")
-    parser.set_defaults(handler=_report)

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lomsong.probe.carriers import carrier_arg
+
 if TYPE_CHECKING:
     from lomsong.probe.config import ProbeConfig
     from lomsong.probe.record import Measurement
@@ -20,7 +22,6 @@ if TYPE_CHECKING:
 
 __all__ = ["default_config_path", "measure_runner", "register"]
 
-_CARRIERS = ("viettel", "vnpt", "mobifone", "vietnamobile", "gmobile", "itel", "fpt", "cmc", "sctv")
 _ACCESS = ("5g_sa", "5g_nsa", "4g", "3g", "2g", "fixed", "wifi", "unknown")
 _CONFIG_HELP = "probe.toml (mặc định / default: $LOMSONG_PROBE_CONFIG hoặc ./probe.toml)"
 
@@ -47,7 +48,8 @@ def register(subparsers: Any) -> None:
         help="thời lượng (duration; default 10 s; with --adaptive, at most the probe's cap of 2.5 s)",
     )  # fmt: skip
     measure.add_argument("--interface", metavar="IF", help="bind to this interface")
-    measure.add_argument("--carrier", choices=(*_CARRIERS, "other", "unknown"), default="unknown")
+    measure.add_argument("--carrier", type=carrier_arg(), default="unknown", metavar="CARRIER",
+                         help="nhà mạng, vd. Viettel, VinaPhone (carrier, any usual name)")
     measure.add_argument("--access", choices=_ACCESS, default="unknown")
     measure.add_argument("--probe-id", default=None, help="default: $LOMSONG_PROBE_ID or hostname")
     measure.add_argument("--json", action="store_true", help="print the Measurement as JSON")

@@ -27,6 +27,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from lomsong.probe.carriers import carrier_code
 from lomsong.probe.errors import ConfigError
 from lomsong.probe.plan import (
     BudgetSettings,
@@ -152,6 +153,12 @@ class PathSettings(_Strict):
         if self.method is not None:
             return self.method
         return "adaptive" if self.access in _MOBILE else "fixed"
+
+    @field_validator("carrier", mode="before")
+    @classmethod
+    def _usual_carrier_name(cls, value: object) -> object:
+        """"Viettel", "VinaPhone" and the other usual names, as typed in probe.toml."""
+        return carrier_code(value) if isinstance(value, str) else value
 
     @field_validator("speedtest", mode="before")
     @classmethod

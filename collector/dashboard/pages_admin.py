@@ -18,7 +18,6 @@ from lomsong.collector.dashboard.site_upload import (
     point_from_form,
     points_from_file,
 )
-from lomsong.collector.dashboard.survey import boundary_frame
 from lomsong.collector.dashboard.web import AdminUser, CsrfChecked, Lang, Page, render
 from lomsong.collector.deps import PoolDep
 from lomsong.collector.errors import StorageError
@@ -33,6 +32,7 @@ from lomsong.collector.storage.sites import (
 )
 from lomsong.collector.storage.tokens import create_token, revoke_token
 from lomsong.collector.storage.users import create_user, list_users, set_disabled
+from lomsong.collector.survey import boundary_frame
 
 __all__ = ["router"]
 

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from lomsong.collector.dashboard.survey import Period, Survey, SurveyCache
+from lomsong.collector.dashboard.survey import Period, Survey, SurveyCache, parse_period
 from lomsong.collector.dashboard.web import CurrentUser, Lang, Page, render
 from lomsong.maps.heatmap import MODES, render_html
 from lomsong.maps.i18n import translator
@@ -42,7 +42,7 @@ def frame_policy(html: str) -> str:
 def period_of(first: str | None, last: str | None) -> Period | str:
     """The period, or the reason it is not valid."""
     try:
-        return Period.parse(first, last)
+        return parse_period(first, last)
     except ValueError as exc:
         return str(exc)
 

@@ -15,10 +15,13 @@ from typing import Any
 
 import psycopg
 
-from lomsong.collector.errors import DatabaseUnavailable, MigrationError
+from lomsong.collector.errors import DatabaseUnavailable, MigrationError, SchemaMissing
 from lomsong.collector.storage.tier import Tier, detect_tier
 
-__all__ = ["Migration", "MigrationStatus", "available_migrations", "migrate", "migration_status", "status_of"]
+__all__ = [
+    "Migration", "MigrationStatus", "available_migrations", "migrate", "migration_status",
+    "require_schema", "status_of",
+]
 
 _LOCK_KEY = 0x6C6F6D736F6E67  # "lomsong"
 _GROUPS: dict[Tier, tuple[str, ...]] = {
@@ -90,6 +93,17 @@ def migration_status(conninfo: str) -> MigrationStatus:
             return status_of(conn)
     except psycopg.OperationalError as exc:
         raise DatabaseUnavailable(f"cannot reach the database: {exc}") from exc
+
+
+def require_schema(conninfo: str) -> MigrationStatus:
+    """The status of a database whose schema is current; `SchemaMissing` when any is pending."""
+    status = migration_status(conninfo)
+    if status.pending:
+        raise SchemaMissing(
+            f"cơ sở dữ liệu chưa có lược đồ ({len(status.pending)} migration chưa chạy): chạy "
+            f"lomsong db migrate (the database lacks the schema, {len(status.pending)} pending "
+            f"migrations: run lomsong db migrate)")
+    return status
 
 
 def migrate(conninfo: str) -> MigrationStatus:

@@ -1,8 +1,8 @@
 """``lomsong import FILE``: turn another tool's result file into Measurements.
 
 Module-level imports stay light (argparse and the stdlib-only package root); the importers
-and pydantic load inside the handler. The carrier/access choices mirror `probe.record` (a test
-keeps them equal) so `--help` needs no pydantic.
+and pydantic load inside the handler. The access choices mirror `probe.record` (a test keeps
+them equal) and carriers go through `probe.carriers`, so `--help` needs no pydantic.
 Output: the probe's spool (``--spool``, `probe.spool.Spool`) or JSON lines, one Measurement
 each, to ``--out``.
 """
@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lomsong.probe.carriers import carrier_arg
 from lomsong.probe.importers import DEFAULT_TZ, FORMATS
 
 if TYPE_CHECKING:
@@ -21,19 +22,6 @@ if TYPE_CHECKING:
 
 __all__ = ["register_import"]
 
-_CARRIERS = (
-    "viettel",
-    "vnpt",
-    "mobifone",
-    "vietnamobile",
-    "gmobile",
-    "itel",
-    "fpt",
-    "cmc",
-    "sctv",
-    "other",
-    "unknown",
-)
 _ACCESS = ("5g_sa", "5g_nsa", "4g", "3g", "2g", "fixed", "wifi", "unknown")
 _SHOWN_SKIPS = 20
 
@@ -51,7 +39,9 @@ def register_import(subparsers: Any) -> None:
         "--format", choices=tuple(FORMATS), help="định dạng; mặc định tự nhận (default: detect)"
     )
     parser.add_argument("--probe-id", default="import", help="mã thiết bị/người đo (probe id)")
-    parser.add_argument("--carrier", choices=_CARRIERS, help="nhà mạng nếu tệp không ghi (carrier)")
+    parser.add_argument("--carrier", type=carrier_arg(), metavar="CARRIER",
+                        help="nhà mạng nếu tệp không ghi, vd. Viettel, VinaPhone "
+                        "(carrier when the file has none, any usual name)")
     parser.add_argument("--access", choices=_ACCESS, help="công nghệ truy nhập nếu tệp không ghi")
     parser.add_argument(
         "--tz",

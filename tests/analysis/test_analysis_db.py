@@ -20,19 +20,20 @@ import pandas as pd
 import psycopg
 import pytest
 
-from lomsong.analysis import dbsurvey
 from lomsong.analysis.cells import STAT_COLUMNS, cell_stats
 from lomsong.analysis.classify import classify_cells
 from lomsong.analysis.dbcells import cell_stats_from_rows, stat_parameters
-from lomsong.analysis.dbsurvey import run_survey_db
 from lomsong.analysis.load import measurements_frame
+from lomsong.analysis.period import Period
 from lomsong.analysis.pipeline import SurveyConfig, run_survey
 from lomsong.analysis.thresholds import Thresholds
+from lomsong.collector import survey_db
 from lomsong.collector.storage.analysis_rows import copy_rows_in_cells, copy_rows_near
 from lomsong.collector.storage.cellstats import select_cell_stats
 from lomsong.collector.storage.ingest import StoredRecord, ingest
 from lomsong.collector.storage.measurements import select_for_analysis
 from lomsong.collector.storage.migrate import migrate
+from lomsong.collector.survey_db import run_survey_db
 from lomsong.probe.record import Access, Carrier, ClockState, ErrorKind, Kind, Measurement, PositionSource
 from lomsong.synthetic import SERVICE_POINTS, survey
 
@@ -147,7 +148,7 @@ def test_whole_survey_in_the_database_equals_run_survey(
     stored: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     mem = run_survey(measurements_frame(select_for_analysis(stored)), _points())
-    monkeypatch.setattr(dbsurvey, "POINTS_PER_PASS", 3)  # scorecards in two uneven passes
+    monkeypatch.setattr(survey_db, "POINTS_PER_PASS", 3)  # scorecards in two uneven passes
     db = run_survey_db(stored, _points())
     assert len(db.weak_areas) > 0 and len(db.proposals) > 0
     for name, layer in db.layers().items():
@@ -213,11 +214,14 @@ def test_cli_aggregates_in_the_database(stored: psycopg.Connection[Any], tmp_pat
 
     url = stored.info.dsn
     out = tmp_path / "survey.gpkg"
-    assert main(["analyze", "--database-url", url, "--aggregate-in-db", "--out", str(out)]) == 0
+    assert main(["analyze", "--database-url", url, "--aggregate-in-db", "--from", "2026-11-01",
+                 "--to", "2026-12-31", "--out", str(out)]) == 0
     cells = gpd.read_file(out, layer="cells")
-    mem = cell_stats(measurements_frame(select_for_analysis(stored)))
+    period = Period.parse("2026-11-01", "2026-12-31")
+    mem = cell_stats(measurements_frame(select_for_analysis(stored, start=period.start_utc,
+                                                            end=period.end_utc)))
     assert len(cells) == len(mem)
     assert np.array_equal(cells["samples"].to_numpy(), mem["samples"].to_numpy())
     assert "phép đo" in capsys.readouterr().out
     assert main(["analyze", "--input", str(out), "--aggregate-in-db"]) == 2
-    assert "--database-url" in capsys.readouterr().err
+    assert "--aggregate-in-db works on the database" in capsys.readouterr().err

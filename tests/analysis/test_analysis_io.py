@@ -1,4 +1,4 @@
-"""Loading files, thresholds config, exports and the `lomsong analyze` command end to end."""
+"""Loading files, thresholds config and exports (the `lomsong analyze` command: tests/cli)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import pyogrio
 import pytest
 from analysis_builders import BASE, frame, spread
 
-from lomsong.analysis.cli import register
 from lomsong.analysis.export import write_csv, write_geojson, write_geopackage
 from lomsong.analysis.load import measurements_frame, read_measurements
 from lomsong.analysis.pipeline import run_survey
@@ -104,34 +103,6 @@ def test_exports_open_again(tmp_path, thresholds):
     assert {"lat", "lon", "wkt", "status"} <= set(table.columns)
 
 
-def test_cli_analyze_end_to_end(tmp_path, capsys):
-    import argparse
-
-    from lomsong.synthetic import SERVICE_POINTS, survey
-
-    rows = [m.model_dump(mode="json") for m in survey(datetime(2026, 11, 2, tzinfo=UTC),
-                                                      days=3, walks=2, pi_interval_min=180)]
-    data = tmp_path / "survey.jsonl"
-    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    sites = tmp_path / "sites.csv"
-    sites.write_text("site_id,name,address,type,lat,lon\n" + "".join(
-        f'{p.site_id},"{p.name}","{p.address}",{p.site_type},{p.lonlat[1]},{p.lonlat[0]}\n'
-        for p in SERVICE_POINTS))
-    parser = argparse.ArgumentParser()
-    register(parser.add_subparsers())
-    out = tmp_path / "out.gpkg"
-    args = parser.parse_args(["analyze", "--input", str(data), "--sites", str(sites),
-                              "--out", str(out), "--from", "2026-11-02"])
-    assert args.handler(args) == 0
-    assert "Đã ghi" in capsys.readouterr().out
-    cards = gpd.read_file(out, layer="service_points")
-    assert set(cards["site_id"]) == {p.site_id for p in SERVICE_POINTS}
-    assert (cards["samples"] > 0).all()
-    bad = parser.parse_args(["analyze", "--input", str(tmp_path / "missing.jsonl")])
-    assert bad.handler(bad) == 2
-    assert "file not found" in capsys.readouterr().err
-
-
 def test_empty_survey_is_empty_but_valid():
     result = run_survey(frame([]))
     for name, layer in result.layers().items():
@@ -145,39 +116,6 @@ def test_survey_without_positions_is_empty_but_valid(thresholds):
     result = run_survey(frame(rows))
     assert result.classified.empty and result.weak_areas.empty
     assert result.cells.attrs["unplaced"] == 6
-
-
-def test_cli_database_path_uses_storage_query(tmp_path, monkeypatch, capsys):
-    import argparse
-    import contextlib
-
-    import psycopg
-
-    import lomsong.collector.storage.measurements as storage
-
-    calls = {}
-
-    @contextlib.contextmanager
-    def fake_connect(url, **kwargs):
-        calls["url"] = url
-        yield "conn"
-
-    def fake_select(conn, *, start=None, end=None, **kwargs):
-        calls["args"] = (conn, start, end)
-        return spread(BASE, [5.0] * 6)
-
-    monkeypatch.setattr(psycopg, "connect", fake_connect)
-    monkeypatch.setattr(storage, "select_for_analysis", fake_select)
-    parser = argparse.ArgumentParser()
-    register(parser.add_subparsers())
-    out = tmp_path / "db.gpkg"
-    args = parser.parse_args(["analyze", "--database-url", "postgresql://x/y", "--from",
-                              "2026-11-01T00:00:00+07:00", "--out", str(out)])
-    assert args.handler(args) == 0
-    assert calls["url"] == "postgresql://x/y"
-    assert calls["args"] == ("conn", datetime(2026, 10, 31, 17, tzinfo=UTC), None)
-    assert len(gpd.read_file(out, layer="weak_areas")) == 1
-    assert "1 vùng lõm" in capsys.readouterr().out
 
 
 def test_no_step_mutates_its_inputs(thresholds):

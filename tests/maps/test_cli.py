@@ -46,7 +46,6 @@ def test_report_command(gpkg: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize(("flag", "value", "vietnamese", "english"), [
     ("--carrier", "orange", "nhà mạng không hợp lệ 'orange'", "unknown carrier 'orange'"),
     ("--lang", "fr", "ngôn ngữ không hợp lệ 'fr'", "unknown language 'fr'"),
-    ("--from", "01/11/2026", "ngày không hợp lệ", "invalid date"),
 ])
 def test_bad_arguments_exit_2_in_both_languages(
     gpkg: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str, value: str,

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lomsong.probe.carriers import CARRIER_CODES
 from lomsong.probe.errors import ParseError
 from lomsong.probe.importers import detect_format, import_file
 from lomsong.probe.importers.cli import register_import
@@ -212,7 +213,7 @@ def test_cli_writes_json_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str
 def test_cli_choices_mirror_the_record_enums() -> None:
     from lomsong.probe.importers import cli
 
-    assert set(cli._CARRIERS) == {c.value for c in Carrier}
+    assert set(CARRIER_CODES) == {c.value for c in Carrier}
     assert set(cli._ACCESS) == {a.value for a in Access}
 
 

@@ -9,6 +9,7 @@ import pytest
 
 MODULES = [
     "lomsong.probe.budget",
+    "lomsong.probe.carriers",
     "lomsong.probe.clock",
     "lomsong.probe.config",
     "lomsong.probe.cycle",

@@ -3,7 +3,7 @@
 `run_survey_db` gives the same `SurveyResult` as `analysis.pipeline.run_survey` on the same
 selection, but never loads the whole selection into Python:
 
-1. cell statistics: one SQL ``GROUP BY`` (`collector.storage.cellstats.select_cell_stats`), turned
+1. cell statistics: one SQL ``GROUP BY`` (`storage.cellstats.select_cell_stats`), turned
    into the `cell_stats` frame by `analysis.dbcells.cell_stats_from_rows`;
 2. classification, coverage gaps and walk route: on those statistics, as in memory;
 3. weak areas: the raw rows of the weak cell x carrier x access groups only;

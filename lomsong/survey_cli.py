@@ -1,0 +1,202 @@
+"""`lomsong analyze` and `lomsong report`: the survey of a period, as a GeoPackage or a PDF.
+
+Both read the collector's database by the one rule (`collector.cli`: ``--database-url``, else
+``LOMSONG_DATABASE_URL``, else the embedded database; ``--demo`` for the demo's) and analyse it
+exactly as the dashboard does (`collector.survey.compute_survey`: the measurements of the period,
+the service points and the ward stored there). ``--input`` reads a file instead: measurements for
+`analyze`, the GeoPackage `analyze` wrote for `report`.
+
+The period has one meaning everywhere (`analysis.period`): ``--from``/``--to`` are local dates
+(Asia/Ho_Chi_Minh), the ``--to`` day included, or exact ISO date-times with their offset.
+Only argparse and the standard library are imported here; the handlers import the rest.
+
+Example
+-------
+``lomsong analyze --from 2026-11-01 --to 2026-11-30 --out survey.gpkg``
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from lomsong.collector.cli import database_options
+from lomsong.errors import UsageError
+from lomsong.maps.cli import check_output, language_arg
+from lomsong.maps.codes import REPORT_CARRIERS
+from lomsong.probe.carriers import carrier_arg
+
+__all__ = ["register"]
+
+
+
+def _period_options() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--from", dest="start", metavar="WHEN",
+                        help="đầu kỳ: ngày YYYY-MM-DD (giờ Việt Nam) hoặc ngày giờ ISO có múi giờ; "
+                             "mặc định 30 ngày trước --to (start: local date, or ISO date-time "
+                             "with offset; default 30 days before --to)")
+    parent.add_argument("--to", dest="end", metavar="WHEN",
+                        help="cuối kỳ, tính cả ngày này; mặc định hôm nay (end: this local day "
+                             "included, or an exact ISO date-time; default today)")
+    return parent
+
+
+def _no_database_with_input(args: argparse.Namespace) -> None:
+    if args.input is not None and (args.database_url or args.demo is not None):
+        raise UsageError("--input đọc tệp, không dùng cùng --database-url/--demo "
+                         "(--input reads a file; do not combine it with --database-url/--demo)")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `analyze` and `report` to the `lomsong` command."""
+    db_options, period = database_options(), _period_options()
+    p = sub.add_parser(
+        "analyze", parents=[db_options, period],
+        help="phân tích khảo sát: ô yếu, vùng lõm, điểm phục vụ, đề xuất (analyse a survey)",
+        description="Phân tích một kỳ từ CSDL (hoặc một tệp đo) như bảng điều khiển, ghi "
+                    "GeoPackage cho QGIS, lomsong map và lomsong report. (Analyse a period from "
+                    "the database, or a measurements file, as the dashboard does; write a "
+                    "GeoPackage.)")
+    p.add_argument("--input", type=Path, metavar="FILE",
+                   help="tệp đo đã xuất thay cho CSDL; không có --from/--to thì lấy cả tệp "
+                        "(measurements export instead of the database: geojson, gpkg, csv, "
+                        "jsonl; the whole file without --from/--to)")
+    p.add_argument("--sites", type=Path, metavar="FILE",
+                   help="điểm phục vụ thay cho các điểm lưu trong CSDL (service points "
+                        "geojson/csv, instead of those stored in the database)")
+    p.add_argument("--resolution", type=int, default=10, help="độ phân giải H3 (default 10)")
+    p.add_argument("--radius-m", type=float, default=150.0,
+                   help="bán kính quanh điểm phục vụ, m (radius around service points)")
+    p.add_argument("--thresholds", type=Path, metavar="TOML",
+                   help="ngưỡng riêng của phường (ward threshold override)")
+    p.add_argument("--out", type=Path, default=Path("survey.gpkg"),
+                   help="tệp GeoPackage (GeoPackage output, default survey.gpkg)")
+    p.add_argument("--aggregate-in-db", action="store_true",
+                   help="thống kê ô trong CSDL, cho hàng triệu phép đo (cell statistics in SQL, "
+                        "for millions of measurements; resolution 10)")
+    p.set_defaults(handler=_analyze)
+
+    r = sub.add_parser(
+        "report", parents=[db_options, period],
+        help="báo cáo PDF cho nhà mạng (PDF report for a carrier)",
+        description="Phân tích kỳ --from..--to từ CSDL như bảng điều khiển và ghi báo cáo PDF, "
+                    "kèm GeoPackage cùng tên. (Analyse the period from the database as the "
+                    "dashboard does and write the PDF report, with its GeoPackage beside it.)")
+    names = ", ".join(REPORT_CARRIERS)
+    r.add_argument("--carrier", type=carrier_arg(REPORT_CARRIERS), required=True,
+                   help=f"nhà mạng, viết thế nào cũng được, vd. Viettel, VinaPhone "
+                        f"(carrier, any usual name): {names}")
+    r.add_argument("--lang", type=language_arg, default="vi",
+                   help="ngôn ngữ: vi hoặc en (language), mặc định vi")
+    r.add_argument("--input", type=Path, default=None,
+                   help="GeoPackage của lomsong analyze thay cho CSDL; kỳ chỉ là nhãn "
+                        "(analysis GeoPackage instead of the database; the period is a label)")
+    r.add_argument("--ward", default=None,
+                   help="tên phường (ward name; default: the one stored in the database)")
+    r.add_argument("--export", type=Path, action="append", default=[],
+                   help="tệp dữ liệu xuất đưa vào phụ lục, lặp lại được "
+                        "(data export listed with its SHA-256; repeatable)")
+    r.add_argument("--out", type=Path, required=True, help="tệp PDF (PDF file)")
+    r.set_defaults(handler=_report)
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from lomsong.analysis.export import write_geopackage
+    from lomsong.analysis.load import read_measurements
+    from lomsong.analysis.period import Period
+    from lomsong.analysis.pipeline import SurveyConfig, run_survey
+    from lomsong.analysis.sites import read_service_points
+    from lomsong.analysis.thresholds import load_thresholds
+    from lomsong.collector.cli import database_from_args
+    from lomsong.collector.survey import compute_survey
+    from lomsong.maps.i18n import format_number
+
+    _no_database_with_input(args)
+    if args.input is not None and args.aggregate_in_db:
+        raise UsageError("--aggregate-in-db chỉ dùng với CSDL, không với --input "
+                         "(--aggregate-in-db works on the database, not with --input)")
+    whole_file = args.input is not None and args.start is None and args.end is None
+    period = Period.parse(args.start, args.end)
+    check_output(args.out)
+    try:
+        config = SurveyConfig(thresholds=load_thresholds(override=args.thresholds),
+                              resolution=args.resolution, radius_m=args.radius_m)
+        points = read_service_points(args.sites) if args.sites else None
+        if args.input is not None:
+            frame = read_measurements(args.input)
+            times = frame["measured_at"]
+            keep = times.notna() if whole_file else (
+                (times >= period.start_utc) & (times < period.end_utc))
+            frame = frame[keep].reset_index(drop=True)
+            result, count = run_survey(frame, points, config), len(frame)
+            layers = result.layers()
+        else:
+            with database_from_args(args) as url, psycopg.connect(url, connect_timeout=10) as conn:
+                survey = compute_survey(conn, period, config=config, points=points,
+                                        in_db=args.aggregate_in_db)
+            result, count, layers = survey.result, survey.measurements, survey.layers()
+        args.out.unlink(missing_ok=True)
+        write_geopackage(args.out, **layers)
+    except ValueError as exc:
+        print(f"lomsong analyze: lỗi dữ liệu (bad input): {exc}", file=sys.stderr)
+        return 2
+    weak = result.classified["status"].isin(["dead_spot", "confirmed_weak", "likely_weak"])
+    where = "" if whole_file else f" {period.first:%d/%m/%Y}-{period.last:%d/%m/%Y},"
+    shown = format_number(count, "vi", decimals=0)
+    print(f"Đã ghi {args.out}:{where} {shown} phép đo, {result.classified['cell'].nunique()} ô,"
+          f" {result.classified.loc[weak, 'cell'].nunique()} ô yếu, {len(result.weak_areas)} vùng lõm, "
+          f"{len(result.proposals)} đề xuất, {len(result.scorecards)} điểm phục vụ. "
+          f"(Wrote {args.out}: measurements, cells, weak cells, weak areas, proposals, "
+          f"service points.)")
+    if count == 0:
+        print("Không có phép đo nào trong kỳ; kiểm tra --from/--to và CSDL (--demo cho bản demo). "
+              "(No measurements in the period; check --from/--to and the database.)")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from lomsong.analysis.export import write_geopackage
+    from lomsong.analysis.period import Period
+    from lomsong.collector.cli import database_from_args
+    from lomsong.collector.survey import compute_survey
+    from lomsong.maps.cli import InputError, read_survey
+    from lomsong.maps.report import build_report
+
+    _no_database_with_input(args)
+    if args.input is not None and (args.start is None or args.end is None):
+        raise UsageError("--input cần --from và --to để ghi kỳ của báo cáo (--input needs --from "
+                         "and --to: the analysis chose the data, the report names its period)")
+    period = Period.parse(args.start, args.end)
+    check_output(args.out)
+    missing = [path for path in args.export if not path.is_file()]
+    if missing:
+        raise UsageError(f"--export: không tìm thấy tệp (file not found): "
+                         f"{', '.join(map(str, missing))}")
+    survey: Any
+    if args.input is not None:
+        try:
+            survey, ward, data_file = read_survey(args.input), args.ward or "", args.input
+        except InputError as exc:
+            print(f"lomsong report: {exc}", file=sys.stderr)
+            return 2
+    else:
+        with database_from_args(args) as url, psycopg.connect(url, connect_timeout=10) as conn:
+            stored = compute_survey(conn, period)
+        data_file = args.out.with_suffix(".gpkg")
+        data_file.unlink(missing_ok=True)
+        write_geopackage(data_file, **stored.layers())
+        survey, ward = stored.report_input, args.ward or stored.ward_name
+    pdf = build_report(survey, carrier=None if args.carrier == "all" else args.carrier,
+                       lang=args.lang, ward_name=ward or "\N{EN DASH}",
+                       period_start=period.first, period_end=period.last,
+                       exports=[data_file, *args.export])
+    args.out.write_bytes(pdf)
+    print(f"{args.out} ({len(pdf) / 1e3:.0f} kB)")
+    return 0
