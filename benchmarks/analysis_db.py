@@ -186,9 +186,9 @@ def analyse(url: str, seed: int = 1) -> dict[str, Any]:
     import psycopg
 
     from lomsong.analysis.classify import classify_cells
-    from lomsong.collector.survey_db import db_cell_stats, db_scorecards, db_weak_areas
     from lomsong.analysis.proposals import upgrade_proposals
     from lomsong.analysis.thresholds import load_thresholds
+    from lomsong.collector.survey_db import db_cell_stats, db_scorecards, db_weak_areas
 
     _, site_xy = _spots(seed)
     points = gpd.GeoDataFrame(
