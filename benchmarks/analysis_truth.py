@@ -86,10 +86,17 @@ def _points(ward: Ward) -> gpd.GeoDataFrame:
         geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
 
 
-def _plant_rows(ward: Ward, areas: gpd.GeoDataFrame) -> list[dict[str, Any]]:
+def _plant_rows(ward: Ward, areas: gpd.GeoDataFrame,
+                masks: dict[tuple[str, str], shapely.Geometry]) -> list[dict[str, Any]]:
     rows = []
     for plant in ward.plants:
         zone = plant.zone
+        truly = zone.intersection(masks[(plant.carrier, plant.access)]).area / max(zone.area, 1.0)
+        if truly < 0.5:
+            # The model did not make this plant a problem (e.g. a site right beside it):
+            # nothing to find, and saying so is not a miss.
+            rows.append({"kind": plant.kind, "not_weak_in_truth": True})
+            continue
         touching = areas[areas["geom_xy"].apply(zone.intersects)]
         own = touching[(touching["carrier"] == plant.carrier)
                        & (touching["access"] == plant.access)]
@@ -149,7 +156,7 @@ def score(seed: int) -> dict[str, Any]:
             false_list.append(f"{area['area_id']} {area['status']}/{area['cause']}")
     weak_all = shapely.union_all([m.buffer(TOLERANCE_M) for m in masks.values()])
     clean_km2 = ward.outline.difference(weak_all).area / 1e6
-    return {"seed": seed, "plants": _plant_rows(ward, areas), "false": false,
+    return {"seed": seed, "plants": _plant_rows(ward, areas, masks), "false": false,
             "false_list": false_list, "clean_km2": clean_km2,
             "ok": _ok_claims(result.classified, meas), "seconds": seconds,
             "measurements": len(meas)}
@@ -157,9 +164,13 @@ def score(seed: int) -> dict[str, Any]:
 
 def _table(runs: list[dict[str, Any]]) -> str:
     by_kind: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    ineffective = 0
     for run in runs:
         for row in run["plants"]:
-            by_kind[row["kind"]].append(row)
+            if row.get("not_weak_in_truth"):
+                ineffective += 1
+            else:
+                by_kind[row["kind"]].append(row)
     order = sorted(by_kind, key=lambda k: (not k.startswith("dead"),
                                             float(k.split()[1]) if k.startswith("dead") else 0, k))
     lines = ["| planted problem | n | found | right carrier | right cause | right status | "
@@ -189,6 +200,7 @@ def _table(runs: list[dict[str, Any]]) -> str:
         "",
         f"\"ok\" claims (cell x carrier x window): {ok['ok']}; unsupported (Wilson upper bound "
         f">= 1/2): {ok['unsupported_ok']}; false (true share below >= 1/2): {ok['false_ok']}.",
+        f"Plants the model itself did not make weak (left out above): {ineffective}.",
         f"{n} seeds, {np.mean([r['measurements'] for r in runs]):.0f} measurements each, "
         f"clean background {km2 / n:.2f} km2 per ward; run_survey "
         f"{np.median([r['seconds'] for r in runs]):.1f} s median per seed.",
@@ -208,7 +220,8 @@ def main() -> None:
         runs.append(run)
         if args.verbose:
             misses = [f"{r['kind']}: {r['got']}" for r in run["plants"]
-                      if not (r["right_cause"] and r["right_status"])]
+                      if not r.get("not_weak_in_truth")
+                      and not (r["right_cause"] and r["right_status"])]
             print(f"seed {seed}: misses {misses}; false {run['false_list']}", flush=True)
     print(_table(runs))
 

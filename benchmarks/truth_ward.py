@@ -8,7 +8,8 @@ Model (local metres east/north of an origin in Hanoi; every carrier 4G, target 4
 - Sites: each carrier has its own macro grid (about 520 m apart, jittered per seed) covering the
   ward and 300 m beyond, so the ward's edges are served like its centre.
 - Path loss ``32 + 30 log10(d)`` dB, log-normal shadowing (sigma 5 dB) fixed per 25 m patch and
-  carrier, plus a planted extra loss in dead spots (45 dB) and coverage holes (28 dB).
+  carrier, plus a planted extra loss in dead spots (45 dB) and coverage holes (28 dB, or more
+  so that the serving RSRP is at most -115 dBm: a hole near a site is still a hole).
 - SINR: serving RSRP over 0.1 x the other sites' power plus a noise floor of -121 dBm per resource
   element (thermal, UE noise figure, implementation margin); a planted co-channel interferer adds
   -85 dBm per RE for one carrier in its disc.
@@ -57,6 +58,9 @@ SHADOW_DB = 5.0
 INTERFERENCE_SHARE = 0.03
 EFFICIENCY = 0.75
 TEST_SIGMA = 0.3
+DEAD_LOSS_DB = 45.0
+HOLE_LOSS_DB = 28.0
+HOLE_RSRP_DBM = -115.0
 FIXED_SIGMA = 0.05
 LOAD = {"offpeak": 1.15, "peak": 1.3}
 CONGESTED_PEAK_LOAD = 4.0
@@ -128,10 +132,11 @@ def radio(ward: Ward, carrier: str, x: np.ndarray, y: np.ndarray
     """Median RSRP (dBm), SINR (dB) and serving site index at each point."""
     sites = ward.sites[carrier]
     d = np.maximum(np.hypot(x[:, None] - sites[None, :, 0], y[:, None] - sites[None, :, 1]), 10.0)
-    extra = 45.0 * _in(ward.plants, "dead_spot", carrier, x, y)
-    extra += 28.0 * _in(ward.plants, "coverage", carrier, x, y)
-    power = (18.0 - 32.0 - 30.0 * np.log10(d) - extra[:, None]
-             + _shadow(carrier, ward.seed, x, y)[:, None])
+    power = 18.0 - 32.0 - 30.0 * np.log10(d) + _shadow(carrier, ward.seed, x, y)[:, None]
+    hole = _in(ward.plants, "coverage", carrier, x, y)
+    extra = np.where(hole, np.maximum(HOLE_LOSS_DB, power.max(axis=1) - HOLE_RSRP_DBM), 0.0)
+    extra += DEAD_LOSS_DB * _in(ward.plants, "dead_spot", carrier, x, y)
+    power = power - extra[:, None]
     serving = power.argmax(axis=1)
     rsrp = power.max(axis=1)
     mw = 10 ** (power / 10)
