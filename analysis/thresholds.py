@@ -78,6 +78,7 @@ class Rules:
     min_failed: int = 3
     weak_share: float = 0.5
     z: float = 1.959963984540054
+    z_likely: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -168,5 +169,7 @@ def load_thresholds(
     rules = _build(Rules, data.get("rules", {}), f"{where} [rules]")
     if not 0 < rules.weak_share < 1:
         raise ValueError(f"{where} [rules] weak_share: must be between 0 and 1")
+    if not 0 < rules.z_likely <= rules.z:
+        raise ValueError(f"{where} [rules] z_likely: must be positive and at most z")
     cause = _build(CauseRules, data.get("cause", {}), f"{where} [cause]")
     return Thresholds(access=access, windows=windows, rules=rules, cause=cause)

@@ -58,7 +58,7 @@ def test_congestion_only_at_peak(thresholds):
              for d in range(2, 8) for h in (9, 15)]
     areas, classified = _areas(rows, thresholds)
     all_row = classified[classified["window"] == "all"].iloc[0]
-    assert all_row["status"] == "ok"
+    assert all_row["status"] == "likely_ok"  # 6 of 18 below: upper bound 0.56
     assert len(areas) == 1
     area = areas.iloc[0]
     assert area["cause"] == "congestion"

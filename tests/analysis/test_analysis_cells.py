@@ -47,7 +47,7 @@ def test_four_of_five_below_is_only_likely(thresholds):
     assert row["share_below"] == pytest.approx(0.8)
     assert row["share_below_lo"] < 0.5
     assert row["status"] == "likely_weak"
-    assert row["status_reason"] == "share_below_above_half"
+    assert row["status_reason"] == "likely_lower_above_half"
     assert row["down_median_mbps"] == 15
     assert row["down_p10_mbps"] == pytest.approx(10 + 0.4 * 2)
 
@@ -101,11 +101,33 @@ def test_fixed_uses_plan_speed(thresholds):
 
 
 def test_5g_floor_rule(thresholds):
-    speeds = [150.0] * 9 + [20.0]
+    speeds = [150.0] * 16 + [20.0] * 4
     rows = spread(BASE, speeds, access="5g_nsa")
     row = _one(classify_cells(cell_stats(frame(rows), thresholds=thresholds), thresholds))
-    assert row["share_below_floor"] == pytest.approx(0.1)
+    assert row["share_below_floor"] == pytest.approx(0.2)
     assert row["status_reason"] == "floor_share_missed"
+
+
+def test_one_test_under_the_5g_floor_proves_nothing(thresholds):
+    rows = spread(BASE, [150.0] * 9 + [20.0], access="5g_nsa")
+    row = _one(classify_cells(cell_stats(frame(rows), thresholds=thresholds), thresholds))
+    assert row["share_below_floor"] == pytest.approx(0.1)
+    assert row["status"] != "likely_weak"
+
+
+@pytest.mark.parametrize(
+    ("speeds", "status", "reason"),
+    [
+        ([60.0] * 20, "ok", "wilson_upper_below_half"),
+        ([60.0] * 5 + [20.0], "likely_ok", "likely_upper_below_half"),
+        # The case: an interval of about [0.10, 0.70] on the share below is no "ok".
+        ([60.0] * 4 + [20.0] * 2, "insufficient_data", "undecided"),
+    ],
+)
+def test_ok_needs_the_upper_bound_under_the_weak_share(thresholds, speeds, status, reason):
+    row = _one(classify_cells(cell_stats(frame(spread(BASE, speeds)), thresholds=thresholds),
+                              thresholds))
+    assert (row["status"], row["status_reason"]) == (status, reason)
 
 
 def test_crs_checked_and_returned(thresholds):
