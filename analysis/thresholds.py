@@ -9,7 +9,7 @@ The defaults live in ``analysis/thresholds.toml`` next to this module:
   of mobile networks, ending where the FCC challenge process stops accepting tests (22:00 local);
   a ward whose probes show another busy hour overrides it;
 - the classification rules (`Rules`, explained in `analysis.classify`) and cause rules (`CauseRules`,
-  explained in `analysis.areas`).
+  explained in `analysis.causes`), and the dead-spot clustering (`analysis.deadspots`).
 
 A ward overrides any key with a second TOML that holds only what changes.
 
@@ -79,6 +79,8 @@ class Rules:
     weak_share: float = 0.5
     z: float = 1.959963984540054
     z_likely: float = 1.0
+    dead_spot_link_m: float = 35.0
+    dead_spot_margin_m: float = 15.0
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,8 @@ class CauseRules:
     peak_drop_ratio: float = 0.7
     rsrp_good_dbm: float = -100.0
     sinr_good_db: float = 13.0
+    congestion_p: float = 0.05
+    congestion_p_high: float = 0.01
 
 
 @dataclass(frozen=True)

@@ -39,8 +39,8 @@ def test_weak_area_split_by_ok_cell_gives_two_areas(thresholds):
     assert first["samples"] == 12
     assert first["down_median_mbps"] == 10.0
     assert first["pcis"] == "101" and first["bands"] == "B3"
-    assert first["area_km2"] == pytest.approx(
-        sum(h3.cell_area(x, unit="km^2") for x in first["cell_list"].split(",")))
+    assert first["area_km2"] == pytest.approx(  # the outline's area on UTM, not H3's sphere
+        sum(h3.cell_area(x, unit="km^2") for x in first["cell_list"].split(",")), rel=0.01)
     assert first.geometry.geom_type == "Polygon"
 
 

@@ -1,0 +1,134 @@
+"""The likely cause of a weak place, with how sure it is, from its own samples.
+
+Rules, first that holds (`CauseRules` and `Rules` in `analysis/thresholds.toml`); radio limits
+are judged before load, so a slow cell edge is never called congested:
+
+1. ``no_service``: more than half of the download tests failed with no service / attach failure /
+   timeout. Certainty ``high`` with at least `min_failed` such failures in `min_slots` slots.
+2. ``coverage``: at least `min_samples` RSRP readings with a median below `rsrp_poor_dbm`.
+3. ``interference``: RSRP adequate, at least `min_samples` SINR readings with a median below
+   `sinr_poor_db`.
+4. ``congestion``: slow at peak, not off-peak, *at the same places*: only the sub-cells (H3, one
+   resolution finer) with successful tests in both windows are compared, each window needs
+   `min_samples` of them there; the off-peak median meets the target, the peak median does not and
+   is below `peak_drop_ratio` x the off-peak median, and a one-sided Mann-Whitney U test (peak
+   slower) gives p < `congestion_p`. Its effect size (the two medians) and p are returned.
+5. ``backhaul``: a fixed line, or good radio (medians RSRP >= `rsrp_good_dbm`, SINR >=
+   `sinr_good_db`), slow off-peak as well: the bottleneck is behind the radio. Found by elimination,
+   so its certainty is at most ``medium``.
+6. ``unknown`` otherwise (middling radio, too few readings, a peak dip the test cannot separate
+   from a change of place); certainty ``low``.
+
+Certainty of rules 2-3: ``high`` when the Wilson lower bound (at `z`) of the share of readings
+beyond the limit is above one half, ``medium`` when only the one at `z_likely` is, else ``low``.
+Congestion: ``high`` when p < `congestion_p_high`, else ``medium``.
+
+Example
+-------
+>>> judged = judge_cause(rows, "4g", 40.0, load_thresholds())  # doctest: +SKIP
+>>> judged["cause"], judged["cause_certainty"]  # doctest: +SKIP
+('coverage', 'high')
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy.stats import mannwhitneyu
+
+from lomsong.analysis._samples import wilson
+from lomsong.analysis.thresholds import Thresholds
+
+__all__ = ["CAUSE_COLUMNS", "CERTAINTIES", "judge_cause"]
+
+CERTAINTIES = ("high", "medium", "low")
+CAUSE_COLUMNS = ["cause", "cause_certainty", "cause_readings", "cause_support", "congestion_p",
+                 "congestion_peak_median_mbps", "congestion_offpeak_median_mbps",
+                 "congestion_peak_n", "congestion_offpeak_n"]
+
+
+def _support(k: int, n: int, thresholds: Thresholds) -> str:
+    r = thresholds.rules
+    if wilson(np.array([k]), np.array([n]), r.z)[0][0] > r.weak_share:
+        return "high"
+    if wilson(np.array([k]), np.array([n]), r.z_likely)[0][0] > r.weak_share:
+        return "medium"
+    return "low"
+
+
+def _congestion(tests: pd.DataFrame, threshold: float, t: Thresholds) -> dict[str, float]:
+    ok = tests[tests["down"].notna()]
+    windows = ok.groupby("sub")["peak"].agg(["min", "max"])
+    matched = ok[ok["sub"].isin(windows.index[windows["min"] != windows["max"]])]
+    peak = matched.loc[matched["peak"], "down"].to_numpy(dtype="float64")
+    off = matched.loc[~matched["peak"], "down"].to_numpy(dtype="float64")
+    out = {"congestion_peak_n": float(len(peak)), "congestion_offpeak_n": float(len(off)),
+           "congestion_peak_median_mbps": math.nan, "congestion_offpeak_median_mbps": math.nan,
+           "congestion_p": math.nan}
+    if len(peak) < t.rules.min_samples or len(off) < t.rules.min_samples:
+        return out
+    out["congestion_peak_median_mbps"] = float(np.median(peak))
+    out["congestion_offpeak_median_mbps"] = float(np.median(off))
+    out["congestion_p"] = float(mannwhitneyu(peak, off, alternative="less").pvalue)
+    return out
+
+
+def judge_cause(rows: pd.DataFrame, access: str, threshold: float,
+                thresholds: Thresholds) -> dict[str, object]:
+    """Cause of one place from its sample rows (`analysis._samples.sample_table` plus ``sub``,
+    the finer H3 cell of each row), with `CAUSE_COLUMNS`."""
+    c, r = thresholds.cause, thresholds.rules
+    tests = rows[rows["down_test"]]
+    out: dict[str, object] = {"cause": "unknown", "cause_certainty": "low", "cause_readings": 0,
+                              "cause_support": math.nan}
+    out.update(_congestion(tests, threshold, thresholds))
+    n = len(tests)
+    if n == 0:
+        return out
+    failed = tests[tests["failed_no_service"]]
+    if len(failed) / n > 0.5:
+        sure = len(failed) >= r.min_failed and failed["slot"].nunique() >= r.min_slots
+        out.update(cause="no_service", cause_certainty="high" if sure else "medium",
+                   cause_readings=n, cause_support=len(failed) / n)
+        return out
+    off = tests[~tests["peak"]]
+    off_slow = len(off) > 0 and float(off["below"].mean()) > r.weak_share
+    if access == "fixed":
+        out.update(cause="backhaul", cause_certainty="medium" if off_slow else "low",
+                   cause_readings=n, cause_support=float(tests["below"].mean()))
+        return out
+    rsrp = tests["rsrp"].dropna().to_numpy(dtype="float64")
+    sinr = tests["sinr"].dropna().to_numpy(dtype="float64")
+    radio_known = len(rsrp) >= r.min_samples and len(sinr) >= r.min_samples
+    if radio_known and np.median(rsrp) < c.rsrp_poor_dbm:
+        k = int((rsrp < c.rsrp_poor_dbm).sum())
+        out.update(cause="coverage", cause_certainty=_support(k, len(rsrp), thresholds),
+                   cause_readings=len(rsrp), cause_support=k / len(rsrp))
+        return out
+    if radio_known and np.median(sinr) < c.sinr_poor_db:
+        k = int((sinr < c.sinr_poor_db).sum())
+        out.update(cause="interference", cause_certainty=_support(k, len(sinr), thresholds),
+                   cause_readings=len(sinr), cause_support=k / len(sinr))
+        return out
+    peak_med = out["congestion_peak_median_mbps"]
+    off_med = out["congestion_offpeak_median_mbps"]
+    p = out["congestion_p"]
+    if (isinstance(p, float) and p < c.congestion_p and isinstance(peak_med, float)
+            and isinstance(off_med, float) and off_med >= threshold > peak_med
+            and peak_med < c.peak_drop_ratio * off_med):
+        out.update(cause="congestion",
+                   cause_certainty="high" if p < c.congestion_p_high else "medium",
+                   cause_readings=int(out["congestion_peak_n"])  # type: ignore[call-overload]
+                   + int(out["congestion_offpeak_n"]),  # type: ignore[call-overload]
+                   cause_support=math.nan)
+        return out
+    good = (radio_known and np.median(rsrp) >= c.rsrp_good_dbm
+            and np.median(sinr) >= c.sinr_good_db)
+    if good and off_slow:
+        k = int(((rsrp >= c.rsrp_good_dbm)).sum())
+        sure = _support(k, len(rsrp), thresholds)
+        out.update(cause="backhaul", cause_certainty="low" if sure == "low" else "medium",
+                   cause_readings=len(rsrp), cause_support=k / len(rsrp))
+    return out
