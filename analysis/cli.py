@@ -108,11 +108,24 @@ def _analyze(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"lỗi dữ liệu (bad input): {exc}", file=sys.stderr)
         return 2
-    weak = result.classified["status"].isin(["dead_spot", "confirmed_weak", "likely_weak"])
-    print(
-        f"Đã ghi {args.out}: {count} phép đo, {result.classified['cell'].nunique()} ô, "
-        f"{int(weak.sum())} ô yếu, {len(result.weak_areas)} vùng lõm, "
-        f"{len(result.proposals)} đề xuất. "
-        f"(Wrote {args.out}: measurements, cells, weak cells, weak areas, proposals.)"
-    )
+    print(_summary(args.out, count, result))
     return 0
+
+
+def _summary(out: str, count: int, result: SurveyResult) -> str:
+    """One line: cell x carrier pairs (worst of the all-day and peak windows, not counted once
+    per window), weak areas and, among them, dead spots."""
+    from lomsong.analysis.areas import cell_status
+    from lomsong.analysis.classify import WEAK
+
+    pairs = cell_status(result.classified)
+    weak = int(pairs["status"].isin(WEAK).sum())
+    dead = int((result.weak_areas["status"] == "dead_spot").sum())
+    return (
+        f"Đã ghi {out}: {count} phép đo, {result.classified['cell'].nunique()} ô, "
+        f"{weak}/{len(pairs)} cặp ô × nhà mạng yếu, {len(result.weak_areas)} vùng yếu "
+        f"(trong đó {dead} vùng lõm sóng), {len(result.proposals)} đề xuất. "
+        f"(Wrote {out}: {count} measurements; {weak} of {len(pairs)} cell x carrier pairs weak; "
+        f"{len(result.weak_areas)} weak areas, {dead} of them dead spots; "
+        f"{len(result.proposals)} proposals.)"
+    )

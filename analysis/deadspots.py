@@ -74,11 +74,12 @@ def dead_spot_clusters(measurements: gpd.GeoDataFrame, thresholds: Thresholds) -
     if table.empty:
         return gpd.GeoDataFrame({c: pd.Series(dtype=object) for c in DEAD_SPOT_COLUMNS},
                                 geometry=gpd.GeoSeries([], crs=WGS84))
-    lat0 = float(table["lat"].median())
     for (carrier, access), group in table.groupby(["carrier", "access"], observed=True, sort=True):
         failed = group[group["failed_no_service"]]
         if len(failed) < r.min_failed:
             continue
+        # From the failed tests only, so any selection that holds them gives the same outline.
+        lat0 = float(failed["lat"].median())
         xy_all = _local_xy(group["lat"].to_numpy(), group["lon"].to_numpy(), lat0)
         xy = _local_xy(failed["lat"].to_numpy(), failed["lon"].to_numpy(), lat0)
         labels = _clusters(xy, r.dead_spot_link_m)

@@ -177,7 +177,11 @@ def test_cli_database_path_uses_storage_query(tmp_path, monkeypatch, capsys):
     assert calls["url"] == "postgresql://x/y"
     assert calls["args"] == ("conn", datetime(2026, 10, 31, 17, tzinfo=UTC), None)
     assert len(gpd.read_file(out, layer="weak_areas")) == 1
-    assert "1 vùng lõm" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    # One weak cell x carrier pair, though it is weak in two windows (all, off-peak); a weak
+    # area is not called a dead spot ("vùng lõm sóng") unless it is one.
+    assert "1/1 cặp ô × nhà mạng yếu, 1 vùng yếu (trong đó 0 vùng lõm sóng)" in printed
+    assert "1 of 1 cell x carrier pairs weak; 1 weak areas, 0 of them dead spots" in printed
 
 
 def test_no_step_mutates_its_inputs(thresholds):
