@@ -126,10 +126,12 @@ def compute_survey(conn: psycopg.Connection[Any], period: Period,
     ward_name = ward.name if ward else ""
     boundary = boundary_frame(ward.boundary_json if ward else None, ward_name)
     frame = measurements_frame(rows)
-    result = run_survey(frame, points_frame(sites), SurveyConfig())
+    config = SurveyConfig()
+    result = run_survey(frame, points_frame(sites), config)
     report_input = ReportInput(cells=result.classified, weak_areas=result.weak_areas,
                                scorecards=result.scorecards, proposals=result.proposals,
-                               routes=result.route, boundary=boundary)
+                               routes=result.route, boundary=boundary,
+                               thresholds=config.thresholds)
     return Survey(period, version, ward_name, len(rows), result, report_input, boundary)
 
 
