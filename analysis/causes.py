@@ -15,7 +15,9 @@ are judged before load, so a slow cell edge is never called congested:
    slower) gives p < `congestion_p`. Its effect size (the two medians) and p are returned.
 5. ``backhaul``: a fixed line, or good radio (medians RSRP >= `rsrp_good_dbm`, SINR >=
    `sinr_good_db`), slow off-peak as well: the bottleneck is behind the radio. Found by elimination,
-   so its certainty is at most ``medium``.
+   so its certainty is at most ``medium``. With radio that is only adequate (not poor by rules
+   2-3), a median speed under `backhaul_speed_ratio` x the target is still far below what that
+   SINR carries (see `sinr_poor_db`): ``backhaul`` with certainty ``low``.
 6. ``unknown`` otherwise (middling radio, too few readings, a peak dip the test cannot separate
    from a change of place); certainty ``low``.
 
@@ -126,9 +128,14 @@ def judge_cause(rows: pd.DataFrame, access: str, threshold: float,
         return out
     good = (radio_known and np.median(rsrp) >= c.rsrp_good_dbm
             and np.median(sinr) >= c.sinr_good_db)
-    if good and off_slow:
-        k = int(((rsrp >= c.rsrp_good_dbm)).sum())
-        sure = _support(k, len(rsrp), thresholds)
-        out.update(cause="backhaul", cause_certainty="low" if sure == "low" else "medium",
-                   cause_readings=len(rsrp), cause_support=k / len(rsrp))
+    speeds = tests["down"].dropna().to_numpy(dtype="float64")
+    far_below = (radio_known and len(speeds) > 0
+                 and float(np.median(speeds)) < c.backhaul_speed_ratio * threshold)
+    if off_slow and (good or far_below):
+        k = int((rsrp >= c.rsrp_good_dbm).sum() if good else (sinr >= c.sinr_poor_db).sum())
+        n_radio = len(rsrp) if good else len(sinr)
+        sure = _support(k, n_radio, thresholds)
+        out.update(cause="backhaul",
+                   cause_certainty="medium" if good and sure != "low" else "low",
+                   cause_readings=n_radio, cause_support=k / n_radio)
     return out

@@ -93,6 +93,7 @@ class CauseRules:
     rsrp_good_dbm: float = -100.0
     sinr_good_db: float = 13.0
     congestion_p: float = 0.05
+    backhaul_speed_ratio: float = 0.5
     congestion_p_high: float = 0.01
 
 

@@ -141,3 +141,18 @@ def test_a_single_failure_cluster_in_one_slot_is_no_dead_spot(thresholds, thin):
     rows += [_at(0, 60, mbps=80.0, when=local(d, 9 + 6 * (d % 2))) for d in range(2, 2 + thin)]
     areas, _ = _areas(rows, thresholds)
     assert "dead_spot" not in set(areas["status"])
+
+
+def test_far_too_slow_for_adequate_radio_is_backhaul_with_low_certainty(thresholds):
+    rows = [_at(0, 0, mbps=15.0 + (d % 3), when=local(d, h), rsrp=-88.0, sinr=11.5)
+            for d in range(2, 9) for h in (9, 15, 20)]
+    areas, _ = _areas(rows, thresholds)
+    area = areas.iloc[0]
+    assert (area["cause"], area["cause_certainty"]) == ("backhaul", "low")
+
+
+def test_middling_radio_and_a_speed_near_the_target_stay_unknown(thresholds):
+    rows = [_at(0, 0, mbps=30.0 + (d % 3), when=local(d, h), rsrp=-88.0, sinr=11.5)
+            for d in range(2, 9) for h in (9, 15, 20)]
+    areas, _ = _areas(rows, thresholds)
+    assert (areas.iloc[0]["cause"], areas.iloc[0]["cause_certainty"]) == ("unknown", "low")
