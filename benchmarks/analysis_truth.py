@@ -107,6 +107,7 @@ def _plant_rows(ward: Ward, areas: gpd.GeoDataFrame,
             "kind": plant.kind if plant.kind != "dead_spot" else f"dead_spot {plant.radius_m * 2:.0f} m",
             "found": not touching.empty, "right_carrier": not own.empty,
             "right_cause": False, "right_status": False, "distance_m": math.nan,
+            "covered": math.nan, "inside": math.nan,
             "got": "-",
         }
         if not own.empty:
@@ -117,8 +118,10 @@ def _plant_rows(ward: Ward, areas: gpd.GeoDataFrame,
             row["got"] = f"{main['status']}/{main['cause']}"
             same = own[own["cause"] == plant.cause]
             if not same.empty:
-                row["distance_m"] = shapely.hausdorff_distance(
-                    shapely.union_all(same["geom_xy"].to_numpy()), zone)
+                drawn = shapely.union_all(same["geom_xy"].to_numpy())
+                row["distance_m"] = shapely.hausdorff_distance(drawn, zone)
+                row["covered"] = drawn.intersection(zone).area / zone.area
+                row["inside"] = drawn.intersection(zone.buffer(TOLERANCE_M)).area / drawn.area
         rows.append(row)
     return rows
 
@@ -177,18 +180,24 @@ def _table(runs: list[dict[str, Any]]) -> str:
     order = sorted(by_kind, key=lambda k: (not k.startswith("dead"),
                                             float(k.split()[1]) if k.startswith("dead") else 0, k))
     lines = ["| planted problem | n | found | right carrier | right cause | right status | "
-             "outline distance m (median / max) | wrong calls seen |",
-             "|---|---|---|---|---|---|---|---|"]
+             "outline distance m (median / max) | zone covered / area inside zone (medians) "
+             "| wrong calls seen |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for kind in order:
         rows = by_kind[kind]
         dist = np.array([r["distance_m"] for r in rows], dtype=float)
         dist = dist[np.isfinite(dist)]
         wrong = sorted({r["got"] for r in rows if not (r["right_cause"] and r["right_status"])})
         d = f"{np.median(dist):.0f} / {dist.max():.0f}" if len(dist) else "-"
+        cov = np.array([r["covered"] for r in rows], dtype=float)
+        ins = np.array([r["inside"] for r in rows], dtype=float)
+        overlap = (f"{np.nanmedian(cov):.0%} / {np.nanmedian(ins):.0%}"
+                   if np.isfinite(cov).any() else "-")
         lines.append(
             f"| {kind} | {len(rows)} | {sum(r['found'] for r in rows)} | "
             f"{sum(r['right_carrier'] for r in rows)} | {sum(r['right_cause'] for r in rows)} | "
-            f"{sum(r['right_status'] for r in rows)} | {d} | {', '.join(wrong)[:120] or '-'} |")
+            f"{sum(r['right_status'] for r in rows)} | {d} | {overlap} | "
+            f"{', '.join(wrong)[:120] or '-'} |")
     n = len(runs)
     conf = [r["false"]["confirmed"] for r in runs]
     lik = [r["false"]["likely"] for r in runs]
