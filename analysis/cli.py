@@ -123,7 +123,7 @@ def _summary(out: str, count: int, result: SurveyResult) -> str:
     dead = int((result.weak_areas["status"] == "dead_spot").sum())
     return (
         f"Đã ghi {out}: {count} phép đo, {result.classified['cell'].nunique()} ô, "
-        f"{weak}/{len(pairs)} cặp ô × nhà mạng yếu, {len(result.weak_areas)} vùng yếu "
+        f"{weak}/{len(pairs)} cặp (ô, nhà mạng) yếu, {len(result.weak_areas)} vùng yếu "
         f"(trong đó {dead} vùng lõm sóng), {len(result.proposals)} đề xuất. "
         f"(Wrote {out}: {count} measurements; {weak} of {len(pairs)} cell x carrier pairs weak; "
         f"{len(result.weak_areas)} weak areas, {dead} of them dead spots; "

@@ -99,7 +99,7 @@ def dead_spot_clusters(measurements: gpd.GeoDataFrame, thresholds: Thresholds) -
             rows.append({"carrier": str(carrier), "access": str(access),
                          "failed_in_cluster": int(members.sum()), "tests_inside": tests,
                          "failed_inside": down_failed,
-                         "slots": int(len(np.unique(slots[members]))),
+                         "slots": len(np.unique(slots[members])),
                          "geometry": _to_lonlat(outline, lat0)})
     if not rows:
         return gpd.GeoDataFrame({c: pd.Series(dtype=object) for c in DEAD_SPOT_COLUMNS},

@@ -11,15 +11,15 @@ Model (local metres east/north of an origin in Hanoi; every carrier 4G, target 4
   carrier, plus a planted extra loss in dead spots (45 dB, or more so that the serving RSRP is at
   most -130 dBm) and coverage holes (28 dB, or more so that it is at most -115 dBm: a hole or dead
   spot near a site is still one).
-- SINR: serving RSRP over 0.1 x the other sites' power plus a noise floor of -121 dBm per resource
-  element (thermal, UE noise figure, implementation margin); a planted co-channel interferer adds
-  -85 dBm per RE for one carrier in its disc.
-- Rate: ``gain x 0.6 x 18 MHz x log2(1 + SINR)``, gain 1.0 (one stream) rising to 1.6 (2x2 MIMO)
-  between 6 and 14 dB SINR, capped at 150 Mbit/s, divided by the cell load (off-peak 1.15, peak
-  1.3, a planted congested site 4.0 at peak), capped again by a planted backhaul fault (18 Mbit/s
-  for every carrier in its disc; a planted *near-target* disc, which is no problem, caps one
-  carrier at 45 Mbit/s, so that about a third of its tests fall under 40), then multiplied by per-test log-normal noise (sigma 0.3; 0.05
-  on fixed lines).
+- SINR: serving RSRP over 0.03 x the other sites' power (light neighbour load) plus a noise floor
+  of -121 dBm per resource element (thermal, UE noise figure, implementation margin); a planted
+  co-channel interferer adds -85 dBm per RE for one carrier in its disc.
+- Rate: ``gain x 0.75 x 18 MHz x log2(1 + SINR)``, gain 1.0 (one stream) rising to 1.6 (2x2
+  MIMO) between 6 and 14 dB SINR, capped at 150 Mbit/s, divided by the cell load (off-peak 1.15,
+  peak 1.3, a planted congested site 4.0 at peak), capped again by a planted backhaul fault
+  (18 Mbit/s for every carrier in its disc; a planted *near-target* disc, which is no problem,
+  caps one carrier at 45 Mbit/s, so that about a third of its tests fall under 40), then
+  multiplied by per-test log-normal noise (sigma 0.3; 0.05 on fixed lines).
 - A test fails with ``no_service`` when its RSRP (with 3 dB of fast fading) is below -122 dBm,
   and with ``timeout`` at random in 0.3 % of tests anywhere.
 - Fixed lines at the service points (plan 100 Mbit/s) deliver 90 % of the plan; one planted fault

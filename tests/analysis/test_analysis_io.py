@@ -180,7 +180,7 @@ def test_cli_database_path_uses_storage_query(tmp_path, monkeypatch, capsys):
     printed = capsys.readouterr().out
     # One weak cell x carrier pair, though it is weak in two windows (all, off-peak); a weak
     # area is not called a dead spot ("vùng lõm sóng") unless it is one.
-    assert "1/1 cặp ô × nhà mạng yếu, 1 vùng yếu (trong đó 0 vùng lõm sóng)" in printed
+    assert "1/1 cặp (ô, nhà mạng) yếu, 1 vùng yếu (trong đó 0 vùng lõm sóng)" in printed
     assert "1 of 1 cell x carrier pairs weak; 1 weak areas, 0 of them dead spots" in printed
 
 
