@@ -33,7 +33,7 @@ from scipy.sparse.csgraph import connected_components
 
 from lomsong.analysis._geo import cells_of, metric_crs, require_columns, to_wgs84
 from lomsong.analysis._samples import sample_table
-from lomsong.analysis.causes import CAUSE_COLUMNS, judge_cause
+from lomsong.analysis.causes import CAUSE_COLUMNS, cause_inputs, judge_cause
 from lomsong.analysis.cells import aggregate
 from lomsong.analysis.classify import SEVERITY, WEAK, classify_cells
 from lomsong.analysis.deadspots import dead_spot_clusters
@@ -109,17 +109,23 @@ def _empty(crs: object) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs="EPSG:4326")).to_crs(crs)
 
 
-def _members(table: pd.DataFrame, area: dict[str, object]) -> np.ndarray:
+def _members(table: pd.DataFrame, area: dict[str, object],
+             pairs: dict[tuple[str, str], np.ndarray],
+             keyed: dict[tuple[int, str, str], np.ndarray]) -> np.ndarray:
     """Row positions of `table` inside an area (its cells, or a dead spot's outline)."""
-    same = ((table["carrier"].astype(object) == area["carrier"]).to_numpy()
-            & (table["access"].astype(object) == area["access"]).to_numpy())
+    carrier, access = str(area["carrier"]), str(area["access"])
     outline = area.get("outline")
-    if outline is not None:
-        inside = shapely.contains_xy(outline, table["lon"].to_numpy(), table["lat"].to_numpy())
-    else:
-        ints = [h3.str_to_int(c) for c in area["cells"]]  # type: ignore[attr-defined]
-        inside = np.isin(table["cell"].to_numpy(), ints)
-    return np.flatnonzero(same & inside)
+    if outline is None:
+        parts = [keyed.get((h3.str_to_int(c), carrier, access), np.array([], dtype="int64"))
+                 for c in area["cells"]]  # type: ignore[attr-defined]
+        return np.sort(np.concatenate(parts)) if parts else np.array([], dtype="int64")
+    rows = pairs.get((carrier, access), np.array([], dtype="int64"))
+    lon, lat = table["lon"].to_numpy()[rows], table["lat"].to_numpy()[rows]
+    west, south, east, north = outline.bounds  # type: ignore[attr-defined]
+    with np.errstate(invalid="ignore"):
+        box = (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
+    rows, lon, lat = rows[box], lon[box], lat[box]
+    return rows[shapely.contains_xy(outline, lon, lat)]
 
 
 def _deciding(stats: pd.DataFrame, thresholds: Thresholds) -> pd.DataFrame:
@@ -200,14 +206,19 @@ def weak_areas(
     table = table.assign(sub=cells_of(table["lat"].to_numpy(), table["lon"].to_numpy(),
                                       min(resolution + 1, 15))).reset_index(drop=True)
     keyed = table.groupby(["cell", "carrier", "access"], observed=True).indices
+    pairs = table.groupby(["carrier", "access"], observed=True).indices
+    inputs = cause_inputs(table)
+    thresholds_of = table["threshold"].to_numpy(dtype="float64")
+    empty = np.array([], dtype="int64")
     causes = []
     for cell, carrier, access in zip(weak["cell"], weak["carrier"], weak["access"], strict=True):
-        rows = table.iloc[keyed.get((h3.str_to_int(cell), carrier, access), [])]
-        threshold = float(rows["threshold"].median()) if len(rows) else np.nan
-        causes.append(judge_cause(rows, str(access), threshold, thresholds)["cause"])
+        rows = keyed.get((h3.str_to_int(cell), carrier, access), empty)
+        threshold = float(np.nanmedian(thresholds_of[rows])) if len(rows) else np.nan
+        place = {name: values[rows] for name, values in inputs.items()}
+        causes.append(judge_cause(place, str(access), threshold, thresholds)["cause"])
     weak = weak.assign(cause=causes)
     areas = _areas_of(weak, spots, table, thresholds)
-    member_rows = [_members(table, a) for a in areas]
+    member_rows = [_members(table, a, pairs, keyed) for a in areas]
     ids = np.concatenate([np.full(len(m), a["area_id"], dtype=object)
                           for a, m in zip(areas, member_rows, strict=True)])
     inside = table.iloc[np.concatenate(member_rows)].assign(area_id=ids)
@@ -226,19 +237,24 @@ def weak_areas(
         ["area_id", "share", "median"], ascending=[True, False, True], na_position="last")
     worst_hour = hourly.groupby("area_id")["hour"].first()
     grouped = inside.groupby("area_id")
+    pcis = grouped["pci"].agg(lambda v: _join(v, True))
+    cell_ids = grouped["cell_id"].agg(lambda v: _join(v, True))
+    bands = grouped["band"].agg(lambda v: _join(v, False))
+    all_cells = table["cell"].to_numpy()
     local_day = pd.to_datetime(inside["day"], unit="D")
     first = local_day.groupby(inside["area_id"]).min()
     last = local_day.groupby(inside["area_id"]).max()
     rows_out = []
     for area, members in zip(areas, member_rows, strict=True):
         aid = str(area["area_id"])
-        part = table.iloc[members]
         row = stats.loc[aid] if aid in stats.index else pd.Series(dtype=object)
         threshold = float(row.get("threshold_mbps", np.nan))
-        judged = judge_cause(part, str(area["access"]), threshold, thresholds)
+        place = {name: values[members] for name, values in inputs.items()}
+        judged = judge_cause(place, str(area["access"]), threshold, thresholds)
         if judged["cause"] != area["cause"]:
             judged["cause_certainty"] = "low"
-        cells = list(area.get("cells") or sorted({h3.int_to_str(int(c)) for c in part["cell"]}))
+        cell_ints = np.unique(all_cells[members])
+        cells = list(area.get("cells") or [h3.int_to_str(int(c)) for c in cell_ints])
         outline = area.get("outline")
         geometry = (outline if outline is not None
                     else shapely.geometry.shape(h3.cells_to_geo(cells)))
@@ -256,9 +272,8 @@ def weak_areas(
             "peak_median_mbps": medians.get((aid, "peak"), np.nan),
             "offpeak_median_mbps": medians.get((aid, "offpeak"), np.nan),
             "worst_hour": worst_hour.get(aid),
-            "pcis": _join(grouped.get_group(aid)["pci"], True) if aid in stats.index else "",
-            "cell_ids": _join(grouped.get_group(aid)["cell_id"], True) if aid in stats.index else "",
-            "bands": _join(grouped.get_group(aid)["band"], False) if aid in stats.index else "",
+            "pcis": pcis.get(aid, ""), "cell_ids": cell_ids.get(aid, ""),
+            "bands": bands.get(aid, ""),
             "cell_list": ",".join(sorted(cells)),
             "geometry": geometry,
         })

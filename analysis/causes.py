@@ -27,7 +27,7 @@ Congestion: ``high`` when p < `congestion_p_high`, else ``medium``.
 
 Example
 -------
->>> judged = judge_cause(rows, "4g", 40.0, load_thresholds())  # doctest: +SKIP
+>>> judged = judge_cause(cause_inputs(rows), "4g", 40.0, load_thresholds())  # doctest: +SKIP
 >>> judged["cause"], judged["cause_certainty"]  # doctest: +SKIP
 ('coverage', 'high')
 """
@@ -35,6 +35,7 @@ Example
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -43,7 +44,10 @@ from scipy.stats import mannwhitneyu
 from lomsong.analysis._samples import wilson
 from lomsong.analysis.thresholds import Thresholds
 
-__all__ = ["CAUSE_COLUMNS", "CERTAINTIES", "judge_cause"]
+__all__ = ["CAUSE_COLUMNS", "CAUSE_INPUTS", "CERTAINTIES", "cause_inputs", "judge_cause"]
+
+CAUSE_INPUTS = ("down_test", "down", "peak", "sub", "failed_no_service", "slot", "below", "rsrp",
+                "sinr")
 
 CERTAINTIES = ("high", "medium", "low")
 CAUSE_COLUMNS = ["cause", "cause_certainty", "cause_readings", "cause_support", "congestion_p",
@@ -60,12 +64,13 @@ def _support(k: int, n: int, thresholds: Thresholds) -> str:
     return "low"
 
 
-def _congestion(tests: pd.DataFrame, threshold: float, t: Thresholds) -> dict[str, float]:
-    ok = tests[tests["down"].notna()]
-    windows = ok.groupby("sub")["peak"].agg(["min", "max"])
-    matched = ok[ok["sub"].isin(windows.index[windows["min"] != windows["max"]])]
-    peak = matched.loc[matched["peak"], "down"].to_numpy(dtype="float64")
-    off = matched.loc[~matched["peak"], "down"].to_numpy(dtype="float64")
+def _congestion(tests: Mapping[str, np.ndarray], t: Thresholds) -> dict[str, float]:
+    down = tests["down"].astype("float64")
+    ok = np.isfinite(down)
+    sub, peak_flag, down = tests["sub"][ok], tests["peak"][ok].astype(bool), down[ok]
+    matched = np.isin(sub, np.intersect1d(sub[peak_flag], sub[~peak_flag]))
+    peak = down[matched & peak_flag]
+    off = down[matched & ~peak_flag]
     out = {"congestion_peak_n": float(len(peak)), "congestion_offpeak_n": float(len(off)),
            "congestion_peak_median_mbps": math.nan, "congestion_offpeak_median_mbps": math.nan,
            "congestion_p": math.nan}
@@ -77,32 +82,43 @@ def _congestion(tests: pd.DataFrame, threshold: float, t: Thresholds) -> dict[st
     return out
 
 
-def judge_cause(rows: pd.DataFrame, access: str, threshold: float,
+def cause_inputs(table: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The columns `judge_cause` reads, as arrays (take rows from them with an index array)."""
+    return {name: table[name].to_numpy() for name in CAUSE_INPUTS}
+
+
+def judge_cause(rows: Mapping[str, np.ndarray], access: str, threshold: float,
                 thresholds: Thresholds) -> dict[str, object]:
-    """Cause of one place from its sample rows (`analysis._samples.sample_table` plus ``sub``,
-    the finer H3 cell of each row), with `CAUSE_COLUMNS`."""
+    """Cause of one place from its sample rows: `cause_inputs` of a sample table
+    (`analysis._samples.sample_table` plus ``sub``, the finer H3 cell of each row) restricted to
+    the place, with `CAUSE_COLUMNS`."""
     c, r = thresholds.cause, thresholds.rules
-    tests = rows[rows["down_test"]]
+    keep = rows["down_test"].astype(bool)
+    tests = {name: values[keep] for name, values in rows.items()}
     out: dict[str, object] = {"cause": "unknown", "cause_certainty": "low", "cause_readings": 0,
                               "cause_support": math.nan}
-    out.update(_congestion(tests, threshold, thresholds))
-    n = len(tests)
+    out.update(_congestion(tests, thresholds))
+    n = int(keep.sum())
     if n == 0:
         return out
-    failed = tests[tests["failed_no_service"]]
-    if len(failed) / n > 0.5:
-        sure = len(failed) >= r.min_failed and failed["slot"].nunique() >= r.min_slots
+    no_service = tests["failed_no_service"].astype(bool)
+    failed = int(no_service.sum())
+    if failed / n > 0.5:
+        sure = failed >= r.min_failed and len(np.unique(tests["slot"][no_service])) >= r.min_slots
         out.update(cause="no_service", cause_certainty="high" if sure else "medium",
-                   cause_readings=n, cause_support=len(failed) / n)
+                   cause_readings=n, cause_support=failed / n)
         return out
-    off = tests[~tests["peak"]]
-    off_slow = len(off) > 0 and float(off["below"].mean()) > r.weak_share
+    below = tests["below"].astype(bool)
+    off = ~tests["peak"].astype(bool)
+    off_slow = bool(off.any()) and float(below[off].mean()) > r.weak_share
     if access == "fixed":
         out.update(cause="backhaul", cause_certainty="medium" if off_slow else "low",
-                   cause_readings=n, cause_support=float(tests["below"].mean()))
+                   cause_readings=n, cause_support=float(below.mean()))
         return out
-    rsrp = tests["rsrp"].dropna().to_numpy(dtype="float64")
-    sinr = tests["sinr"].dropna().to_numpy(dtype="float64")
+    rsrp = tests["rsrp"].astype("float64")
+    rsrp = rsrp[np.isfinite(rsrp)]
+    sinr = tests["sinr"].astype("float64")
+    sinr = sinr[np.isfinite(sinr)]
     radio_known = len(rsrp) >= r.min_samples and len(sinr) >= r.min_samples
     if radio_known and np.median(rsrp) < c.rsrp_poor_dbm:
         k = int((rsrp < c.rsrp_poor_dbm).sum())
@@ -128,7 +144,8 @@ def judge_cause(rows: pd.DataFrame, access: str, threshold: float,
         return out
     good = (radio_known and np.median(rsrp) >= c.rsrp_good_dbm
             and np.median(sinr) >= c.sinr_good_db)
-    speeds = tests["down"].dropna().to_numpy(dtype="float64")
+    speeds = tests["down"].astype("float64")
+    speeds = speeds[np.isfinite(speeds)]
     far_below = (radio_known and len(speeds) > 0
                  and float(np.median(speeds)) < c.backhaul_speed_ratio * threshold)
     if off_slow and (good or far_below):

@@ -68,7 +68,8 @@ def dead_spot_clusters(measurements: gpd.GeoDataFrame, thresholds: Thresholds) -
     GeoDataFrame (EPSG:4326) with `DEAD_SPOT_COLUMNS` and the outline polygon; empty when none.
     """
     r = thresholds.rules
-    table = sample_table(to_wgs84(measurements, "measurements"), thresholds, None)
+    meas = to_wgs84(measurements, "measurements")
+    table = sample_table(meas[(meas["kind"] == "throughput_down").to_numpy()], thresholds, None)
     table = table[table["down_test"] & np.isfinite(table["lat"]) & np.isfinite(table["lon"])]
     rows: list[dict[str, object]] = []
     if table.empty:
