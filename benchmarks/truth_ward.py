@@ -15,8 +15,8 @@ Model (local metres east/north of an origin in Hanoi; every carrier 4G, target 4
   of -121 dBm per resource element (thermal, UE noise figure, implementation margin); a planted
   co-channel interferer adds -85 dBm per RE for one carrier in its disc.
 - Rate: ``gain x 0.75 x 18 MHz x log2(1 + SINR)``, gain 1.0 (one stream) rising to 1.6 (2x2
-  MIMO) between 6 and 14 dB SINR, capped at 150 Mbit/s, divided by the cell load (off-peak 1.15,
-  peak 1.3, a planted congested site 4.0 at peak), capped again by a planted backhaul fault
+  MIMO) between 6 and 14 dB SINR, capped at 150 Mbit/s, divided by the cell load (off-peak 1.1,
+  peak 1.6, a planted congested site 4.0 at peak), capped again by a planted backhaul fault
   (18 Mbit/s for every carrier in its disc; a planted *near-target* disc, which is no problem,
   caps one carrier at 45 Mbit/s, so that about a third of its tests fall under 40), then
   multiplied by per-test log-normal noise (sigma 0.3; 0.05 on fixed lines).
@@ -66,7 +66,7 @@ HOLE_RSRP_DBM = -115.0
 DEAD_RSRP_DBM = -130.0
 NEAR_TARGET_MBPS = 45.0
 FIXED_SIGMA = 0.05
-LOAD = {"offpeak": 1.15, "peak": 1.3}
+LOAD = {"offpeak": 1.1, "peak": 1.6}
 CONGESTED_PEAK_LOAD = 4.0
 BACKHAUL_CAP_MBPS = 18.0
 DEAD_SIZES_M = (50.0, 100.0, 200.0, 300.0, 500.0)

@@ -118,8 +118,11 @@ def test_coverage_is_judged_before_congestion(thresholds):
 
 
 def test_too_few_peak_tests_give_no_congestion(thresholds):
+    # The case: 3 peak tests against 14 off-peak ones (6 of which failed).
     rows = [_at(0, 0, mbps=70.0, when=local(d, h), rsrp=-85.0, sinr=18.0)
-            for d in range(2, 9) for h in (9, 15)]
+            for d in range(2, 6) for h in (9, 15)]
+    rows += [_at(0, 0, mbps=None, error="network_unreachable", when=local(d, h))
+             for d in range(6, 9) for h in (9, 15)]
     rows += [_at(0, 0, mbps=15.0, when=local(d, 20), rsrp=-85.0, sinr=18.0) for d in (2, 5, 8)]
     areas, classified = _areas(rows, thresholds)
     assert classified[classified["window"] == "peak"].iloc[0]["status"] == "insufficient_data"
