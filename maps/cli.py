@@ -62,11 +62,18 @@ def _date(value: str) -> dt.date:
             f"(invalid date '{value}'; use YYYY-MM-DD)") from None
 
 
-def read_survey(path: Path) -> Any:
-    """Read the analysis GeoPackage into a `maps.report_input.ReportInput`."""
+def read_survey(path: Path, thresholds: Path | None = None) -> Any:
+    """Read the analysis GeoPackage into a `maps.report_input.ReportInput`; `thresholds` is the
+    ward's override TOML that `lomsong analyze --thresholds` used (the method text states it)."""
     import pyogrio
 
+    from lomsong.analysis.thresholds import load_thresholds
     from lomsong.maps.report_input import ReportInput
+
+    try:
+        rules = load_thresholds(override=thresholds)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"ngưỡng không hợp lệ (bad thresholds): {exc}") from exc
 
     if not path.is_file():
         raise InputError(f"không tìm thấy tệp '{path}' (file not found: '{path}')")
@@ -82,7 +89,7 @@ def read_survey(path: Path) -> Any:
     frames = {field: pyogrio.read_dataframe(path, layer=name)
               for name, field in (_REQUIRED_LAYERS | _OPTIONAL_LAYERS).items() if name in layers}
     try:
-        return ReportInput(**frames)
+        return ReportInput(**frames, thresholds=rules)
     except ValueError as exc:
         raise InputError(f"'{path}': {exc}") from exc
 
@@ -127,6 +134,10 @@ def _report(args: argparse.Namespace) -> int:
         print(f"lomsong report: --to ({args.to_date}) trước --from ({args.from_date}) "
               f"(--to is before --from)", file=sys.stderr)
         return 2
+    if args.thresholds is not None and args.input is None:
+        print("lomsong report: --thresholds cần --input, GeoPackage đã phân tích với ngưỡng đó "
+              "(--thresholds needs --input, the GeoPackage analysed with them)", file=sys.stderr)
+        return 2
     missing = [path for path in args.export if not path.is_file()]
     if missing:
         print(f"lomsong report: không tìm thấy tệp xuất (export file not found): "
@@ -134,7 +145,8 @@ def _report(args: argparse.Namespace) -> int:
         return 2
     try:
         if args.input is not None:
-            survey, ward, data_file = read_survey(args.input), args.ward or "", args.input
+            survey = read_survey(args.input, args.thresholds)
+            ward, data_file = args.ward or "", args.input
         else:
             survey, ward, data_file = _survey_from_database(args)
     except InputError as exc:
@@ -178,6 +190,9 @@ def register(subparsers: Any) -> None:
                              "(analysis GeoPackage; omit to analyse the period from the database)")
     parser.add_argument("--ward", default=None,
                         help="tên phường (ward name; default: the one stored in the database)")
+    parser.add_argument("--thresholds", type=Path, default=None, metavar="TOML",
+                        help="ngưỡng riêng của phường đã dùng khi phân tích, để phần phương pháp "
+                             "nêu đúng (the ward override given to lomsong analyze)")
     parser.add_argument("--export", type=Path, action="append", default=[],
                         help="tệp dữ liệu xuất đưa vào phụ lục, lặp lại được "
                              "(data export listed with its SHA-256; repeatable)")
