@@ -252,7 +252,8 @@ def weak_areas(
         place = {name: values[members] for name, values in inputs.items()}
         judged = judge_cause(place, str(area["access"]), threshold, thresholds)
         if judged["cause"] != area["cause"]:
-            judged["cause_certainty"] = "low"
+            # Its cells agree on a cause that all its samples together do not show.
+            judged.update(cause_certainty="low", cause_readings=0, cause_support=np.nan)
         cell_ints = np.unique(all_cells[members])
         cells = list(area.get("cells") or [h3.int_to_str(int(c)) for c in cell_ints])
         outline = area.get("outline")
