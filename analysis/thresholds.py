@@ -2,8 +2,10 @@
 
 The defaults live in ``analysis/thresholds.toml`` next to this module:
 
-- 4G: 40 Mbps download (2024 national target, measured with i-Speed);
-- 5G (NSA and SA): 100 Mbps down, 50 Mbps up, and 95% of samples >= 30 Mbps (2020 5G criteria);
+- 4G: 40 Mbps download (2024 national target, measured with i-Speed; Hanoi Plan 58/KH-UBND of
+  26/02/2025 sets the same average for covered areas);
+- 5G (NSA and SA): 100 Mbps down, 50 Mbps up, and 95% of samples >= 30 Mbps (2020 5G criteria;
+  Hanoi Plan 58/KH-UBND: average download >= 100 Mbps in covered areas);
 - fixed broadband: >= 0.8 x the subscribed plan speed (QCVN 34:2022/BTTTT);
 - the peak window, 19:00-22:00 local time (Asia/Ho_Chi_Minh): the evening residential busy hour
   of mobile networks, ending where the FCC challenge process stops accepting tests (22:00 local);
@@ -11,7 +13,8 @@ The defaults live in ``analysis/thresholds.toml`` next to this module:
 - the classification rules (`Rules`, explained in `analysis.classify`) and cause rules (`CauseRules`,
   explained in `analysis.causes`), and the dead-spot clustering (`analysis.deadspots`).
 
-A ward overrides any key with a second TOML that holds only what changes.
+A ward overrides any key with a second TOML that holds only what changes (a stricter local target,
+another busy hour); its source string should then cite the ward's own decision.
 
 Example
 -------

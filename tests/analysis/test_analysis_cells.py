@@ -12,6 +12,7 @@ from shapely.geometry import Point
 
 from lomsong.analysis.cells import cell_stats
 from lomsong.analysis.classify import classify_cells
+from lomsong.analysis.thresholds import load_thresholds
 
 
 def _one(stats, window="all"):
@@ -173,3 +174,16 @@ def test_hexagon_geometry_contains_centre(thresholds):
     stats = cell_stats(frame(spread(BASE, [50.0])), thresholds=thresholds)
     lat, lon = h3.cell_to_latlng(BASE)
     assert stats.geometry.iloc[0].contains(Point(lon, lat))
+
+
+def test_targets_cite_hanoi_plan_58_and_a_ward_may_override(tmp_path):
+    t = load_thresholds()
+    assert "58/KH-UBND" in t.access["4g"].source and t.access["4g"].down_mbps == 40.0
+    assert "58/KH-UBND" in t.access["5g_nsa"].source and t.access["5g_nsa"].down_mbps == 100.0
+    ward = tmp_path / "ward.toml"
+    ward.write_text('[access."4g"]\ndown_mbps = 50.0\nsource = "Ward decision"\n',
+                    encoding="utf-8")
+    assert load_thresholds(override=ward).access["4g"].down_mbps == 50.0
+    ward.write_text("[rules]\nz_likely = 3.0\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="z_likely: must be positive and at most z"):
+        load_thresholds(override=ward)
