@@ -162,7 +162,12 @@ def score(seed: int) -> dict[str, Any]:
             false_list.append(f"{area['area_id']} {area['status']}/{area['cause']}")
     weak_all = shapely.union_all([m.buffer(TOLERANCE_M) for m in masks.values()])
     clean_km2 = ward.outline.difference(weak_all).area / 1e6
+    cells = result.classified.to_crs("EPSG:4326")
+    centres = [to_xy(g.centroid) for g in cells.geometry]
+    in_sparse = np.array([ward.sparse.contains(c) for c in centres], dtype=bool)
+    sparse = cells[in_sparse & (cells["access"] == "4g").to_numpy()]["status"].value_counts()
     return {"seed": seed, "plants": _plant_rows(ward, areas, masks), "false": false,
+            "sparse": sparse.to_dict(),
             "false_list": false_list, "clean_km2": clean_km2,
             "ok": _ok_claims(result.classified, meas), "seconds": seconds,
             "measurements": len(meas)}
@@ -203,6 +208,10 @@ def _table(runs: list[dict[str, Any]]) -> str:
     lik = [r["false"]["likely"] for r in runs]
     km2 = sum(r["clean_km2"] for r in runs)
     ok = {k: sum(r["ok"][k] for r in runs) for k in ("ok", "unsupported_ok", "false_ok")}
+    sparse: dict[str, int] = defaultdict(int)
+    for run in runs:
+        for status, count in run["sparse"].items():
+            sparse[status] += count
     lines += [
         "",
         "| false weak areas | total | per survey (mean, max) | per km2 of clean background |",
@@ -212,6 +221,8 @@ def _table(runs: list[dict[str, Any]]) -> str:
         "",
         f"\"ok\" claims (cell x carrier x window): {ok['ok']}; unsupported (Wilson upper bound "
         f">= 1/2): {ok['unsupported_ok']}; false (true share below >= 1/2): {ok['false_ok']}.",
+        "Sparsely walked squares (one walk in eight), cell x carrier x window rows by status: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(sparse.items())) + ".",
         f"Plants the model itself did not make weak (left out above): {ineffective}.",
         f"{n} seeds, {np.mean([r['measurements'] for r in runs]):.0f} measurements each, "
         f"clean background {km2 / n:.2f} km2 per ward; run_survey "
