@@ -139,8 +139,8 @@ def _deciding(stats: pd.DataFrame, thresholds: Thresholds) -> pd.DataFrame:
     return judged.groupby("area_id").first()
 
 
-def _areas_of(weak: pd.DataFrame, spots: gpd.GeoDataFrame, table: pd.DataFrame,
-              thresholds: Thresholds) -> list[dict[str, object]]:
+def _areas_of(weak: pd.DataFrame, spots: gpd.GeoDataFrame) -> list[dict[str, object]]:
+    """Dead spots first, then each carrier's weak cells grouped by cause and contiguity."""
     areas: list[dict[str, object]] = []
     numbers: dict[tuple[str, str], int] = {}
 
@@ -217,7 +217,7 @@ def weak_areas(
         place = {name: values[rows] for name, values in inputs.items()}
         causes.append(judge_cause(place, str(access), threshold, thresholds)["cause"])
     weak = weak.assign(cause=causes)
-    areas = _areas_of(weak, spots, table, thresholds)
+    areas = _areas_of(weak, spots)
     member_rows = [_members(table, a, pairs, keyed) for a in areas]
     ids = np.concatenate([np.full(len(m), a["area_id"], dtype=object)
                           for a, m in zip(areas, member_rows, strict=True)])
