@@ -10,14 +10,25 @@ Example
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 import geopandas as gpd
+import pandas as pd
 
 from lomsong.analysis.thresholds import Thresholds, load_thresholds
 from lomsong.maps.frames import COLUMNS, check_frame
 
 __all__ = ["ReportInput"]
+
+
+def _local(values: pd.Series, tz: str) -> pd.Series:
+    """Naive local timestamps of dates or aware times (unreadable values dropped)."""
+    stamps = pd.to_datetime(values, errors="coerce", utc=values.map(
+        lambda v: getattr(v, "tzinfo", None) is not None).any())
+    if stamps.dt.tz is not None:
+        stamps = stamps.dt.tz_convert(tz).dt.tz_localize(None)
+    return stamps.dropna()
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,17 @@ class ReportInput:
             frame = getattr(self, kind)
             if frame is not None:
                 object.__setattr__(self, kind, check_frame(frame, kind))
+
+    def data_dates(self) -> tuple[dt.date, dt.date] | None:
+        """First and last local test dates the data shows (weak areas' test dates, service
+        points' last measurement); None when no row carries a date."""
+        tz = self.thresholds.windows.timezone
+        stamps = [_local(self.weak_areas[c], tz) for c in ("first_date", "last_date")]
+        stamps.append(_local(self.scorecards["last_measured_at"], tz))
+        dates = pd.concat(stamps).dropna()
+        if not len(dates):
+            return None
+        return dates.min().date(), dates.max().date()
 
     @classmethod
     def empty(cls) -> ReportInput:

@@ -70,11 +70,10 @@ def summary_paragraphs(cells: gpd.GeoDataFrame, areas: gpd.GeoDataFrame,
     judged = per_cell[per_cell["status"] != "insufficient_data"]
     if len(judged):
         weak = judged["status"].isin(FAILING).sum()
-        out.append(_(
-            "Of {judged} map cells with enough measurements, {weak} ({share}) are weak or dead "
-            "spots; {dead} are dead spots."
-        ).format(judged=len(judged), weak=int(weak), share=format_percent(weak / len(judged), lang),
-                 dead=int((judged["status"] == "dead_spot").sum())))
+        out.append(_(  # dead spots are counted as areas (below): clustered failures, not cells
+            "Of {judged} map cells with enough measurements, {weak} ({share}) do not reach the "
+            "target in the all-day or peak-hour window."
+        ).format(judged=len(judged), weak=int(weak), share=format_percent(weak / len(judged), lang)))
     if len(areas):
         causes = areas.groupby("cause")["area_km2"].sum().sort_values(ascending=False)
         out.append(_(

@@ -125,12 +125,12 @@ def test_report_shows_failed_tests_certainty_and_deciding_window(
     render(pdf, "report-viettel-evidence", artifacts)
     # Table cells wrap; the layout text keeps each line of a cell whole.
     text = run(["pdftotext", "-layout", str(artifacts / "report-viettel-evidence.pdf"), "-"])
-    areas = text.split("Service points")[-2]
+    areas = text.split("\nWeak areas")[-1].split("\nService points")[0]
     assert "84 (30" in areas and "51 (0" in areas      # tests, and failed ones beside them
     assert "certainty: High" in areas
     assert "Peak hours:" in areas and "(74–97%)" in areas   # deciding window + interval
     assert "02/11/2026" in areas and "20/11/2026" in areas
-    assert "96 (40" in text.split("Service points")[-1]
+    assert "96 (40" in text.split("\nService points")[-1]
     # The summary counts the dead spots among the weak areas (VT-01 of Viettel's two).
     assert re.search(r"2 weak areas cover [0-9.]+ km², 1 of them dead spots", " ".join(text.split()))
 
