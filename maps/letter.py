@@ -123,8 +123,9 @@ def letter_flowables(config: LetterConfig, *, ward: str, carrier_name: str, carr
     right = [para(_("SOCIALIST REPUBLIC OF VIET NAM"), bold),
              para(_("Independence - Freedom - Happiness"), bold)]
     date = config.date or dt.datetime.now(dt.UTC).date()
-    right.append(para(_("{place}, {date}").format(place=config.place or _DOTS,
-                                                  date=format_date(date, lang)), plain))
+    right.append(para(_("{place}, day {day} month {month} year {year}").format(
+        place=config.place or _DOTS, day=f"{date.day:02d}", month=f"{date.month:02d}",
+        year=date.year), plain))
     head = Table([[left, right]], colWidths=[80 * mm, 106 * mm])
     head.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("FONTNAME", (0, 0), (-1, -1), FONT)]))
     addressee = config.addressees.get(carrier) or carrier_name

@@ -168,10 +168,11 @@ def render_static_map_boxes(
         if "cells" in metric:
             worst = worst_status_per_cell(metric["cells"])
             colours = [STATUS_COLOURS.get(s, MISSING_COLOUR) for s in worst["status"]]
-            worst.plot(ax=ax, color=colours, alpha=0.75, edgecolor="white", linewidth=0.2,
+            alpha = 0.55 if "streets" in extra else 0.75  # the streets show through
+            worst.plot(ax=ax, color=colours, alpha=alpha, edgecolor="white", linewidth=0.2,
                        zorder=3)
             present = set(worst["status"])
-            handles += [Patch(facecolor=STATUS_COLOURS[s], alpha=0.75, label=label("status", s, _))
+            handles += [Patch(facecolor=STATUS_COLOURS[s], alpha=alpha, label=label("status", s, _))
                         for s in STATUS_ORDER if s in present]
         if "weak_areas" in metric:
             areas = metric["weak_areas"]
@@ -208,8 +209,9 @@ def render_static_map_boxes(
         boxes = place_labels(ax, labels, _("Labels that did not fit: "),
                              avoid=[legend.get_window_extent(figure.canvas.get_renderer())])
         if "streets" in extra and "highway" in extra["streets"].columns:  # OSM tags: ODbL
-            figure.text(0.98, 0.004, _("Streets © OpenStreetMap contributors (ODbL)"),
-                        fontsize=6, ha="right", va="bottom")
+            figure.text(0.98, 0.925 if title else 0.985,
+                        _("Streets © OpenStreetMap contributors (ODbL)"),
+                        fontsize=6, ha="right", va="top")
         return _png(figure, dpi), boxes
 
 
