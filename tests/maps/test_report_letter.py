@@ -79,7 +79,7 @@ def test_letter_and_asks_with_places_from_real_streets(
         assert part in letter, part
     asks = re.findall(r"(\d)\. (?:Lắp|Nâng|Kiểm)", letter)
     assert asks == ["1", "2"]
-    assert re.search(r"tọa độ 21\.\d{5}, 105\.\d{5}", letter) and "gần Phố" in letter \
+    assert (re.search(r"tọa độ 21\.\d{5}, 105\.\d{5}", letter) and "gần Phố" in letter) \
         or "gần Ngõ" in letter or "gần Đường" in letter
     # each ask of the annex: place, dates, cell ids, tests and the deciding window
     annex = text.split("Các đề nghị", 1)[1].split("Phương pháp")[0]
