@@ -45,6 +45,14 @@ class Settings(BaseSettings):
     rate_per_token_per_s: float = Field(default=20.0, ge=0)
     rate_per_token_burst: int = Field(default=100, ge=1)
     migrate_on_start: bool = True
+    # The volunteers' phone page (collector/phone): request buckets per client address and per
+    # enrolment link (a campaign link is shared by many phones), and the largest payload of one
+    # download or upload request.
+    phone_rate_per_address_per_s: float = Field(default=10.0, gt=0)
+    phone_rate_per_address_burst: int = Field(default=300, ge=1)
+    phone_rate_per_link_per_s: float = Field(default=50.0, gt=0)
+    phone_rate_per_link_burst: int = Field(default=2_000, ge=1)
+    phone_payload_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
 
     @model_validator(mode="after")
     def _no_placeholder_secrets_in_prod(self) -> Settings:
