@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     phone_rate_per_link_per_s: float = Field(default=50.0, gt=0)
     phone_rate_per_link_burst: int = Field(default=2_000, ge=1)
     phone_payload_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    # A browser result faster than this is flagged (not rejected): the highest rate this
+    # collector can serve, measured with benchmarks/phone_payload.py on the server.
+    phone_max_serve_mbps: float = Field(default=1_000.0, gt=0)
 
     @model_validator(mode="after")
     def _no_placeholder_secrets_in_prod(self) -> Settings:

@@ -37,8 +37,8 @@ from lomsong.collector.ratelimit import RateLimiter
 from lomsong.collector.settings import Settings
 from lomsong.collector.storage.enrolments import Enrolment, get_enrolment
 
-__all__ = ["CurrentEnrolment", "EnrolmentRejected", "PhoneLimits", "sign_token",
-           "verify_signature"]
+__all__ = ["CurrentEnrolment", "EnrolmentRejected", "PhoneLimits", "SignedLink", "check_token",
+           "sign_token", "verify_signature"]
 
 _TOKEN: Final = re.compile(r"^e1\.([1-9][0-9]{0,17})\.([0-9]{1,12})\.([A-Za-z0-9_-]{22})$")
 TOKEN_MAX_CHARS: Final = 64
@@ -134,3 +134,27 @@ async def _enrolment(
 
 
 CurrentEnrolment = Annotated[Enrolment, Depends(_enrolment)]
+
+
+async def _signed_link(
+    request: Request,
+    t: Annotated[str, Query(min_length=1, max_length=TOKEN_MAX_CHARS,
+                            description="the enrolment token of the link")],
+) -> int:
+    limits: PhoneLimits = request.app.state.phone_limits
+    _take(limits.per_address, request.client.host if request.client else "unknown", "address")
+    settings: Settings = request.app.state.settings
+    try:
+        enrolment_id, expires_s = verify_signature(settings.secret_key, t)
+    except EnrolmentRejected as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from exc
+    if expires_s <= time.time():
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="the link has expired")
+    _take(limits.per_link, str(enrolment_id), "link")
+    return enrolment_id
+
+
+# The test's own requests (payloads, pings) check the signature, expiry and limits without a
+# database query, so a ping times the network, not the database; revocation is checked when
+# the page opens and when results are sent.
+SignedLink = Annotated[int, Depends(_signed_link)]

@@ -12,8 +12,8 @@ import psycopg
 
 from lomsong.collector.errors import StorageError
 
-__all__ = ["BrowserNote", "Enrolment", "create_enrolment", "get_enrolment", "list_enrolments",
-           "note_browser_records", "revoke_enrolment"]
+__all__ = ["BrowserNote", "DeviceRecord", "Enrolment", "create_enrolment", "get_enrolment", "list_enrolments",
+           "note_browser_records", "recent_device_records", "revoke_enrolment"]
 
 _COLUMNS = "id, ward, site_id, label, created_at, expires_at, revoked_at"
 
@@ -88,3 +88,32 @@ def note_browser_records(conn: psycopg.Connection[Any], notes: Sequence[BrowserN
             " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (measurement_id) DO NOTHING",
             [(n.measurement_id, n.enrolment_id, n.device, received_at, list(n.flags))
              for n in notes])
+
+
+@dataclass(frozen=True)
+class DeviceRecord:
+    """An earlier record of one phone, as the plausibility checks compare it."""
+
+    id: uuid.UUID
+    time: datetime
+    kind: str
+    lat: float | None
+    lon: float | None
+    accuracy_m: float | None
+    download_mbps: float | None
+    upload_mbps: float | None
+    rtt_ms: float | None
+
+
+def recent_device_records(conn: psycopg.Connection[Any], device: str, now: datetime,
+                          *, days: int = 2, limit: int = 500) -> list[DeviceRecord]:
+    """The phone's records of the last `days` (at most `limit`, the newest), oldest first."""
+    rows = conn.execute(
+        "SELECT m.id, m.time, m.kind, m.lat, m.lon, m.accuracy_m, m.download_mbps,"
+        " m.upload_mbps, m.rtt_ms FROM browser_records b"
+        " JOIN measurements m ON m.id = b.measurement_id"
+        "  AND m.time > %(now)s - make_interval(days => %(days)s)"
+        " WHERE b.device = %(device)s AND b.received_at > %(now)s - make_interval(days => %(days)s)"
+        " ORDER BY m.time DESC LIMIT %(limit)s",
+        {"device": device, "now": now, "days": days, "limit": limit}).fetchall()
+    return [DeviceRecord(*r) for r in reversed(rows)]
