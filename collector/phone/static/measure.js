@@ -105,11 +105,17 @@
   // One direction: `streams` loops of requests; bytes counted as they move; stops at max_s,
   // at the cap, or once the mean rate after warm-up is clearly above or below the target.
   const transfer = async (direction, capBytes, onProgress) => {
-    let moved = 0, stop = false, failure = null;
+    // Every request reserves its bytes first, so the test never moves more than the cap.
+    let moved = 0, reserved = 0, stop = false, failure = null;
+    const reserve = (wanted) => {
+      const n = Math.max(0, Math.min(wanted, Math.floor(capBytes - reserved)));
+      reserved += n;
+      return n;
+    };
     const xhrs = new Set(), readers = new Set();
     const down = async () => {
-      while (!stop) {
-        const res = await fetch(api("down", `&bytes=${METHOD.down_request_bytes}`), { cache: "no-store" });
+      for (let n = reserve(METHOD.down_request_bytes); !stop && n > 0; n = reserve(METHOD.down_request_bytes)) {
+        const res = await fetch(api("down", `&bytes=${n}`), { cache: "no-store" });
         if (!res.ok) throw new Error(`download: HTTP ${res.status}`);
         const reader = res.body.getReader();
         readers.add(reader);
@@ -123,7 +129,8 @@
     };
     const up = () => new Promise((resolve, reject) => {
       const next = () => {
-        if (stop) { resolve(); return; }
+        const n = stop ? 0 : reserve(METHOD.up_request_bytes);
+        if (n === 0) { resolve(); return; }
         const xhr = new XMLHttpRequest();
         let last = 0;
         xhrs.add(xhr);
@@ -131,13 +138,13 @@
         xhr.onload = () => {
           xhrs.delete(xhr);
           if (xhr.status !== 200) { reject(new Error(`upload: HTTP ${xhr.status}`)); return; }
-          moved += METHOD.up_request_bytes - last;
+          moved += n - last;
           next();
         };
         xhr.onerror = () => { xhrs.delete(xhr); if (stop) resolve(); else reject(new Error("upload: network error")); };
         xhr.onabort = () => resolve();
         xhr.open("POST", api("up"));
-        xhr.send(upBody);
+        xhr.send(n === upBody.size ? upBody : upBody.slice(0, n));
       };
       next();
     });
@@ -156,7 +163,9 @@
       else if (warmBytes !== null) samples.push((moved - lastBytes) * 8 / METHOD.sample_s / 1e6);
       lastBytes = moved;
       onProgress(Math.min(1, t / METHOD.max_s));
-      if (moved >= capBytes) { reason = "data_cap"; break; }
+      if (moved >= capBytes || (reserved >= capBytes && readers.size + xhrs.size === 0)) {
+        reason = "data_cap"; break;
+      }
       if (t >= METHOD.max_s) break;
       if (warmT !== null && t - warmT >= METHOD.min_s && samples.length >= 4) {
         const m = samples.reduce((a, x) => a + x, 0) / samples.length;
@@ -172,9 +181,12 @@
     for (const x of xhrs) x.abort();
     await Promise.all(streams);
     await pinger;
-    const rate = warmT !== null && t1 > warmT ? (total - warmBytes) * 8 / (t1 - warmT) / 1e6 : null;
-    return { mbps: rate, bytes: total, duration_s: t1, reason, failure, loaded_rtt_ms: median(loaded),
-             loaded_jitter_ms: jitter(loaded) };
+    // After the warm-up when there was one; a cap reached sooner leaves the whole transfer.
+    const warm = warmT !== null && t1 > warmT && total > warmBytes;
+    const rate = warm ? (total - warmBytes) * 8 / (t1 - warmT) / 1e6
+      : (total > 0 && !failure ? total * 8 / t1 / 1e6 : null);
+    return { mbps: rate, bytes: total, duration_s: t1, reason, failure, warmup: warm,
+             loaded_rtt_ms: median(loaded), loaded_jitter_ms: jitter(loaded) };
   };
 
   const position = () => new Promise((resolve) => {
@@ -223,10 +235,12 @@
       const r = await transfer(direction, (capBytes - used) / (direction === "down" ? 2 : 1),
         (f) => { bar.value = from + 45 * f; });
       used += r.bytes;
-      const detail = { stop_reason: r.reason, loaded_rtt_ms: r.loaded_rtt_ms, loaded_jitter_ms: r.loaded_jitter_ms };
+      const detail = { stop_reason: r.reason, after_warmup: r.warmup, loaded_rtt_ms: r.loaded_rtt_ms,
+        loaded_jitter_ms: r.loaded_jitter_ms };
       if (r.failure || r.mbps === null) {
-        out.push(record(base, kind, { error_kind: r.failure ? "http_error" : "interrupted", bytes_used: r.bytes,
-          duration_s: r.duration_s, error_message: String(r.failure || "stopped before the warm-up ended").slice(0, 500), raw: raw(detail) }));
+        const http = r.failure && / HTTP \d+$/.test(r.failure.message);
+        out.push(record(base, kind, { error_kind: http ? "http_error" : "network_unreachable", bytes_used: r.bytes,
+          duration_s: r.duration_s, error_message: String(r.failure || "no bytes moved").slice(0, 500), raw: raw(detail) }));
       } else {
         out.push(record(base, kind, { [field]: r.mbps, bytes_used: r.bytes, duration_s: r.duration_s, raw: raw(detail) }));
         show(label, `${fmt(r.mbps)} Mbit/s`);
