@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     # A browser result faster than this is flagged (not rejected): the highest rate this
     # collector can serve, measured with benchmarks/phone_payload.py on the server.
     phone_max_serve_mbps: float = Field(default=1_000.0, gt=0)
+    # Walk mode: seconds between the end of one test and the start of the next.
+    phone_walk_interval_s: float = Field(default=20.0, ge=0, le=3600)
 
     @model_validator(mode="after")
     def _no_placeholder_secrets_in_prod(self) -> Settings:

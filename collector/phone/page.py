@@ -86,6 +86,7 @@ async def measure_page(
         enrolment=enrolment, site_name=site_name, token=t, suggested=suggested,
         carriers=CARRIERS, target_mbps=request.app.state.phone_target_mbps,
         payload_max_bytes=settings.phone_payload_max_bytes,
+        walk_interval_s=settings.phone_walk_interval_s,
         other_lang="en" if lang == "vi" else "vi",
     )
     response = HTMLResponse(html, status_code=403 if error else 200)

@@ -148,3 +148,33 @@ def test_altered_links_and_floods_are_refused_in_the_browser(ward: psycopg.Conne
             assert "Quá nhiều yêu cầu" in page.inner_text("#link-error")
         finally:
             browser.close()
+
+
+def test_walk_mode_pauses_resumes_and_stops_at_the_budget(ward: psycopg.Connection[Any],
+                                                     migrated_url: str) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    token = _link(ward, None)
+    with live_collector(_settings(migrated_url, phone_walk_interval_s=0.0)) as base, \
+            sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        try:
+            context = browser.new_context(locale="vi-VN", geolocation=HERE,
+                                          permissions=["geolocation"])
+            page = context.new_page()
+            page.goto(f"{base}/do?t={token}")
+            page.check("#walk")
+            page.fill("#cap", "10")
+            page.fill("#budget", "25")
+            page.click("#start")
+            page.click("#pause")  # during the first test, which takes at least half a second
+            page.wait_for_selector("#status:has-text('Đã tạm dừng')", timeout=WAIT_MS)
+            assert page.locator("#points li").count() == 1
+            page.click("#resume")
+            page.wait_for_selector("#status:has-text('hạn mức dữ liệu')", timeout=WAIT_MS)
+            assert page.locator("#points li").count() == 3
+        finally:
+            browser.close()
+    tests = ward.execute(
+        "SELECT count(*) FILTER (WHERE kind = 'latency'), sum(bytes_used)"
+        " FROM measurements").fetchone()
+    assert tests is not None and tests[0] == 3 and tests[1] <= 25_000_000

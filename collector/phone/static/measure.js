@@ -15,7 +15,8 @@
   const METHOD = {
     name: "http-parallel", version: 1, streams: 4, max_s: 10, warmup_s: 1, sample_s: 0.25,
     min_s: 2, down_request_bytes: Math.min(8 << 20, cfg.payloadMax),
-    up_request_bytes: Math.min(1 << 20, cfg.payloadMax), idle_pings: 10, walk_pause_s: 20,
+    up_request_bytes: Math.min(1 << 20, cfg.payloadMax), idle_pings: 10,
+    walk_interval_s: Number(app.dataset.walkIntervalS),
   };
   const api = (path, extra = "") => `/do/api/${path}?t=${encodeURIComponent(cfg.token)}${extra}`;
   const fmt = (v, d = 1) => v.toLocaleString(cfg.lang === "vi" ? "vi-VN" : "en-GB",
@@ -281,7 +282,7 @@
       if (!walk) break;
       if (budget < 5e6) { $("status").textContent = msg.budget; break; }
       $("status").textContent = msg.waiting;
-      await sleep(METHOD.walk_pause_s * 1000);
+      await sleep(METHOD.walk_interval_s * 1000);
       while (paused) { $("status").textContent = msg.paused; await sleep(500); }
     } while (true);
     $("pause").hidden = true;
