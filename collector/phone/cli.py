@@ -35,6 +35,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     revoke.add_argument("id", type=int)
     revoke.set_defaults(handler=_enrol_revoke)
 
+    posters = sub.add_parser("posters", help="áp phích mã QR cho mỗi điểm phục vụ (QR posters)")
+    posters.add_argument("--ward", required=True, help="the ward's name, as on the admin page")
+    posters.add_argument("--out", default=".", help="folder for the PDFs (default: here)")
+    posters.add_argument("--days", type=int, default=365, help="links valid this long (365)")
+    posters.add_argument("--base-url", help="the collector's public address (default host:port)")
+    posters.add_argument("--lang", choices=("vi", "en"), default="vi")
+    posters.set_defaults(handler=_posters)
+
 
 def _prefixes(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
@@ -122,4 +130,48 @@ def _enrol_revoke(args: argparse.Namespace) -> int:
         print(f"lomsong: no active link {args.id}", file=sys.stderr)
         return 1
     print(f"revoked link {args.id}")
+    return 0
+
+
+def _posters(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
+    from pathlib import Path
+
+    import psycopg
+
+    from lomsong.collector.cli import database
+    from lomsong.collector.errors import StorageError
+    from lomsong.collector.phone.enrol import sign_token
+    from lomsong.collector.phone.posters import poster_filename, poster_pdf
+    from lomsong.collector.storage.enrolments import create_enrolment
+    from lomsong.collector.storage.migrate import migrate
+    from lomsong.collector.storage.sites import list_sites
+
+    if not 1 <= args.days <= 3660:
+        print("lomsong: --days must be between 1 and 3660", file=sys.stderr)
+        return 2
+    settings = settings_from_args(args)
+    base = args.base_url or f"http://{settings.host}:{settings.port}"
+    expires = (datetime.now(UTC) + timedelta(days=args.days)).replace(microsecond=0)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with database(settings) as url:
+        migrate(url)
+        with psycopg.connect(url, autocommit=True) as conn:
+            sites = list_sites(conn)
+            if not sites:
+                print("lomsong: the ward has no service points yet", file=sys.stderr)
+                return 1
+            try:
+                links = [(site, create_enrolment(conn, ward=args.ward, site_id=site.site_id,
+                                                 label="poster", expires_at=expires))
+                         for site in sites]
+            except StorageError as exc:
+                print(f"lomsong: {exc}", file=sys.stderr)
+                return 1
+    for site, made in links:
+        link = link_url(base, sign_token(settings.secret_key, made.id, int(expires.timestamp())))
+        path = out / poster_filename(site.site_id)
+        path.write_bytes(poster_pdf(site.name, args.ward, link, args.lang))
+        print(f"{path}\tlink {made.id}\t{site.name}")
     return 0
