@@ -54,7 +54,8 @@ class Settings(BaseSettings):
     phone_rate_per_link_burst: int = Field(default=2_000, ge=1)
     phone_payload_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     # A browser result faster than this is flagged (not rejected): the highest rate this
-    # collector can serve, measured with benchmarks/phone_payload.py on the server.
+    # collector can serve, the lower of its network port and what benchmarks/phone_payload.py
+    # measures on the server (default: a 1 Gbit/s port).
     phone_max_serve_mbps: float = Field(default=1_000.0, gt=0)
     # Walk mode: seconds between the end of one test and the start of the next.
     phone_walk_interval_s: float = Field(default=20.0, ge=0, le=3600)
