@@ -20,7 +20,7 @@ _STATIC = Path(__file__).with_name("static")
 def install_phone(app: FastAPI, settings: Settings) -> None:
     """Add the phone page to `app` (call before the app starts)."""
     from lomsong.analysis.thresholds import load_thresholds
-    from lomsong.collector.phone import page, payload, results
+    from lomsong.collector.phone import admin, page, payload, results
     from lomsong.collector.phone.enrol import PhoneLimits
     from lomsong.collector.phone.prefixes import load_table
 
@@ -28,6 +28,6 @@ def install_phone(app: FastAPI, settings: Settings) -> None:
     app.state.phone_prefixes = load_table(settings.data_dir)
     app.state.phone_buffer = payload.make_buffer()
     app.state.phone_target_mbps = load_thresholds().access["4g"].down_mbps
-    for module in (page, payload, results):
+    for module in (admin, page, payload, results):
         app.include_router(module.router)
     app.mount("/static/phone", StaticFiles(directory=_STATIC), name="phone-static")

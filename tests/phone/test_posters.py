@@ -75,3 +75,40 @@ def test_cli_makes_one_poster_per_service_point(ward: psycopg.Connection[Any], m
                               datetime.now(UTC))
         assert (granted.ward, granted.site_id) == (WARD, site.site_id)
     assert main(["posters", "--ward", "Phường Khác", "--out", str(tmp_path)]) == 1
+
+
+@pytest.mark.parametrize("db_server", ["plain"], indirect=True)
+def test_admin_page_offers_the_poster_of_each_service_point(
+        ward: psycopg.Connection[Any], migrated_url: str, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from lomsong.collector.app import create_app
+    from lomsong.collector.settings import Settings
+    from tests.dashboard.conftest import ADMIN, OFFICER, add_users, csrf_of, sign_in
+
+    add_users(ward)
+    settings = Settings(database_url=migrated_url, pool_min_size=1, pool_max_size=2,
+                        secret_key=SECRET)
+    with TestClient(create_app(settings), follow_redirects=False,
+                    base_url="https://thu.example.vn") as client:
+        assert sign_in(client, ADMIN).status_code == 303
+        page = client.get("/admin").text
+        assert page.count('action="/admin/posters"') == len(SITES)
+        answer = client.post("/admin/posters", data={"site_id": "bdvh",
+                                                     "csrf_token": csrf_of(page)})
+        assert answer.status_code == 200 and answer.headers["content-type"] == "application/pdf"
+        assert 'filename="poster-bdvh.pdf"' in answer.headers["content-disposition"]
+        pdf = tmp_path / "admin.pdf"
+        pdf.write_bytes(answer.content)
+        codes, text = _read(pdf)
+        assert codes[0].startswith("https://thu.example.vn/do?t=e1.") and SITES[1].name in text
+        assert client.post("/admin/posters", data={"site_id": "bdvh"}).status_code == 403
+        assert client.post("/admin/posters", data={
+            "site_id": "nowhere", "csrf_token": csrf_of(page)}).status_code == 404
+        client.post("/logout", data={"csrf_token": csrf_of(page)})
+        client.cookies.clear()
+        assert sign_in(client, OFFICER).status_code == 303
+        officer_page = client.get("/map").text
+        refused = client.post("/admin/posters", data={"site_id": "bdvh",
+                                                      "csrf_token": csrf_of(officer_page)})
+        assert refused.status_code == 403
