@@ -14,6 +14,7 @@ from typing import Annotated, Final
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
 from lomsong.collector.phone.enrol import SignedLink
@@ -74,10 +75,14 @@ async def upload(request: Request, link: SignedLink) -> JSONResponse:
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise HTTPException(413, detail=f"body larger than {limit} bytes")
     received = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > limit:
-            raise HTTPException(413, detail=f"body larger than {limit} bytes")
+    try:
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > limit:
+                raise HTTPException(413, detail=f"body larger than {limit} bytes")
+    except ClientDisconnect:
+        # The page stops an upload by aborting it: nobody is left to answer.
+        return Response(status_code=400, headers=_NO_STORE)
     return JSONResponse({"received": received}, headers=_NO_STORE)
 
 

@@ -13,8 +13,8 @@
     target: Number(app.dataset.targetMbps), payloadMax: Number(app.dataset.payloadMax),
   };
   const METHOD = {
-    name: "http-parallel", version: 1, streams: 4, max_s: 10, warmup_s: 1, sample_s: 0.25,
-    min_s: 2, down_request_bytes: Math.min(8 << 20, cfg.payloadMax),
+    name: "http-parallel", version: 1, streams: 4, max_s: 10, warmup_s: 1.5, sample_s: 0.25,
+    min_s: 4, down_request_bytes: Math.min(8 << 20, cfg.payloadMax),
     up_request_bytes: Math.min(1 << 20, cfg.payloadMax), idle_pings: 10,
     walk_interval_s: Number(app.dataset.walkIntervalS),
   };
@@ -154,21 +154,25 @@
     const t0 = performance.now();
     const streams = Array.from({ length: METHOD.streams }, () => (direction === "down" ? down() : up())
       .catch((e) => { if (!stop) failure = e; }));
-    const samples = [];
-    let warmBytes = null, warmT = null, lastBytes = 0, reason = "max_duration";
+    // After the warm-up: (time, bytes) points every sample_s; the rate is their least-squares
+    // slope, which uneven delivery to the script (bursts, late timers) does not bias.
+    const samples = [], points = [];
+    let lastT = 0, lastBytes = 0, reason = "max_duration";
     while (true) {
       await sleep(METHOD.sample_s * 1000);
       const t = (performance.now() - t0) / 1000;
       if (failure) { reason = "error"; break; }
-      if (warmBytes === null && t >= METHOD.warmup_s) { warmBytes = moved; warmT = t; }
-      else if (warmBytes !== null) samples.push((moved - lastBytes) * 8 / METHOD.sample_s / 1e6);
-      lastBytes = moved;
+      if (t >= METHOD.warmup_s) {
+        if (points.length) samples.push((moved - lastBytes) * 8 / (t - lastT) / 1e6);
+        points.push([t, moved]);
+      }
+      lastT = t; lastBytes = moved;
       onProgress(Math.min(1, t / METHOD.max_s));
       if (moved >= capBytes || (reserved >= capBytes && readers.size + xhrs.size === 0)) {
         reason = "data_cap"; break;
       }
       if (t >= METHOD.max_s) break;
-      if (warmT !== null && t - warmT >= METHOD.min_s && samples.length >= 4) {
+      if (points.length && t - points[0][0] >= METHOD.min_s && samples.length >= 4) {
         const m = samples.reduce((a, x) => a + x, 0) / samples.length;
         const sd = Math.sqrt(samples.reduce((a, x) => a + (x - m) ** 2, 0) / (samples.length - 1));
         const se = sd / Math.sqrt(samples.length);
@@ -182,9 +186,16 @@
     for (const x of xhrs) x.abort();
     await Promise.all(streams);
     await pinger;
-    // After the warm-up when there was one; a cap reached sooner leaves the whole transfer.
-    const warm = warmT !== null && t1 > warmT && total > warmBytes;
-    const rate = warm ? (total - warmBytes) * 8 / (t1 - warmT) / 1e6
+    // The slope after the warm-up when there are 3 points or more; a cap reached sooner leaves
+    // the whole transfer.
+    const slope = (pts) => {
+      const mt = pts.reduce((a, p) => a + p[0], 0) / pts.length;
+      const mb = pts.reduce((a, p) => a + p[1], 0) / pts.length;
+      const stt = pts.reduce((a, p) => a + (p[0] - mt) ** 2, 0);
+      return pts.reduce((a, p) => a + (p[0] - mt) * (p[1] - mb), 0) / stt;
+    };
+    const warm = points.length >= 3 && !failure;
+    const rate = warm ? Math.max(0, slope(points)) * 8 / 1e6
       : (total > 0 && !failure ? total * 8 / t1 / 1e6 : null);
     return { mbps: rate, bytes: total, duration_s: t1, reason, failure, warmup: warm,
              loaded_rtt_ms: median(loaded), loaded_jitter_ms: jitter(loaded) };
