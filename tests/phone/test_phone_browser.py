@@ -172,6 +172,10 @@ def test_walk_mode_pauses_resumes_and_stops_at_the_budget(ward: psycopg.Connecti
             page.click("#resume")
             page.wait_for_selector("#status:has-text('hạn mức dữ liệu')", timeout=WAIT_MS)
             assert page.locator("#points li").count() == 3
+            assert page.locator("#map circle").count() == 3  # the walk's own points
+            assert page.locator("#map").is_visible()
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "phone-walk.png"), full_page=True)
         finally:
             browser.close()
     tests = ward.execute(

@@ -240,7 +240,7 @@
       ? record(base, "latency", { error_kind: "network_unreachable", error_message: String(latencyError).slice(0, 500), raw: raw({}) })
       : record(base, "latency", { rtt_ms: rtt, jitter_ms: jitter(idle), raw: raw({ idle_rtt_ms: idle }) }));
     if (rtt !== null) show("rtt", `${fmt(rtt, 0)} ms`);
-    let used = 0, downText = "–";
+    let used = 0, downText = "–", downOk = null;
     for (const [direction, kind, field, label, from] of [
       ["down", "throughput_down", "download_mbps", "download", 10], ["up", "throughput_up", "upload_mbps", "upload", 55]]) {
       $("status").textContent = msg[direction];
@@ -260,6 +260,7 @@
         if (direction === "down") {
           const v = $("verdict");
           const ok = r.mbps >= cfg.target;
+          downOk = ok;
           v.className = ok ? "above" : "below";
           v.textContent = `${ok ? msg.above : msg.below}: ${fmt(cfg.target, 0)} Mbit/s`;
         }
@@ -272,10 +273,36 @@
     li.textContent = `${started.toLocaleTimeString(cfg.lang)} · ${downText}`
       + (coords ? ` · ${coords.latitude.toFixed(5)}, ${coords.longitude.toFixed(5)} (±${Math.round(coords.accuracy)} m)` : "");
     list.prepend(li);
+    if (coords) drawPoint(coords.latitude, coords.longitude, downOk);
     $("status").textContent = msg.sending;
     await store("readwrite", (s) => out.forEach((r) => s.put(r)));
     await flush();
     return used;
+  };
+
+  // The volunteer's own points on a small map (no tiles: positions only, north up, with a
+  // 100-m bar), green at or above the target, red below, grey when the download failed.
+  const walked = [];
+  const drawPoint = (lat, lon, ok) => {
+    walked.push({ lat, lon, ok });
+    const svg = $("map"), ns = "http://www.w3.org/2000/svg", w = 300, h = 200, pad = 15;
+    svg.removeAttribute("hidden");
+    svg.replaceChildren();
+    const k = Math.cos(lat * Math.PI / 180) * 111320, m = 111320;
+    const xs = walked.map((p) => p.lon * k), ys = walked.map((p) => p.lat * m);
+    const span = Math.max(200, Math.max(...xs) - Math.min(...xs), Math.max(...ys) - Math.min(...ys));
+    const scale = Math.min(w, h) - 2 * pad;
+    const cx = (Math.max(...xs) + Math.min(...xs)) / 2, cy = (Math.max(...ys) + Math.min(...ys)) / 2;
+    const px = (x) => w / 2 + (x - cx) / span * scale, py = (y) => h / 2 - (y - cy) / span * scale;
+    const el = (name, attrs) => { const e = document.createElementNS(ns, name);
+      for (const [a, v] of Object.entries(attrs)) e.setAttribute(a, String(v)); svg.append(e); return e; };
+    el("rect", { x: 0, y: 0, width: w, height: h, fill: "#f4f6f8" });
+    el("polyline", { points: walked.map((p, i) => `${px(xs[i])},${py(ys[i])}`).join(" "),
+      fill: "none", stroke: "#9aa5b1", "stroke-width": 1 });
+    walked.forEach((p, i) => el("circle", { cx: px(xs[i]), cy: py(ys[i]), r: 5,
+      fill: p.ok === null ? "#888" : (p.ok ? "#1a7f37" : "#c62828") }));
+    el("line", { x1: pad, y1: h - 8, x2: pad + 100 / span * scale, y2: h - 8, stroke: "#333", "stroke-width": 2 });
+    el("text", { x: pad, y: h - 12, "font-size": 10 }).textContent = "100 m";
   };
 
   let paused = false;
