@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     phone_max_serve_mbps: float = Field(default=1_000.0, gt=0)
     # Walk mode: seconds between the end of one test and the start of the next.
     phone_walk_interval_s: float = Field(default=20.0, ge=0, le=3600)
+    # A separate test server for the payloads (another lomsong collector with the same secret
+    # key, e.g. nearer the phones); unset: this collector. That server lists this collector's
+    # origin in its LOMSONG_PHONE_CORS_ORIGINS (JSON list), so the page may read its answers.
+    phone_test_server_url: str | None = Field(default=None, pattern=r"^https?://[^/?#\s]+$")
+    phone_cors_origins: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _no_placeholder_secrets_in_prod(self) -> Settings:

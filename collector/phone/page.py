@@ -87,9 +87,15 @@ async def measure_page(
         carriers=CARRIERS, target_mbps=request.app.state.phone_target_mbps,
         payload_max_bytes=settings.phone_payload_max_bytes,
         walk_interval_s=settings.phone_walk_interval_s,
+        test_server=settings.phone_test_server_url or "",
         other_lang="en" if lang == "vi" else "vi",
     )
     response = HTMLResponse(html, status_code=403 if error else 200)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
+    if settings.phone_test_server_url is not None:
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            f"connect-src 'self' {settings.phone_test_server_url}; object-src 'none'; "
+            "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
     return response

@@ -33,11 +33,20 @@ def make_buffer() -> memoryview:
     return memoryview(os.urandom(BUFFER_BYTES))
 
 
+def _headers(request: Request) -> dict[str, str]:
+    """No caching; and, on a separate test server, the page's origin may read the answer."""
+    settings: Settings = request.app.state.settings
+    origin = request.headers.get("origin")
+    if origin is not None and origin in settings.phone_cors_origins:
+        return {**_NO_STORE, "Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+    return dict(_NO_STORE)
+
+
 class PayloadResponse(Response):
     """`size` bytes cut from the random buffer, sent a slice at a time."""
 
-    def __init__(self, buffer: memoryview, size: int) -> None:
-        super().__init__(media_type="application/octet-stream", headers=_NO_STORE)
+    def __init__(self, buffer: memoryview, size: int, headers: dict[str, str]) -> None:
+        super().__init__(media_type="application/octet-stream", headers=headers)
         self.raw_headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
         self.raw_headers.append((b"content-length", str(size).encode()))
         self._buffer = buffer
@@ -63,11 +72,11 @@ async def download(request: Request, link: SignedLink,
     settings: Settings = request.app.state.settings
     if size > settings.phone_payload_max_bytes:
         raise HTTPException(413, detail=f"bytes: at most {settings.phone_payload_max_bytes}")
-    return PayloadResponse(request.app.state.phone_buffer, size)
+    return PayloadResponse(request.app.state.phone_buffer, size, _headers(request))
 
 
 @router.post("/up")
-async def upload(request: Request, link: SignedLink) -> JSONResponse:
+async def upload(request: Request, link: SignedLink) -> Response:
     """Read and discard the body; answer how many bytes arrived."""
     settings: Settings = request.app.state.settings
     limit = settings.phone_payload_max_bytes
@@ -83,10 +92,19 @@ async def upload(request: Request, link: SignedLink) -> JSONResponse:
     except ClientDisconnect:
         # The page stops an upload by aborting it: nobody is left to answer.
         return Response(status_code=400, headers=_NO_STORE)
-    return JSONResponse({"received": received}, headers=_NO_STORE)
+    return JSONResponse({"received": received}, headers=_headers(request))
+
+
+@router.options("/up", include_in_schema=False)
+async def upload_preflight(request: Request) -> Response:
+    """CORS preflight (a page watching upload progress triggers one) of a listed origin."""
+    headers = _headers(request)
+    if "Access-Control-Allow-Origin" in headers:
+        headers.update({"Access-Control-Allow-Methods": "POST", "Access-Control-Max-Age": "600"})
+    return Response(status_code=204, headers=headers)
 
 
 @router.get("/ping")
-async def ping(link: SignedLink) -> Response:
+async def ping(request: Request, link: SignedLink) -> Response:
     """An empty answer: the page times these round trips."""
-    return Response(status_code=204, headers=_NO_STORE)
+    return Response(status_code=204, headers=_headers(request))

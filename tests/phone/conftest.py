@@ -40,9 +40,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_collector(settings: Settings, start_deadline_s: float = 30.0) -> Iterator[str]:
-    """The collector app on a free loopback port (uvicorn in a thread); yields its base URL."""
-    port = free_port()
+def live_collector(settings: Settings, port: int | None = None,
+                   start_deadline_s: float = 30.0) -> Iterator[str]:
+    """The collector app on a loopback port (uvicorn in a thread); yields its base URL."""
+    port = port or free_port()
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
                             log_level="warning", lifespan="on")
     instance = uvicorn.Server(config)

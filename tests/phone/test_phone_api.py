@@ -202,3 +202,26 @@ def test_implausible_records_are_flagged_not_rejected(ward: psycopg.Connection[A
     }
     stored = dict(ward.execute("SELECT measurement_id::text, flags FROM browser_records").fetchall())
     assert stored[jumped["id"]] == ["position_jump"] and stored[first["id"]] == []
+
+
+def test_payloads_answer_only_the_listed_origins(ward: psycopg.Connection[Any],
+                                                make_client: Client) -> None:
+    token = _link(ward)
+    tester = make_client(phone_cors_origins=["https://thu.example.vn"])
+    listed = tester.get("/do/api/ping", params={"t": token},
+                        headers={"Origin": "https://thu.example.vn"})
+    assert listed.headers["access-control-allow-origin"] == "https://thu.example.vn"
+    other = tester.get("/do/api/ping", params={"t": token}, headers={"Origin": "https://x.vn"})
+    assert "access-control-allow-origin" not in other.headers
+    preflight = tester.options("/do/api/up", params={"t": token}, headers={
+        "Origin": "https://thu.example.vn", "Access-Control-Request-Method": "POST"})
+    assert preflight.headers["access-control-allow-methods"] == "POST"
+    refused = tester.options("/do/api/up", headers={
+        "Origin": "https://x.vn", "Access-Control-Request-Method": "POST"})
+    assert "access-control-allow-methods" not in refused.headers
+    main = make_client(phone_test_server_url="https://do.example.vn")
+    page = main.get("/do", params={"t": token})
+    assert 'data-test-server="https://do.example.vn"' in page.text
+    assert "connect-src 'self' https://do.example.vn;" in page.headers["content-security-policy"]
+    with pytest.raises(ValueError, match="phone_test_server_url"):
+        Settings(phone_test_server_url="https://x.vn/'; script-src *")

@@ -20,7 +20,7 @@ from lomsong.collector.phone.enrol import sign_token
 from lomsong.collector.settings import Settings
 from lomsong.collector.storage.enrolments import create_enrolment
 
-from .conftest import SECRET, WARD, live_collector
+from .conftest import SECRET, WARD, free_port, live_collector
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -182,3 +182,34 @@ def test_walk_mode_pauses_resumes_and_stops_at_the_budget(ward: psycopg.Connecti
         "SELECT count(*) FILTER (WHERE kind = 'latency'), sum(bytes_used)"
         " FROM measurements").fetchone()
     assert tests is not None and tests[0] == 3 and tests[1] <= 25_000_000
+
+
+def test_a_separate_test_server_serves_the_payloads(ward: psycopg.Connection[Any],
+                                                    migrated_url: str) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    token = _link(ward, "ubnd")
+    main_port, test_port = free_port(), free_port()
+    main_origin, test_origin = f"http://127.0.0.1:{main_port}", f"http://127.0.0.1:{test_port}"
+    requests: list[str] = []
+    problems: list[str] = []
+    main = _settings(migrated_url, phone_test_server_url=test_origin)
+    tester = _settings(migrated_url, phone_cors_origins=[main_origin])
+    with live_collector(main, main_port), live_collector(tester, test_port), \
+            sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        try:
+            page = browser.new_page(locale="vi-VN")
+            page.on("request", lambda r: requests.append(r.url))
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.goto(f"{main_origin}/do?t={token}")
+            page.fill("#cap", "100")
+            page.click("#start")
+            page.wait_for_selector("#status:has-text('Đã gửi kết quả')", timeout=WAIT_MS)
+        finally:
+            browser.close()
+    payload = [u for u in requests if "/do/api/down" in u or "/do/api/ping" in u]
+    assert payload and all(u.startswith(test_origin) for u in payload)
+    assert next(u for u in requests if "/do/api/results" in u).startswith(main_origin)
+    rows = ward.execute("SELECT server, error_kind FROM measurements").fetchall()
+    assert rows == [(test_origin, None)] * 3
+    assert problems == [], problems

@@ -18,7 +18,10 @@
     up_request_bytes: Math.min(1 << 20, cfg.payloadMax), idle_pings: 10,
     walk_interval_s: Number(app.dataset.walkIntervalS),
   };
-  const api = (path, extra = "") => `/do/api/${path}?t=${encodeURIComponent(cfg.token)}${extra}`;
+  // Payloads and pings go to the test server when the collector names one; results never do.
+  const testServer = app.dataset.testServer || "";
+  const api = (path, extra = "") => `${path === "results" ? "" : testServer}/do/api/${path}`
+    + `?t=${encodeURIComponent(cfg.token)}${extra}`;
   const fmt = (v, d = 1) => v.toLocaleString(cfg.lang === "vi" ? "vi-VN" : "en-GB",
     { minimumFractionDigits: d, maximumFractionDigits: d });
 
@@ -216,7 +219,7 @@
     const coords = await position();
     const base = {
       schema_version: 1, probe_id: `web-${device}`, source: "browser", measured_at: started.toISOString(),
-      tool: "lomsong-web", tool_version: String(METHOD.version), server: location.origin,
+      tool: "lomsong-web", tool_version: String(METHOD.version), server: testServer || location.origin,
       carrier: $("carrier").value, access: choice ? choice.value : "unknown", site_id: cfg.site,
     };
     if (coords) Object.assign(base, { lat: coords.latitude, lon: coords.longitude,
