@@ -60,23 +60,25 @@ async def measure_page(
     request: Request, pool: PoolDep,
     t: Annotated[str, Query(max_length=TOKEN_MAX_CHARS)] = "",
 ) -> HTMLResponse:
-    """The page, or a page saying why the link does not work (403)."""
+    """The page, or a page saying why the link does not work (403) or must wait (429)."""
     lang = language_of(request)
     _ = i18n.translator(lang)
     settings: Settings = request.app.state.settings
     limits: PhoneLimits = request.app.state.phone_limits
     client = request.client.host if request.client else "unknown"
     error: str | None = None
+    status = 200
     enrolment: Enrolment | None = None
     site_name: str | None = None
     if limits.per_address.take(client, now_s=time.monotonic()) > 0:
-        error = _("Too many requests from this address; try again in a minute.")
+        error, status = _("Too many requests from this address; try again in a minute."), 429
     else:
         try:
             enrolment_id, _expiry = verify_signature(settings.secret_key, t)
             found, site_name = await run_in_threadpool(_lookup, pool, enrolment_id)
             enrolment = check_token(settings.secret_key, t, found, datetime.now(UTC))
         except EnrolmentRejected:
+            status = 403
             error = _("This link does not work: it is wrong, expired or withdrawn."
                       " Ask the ward for a new one.")
     table: PrefixTable = request.app.state.phone_prefixes
@@ -90,7 +92,7 @@ async def measure_page(
         test_server=settings.phone_test_server_url or "",
         other_lang="en" if lang == "vi" else "vi",
     )
-    response = HTMLResponse(html, status_code=403 if error else 200)
+    response = HTMLResponse(html, status_code=status)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     if settings.phone_test_server_url is not None:
