@@ -26,7 +26,7 @@ __all__ = ["POSTER_DAYS", "router"]
 
 POSTER_DAYS: Final = 365
 
-router = APIRouter(prefix="/admin", tags=["dashboard"])
+router = APIRouter(prefix="/admin", tags=["dashboard"], include_in_schema=False)
 
 
 @router.post("/posters", dependencies=[CsrfChecked])

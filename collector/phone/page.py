@@ -42,7 +42,7 @@ CARRIERS: Final = (Carrier.VIETTEL, Carrier.VNPT, Carrier.MOBIFONE, Carrier.VIET
 _env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
                           autoescape=True, undefined=jinja2.StrictUndefined)
 
-router = APIRouter(tags=["phone page"])
+router = APIRouter(tags=["phone page"], include_in_schema=False)
 
 
 def _lookup(pool: PoolDep, enrolment_id: int) -> tuple[Enrolment | None, str | None]:
@@ -55,7 +55,7 @@ def _lookup(pool: PoolDep, enrolment_id: int) -> tuple[Enrolment | None, str | N
     return found, site_name
 
 
-@router.get("/do", response_class=HTMLResponse, include_in_schema=False)
+@router.get("/do", response_class=HTMLResponse)
 async def measure_page(
     request: Request, pool: PoolDep,
     t: Annotated[str, Query(max_length=TOKEN_MAX_CHARS)] = "",

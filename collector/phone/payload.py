@@ -26,7 +26,7 @@ BUFFER_BYTES: Final = 8 * 1024 * 1024
 SLICE_BYTES: Final = 1024 * 1024
 _NO_STORE: Final = {"Cache-Control": "no-store", "Content-Encoding": "identity"}
 
-router = APIRouter(prefix="/do/api", tags=["phone page"])
+router = APIRouter(prefix="/do/api", tags=["phone page"], include_in_schema=False)
 
 
 def make_buffer() -> memoryview:
@@ -65,7 +65,7 @@ class PayloadResponse(Response):
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-@router.get("/down", response_class=PayloadResponse)
+@router.get("/down")
 async def download(request: Request, link: SignedLink,
                    size: Annotated[int, Query(alias="bytes", ge=0)]) -> Response:
     """`bytes` incompressible bytes (at most the collector's payload limit)."""
@@ -95,7 +95,7 @@ async def upload(request: Request, link: SignedLink) -> Response:
     return JSONResponse({"received": received}, headers=_headers(request))
 
 
-@router.options("/up", include_in_schema=False)
+@router.options("/up")
 async def upload_preflight(request: Request) -> Response:
     """CORS preflight (a page watching upload progress triggers one) of a listed origin."""
     headers = _headers(request)

@@ -38,7 +38,7 @@ MAX_RECORDS: Final = 200
 BODY_MAX_BYTES: Final = 512 * 1024
 DEVICE: Final = re.compile(r"^web-[0-9a-f]{16}$")
 
-router = APIRouter(prefix="/do/api", tags=["phone page"])
+router = APIRouter(prefix="/do/api", tags=["phone page"], include_in_schema=False)
 
 
 class Rejected(Exception):

@@ -225,3 +225,9 @@ def test_payloads_answer_only_the_listed_origins(ward: psycopg.Connection[Any],
     assert "connect-src 'self' https://do.example.vn;" in page.headers["content-security-policy"]
     with pytest.raises(ValueError, match="phone_test_server_url"):
         Settings(phone_test_server_url="https://x.vn/'; script-src *")
+
+
+def test_the_api_schema_still_builds_and_leaves_the_page_out(make_client: Client) -> None:
+    schema = make_client().get("/openapi.json")
+    assert schema.status_code == 200
+    assert not [p for p in schema.json()["paths"] if p.startswith(("/do", "/admin"))]
