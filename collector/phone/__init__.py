@@ -6,11 +6,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
+if TYPE_CHECKING:  # the CLI imports this package; FastAPI loads only when the app is built
+    from fastapi import FastAPI
 
-from lomsong.collector.settings import Settings
+    from lomsong.collector.settings import Settings
 
 __all__ = ["install_phone"]
 
@@ -19,6 +20,8 @@ _STATIC = Path(__file__).with_name("static")
 
 def install_phone(app: FastAPI, settings: Settings) -> None:
     """Add the phone page to `app` (call before the app starts)."""
+    from fastapi.staticfiles import StaticFiles
+
     from lomsong.analysis.thresholds import load_thresholds
     from lomsong.collector.phone import admin, page, payload, results
     from lomsong.collector.phone.enrol import PhoneLimits

@@ -91,3 +91,15 @@ def test_admin_rebuilds_the_table_with_the_cli(realdata: Path, tmp_path: Path,
     assert main(["phone", "prefixes", str(realdata / "asn")]) == 0
     assert load_table(tmp_path).carrier_of("116.100.200.1") == "viettel"
     assert main(["phone", "prefixes", str(tmp_path / "empty")]) == 1
+
+
+def test_the_cli_loads_no_server_libraries_for_the_phone_commands() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from lomsong.cli import build_parser; build_parser();"
+            " print(sorted(m for m in ('fastapi', 'psycopg', 'segno', 'reportlab')"
+            " if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=60)
+    assert done.stdout.strip() == "[]"
