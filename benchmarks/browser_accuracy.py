@@ -7,9 +7,10 @@ other benchmarks use shaped-link's fixed names at the same time: a collector on 
 listens on a unix socket and socat relays it from 10.78.0.1:8088 inside phb_srv (as a reverse
 proxy would; PostgreSQL stays in the root namespace), Chromium runs inside phb_cli (a wrapper
 around ``ip netns exec``) and runs the page's test as a volunteer would; then a fixed 10-second
-iperf3 download (``-R``) and upload run on the same link. Printed per link: the page's download
-and upload, iperf3's, the difference, the verdict against 40 Mbit/s from each, the page's bytes,
-duration and stop reason. The link is always taken down at the end.
+iperf3 download (``-R``) and upload, and the probe's own adaptive estimate
+(`AdaptiveIperf3Runner`), run on the same link. Printed per link and direction: the page's rate,
+iperf3's, the difference, whether the verdict against 40 Mbit/s agrees, the page's bytes,
+duration and stop reason, and the probe's estimate. The link is always taken down at the end.
 
 Usage: ``sudo .venv/bin/python benchmarks/browser_accuracy.py [--links 10,36,44,100,4g]``
 """
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import httpx
@@ -32,6 +34,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.phone_payload import collector  # noqa: E402
+from lomsong.probe.runners.adaptive import AdaptiveIperf3Runner, LiveSubprocessRunner  # noqa: E402
+from lomsong.probe.runners.base import CommandResult, SubprocessRunner, TestContext  # noqa: E402
+from lomsong.probe.runners.early_stop import StopRule  # noqa: E402
 
 LINKEMU = REPO.parent / "shared" / "tools" / "linkemu.py"
 CLI, SRV = "phb_cli", "phb_srv"
@@ -91,16 +96,41 @@ def link_up(rate: int, delay: int, loss: float) -> subprocess.Popen[bytes] | Non
     return emulator
 
 
-def iperf3(reverse: bool) -> float:
-    server = subprocess.Popen(["ip", "netns", "exec", SRV, "iperf3", "-s", "-1", "-B",
-                               SERVER, "-p", str(IPERF_PORT)], stdout=subprocess.DEVNULL)
+def in_cli(argv: Sequence[str]) -> list[str]:
+    return ["ip", "netns", "exec", CLI, *argv]
+
+
+def iperf3_tests() -> dict[str, tuple[float, float | None]]:
+    """Per direction: the fixed 10-s iperf3 result and the probe's adaptive estimate, in Mbit/s
+    (the adaptive one None when it failed), against one iperf3 server in SRV."""
+    live, plain = LiveSubprocessRunner(), SubprocessRunner()
+
+    def live_call(argv: Sequence[str], *, on_line: Callable[[str], bool], timeout_s: float,
+                  on_tick: Callable[[int], bool] | None = None) -> CommandResult:
+        return live(in_cli(argv), on_line=on_line, timeout_s=timeout_s, on_tick=on_tick)
+
+    def plain_call(argv: Sequence[str], *, timeout_s: float) -> CommandResult:
+        return plain(in_cli(argv), timeout_s=timeout_s)
+
+    server = subprocess.Popen(["ip", "netns", "exec", SRV, "iperf3", "-s", "-B", SERVER, "-p",
+                               str(IPERF_PORT)], stdout=subprocess.DEVNULL)
     try:
         time.sleep(0.5)
-        out = run(["ip", "netns", "exec", CLI, "iperf3", "-c", SERVER, "-p",
-                   str(IPERF_PORT), "-t", "10", "-J", *(["-R"] if reverse else [])], timeout_s=40)
+        results = {}
+        for reverse, kind in ((True, "throughput_down"), (False, "throughput_up")):
+            out = run(in_cli(["iperf3", "-c", SERVER, "-p", str(IPERF_PORT), "-t", "10", "-J",
+                              *(["-R"] if reverse else [])]), timeout_s=40)
+            fixed = float(json.loads(out)["end"]["sum_received"]["bits_per_second"]) / 1e6
+            adaptive = AdaptiveIperf3Runner(
+                host=SERVER, port=IPERF_PORT, reverse=reverse,
+                rule=StopRule(threshold_mbps=TARGET_MBPS), command_runner=live_call,
+                ss_runner=plain_call)
+            (m,) = adaptive.start_test(TestContext(probe_id="browser-accuracy"))
+            results[kind] = (fixed, m.download_mbps if reverse else m.upload_mbps)
+        return results
     finally:
+        server.terminate()
         server.wait(timeout=30)
-    return float(json.loads(out)["end"]["sum_received"]["bits_per_second"]) / 1e6
 
 
 def page_test(token: str, chromium: Path) -> None:
@@ -152,14 +182,16 @@ def _measure(name: str, admin_url: str, tmp: Path, chromium: Path) -> str:
                 "SELECT kind, coalesce(download_mbps, upload_mbps), bytes_used,"
                 " raw::jsonb ->> 'stop_reason', duration_s FROM measurements"
                 " WHERE kind IN ('throughput_down', 'throughput_up')")}
-    down_ref, up_ref = iperf3(reverse=True), iperf3(reverse=False)
+    references = iperf3_tests()
     cells = [f"{name:>8} ({rate} Mbit/s, {2 * delay} ms RTT, {loss}% loss)"]
-    for kind, ref in (("throughput_down", down_ref), ("throughput_up", up_ref)):
+    for kind in ("throughput_down", "throughput_up"):
+        ref, probe = references[kind]
         est, used, reason, duration = rows[kind]
         diff = (est - ref) / ref * 100
         right = (est >= TARGET_MBPS) == (ref >= TARGET_MBPS)
         cells.append(f"{est:7.1f} vs {ref:7.1f} ({diff:+5.1f}%) verdict {'ok' if right else 'WRONG'}"
-                     f" {used / 1e6:6.1f} MB {duration:4.1f} s {reason}")
+                     f" {used / 1e6:6.1f} MB {duration:4.1f} s {reason}; probe "
+                     + ("failed" if probe is None else f"{probe:5.1f}"))
     return " | ".join(cells)
 
 
