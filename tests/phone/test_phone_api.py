@@ -231,3 +231,17 @@ def test_the_api_schema_still_builds_and_leaves_the_page_out(make_client: Client
     schema = make_client().get("/openapi.json")
     assert schema.status_code == 200
     assert not [p for p in schema.json()["paths"] if p.startswith(("/do", "/admin"))]
+
+
+def test_an_expired_link_is_refused_everywhere(ward: psycopg.Connection[Any],
+                                               make_client: Client) -> None:
+    past = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    made = create_enrolment(ward, ward=WARD, site_id="ubnd", label="", expires_at=past)
+    token = sign_token(SECRET, made.id, int(past.timestamp()))
+    client = make_client()
+    for answer in (client.get("/do/api/ping", params={"t": token}),
+                   client.get("/do/api/down", params={"t": token, "bytes": 10}),
+                   client.post("/do/api/results", params={"t": token},
+                               json={"measurements": [_record()]})):
+        assert answer.status_code == 403 and "expired" in answer.json()["detail"]
+    assert client.get("/do", params={"t": token}).status_code == 403
