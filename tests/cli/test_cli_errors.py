@@ -118,7 +118,7 @@ def test_usual_carrier_names_reach_the_report(walk: Path, tmp_path: Path) -> Non
 @pytest.mark.parametrize("db_server", ["plain"], indirect=True)
 @pytest.mark.parametrize("argv", [
     ["analyze", "--out", "{tmp}/o.gpkg"],
-    ["report", "--carrier", "viettel", "--out", "{tmp}/r.pdf"],
+    ["report", "--carrier", "viettel", "--ward", "Phường Ô Chợ Dừa", "--out", "{tmp}/r.pdf"],
     ["probes", "list"],
     ["users", "list"],
 ])
