@@ -122,8 +122,10 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]], styles: Styles,
     return result
 
 
-def numbered_canvas(page_label: Callable[[int, int], str], footer: str) -> type[Canvas]:
-    """A canvas class that writes "Trang n/N" (via `page_label`) and `footer` on every page.
+def numbered_canvas(page_label: Callable[[int, int], str], footer: str,
+                    watermark: str | None = None) -> type[Canvas]:
+    """A canvas class that writes "Trang n/N" (via `page_label`) and `footer` on every page,
+    and `watermark` (e.g. that the data is synthetic) in red at the top of every page.
 
     The total N is known only at the end, so pages are kept until `save` and numbered then.
     """
@@ -147,6 +149,10 @@ def numbered_canvas(page_label: Callable[[int, int], str], footer: str) -> type[
                 self.drawRightString(width - 15 * mm, 10 * mm,
                                      nfc(page_label(self._pageNumber, total)))
                 self.drawString(15 * mm, 10 * mm, nfc(footer))
+                if watermark:
+                    self.setFont(FONT_BOLD, 9)
+                    self.setFillColor(colors.HexColor("#b2182b"))
+                    self.drawCentredString(width / 2, _height - 8 * mm, nfc(watermark))
                 super().showPage()
             super().save()
 

@@ -25,7 +25,14 @@ from reportlab.platypus import Flowable, Image, PageBreak, SimpleDocTemplate, Sp
 
 from lomsong.analysis.places import place_facts
 from lomsong.maps.asks import ask_flowables, ask_line, ask_order
-from lomsong.maps.i18n import Gettext, format_date, format_mbps, format_number, translator
+from lomsong.maps.i18n import (
+    Gettext,
+    format_date,
+    format_mbps,
+    format_number,
+    format_percent,
+    translator,
+)
 from lomsong.maps.labels import VOCABULARY, label
 from lomsong.maps.letter import LetterConfig, letter_flowables
 from lomsong.maps.pdf_layout import FONT, PAGE_SIZE, Styles, numbered_canvas, para, table
@@ -41,7 +48,7 @@ from lomsong.maps.popups import (
     share_interval,
 )
 from lomsong.maps.report_input import ReportInput
-from lomsong.maps.report_text import method_paragraphs, summary_paragraphs
+from lomsong.maps.report_text import method_paragraphs, source_text, summary_paragraphs
 from lomsong.maps.static import render_static_map
 
 __all__ = ["build_report", "check_period", "sha256_file"]
@@ -237,7 +244,7 @@ def build_report(
                                   styles=styles, _=_, lang=lang)
     story += _cover(styles, _, lang, ward_name, carrier, period_start, period_end,
                     survey.data_dates())
-    story.append(para(_("Summary"), styles.h1))
+    story += [para(_("Summary"), styles.h1), para(source_text(survey.sources, _, lang), styles.body)]
     if not has_data:
         story.append(para(_("No measurement data in this period"), styles.h2))
         story += [para(text, styles.body) for text in [
@@ -275,7 +282,10 @@ def build_report(
         buffer, pagesize=PAGE_SIZE, leftMargin=12 * mm, rightMargin=12 * mm, topMargin=15 * mm,
         bottomMargin=18 * mm, title=_("Mobile and fixed broadband quality report"),
         author="lomsong", subject=f"{ward_name} · {who}", initialFontName=FONT)
+    synthetic = survey.sources.get("synthetic", 0)
+    watermark = _("SYNTHETIC DATA, NOT REAL MEASUREMENTS ({share} of the tests)").format(
+        share=format_percent(synthetic / sum(survey.sources.values()), lang)) if synthetic else None
     document.build(story, canvasmaker=numbered_canvas(
         lambda page, total: _("Page {page}/{total}").format(page=page, total=total),
-        f"lomsong · {ward_name} · {who}"))
+        f"lomsong · {ward_name} · {who}", watermark))
     return buffer.getvalue()

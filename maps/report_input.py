@@ -47,6 +47,9 @@ class ReportInput:
     routes: gpd.GeoDataFrame | None = None
     boundary: gpd.GeoDataFrame | None = None
     thresholds: Thresholds = field(default_factory=load_thresholds)
+    sources: dict[str, int] = field(default_factory=dict)
+    """Measurements per source (``probe``, ``import``, ``synthetic``, ``browser``); empty when
+    the input does not record it (the report then says the sources are unknown)."""
 
     def __post_init__(self) -> None:
         for kind in ("cells", "weak_areas", "scorecards", "proposals", "routes", "boundary"):

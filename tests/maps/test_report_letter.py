@@ -189,3 +189,28 @@ def test_table_cells_wrap_between_words_only() -> None:
         cell.wrap(width * mm - 4, 1000)
         words = [w for line in cell.blPara.lines for w in line[1]]
         assert words == text.split(), words
+
+
+def test_synthetic_data_is_marked_on_every_page(survey: ReportInput, tmp_path: Path) -> None:
+    mixed = replace(survey, sources={"synthetic": 900, "probe": 100})
+    pdf = build_report(mixed, carrier="viettel", ward_name=WARD, period_start=START,
+                       period_end=END, exports=[])
+    pages = text_of(pdf, tmp_path / "synthetic.pdf", layout=True).split("\f")[:-1]
+    assert len(pages) >= 5
+    for page in pages:
+        assert "DỮ LIỆU TỔNG HỢP, KHÔNG PHẢI PHÉP ĐO THẬT (90% số phép đo)" in page
+    text = " ".join(" ".join(pages).split())
+    assert "Phép đo theo nguồn: Dữ liệu tổng hợp (mô phỏng) 90% (900); Đầu đo cố định 10% (100)." \
+        in text
+    assert "không đo mạng thật nào" in text
+    only = replace(survey, sources={"synthetic": 50})
+    text = text_of(build_report(only, carrier="viettel", ward_name=WARD, period_start=START,
+                                period_end=END, exports=[]), tmp_path / "only.pdf")
+    assert "Raspberry Pi" not in text and "Không phép đo nào trong báo cáo này đến từ" in text
+    real = replace(survey, sources={"probe": 50})
+    text = text_of(build_report(real, carrier="viettel", ward_name=WARD, period_start=START,
+                                period_end=END, exports=[]), tmp_path / "real.pdf")
+    assert "TỔNG HỢP" not in text and "Đầu đo cố định 100% (50)" in text
+    unknown = text_of(build_report(survey, carrier="viettel", ward_name=WARD, period_start=START,
+                                   period_end=END, exports=[]), tmp_path / "unknown.pdf")
+    assert "Tệp đầu vào không ghi nguồn của các phép đo." in unknown
