@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import geopandas as gpd
 import pandas as pd
-from reportlab.platypus import Flowable, KeepTogether
+from reportlab.lib.units import mm
+from reportlab.platypus import Flowable, KeepTogether, Table, TableStyle
 
 from lomsong.maps.i18n import Gettext, format_number
 from lomsong.maps.labels import STATUS_ORDER, label
-from lomsong.maps.pdf_layout import Styles, para, table
+from lomsong.maps.pdf_layout import FONT, Styles, para, table
 from lomsong.maps.popups import cause_text, count_text, dates_text, deciding_text, missing
 
 __all__ = ["ask_flowables", "ask_order"]
@@ -72,9 +73,10 @@ def _what(area: pd.Series, proposals: pd.DataFrame, _: Gettext) -> str:
 
 
 def ask_flowables(areas: gpd.GeoDataFrame, order: list[str], places: pd.DataFrame,
-                  proposals: pd.DataFrame, styles: Styles, _: Gettext,
-                  lang: str) -> list[Flowable]:
-    """One titled two-column fact table per ask, in `order` (see `ask_order`)."""
+                  proposals: pd.DataFrame, styles: Styles, _: Gettext, lang: str,
+                  insets: dict[str, Flowable] | None = None) -> list[Flowable]:
+    """One titled two-column fact table per ask, in `order` (see `ask_order`), with its inset
+    map beside it when `insets` has one."""
     by_id = areas.set_index(areas["area_id"].astype(str))
     flow: list[Flowable] = []
     for number, area_id in enumerate(order, start=1):
@@ -94,10 +96,16 @@ def ask_flowables(areas: gpd.GeoDataFrame, order: list[str], places: pd.DataFram
             (_("Cell ids (ECI)"), _text(area["cell_ids"])),
             (_("PCIs / bands"), f"{_text(area['pcis'])} / {_text(area['bands'])}"),
         ]
-        flow.append(KeepTogether([
-            para(title, styles.h2),
-            table([_("Fact"), _("Value")], [list(r) for r in rows], styles, (45, 141)),
-        ]))
+        inset = (insets or {}).get(area_id)
+        facts = table([_("Fact"), _("Value")], [list(r) for r in rows], styles,
+                      (34, 88) if inset is not None else (45, 141))
+        body: Flowable = facts
+        if inset is not None:
+            body = Table([[facts, inset]], colWidths=[124 * mm, 62 * mm])
+            body.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
+                                      ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                                      ("FONTNAME", (0, 0), (-1, -1), FONT)]))
+        flow.append(KeepTogether([para(title, styles.h2), body]))
     return flow
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import geopandas as gpd
 from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, Image, PageBreak, SimpleDocTemplate, Spacer
+from reportlab.platypus import Flowable, PageBreak, SimpleDocTemplate, Spacer
 
 from lomsong.analysis.places import place_facts
 from lomsong.maps.asks import ask_flowables, ask_line, ask_order
@@ -48,8 +48,8 @@ from lomsong.maps.popups import (
     share_interval,
 )
 from lomsong.maps.report_input import ReportInput
+from lomsong.maps.report_maps import MAX_INSETS, carrier_maps, inset_map
 from lomsong.maps.report_text import method_paragraphs, source_text, summary_paragraphs
-from lomsong.maps.static import render_static_map
 
 __all__ = ["build_report", "check_period", "sha256_file"]
 
@@ -255,20 +255,20 @@ def build_report(
         story += [para(text, styles.body)
                   for text in summary_paragraphs(cells, areas, sites, _, lang)]
     if has_data and order:
+        by_id = areas.set_index(areas["area_id"].astype(str))
+        insets = {a: inset_map(areas[areas["area_id"].astype(str) == a], n,
+                               _for_carrier(cells, str(by_id.loc[a, "carrier"])),
+                               _for_carrier(sites, str(by_id.loc[a, "carrier"])), lang,
+                               streets=streets, groups=groups)
+                  for n, a in enumerate(order[:MAX_INSETS], start=1)}
         story += [para(_("Asks"), styles.h1),
-                  *ask_flowables(areas, order, places, proposals, styles, _, lang)]
+                  *ask_flowables(areas, order, places, proposals, styles, _, lang, insets)]
     story.append(para(_("Method"), styles.h1))
     story += [para(text, styles.body) for text in method_paragraphs(survey, _, lang)]
     if has_data:
         numbers = {area_id: n for n, area_id in enumerate(order, start=1)}
-        png = render_static_map(cells, areas, sites, survey.boundary, lang=lang, dpi=150,
-                                streets=streets, groups=groups, numbers=numbers)
-        story += [PageBreak(), para(_("Map"), styles.h1),
-                  Image(io.BytesIO(png), width=170 * mm, height=170 * mm),
-                  para(_("Cells coloured by their worst status over the all-day and peak-hour "
-                         "windows (the windows that decide weak areas); dashed outlines are weak "
-                         "areas, numbered as the asks; stars are public service points."),
-                       styles.small),
+        story += [*carrier_maps(cells, areas, sites, survey.boundary, numbers, styles, _, lang,
+                                streets=streets, groups=groups),
                   PageBreak(), para(_("Weak areas"), styles.h1),
                   *_weak_area_table(areas, order, styles, _, lang),
                   para(_("Service points"), styles.h1),

@@ -111,11 +111,12 @@ def render_static_map(
     streets: gpd.GeoDataFrame | None = None,
     groups: gpd.GeoDataFrame | None = None,
     numbers: dict[str, int] | None = None,
+    legend: bool = True,
 ) -> bytes:
     """Draw the map and return it as PNG bytes at `dpi` (see `render_static_map_boxes`)."""
     return render_static_map_boxes(cells, weak_areas, scorecards, boundary, lang=lang, dpi=dpi,
                                    size_in=size_in, title=title, streets=streets, groups=groups,
-                                   numbers=numbers)[0]
+                                   numbers=numbers, legend=legend)[0]
 
 
 def render_static_map_boxes(
@@ -131,6 +132,7 @@ def render_static_map_boxes(
     streets: gpd.GeoDataFrame | None = None,
     groups: gpd.GeoDataFrame | None = None,
     numbers: dict[str, int] | None = None,
+    legend: bool = True,
 ) -> tuple[bytes, list[Box]]:
     """Draw the map; return the PNG and the pixel boxes (x0, y0, x1, y1, origin bottom-left) of
     every label placed, which never overlap (`maps.placement`).
@@ -204,10 +206,12 @@ def render_static_map_boxes(
         labels += layer_labels(extra.get("streets"), extra.get("groups"), view)
         _scale_bar(ax, lang)
         _north_arrow(ax, _)
-        legend = ax.legend(handles=handles, loc="upper left", fontsize=7, framealpha=0.9,
-                           title=_("Legend"), title_fontsize=8)
-        boxes = place_labels(ax, labels, _("Labels that did not fit: "),
-                             avoid=[legend.get_window_extent(figure.canvas.get_renderer())])
+        avoid = []
+        if legend:
+            key = ax.legend(handles=handles, loc="upper left", fontsize=7, framealpha=0.9,
+                            title=_("Legend"), title_fontsize=8)
+            avoid.append(key.get_window_extent(figure.canvas.get_renderer()))
+        boxes = place_labels(ax, labels, _("Labels that did not fit: "), avoid=avoid)
         if "streets" in extra and "highway" in extra["streets"].columns:  # OSM tags: ODbL
             figure.text(0.98, 0.925 if title else 0.985,
                         _("Streets © OpenStreetMap contributors (ODbL)"),

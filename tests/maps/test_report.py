@@ -77,7 +77,9 @@ def test_fonts_embedded_and_images_present(survey: ReportInput, artifacts: Path)
     assert all(line.split()[-5] == "yes" for line in fonts)  # the "emb" column
     images = run(["pdfimages", "-list", str(path)]).splitlines()[2:]
     assert len(images) >= 1
-    assert int(images[0].split()[3]) >= 800  # the map, at 150 dpi
+    widths = sorted(int(line.split()[3]) for line in images)
+    assert widths[-1] >= 800                   # the carrier's map, at 150 dpi
+    assert len(widths) >= 2 and widths[0] < 800  # and an inset map per ask
 
 
 def test_summary_report_for_the_ward(survey: ReportInput, artifacts: Path) -> None:
@@ -87,6 +89,7 @@ def test_summary_report_for_the_ward(survey: ReportInput, artifacts: Path) -> No
     assert "Báo cáo tổng hợp cho lãnh đạo phường (tất cả nhà mạng)" in text
     for carrier in ("Viettel", "VNPT (VinaPhone)", "MobiFone"):
         assert carrier in text
+        assert f"Bản đồ: {carrier}" in text    # one map per carrier, never all overlaid
 
 
 def test_english_report(survey: ReportInput, artifacts: Path) -> None:
