@@ -25,7 +25,7 @@ from lomsong.collector.storage.fleet import DataVersion, data_version
 from lomsong.collector.storage.measurements import select_for_analysis, source_counts
 from lomsong.collector.storage.sites import StoredServicePoint, get_ward, list_sites
 from lomsong.collector.survey_db import run_survey_db
-from lomsong.maps.report_input import ReportInput
+from lomsong.maps.report_input import ReportInput, sources_layer
 
 T = TypeVar("T")
 
@@ -78,6 +78,7 @@ class Survey:
         layers = self.result.layers()
         if self.boundary is not None:
             layers["boundary"] = self.boundary
+        layers["sources"] = sources_layer(self.report_input.sources)
         return layers
 
 

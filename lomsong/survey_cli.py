@@ -126,6 +126,7 @@ def _analyze(args: argparse.Namespace) -> int:
     from lomsong.analysis.thresholds import load_thresholds
     from lomsong.collector.cli import database_from_args
     from lomsong.collector.survey import compute_survey
+    from lomsong.maps.report_input import sources_layer
 
     _no_database_with_input(args)
     if args.input is not None and args.aggregate_in_db:
@@ -145,7 +146,8 @@ def _analyze(args: argparse.Namespace) -> int:
                 (times >= period.start_utc) & (times < period.end_utc))
             frame = frame[keep].reset_index(drop=True)
             result, count = run_survey(frame, points, config), len(frame)
-            layers = result.layers()
+            layers = {**result.layers(), "sources": sources_layer(
+                {str(k): int(v) for k, v in frame["source"].value_counts().items()})}
         else:
             with database_from_args(args) as url, psycopg.connect(url, connect_timeout=10) as conn:
                 survey = compute_survey(conn, period, config=config, points=points,

@@ -19,7 +19,26 @@ import pandas as pd
 from lomsong.analysis.thresholds import Thresholds, load_thresholds
 from lomsong.maps.frames import COLUMNS, check_frame
 
-__all__ = ["ReportInput"]
+__all__ = ["ReportInput", "sources_from_layer", "sources_layer"]
+
+_SOURCE_LIMIT = 50  # distinct sources read back from a file (there are four)
+
+
+def sources_layer(sources: dict[str, int]) -> gpd.GeoDataFrame:
+    """The GeoPackage layer ``sources`` (no geometry): measurements per source."""
+    return gpd.GeoDataFrame({"source": list(sources), "measurements": list(sources.values())},
+                            geometry=gpd.GeoSeries([None] * len(sources), crs=4326))
+
+
+def sources_from_layer(frame: pd.DataFrame) -> dict[str, int]:
+    """Read back `sources_layer`; ``ValueError`` naming the layer when it is malformed."""
+    if not {"source", "measurements"} <= set(frame.columns) or len(frame) > _SOURCE_LIMIT:
+        raise ValueError(f"sources: expected columns source, measurements and at most "
+                         f"{_SOURCE_LIMIT} rows")
+    counts = pd.to_numeric(frame["measurements"], errors="coerce")
+    if counts.isna().any() or (counts < 0).any():
+        raise ValueError("sources: measurements must be counts (whole numbers, 0 or more)")
+    return {str(s): int(n) for s, n in zip(frame["source"], counts, strict=True)}
 
 
 def _local(values: pd.Series, tz: str) -> pd.Series:
