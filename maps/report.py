@@ -21,7 +21,7 @@ from pathlib import Path
 
 import geopandas as gpd
 from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, PageBreak, SimpleDocTemplate, Spacer
+from reportlab.platypus import Flowable, KeepTogether, PageBreak, SimpleDocTemplate, Spacer
 
 from lomsong.analysis.places import place_facts
 from lomsong.maps.asks import ask_flowables, ask_line, ask_order
@@ -182,7 +182,9 @@ def _annex(exports: list[Path], styles: Styles, _: Gettext, lang: str) -> list[F
         return [*flow, para(_("No data export file was attached."), styles.body)]
     rows = [[path.name, _file_size(path.stat().st_size, lang), sha256_file(path)]
             for path in exports]
-    return [*flow, table([_("File"), _("Size"), _("SHA-256")], rows, styles, (50, 20, 110))]
+    # kept together: the checksum table never sits on a page without its heading
+    return [KeepTogether([*flow, table([_("File"), _("Size"), _("SHA-256")], rows, styles,
+                                       (50, 20, 116))])]
 
 
 def check_period(survey: ReportInput, start: dt.date, end: dt.date) -> None:

@@ -5,6 +5,7 @@ that agree. Checked as a reader would: pdftotext, pdftoppm images, label boxes."
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import itertools
 import re
@@ -214,3 +215,15 @@ def test_synthetic_data_is_marked_on_every_page(survey: ReportInput, tmp_path: P
     unknown = text_of(build_report(survey, carrier="viettel", ward_name=WARD, period_start=START,
                                    period_end=END, exports=[]), tmp_path / "unknown.pdf")
     assert "Tệp đầu vào không ghi nguồn của các phép đo." in unknown
+
+
+def test_checksum_table_stays_with_its_heading(ward_survey: ReportInput, tmp_path: Path) -> None:
+    export = tmp_path / "cells.csv"
+    export.write_text("cell,carrier\n", encoding="utf-8")
+    pdf = build_report(ward_survey, carrier="viettel", ward_name=WARD, period_start=START,
+                       period_end=END, exports=[export])
+    pages = text_of(pdf, tmp_path / "annex.pdf", layout=True).split("\f")
+    digest = hashlib.sha256(export.read_bytes()).hexdigest()
+    holding = [p for p in pages if digest in p]
+    assert len(holding) == 1 and "Phụ lục: dữ liệu xuất" in holding[0]
+    assert "cells.csv" in holding[0]
