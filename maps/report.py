@@ -30,7 +30,6 @@ from lomsong.maps.i18n import (
     format_date,
     format_mbps,
     format_number,
-    format_percent,
     translator,
 )
 from lomsong.maps.labels import VOCABULARY, label
@@ -49,7 +48,12 @@ from lomsong.maps.popups import (
 )
 from lomsong.maps.report_input import ReportInput
 from lomsong.maps.report_maps import MAX_INSETS, carrier_maps, inset_map
-from lomsong.maps.report_text import method_paragraphs, source_text, summary_paragraphs
+from lomsong.maps.report_text import (
+    method_paragraphs,
+    share_text,
+    source_text,
+    summary_paragraphs,
+)
 
 __all__ = ["build_report", "check_period", "sha256_file"]
 
@@ -286,7 +290,7 @@ def build_report(
         author="lomsong", subject=f"{ward_name} · {who}", initialFontName=FONT)
     synthetic = survey.sources.get("synthetic", 0)
     watermark = _("SYNTHETIC DATA, NOT REAL MEASUREMENTS ({share} of the tests)").format(
-        share=format_percent(synthetic / sum(survey.sources.values()), lang)) if synthetic else None
+        share=share_text(synthetic, sum(survey.sources.values()), lang)) if synthetic else None
     document.build(story, canvasmaker=numbered_canvas(
         lambda page, total: _("Page {page}/{total}").format(page=page, total=total),
         f"lomsong · {ward_name} · {who}", watermark))

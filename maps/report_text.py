@@ -22,7 +22,7 @@ from lomsong.maps.labels import label
 from lomsong.maps.report_input import ReportInput
 from lomsong.maps.static import worst_status_per_cell
 
-__all__ = ["FAILING", "method_paragraphs", "source_text", "summary_paragraphs"]
+__all__ = ["FAILING", "method_paragraphs", "share_text", "source_text", "summary_paragraphs"]
 
 FAILING: tuple[str, ...] = ("dead_spot", "confirmed_weak", "likely_weak")
 
@@ -86,12 +86,21 @@ def summary_paragraphs(cells: gpd.GeoDataFrame, areas: gpd.GeoDataFrame,
     return out
 
 
+def share_text(part: int, total: int, lang: str) -> str:
+    """A share as a whole percentage, with two decimals when rounding would hide a minority:
+    2 of 11 000 is '0,02%', not '0%', and 10 998 of 11 000 is '99,98%', not '100%'."""
+    share = part / total
+    rounded = round(100 * share)
+    hides = (rounded == 0 and part > 0) or (rounded == 100 and part < total)
+    return format_percent(share, lang, decimals=2 if hides else 0)
+
+
 def source_text(sources: dict[str, int], _: Gettext, lang: str) -> str:
     """'Measurements by source: Fixed probes 80% (1.200), ...', or that they are unknown."""
     total = sum(sources.values())
     if not total:
         return _("The sources of the measurements are not recorded in this input.")
-    parts = [f"{label('source', s, _)} {format_percent(n / total, lang)} "
+    parts = [f"{label('source', s, _)} {share_text(n, total, lang)} "
              f"({format_number(n, lang, decimals=0)})"
              for s, n in sorted(sources.items(), key=lambda item: -item[1])]
     return _("Measurements by source: {parts}.").format(parts="; ".join(parts))

@@ -227,3 +227,12 @@ def test_checksum_table_stays_with_its_heading(ward_survey: ReportInput, tmp_pat
     holding = [p for p in pages if digest in p]
     assert len(holding) == 1 and "Phụ lục: dữ liệu xuất" in holding[0]
     assert "cells.csv" in holding[0]
+
+
+def test_a_small_minority_of_sources_is_not_rounded_away() -> None:
+    from lomsong.maps.i18n import translator
+    from lomsong.maps.report_text import source_text
+
+    text = source_text({"synthetic": 10998, "probe": 2}, translator("vi"), "vi")
+    assert text == ("Phép đo theo nguồn: Dữ liệu tổng hợp (mô phỏng) 99,98% (10.998); "
+                    "Đầu đo cố định 0,02% (2).")
