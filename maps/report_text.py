@@ -127,7 +127,8 @@ def _targets(t: Thresholds, _: Gettext) -> str:
                 access=label("access", access, _), fraction=f"{target.plan_fraction:g}")
         else:
             continue
-        parts.append(f"{text} ({target.source})")
+        # the default targets' sources are catalog entries; a ward's own source stays as written
+        parts.append(f"{text} ({_(target.source)})")
     return "; ".join(parts)
 
 
@@ -171,11 +172,12 @@ def method_paragraphs(survey: ReportInput, _: Gettext, lang: str) -> list[str]:
             conf=_confidence(r.z), likely=_confidence(r.z_likely), share=share),
         _("Dead spots are found from the failed tests themselves: failed tests (no service, "
           "attach failure, timeout) less than {link} m apart are grouped; a group of at least "
-          "{min_failed} failures in at least {min_slots} time slots, where most tests failed, "
-          "is a dead spot, outlined {margin} m around its failures, even when working tests "
-          "share its hexagon.").format(
+          "{min_failed} failures in at least {min_slots} time slots is a dead spot when, of all "
+          "tests inside the outline of its failures, the share that failed is above {share} "
+          "and the lower end of its {likely} interval is too. It is drawn {margin} m around its "
+          "failures, even when working tests share its hexagon.").format(
             link=f"{r.dead_spot_link_m:g}", min_failed=r.min_failed, min_slots=r.min_slots,
-            margin=f"{r.dead_spot_margin_m:g}"),
+            share=share, likely=_confidence(r.z_likely), margin=f"{r.dead_spot_margin_m:g}"),
         _("Likely causes, in this order: no service (most tests failed); coverage (median RSRP "
           "below {rsrp} dBm); interference (median SINR below {sinr} dB); congestion (at the "
           "same places, the peak median is under the target and under {ratio} times the "

@@ -236,3 +236,16 @@ def test_a_small_minority_of_sources_is_not_rounded_away() -> None:
     text = source_text({"synthetic": 10998, "probe": 2}, translator("vi"), "vi")
     assert text == ("Phép đo theo nguồn: Dữ liệu tổng hợp (mô phỏng) 99,98% (10.998); "
                     "Đầu đo cố định 0,02% (2).")
+
+
+def test_method_in_one_language_states_the_dead_spot_rule_the_code_applies(
+        survey: ReportInput) -> None:
+    from lomsong.maps.i18n import translator
+    from lomsong.maps.report_text import method_paragraphs
+
+    text = " ".join(method_paragraphs(survey, translator("vi"), "vi"))
+    assert "quality criteria" not in text and "samples" not in text   # sources translated
+    assert "QCVN 34:2022/BTTTT: tốc độ tải xuống băng rộng cố định" in text
+    t = survey.thresholds.rules
+    assert (f"tỷ lệ thất bại trên 50% và cận dưới của khoảng tin cậy 68% của tỷ lệ đó cũng "
+            f"trên 50%") in text and t.weak_share == 0.5 and round(t.z_likely, 2) == 1.0
