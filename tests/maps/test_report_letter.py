@@ -247,5 +247,5 @@ def test_method_in_one_language_states_the_dead_spot_rule_the_code_applies(
     assert "quality criteria" not in text and "samples" not in text   # sources translated
     assert "QCVN 34:2022/BTTTT: tốc độ tải xuống băng rộng cố định" in text
     t = survey.thresholds.rules
-    assert (f"tỷ lệ thất bại trên 50% và cận dưới của khoảng tin cậy 68% của tỷ lệ đó cũng "
-            f"trên 50%") in text and t.weak_share == 0.5 and round(t.z_likely, 2) == 1.0
+    assert ("tỷ lệ thất bại trên 50% và cận dưới của khoảng tin cậy 68% của tỷ lệ đó cũng "
+            "trên 50%") in text and t.weak_share == 0.5 and round(t.z_likely, 2) == 1.0
