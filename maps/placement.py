@@ -20,6 +20,7 @@ import geopandas as gpd
 import matplotlib as mpl
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.text import Text
 from matplotlib.transforms import Bbox
 
 from lomsong.maps.i18n import Gettext
@@ -138,7 +139,9 @@ def place_labels(ax: mpl.axes.Axes, labels: list[Label], key_title: str,
                 ha="center" if dx == 0 else "left" if dx > 0 else "right",
                 va="center" if dy == 0 else "bottom" if dy > 0 else "top", bbox=style,
                 arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "#333333"} if far else None)
-            box = _outer(text.get_window_extent(renderer), size, figure.dpi, item.circled)
+            # the text's own box (an Annotation's would include its leader line)
+            text.update_positions(renderer)
+            box = _outer(Text.get_window_extent(text, renderer), size, figure.dpi, item.circled)
             if _free(box, inside, taken):
                 taken.append(box)
                 boxes.append((box.x0, box.y0, box.x1, box.y1))

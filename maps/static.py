@@ -206,11 +206,15 @@ def render_static_map_boxes(
         labels += layer_labels(extra.get("streets"), extra.get("groups"), view)
         _scale_bar(ax, lang)
         _north_arrow(ax, _)
-        avoid = []
+        figure.canvas.draw()  # lays out the scale bar and north arrow: labels keep off them
+        renderer = figure.canvas.get_renderer()
+        arrows = [t.arrow_patch for t in ax.texts if getattr(t, "arrow_patch", None) is not None]
+        avoid = [artist.get_window_extent(renderer) for artist in [*ax.texts, *ax.patches]]
+        avoid += [arrow.get_window_extent(renderer) for arrow in arrows]
         if legend:
             key = ax.legend(handles=handles, loc="upper left", fontsize=7, framealpha=0.9,
                             title=_("Legend"), title_fontsize=8)
-            avoid.append(key.get_window_extent(figure.canvas.get_renderer()))
+            avoid.append(key.get_window_extent(renderer))
         boxes = place_labels(ax, labels, _("Labels that did not fit: "), avoid=avoid)
         if "streets" in extra and "highway" in extra["streets"].columns:  # OSM tags: ODbL
             figure.text(0.98, 0.925 if title else 0.985,

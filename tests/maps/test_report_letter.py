@@ -249,3 +249,35 @@ def test_method_in_one_language_states_the_dead_spot_rule_the_code_applies(
     t = survey.thresholds.rules
     assert ("tỷ lệ thất bại trên 50% và cận dưới của khoảng tin cậy 68% của tỷ lệ đó cũng "
             "trên 50%") in text and t.weak_share == 0.5 and round(t.z_likely, 2) == 1.0
+
+
+def test_whole_real_ward_map_with_its_streets_keeps_labels_apart(
+        ward_survey: ReportInput, streets: gpd.GeoDataFrame, artifacts: Path) -> None:
+    """The real 2025 boundary of Phường Ô Chợ Dừa frames the map (1.83 km²): more streets
+    compete for room; read as a group layer, the ward polygon is a named outline too."""
+    ward = read_layer(LAYERS / "00190_o_cho_dua.geojson", "groups")
+    assert list(ward["name"]) == ["Ô Chợ Dừa"]
+    viettel = ward_survey.weak_areas["carrier"] == "viettel"
+    png, boxes = render_static_map_boxes(
+        ward_survey.cells[ward_survey.cells["carrier"] == "viettel"],
+        ward_survey.weak_areas[viettel], ward_survey.scorecards, ward, dpi=100,
+        streets=streets, groups=GROUPS, numbers={"VT-01": 1, "VT-02": 2})
+    (artifacts / "map-ward.png").write_bytes(png)
+    assert len(boxes) >= 8
+    for a, b in itertools.combinations(boxes, 2):
+        assert not _overlap(a, b), (a, b)
+
+
+def test_labels_keep_off_the_north_arrow(ward_survey: ReportInput) -> None:
+    cells = ward_survey.cells[ward_survey.cells["carrier"] == "viettel"]
+    x0, y0, x1, y1 = cells.total_bounds
+    corner = gpd.GeoDataFrame(
+        [{**ward_survey.scorecards.iloc[0].to_dict(), "name": "Nhà văn hóa góc bản đồ",
+          "geometry": Point(x1, y1)}], crs=4326)
+    _png, boxes = render_static_map_boxes(cells, None, corner, None, dpi=100, legend=False)
+    size = 7.0 * 100                     # 7 in at 100 dpi; the axes span 2%–98% of the figure
+    arrow_x = (0.02 + 0.96 * 0.94) * size
+    half = 11 / 72 * 100 / 2             # the arrow head is 11 pt wide
+    arrow = (arrow_x - half, (0.02 + 0.96 * 0.84) * size, arrow_x + half,
+             (0.02 + 0.96 * 0.97) * size)
+    assert len(boxes) == 1 and not _overlap(boxes[0], arrow), (boxes, arrow)
