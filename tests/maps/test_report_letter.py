@@ -270,7 +270,7 @@ def test_whole_real_ward_map_with_its_streets_keeps_labels_apart(
 
 def test_labels_keep_off_the_north_arrow(ward_survey: ReportInput) -> None:
     cells = ward_survey.cells[ward_survey.cells["carrier"] == "viettel"]
-    x0, y0, x1, y1 = cells.total_bounds
+    _x0, _y0, x1, y1 = cells.total_bounds
     corner = gpd.GeoDataFrame(
         [{**ward_survey.scorecards.iloc[0].to_dict(), "name": "Nhà văn hóa góc bản đồ",
           "geometry": Point(x1, y1)}], crs=4326)
