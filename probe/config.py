@@ -39,13 +39,16 @@ from lomsong.probe.plan import (
 )
 from lomsong.probe.record import Access, Carrier, Setting
 from lomsong.probe.runners.early_stop import DEFAULT_MAX_DURATION_S, FIXED_TEST_S
+from lomsong.probe.runners.pool import BusyPolicy, Server
 from lomsong.probe.spool import SpoolPolicy
 
 __all__ = [
     "CollectorSettings",
     "PathSettings",
+    "PoolSettings",
     "ProbeConfig",
     "ProbeSettings",
+    "ServerSettings",
     "SiteSettings",
     "SpoolSettings",
     "load_config",
@@ -109,8 +112,63 @@ class SpoolSettings(_Strict):
     policy: SpoolPolicy = SpoolPolicy.DROP_OLDEST
 
 
+class ServerSettings(_Strict):
+    """One iperf3 server of a pool: ``host:port`` and its capacity (its weight in the choice)."""
+
+    address: str = Field(min_length=1, max_length=255)
+    capacity: float = Field(default=1.0, gt=0, le=100)
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        split_host_port(value)
+        return value
+
+    @property
+    def server(self) -> Server:
+        host, port = split_host_port(self.address)
+        return Server(host, port, self.capacity)
+
+
+def _servers(value: object) -> object:
+    """``"host:port"`` -> one server; a list may mix ``"host:port"`` and ``{address, capacity}``."""
+    if isinstance(value, str):
+        return ({"address": value},)
+    if isinstance(value, list | tuple):
+        return tuple({"address": v} if isinstance(v, str) else v for v in value)
+    return value
+
+
+Servers = tuple[ServerSettings, ...]
+_SERVERS_MAX = 64
+
+
+class PoolSettings(_Strict):
+    """``[pool]``: the city's iperf3 servers, used by every path that names none of its own, and
+    how long a test looks for a free one (`probe.runners.pool`)."""
+
+    servers: Servers = Field(default=(), max_length=_SERVERS_MAX)
+    tries: int = Field(default=6, ge=1, le=20)
+    move_jitter_s: float = Field(default=0.25, ge=0, le=10)
+    backoff_s: float = Field(default=1.0, ge=0, le=60)
+    backoff_cap_s: float = Field(default=8.0, ge=0, le=300)
+
+    @field_validator("servers", mode="before")
+    @classmethod
+    def _list(cls, value: object) -> object:
+        return _servers(value)
+
+    @property
+    def policy(self) -> BusyPolicy:
+        return BusyPolicy(self.tries, self.move_jitter_s, self.backoff_s, self.backoff_cap_s)
+
+
 class PathSettings(_Strict):
-    """One measured path: an interface (a modem, or the fixed line) and its iperf3 server.
+    """One measured path: an interface (a modem, or the fixed line) and its iperf3 server(s).
+
+    `iperf3` is one ``host:port`` (as before pools existed), or a list of servers (strings or
+    ``{ address, capacity }`` tables) the path's tests are spread over; a path without it uses
+    ``[pool]``'s servers.
 
     `congestion` is set explicitly on every TCP test (iperf3 ``-C``, which also sets the
     server's sending side of a download) so that results do not depend on each host's default.
@@ -128,7 +186,7 @@ class PathSettings(_Strict):
     carrier: Carrier = Carrier.UNKNOWN
     access: Access = Access.UNKNOWN
     plan_down_mbps: float | None = Field(default=None, gt=0)
-    iperf3: str
+    iperf3: Servers = Field(default=(), max_length=_SERVERS_MAX)
     directions: tuple[Direction, ...] = Field(default=("down", "up"), min_length=1)
     duration_s: int = Field(default=FIXED_TEST_S, ge=1, le=300)
     bytes_cap: int | None = Field(default=None, ge=1)
@@ -178,18 +236,31 @@ class PathSettings(_Strict):
         """The download verdict threshold: as configured, else the national target for the access."""
         return self.threshold_down_mbps or _DOWN_TARGET_MBPS.get(self.access)
 
+    @field_validator("iperf3", mode="before")
+    @classmethod
+    def _list(cls, value: object) -> object:
+        if isinstance(value, str):  # one server: its error names iperf3 itself
+            split_host_port(value)
+        return _servers(value)
+
     @model_validator(mode="after")
     def _server(self) -> PathSettings:
-        split_host_port(self.iperf3)
+        if not self.iperf3:
+            raise ValueError('iperf3: no server: give iperf3 ("host:port" or a list) or a [pool]')
         return self
 
     @property
+    def iperf3_servers(self) -> tuple[Server, ...]:
+        return tuple(s.server for s in self.iperf3)
+
+    @property
     def iperf3_host(self) -> str:
-        return split_host_port(self.iperf3)[0]
+        """The first server's host (the only one on a path with one server)."""
+        return self.iperf3_servers[0].host
 
     @property
     def iperf3_port(self) -> int:
-        return split_host_port(self.iperf3)[1]
+        return self.iperf3_servers[0].port
 
 
 class SiteSettings(_Strict):
@@ -205,11 +276,25 @@ class ProbeConfig(_Strict):
     collector: CollectorSettings
     spool: SpoolSettings = SpoolSettings()
     paths: tuple[PathSettings, ...] = Field(default=(), alias="path")
+    pool: PoolSettings = PoolSettings()
     site: SiteSettings | None = None
     schedule: ScheduleSettings = ScheduleSettings()
     checks: ChecksSettings = ChecksSettings()
     gps: GpsSettings | None = None
     source: Path | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _pool_servers(cls, data: object) -> object:
+        """A path without its own ``iperf3`` uses ``[pool]``'s servers."""
+        if not isinstance(data, dict):
+            return data
+        pool, paths = data.get("pool"), data.get("path")
+        servers = pool.get("servers") if isinstance(pool, dict) else None
+        if not servers or not isinstance(paths, list):
+            return data
+        filled = [{**p, "iperf3": servers} if isinstance(p, dict) and "iperf3" not in p else p for p in paths]
+        return {**data, "path": filled}
 
     def token(self) -> str:
         """The collector token, read from `token_file` (relative to the config file) if needed."""

@@ -35,6 +35,7 @@ MODULES = [
     "lomsong.probe.runners.iperf3",
     "lomsong.probe.runners.iperf3_text",
     "lomsong.probe.runners.ping",
+    "lomsong.probe.runners.pool",
     "lomsong.probe.runners.speedtest",
     "lomsong.probe.runners.speedtest_parse",
     "lomsong.probe.runners.tcp_acked",
