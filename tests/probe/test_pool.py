@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -256,3 +257,19 @@ def test_adaptive_test_moves_to_a_free_server(three_servers: list[int], lo_ctx: 
     assert m.error_kind is None and m.server == f"127.0.0.1:{free}", m.raw
     assert m.raw is not None and m.raw.endswith(f"after 1 busy (127.0.0.1:{busy})")
     assert m.bytes_used is not None and m.bytes_used <= 20_000_000 + 2**20
+
+
+def test_example_pool_block_parses() -> None:
+    example = Path(__file__).resolve().parents[2] / "probe" / "probe.example.toml"
+    lines = example.read_text("utf-8").splitlines()
+    start = lines.index(next(line for line in lines if line.startswith("# [pool]")))
+    block = []
+    for line in lines[start:]:
+        if not line.strip():
+            break
+        block.append(line.removeprefix("# "))
+    cfg = parse_config(HEAD + "\n".join(block) + '\n[[path]]\nname = "x"\n', source="p.toml")
+    assert [s.address for s in cfg.pool.servers] == [
+        "iperf1.hanoi.invalid:5201", "iperf1.hanoi.invalid:5202", "iperf2.hanoi.invalid:5201"
+    ]  # fmt: skip
+    assert cfg.paths[0].iperf3_servers[2].capacity == 2.0 and cfg.pool.policy == BusyPolicy()
