@@ -148,7 +148,8 @@ class PoolSettings(_Strict):
     how long a test looks for a free one (`probe.runners.pool`)."""
 
     servers: Servers = Field(default=(), max_length=_SERVERS_MAX)
-    tries: int = Field(default=6, ge=1, le=20)
+    tries: int = Field(default=12, ge=1, le=40)
+    round_size: int = Field(default=4, ge=1, le=40)
     move_jitter_s: float = Field(default=0.25, ge=0, le=10)
     backoff_s: float = Field(default=1.0, ge=0, le=60)
     backoff_cap_s: float = Field(default=8.0, ge=0, le=300)
@@ -160,7 +161,9 @@ class PoolSettings(_Strict):
 
     @property
     def policy(self) -> BusyPolicy:
-        return BusyPolicy(self.tries, self.move_jitter_s, self.backoff_s, self.backoff_cap_s)
+        return BusyPolicy(
+            self.tries, self.round_size, self.move_jitter_s, self.backoff_s, self.backoff_cap_s
+        )
 
 
 class PathSettings(_Strict):

@@ -65,6 +65,18 @@ def test_walk_moves_on_at_once_then_backs_off_when_all_were_busy() -> None:
     assert walk.busy_seen == seen
 
 
+def test_walk_backs_off_after_a_round_of_busy_answers() -> None:
+    servers = tuple(Server(name) for name in "abcdef")
+    walk = PoolWalk(servers, BusyPolicy(tries=5, round_size=2, move_jitter_s=0.1), random.Random(2))
+    waits = []
+    while (step := walk.next()) is not None:
+        waits.append(step[1])
+        walk.busy(step[0])
+    assert waits[0] == 0.0 and waits[1] <= 0.1 and waits[3] <= 0.1
+    assert 0.5 <= waits[2] <= 1.5 and 1.0 <= waits[4] <= 3.0  # after each 2 busy answers, doubling
+    assert len(set(walk.busy_seen[:2])) == 2 and len(set(walk.busy_seen[2:4])) == 2
+
+
 def test_walk_is_bounded() -> None:
     walk = PoolWalk((Server("a"),), BusyPolicy(tries=2, backoff_s=1.0, backoff_cap_s=1.5), random.Random(1))
     first = walk.next()
