@@ -156,7 +156,7 @@ def _handle_walk(args: argparse.Namespace) -> int:
                 return read_fix(*split_host_port(args.gpsd, 2947), timeout_s=2.0)
             return nmea_device_fix(args.nmea) if args.nmea else None
 
-        runners = path_runners(path)
+        runners = path_runners(path, policy=cfg.pool.policy)
         console = Console()
         with (
             _open_spool(cfg, spool_path) as spool,
