@@ -148,6 +148,11 @@ class PoolSettings(_Strict):
     how long a test looks for a free one (`probe.runners.pool`)."""
 
     servers: Servers = Field(default=(), max_length=_SERVERS_MAX)
+    from_collector: bool = Field(
+        default=False,
+        description="use the collector's list (GET /api/v1/probes/servers, cached beside the spool); "
+        "`servers` until it first answers",
+    )
     tries: int = Field(default=12, ge=1, le=40)
     round_size: int = Field(default=4, ge=1, le=40)
     move_jitter_s: float = Field(default=0.25, ge=0, le=10)
@@ -158,6 +163,12 @@ class PoolSettings(_Strict):
     @classmethod
     def _list(cls, value: object) -> object:
         return _servers(value)
+
+    @model_validator(mode="after")
+    def _start_with_servers(self) -> PoolSettings:
+        if self.from_collector and not self.servers:
+            raise ValueError("from_collector: give servers too, used until the collector's list arrives")
+        return self
 
     @property
     def policy(self) -> BusyPolicy:

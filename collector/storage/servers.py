@@ -17,8 +17,7 @@ import psycopg
 from lomsong.collector.errors import StorageError
 from lomsong.probe.config import split_host_port
 
-__all__ = ["MAX_SERVERS", "PoolServer", "add_server", "list_servers", "normalise_address",
-           "remove_server"]
+__all__ = ["MAX_SERVERS", "PoolServer", "add_server", "list_servers", "normalise_address", "remove_server"]
 
 MAX_SERVERS: Final = 64  # what a probe's [pool] accepts
 

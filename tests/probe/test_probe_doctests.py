@@ -34,6 +34,7 @@ MODULES = [
     "lomsong.probe.runners.early_stop",
     "lomsong.probe.runners.iperf3",
     "lomsong.probe.runners.iperf3_text",
+    "lomsong.probe.pool_source",
     "lomsong.probe.runners.ping",
     "lomsong.probe.runners.pool",
     "lomsong.probe.runners.speedtest",
