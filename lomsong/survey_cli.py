@@ -181,10 +181,10 @@ def _report(args: argparse.Namespace) -> int:
 
     from lomsong.analysis.export import write_geopackage
     from lomsong.analysis.period import Period
-    from lomsong.collector.cli import database_from_args
-    from lomsong.collector.survey import compute_survey
     from lomsong.analysis.pipeline import SurveyConfig
     from lomsong.analysis.thresholds import load_thresholds
+    from lomsong.collector.cli import database_from_args
+    from lomsong.collector.survey import compute_survey
     from lomsong.maps.cli import InputError, read_survey
     from lomsong.maps.report import build_report
 
