@@ -39,7 +39,15 @@ from lomsong.probe.plan import (
 )
 from lomsong.probe.record import Access, Carrier, Setting
 from lomsong.probe.runners.early_stop import DEFAULT_MAX_DURATION_S, FIXED_TEST_S
-from lomsong.probe.runners.pool import BusyPolicy, Server
+from lomsong.probe.runners.pool import Server
+from lomsong.probe.servers import (
+    SERVERS_MAX,
+    PoolSettings,
+    Servers,
+    ServerSettings,
+    server_list,
+    split_host_port,
+)
 from lomsong.probe.spool import SpoolPolicy
 
 __all__ = [
@@ -60,28 +68,6 @@ Direction = Literal["down", "up"]
 Method = Literal["adaptive", "fixed"]
 _MOBILE: tuple[Access, ...] = (Access.GSM, Access.UMTS, Access.LTE, Access.NR_NSA, Access.NR_SA)
 _DOWN_TARGET_MBPS: dict[Access, float] = {Access.LTE: 40.0, Access.NR_NSA: 100.0, Access.NR_SA: 100.0}
-
-
-def split_host_port(value: str, default_port: int = 5201) -> tuple[str, int]:
-    """Split ``host[:port]`` (``[v6]:port`` for IPv6); raises ValueError when malformed.
-
-    >>> split_host_port("[fd00::1]:5202")
-    ('fd00::1', 5202)
-    """
-    if value.startswith("["):
-        host, _, rest = value[1:].partition("]")
-        port_text = rest.removeprefix(":") if rest else ""
-    elif value.count(":") == 1:
-        host, port_text = value.split(":")
-    else:
-        host, port_text = value, ""
-    if not host:
-        raise ValueError(f"no host in {value!r}")
-    if not port_text:
-        return host, default_port
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ValueError(f"bad port in {value!r}")
-    return host, int(port_text)
 
 
 class _Strict(BaseModel):
@@ -112,71 +98,6 @@ class SpoolSettings(_Strict):
     policy: SpoolPolicy = SpoolPolicy.DROP_OLDEST
 
 
-class ServerSettings(_Strict):
-    """One iperf3 server of a pool: ``host:port`` and its capacity (its weight in the choice)."""
-
-    address: str = Field(min_length=1, max_length=255)
-    capacity: float = Field(default=1.0, gt=0, le=100)
-
-    @field_validator("address")
-    @classmethod
-    def _address(cls, value: str) -> str:
-        split_host_port(value)
-        return value
-
-    @property
-    def server(self) -> Server:
-        host, port = split_host_port(self.address)
-        return Server(host, port, self.capacity)
-
-
-def _servers(value: object) -> object:
-    """``"host:port"`` -> one server; a list may mix ``"host:port"`` and ``{address, capacity}``."""
-    if isinstance(value, str):
-        return ({"address": value},)
-    if isinstance(value, list | tuple):
-        return tuple({"address": v} if isinstance(v, str) else v for v in value)
-    return value
-
-
-Servers = tuple[ServerSettings, ...]
-_SERVERS_MAX = 64
-
-
-class PoolSettings(_Strict):
-    """``[pool]``: the city's iperf3 servers, used by every path that names none of its own, and
-    how long a test looks for a free one (`probe.runners.pool`)."""
-
-    servers: Servers = Field(default=(), max_length=_SERVERS_MAX)
-    from_collector: bool = Field(
-        default=False,
-        description="use the collector's list (GET /api/v1/probes/servers, cached beside the spool); "
-        "`servers` until it first answers",
-    )
-    tries: int = Field(default=12, ge=1, le=40)
-    round_size: int = Field(default=4, ge=1, le=40)
-    move_jitter_s: float = Field(default=0.25, ge=0, le=10)
-    backoff_s: float = Field(default=1.0, ge=0, le=60)
-    backoff_cap_s: float = Field(default=8.0, ge=0, le=300)
-
-    @field_validator("servers", mode="before")
-    @classmethod
-    def _list(cls, value: object) -> object:
-        return _servers(value)
-
-    @model_validator(mode="after")
-    def _start_with_servers(self) -> PoolSettings:
-        if self.from_collector and not self.servers:
-            raise ValueError("from_collector: give servers too, used until the collector's list arrives")
-        return self
-
-    @property
-    def policy(self) -> BusyPolicy:
-        return BusyPolicy(
-            self.tries, self.round_size, self.move_jitter_s, self.backoff_s, self.backoff_cap_s
-        )
-
-
 class PathSettings(_Strict):
     """One measured path: an interface (a modem, or the fixed line) and its iperf3 server(s).
 
@@ -200,7 +121,7 @@ class PathSettings(_Strict):
     carrier: Carrier = Carrier.UNKNOWN
     access: Access = Access.UNKNOWN
     plan_down_mbps: float | None = Field(default=None, gt=0)
-    iperf3: Servers = Field(default=(), max_length=_SERVERS_MAX)
+    iperf3: Servers = Field(default=(), max_length=SERVERS_MAX)
     directions: tuple[Direction, ...] = Field(default=("down", "up"), min_length=1)
     duration_s: int = Field(default=FIXED_TEST_S, ge=1, le=300)
     bytes_cap: int | None = Field(default=None, ge=1)
@@ -255,7 +176,7 @@ class PathSettings(_Strict):
     def _list(cls, value: object) -> object:
         if isinstance(value, str):  # one server: its error names iperf3 itself
             split_host_port(value)
-        return _servers(value)
+        return server_list(value)
 
     @model_validator(mode="after")
     def _server(self) -> PathSettings:

@@ -40,7 +40,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from lomsong.probe.config import PathSettings, ProbeConfig, Servers
+from lomsong.probe.config import PathSettings, ProbeConfig
+from lomsong.probe.servers import Servers
 from lomsong.probe.uploader import CollectorClient
 
 __all__ = ["PoolSource", "parse_servers", "pool_cache_path", "with_servers"]

@@ -15,7 +15,7 @@ from typing import Any, Final
 import psycopg
 
 from lomsong.collector.errors import StorageError
-from lomsong.probe.config import split_host_port
+from lomsong.probe.servers import split_host_port
 
 __all__ = ["MAX_SERVERS", "PoolServer", "add_server", "list_servers", "normalise_address", "remove_server"]
 

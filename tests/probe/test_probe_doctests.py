@@ -42,6 +42,7 @@ MODULES = [
     "lomsong.probe.runners.tcp_acked",
     "lomsong.probe.runners.web",
     "lomsong.probe.scheduler",
+    "lomsong.probe.servers",
     "lomsong.probe.spool",
     "lomsong.probe.uploader",
     "lomsong.probe.walk",
