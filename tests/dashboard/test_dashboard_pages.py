@@ -42,7 +42,11 @@ def test_map_page_frames_an_offline_map(seeded: TestClient) -> None:
     for name in ("Viettel", "Vùng sóng yếu", "Điểm phục vụ", synthetic.SERVICE_POINTS[0].name):
         assert name in html
     assert frame.headers["x-frame-options"] == "SAMEORIGIN"
-    assert "'sha256-" in frame.headers["content-security-policy"]
+    nonce = re.search(r"'nonce-([^']+)'", frame.headers["content-security-policy"])
+    assert nonce is not None and "'sha256-" not in frame.headers["content-security-policy"]
+    assert html.count(f'<script nonce="{nonce.group(1)}">') == 2
+    again = seeded.get(src.group(1).replace("&amp;", "&"))
+    assert f"'nonce-{nonce.group(1)}'" not in again.headers["content-security-policy"]
     for asset in re.findall(r'(?:src|href)="(/static/vendor/[^"]+)"', html):
         assert seeded.get(asset).status_code == 200, asset
 
