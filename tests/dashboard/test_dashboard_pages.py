@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 import sqlite3
@@ -16,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from lomsong import synthetic
+from lomsong.collector.storage.sites import ServicePoint, replace_sites
 
 from .conftest import seed_survey
 
@@ -100,9 +102,9 @@ def test_fleet_page_shows_status_reports(seeded: TestClient) -> None:
 
 
 def test_downloads_csv_geopackage_and_report(seeded: TestClient) -> None:
-    csv = seeded.get("/downloads/service_points.csv")
-    assert csv.status_code == 200 and "attachment" in csv.headers["content-disposition"]
-    table = pd.read_csv(io.StringIO(csv.text))
+    points = seeded.get("/downloads/service_points.csv")
+    assert points.status_code == 200 and "attachment" in points.headers["content-disposition"]
+    table = pd.read_csv(io.StringIO(points.text))
     assert set(table["site_id"]) == {p.site_id for p in synthetic.SERVICE_POINTS}
     assert seeded.get("/downloads/secrets.csv").status_code == 404
     gpkg = seeded.get("/downloads/survey.gpkg")
@@ -126,3 +128,22 @@ def test_empty_period_says_so(officer: TestClient) -> None:
     assert frame.status_code == 200 and _NO_DATA_VI in frame.text
     assert officer.get("/report.pdf").content.startswith(b"%PDF-")
     assert officer.get("/map?from=2026-11-10&to=2026-11-01").status_code == 422
+
+
+def test_csv_download_cells_are_never_formulas(officer: TestClient,
+                                               conn: psycopg.Connection[Any]) -> None:
+    seed_survey(conn)
+    hostile = ['=HYPERLINK("http://x","y")', "+1+2", "-3+4", "@SUM(A1)", "\tTAB", "\rCR"]
+    replace_sites(conn, [
+        ServicePoint(p.site_id, hostile[i % len(hostile)], p.site_type, hostile[-1 - i % 6],
+                     p.lonlat[1], p.lonlat[0])
+        for i, p in enumerate(synthetic.SERVICE_POINTS)])
+    reply = officer.get("/downloads/service_points.csv")
+    assert reply.status_code == 200
+    rows = list(csv.reader(io.StringIO(reply.text, newline="")))
+    names = {row[rows[0].index("name")] for row in rows[1:]}
+    assert names == {"'" + h for h in hostile[:len(synthetic.SERVICE_POINTS)]}
+    for row in rows:
+        for cell in row:
+            assert not cell.startswith(("=", "+", "@", "\t", "\r")), cell
+            assert not (cell.startswith("-") and not re.fullmatch(r"-[0-9.e+-]+", cell)), cell
