@@ -12,7 +12,7 @@ from lomsong.collector.dashboard.security import DUMMY_HASH, new_nonce, verify_p
 from lomsong.collector.dashboard.throttle import LoginThrottle
 from lomsong.collector.dashboard.web import CsrfChecked, Lang, Page, client_ip, render
 from lomsong.collector.deps import PoolDep
-from lomsong.collector.storage.users import UserRow, get_user
+from lomsong.collector.storage.users import UserRow, end_sessions, get_user
 from lomsong.maps.i18n import translator
 
 __all__ = ["router"]
@@ -71,6 +71,16 @@ async def login(
 
 
 @router.post("/logout", dependencies=[CsrfChecked])
-async def logout(request: Request) -> RedirectResponse:
+async def logout(request: Request, pool: PoolDep) -> RedirectResponse:
+    """Sign out: the user's session epoch moves on, so a saved copy of the cookie is refused too
+    (every session of that user ends, on every device)."""
+    username = request.session.get("u")
+    if isinstance(username, str):
+
+        def end() -> None:
+            with pool.connection() as conn:
+                end_sessions(conn, username)
+
+        await run_in_threadpool(end)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)

@@ -107,6 +107,24 @@ def test_sign_out(officer: TestClient) -> None:
     assert officer.get("/fleet").status_code == 303
 
 
+def test_a_saved_cookie_stops_working_after_sign_out(officer: TestClient) -> None:
+    saved = officer.cookies.get("lomsong_session")
+    assert saved and officer.get("/fleet").status_code == 200
+    token = csrf_of(officer.get("/fleet").text)
+    assert officer.post("/logout", data={"csrf_token": token}).status_code == 303
+    officer.cookies.set("lomsong_session", saved)  # the attacker's copy, replayed
+    assert officer.get("/fleet").status_code == 303
+
+
+def test_a_saved_cookie_stops_working_after_users_disable(officer: TestClient,
+                                                          conn: psycopg.Connection[Any]) -> None:
+    saved = officer.cookies.get("lomsong_session")
+    set_disabled(conn, OFFICER[0], True)
+    set_disabled(conn, OFFICER[0], False)
+    officer.cookies.set("lomsong_session", saved)
+    assert officer.get("/fleet").status_code == 303
+
+
 def test_security_headers(officer: TestClient) -> None:
     page = officer.get("/fleet")
     csp = page.headers["content-security-policy"]
