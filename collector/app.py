@@ -15,6 +15,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lomsong import __version__
+from lomsong.collector.bodylimit import BodyLimit
 from lomsong.collector.dashboard import install_dashboard
 from lomsong.collector.errors import DatabaseUnavailable, StorageError
 from lomsong.collector.ratelimit import ApiLimits
@@ -88,6 +89,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(measurements.router)
     app.include_router(probes.router)
+    # Innermost of the middlewares: its 413 replies get the security headers too.
+    app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes)
     install_dashboard(app, settings)
     retry_after = {"Retry-After": str(settings.retry_after_s)}
     _document_batch(app)

@@ -109,19 +109,7 @@ async def post_measurements(
     A batch with any invalid record stores none of them: the 422 body lists each bad record's
     index and field, so the probe can set those aside and resend the rest.
     """
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > settings.max_body_bytes:
-        raise HTTPException(413,
-                            detail=f"body larger than {settings.max_body_bytes} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > settings.max_body_bytes:
-            raise HTTPException(413,
-                                detail=f"body larger than {settings.max_body_bytes} bytes")
-        chunks.append(chunk)
-    body = b"".join(chunks)
+    body = await request.body()  # at most settings.max_body_bytes (collector.bodylimit)
     received_at = datetime.now(UTC)
     try:
         records = await run_in_threadpool(
