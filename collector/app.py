@@ -20,7 +20,7 @@ from lomsong.collector.dashboard import install_dashboard
 from lomsong.collector.errors import DatabaseUnavailable, StorageError
 from lomsong.collector.ratelimit import ApiLimits
 from lomsong.collector.routes import health, measurements, probes
-from lomsong.collector.schemas import Batch, ErrorBody, ErrorItem
+from lomsong.collector.schemas import Batch, ErrorBody, ErrorItem, error_body
 from lomsong.collector.settings import Settings
 from lomsong.collector.storage.migrate import migrate
 
@@ -116,11 +116,10 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            ErrorItem(index=None, field=".".join(str(p) for p in e["loc"]), message=e["msg"])
-            for e in exc.errors()
-        ]
-        body = ErrorBody(detail="invalid request", errors=errors)
+        found = exc.errors()
+        errors = (ErrorItem(index=None, field=".".join(str(p) for p in e["loc"]), message=e["msg"])
+                  for e in found)
+        body = error_body("invalid request", errors, len(found))
         return JSONResponse(body.model_dump(), status_code=422)
 
     return app

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -11,7 +13,16 @@ from fastapi.responses import JSONResponse
 from pydantic import StringConstraints, ValidationError
 
 from lomsong.collector.deps import CurrentProbe, CurrentReader, PoolDep, SettingsDep
-from lomsong.collector.schemas import Batch, ErrorBody, ErrorItem, IngestResponse, MeasurementOut, Page
+from lomsong.collector.schemas import (
+    MAX_ERRORS,
+    Batch,
+    ErrorBody,
+    ErrorItem,
+    IngestResponse,
+    MeasurementOut,
+    Page,
+    error_body,
+)
 from lomsong.collector.storage.ingest import IngestResult, StoredRecord, ingest
 from lomsong.collector.storage.measurements import Filters, decode_cursor, list_measurements
 from lomsong.collector.timefix import BatchClock, TimeRejected, effective_time
@@ -34,22 +45,20 @@ _BATCH_SCHEMA = {
 class BatchRejected(Exception):
     """A batch failed validation; nothing from it is stored."""
 
-    def __init__(self, detail: str, errors: list[ErrorItem]) -> None:
+    def __init__(self, detail: str, errors: Iterable[ErrorItem], total: int) -> None:
         super().__init__(detail)
-        self.body = ErrorBody(detail=detail, errors=errors)
+        self.body = error_body(detail, errors, total)
 
 
-def _error_items(exc: ValidationError) -> list[ErrorItem]:
-    items = []
-    for err in exc.errors(include_url=False, include_input=False):
+def _error_items(exc: ValidationError) -> Iterator[ErrorItem]:
+    for err in exc.errors(include_url=False, include_input=False, include_context=False):
         loc = list(err["loc"])
         index: int | None = None
         if len(loc) >= 2 and loc[0] == "measurements" and isinstance(loc[1], int):
             index = loc[1]
             loc = loc[2:]
-        items.append(ErrorItem(index=index, field=".".join(str(p) for p in loc) or None,
-                               message=err["msg"]))
-    return items
+        yield ErrorItem(index=index, field=".".join(str(p) for p in loc) or None,
+                        message=err["msg"])
 
 
 class BatchTooLarge(Exception):
@@ -61,11 +70,12 @@ def _validate(body: bytes, probe_name: str, settings_future_s: float,
     try:
         batch = Batch.model_validate_json(body)
     except ValidationError as exc:
-        items = _error_items(exc)
+        items = list(islice(_error_items(exc), MAX_ERRORS))
         bad = len({i.index for i in items if i.index is not None})
-        detail = (f"{bad} record(s) invalid; nothing from this batch was stored" if bad
+        detail = (f"{bad}{'+' if exc.error_count() > len(items) else ''} record(s) invalid;"
+                  " nothing from this batch was stored" if bad
                   else "request body is not a valid batch; nothing was stored")
-        raise BatchRejected(detail, items) from exc
+        raise BatchRejected(detail, items, exc.error_count()) from exc
     if len(batch.measurements) > max_records:
         raise BatchTooLarge(f"at most {max_records} records per batch; split it and resend")
     clock = BatchClock(boot_id=batch.boot_id, monotonic_s=batch.monotonic_s, sent_at=batch.sent_at)
@@ -85,7 +95,7 @@ def _validate(body: bytes, probe_name: str, settings_future_s: float,
         records.append(StoredRecord(measurement=m, time=time, clock=state))
     if errors:
         detail = f"{len(errors)} record(s) rejected; nothing from this batch was stored"
-        raise BatchRejected(detail, errors)
+        raise BatchRejected(detail, errors, len(errors))
     return records
 
 

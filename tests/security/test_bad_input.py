@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from seckit import PROBE, URL, auth
 
+from lomsong.collector.schemas import MAX_ERRORS
 from lomsong.probe.record import ClockState, Kind, Measurement, PositionSource
 
 pytestmark = pytest.mark.db
@@ -144,3 +145,17 @@ def test_an_empty_body_or_a_lying_content_length_is_refused(post: Any, client: T
         **auth(tokens["probe"]), "Content-Type": "application/json",
         "Content-Length": str(10 * 1024 * 1024 * 1024)})
     assert big.status_code in (400, 413)
+
+
+def test_the_error_list_of_a_422_is_capped(make_client: Any, tokens: dict[str, str],
+                                           conn: psycopg.Connection[Any]) -> None:
+    client = make_client(max_body_bytes=16 * 1024 * 1024)
+    record = _record(**{f"k{i}{'x' * 40}": 0 for i in range(150_000)})
+    many = [_record(probe_id="other", download_mbps="fast") for _ in range(500)]
+    for body in (_batch(record), _batch(*many)):
+        resp = client.post(URL, content=body, headers={**auth(tokens["probe"]),
+                                                        "Content-Type": "application/json"})
+        reply = _assert_clear_4xx(resp)
+        assert len(reply["errors"]) == MAX_ERRORS and len(resp.content) < 64 * 1024
+        assert "first 100 of" in reply["detail"], reply["detail"]
+    assert _stored(conn) == 0
