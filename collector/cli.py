@@ -9,20 +9,24 @@ import argparse
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lomsong.collector import users_cli
 
 if TYPE_CHECKING:
     from lomsong.collector.settings import Settings
 
-__all__ = ["database", "register", "settings_from_args"]
+__all__ = ["database", "register", "server_options", "settings_from_args"]
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = sub.add_parser("serve", help="chạy máy chủ thu thập và bảng điều khiển (run the collector)")
     serve.add_argument("--host", help="listen address (default 127.0.0.1 or LOMSONG_HOST)")
     serve.add_argument("--port", type=int, help="port (default 8080 or LOMSONG_PORT)")
+    serve.add_argument("--trusted-proxies", dest="trusted_proxies",
+                       help="reverse proxies whose X-Forwarded-For is believed: comma-separated "
+                            "addresses or networks, '*' for any (default 127.0.0.1 or "
+                            "LOMSONG_TRUSTED_PROXIES); see docs/security.md")
     serve.add_argument("--workers", type=int, default=1,
                        help="worker processes (default 1; about one per CPU core for heavy ingest)")
     serve.set_defaults(handler=_serve)
@@ -50,7 +54,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
     from lomsong.collector.settings import Settings
 
-    overrides = {k: getattr(args, k) for k in ("host", "port") if getattr(args, k, None)}
+    overrides = {k: getattr(args, k) for k in ("host", "port", "trusted_proxies")
+                 if getattr(args, k, None)}
     try:
         return Settings(**overrides)
     except ValidationError as exc:
@@ -75,6 +80,12 @@ def database(settings: Settings) -> Iterator[str]:
         raise SystemExit(3) from exc
 
 
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options: where to listen, and which proxies' forwarded headers to believe."""
+    return {"host": settings.host, "port": settings.port, "log_level": "info",
+            "proxy_headers": True, "forwarded_allow_ips": settings.trusted_proxies}
+
+
 def _serve(args: argparse.Namespace) -> int:
     import os
 
@@ -90,12 +101,12 @@ def _serve(args: argparse.Namespace) -> int:
         if args.workers > 1:
             migrate(url)  # once, before the workers start
             os.environ["LOMSONG_DATABASE_URL"] = url  # the workers build their app from the env
-            uvicorn.run("lomsong.collector.asgi:app", factory=True, host=settings.host,
-                        port=settings.port, workers=args.workers, log_level="info")
+            uvicorn.run("lomsong.collector.asgi:app", factory=True, workers=args.workers,
+                        **server_options(settings))
         else:
             app = create_app(settings.model_copy(update={"database_url": url}))
             tune_gc()
-            uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+            uvicorn.run(app, **server_options(settings))
     return 0
 
 

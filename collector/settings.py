@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     rate_per_token_per_s: float = Field(default=20.0, ge=0)
     rate_per_token_burst: int = Field(default=100, ge=1)
     migrate_on_start: bool = True
+    # Password checks (argon2id, 64 MiB each) running at once; more wait `hash_wait_s`, then 503.
+    max_concurrent_hashes: int = Field(default=2, ge=1, le=64)
+    hash_wait_s: float = Field(default=3.0, gt=0, le=60)
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto uvicorn believes (comma-separated
+    # addresses or networks, "*" for any). Sign-in lockout and rate limits key on the address
+    # this gives; behind a proxy on another host, name it here.
+    trusted_proxies: str = Field(default="127.0.0.1", max_length=2000)
 
     @model_validator(mode="after")
     def _no_placeholder_secrets_in_prod(self) -> Settings:
