@@ -159,3 +159,32 @@ def test_the_error_list_of_a_422_is_capped(make_client: Any, tokens: dict[str, s
         assert len(reply["errors"]) == MAX_ERRORS and len(resp.content) < 64 * 1024
         assert "first 100 of" in reply["detail"], reply["detail"]
     assert _stored(conn) == 0
+
+
+def _clock_batch(batch_monotonic_s: float, **record: Any) -> bytes:
+    body = {"measurements": [_record(**record)], "boot_id": "b1", "monotonic_s": batch_monotonic_s,
+            "sent_at": datetime.now(UTC).isoformat()}
+    return json.dumps(body).encode()
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:59+00:00", "0001-01-01T00:00:00+00:00",
+                                  "1969-12-31T23:00:00+00:00"])
+@pytest.mark.parametrize("clock", ["unsynced", "synced"])
+def test_far_future_or_past_times_are_422_whatever_the_clock(post: Any, when: str,
+                                                            clock: str) -> None:
+    body = _assert_clear_4xx(post(_batch(_record(measured_at=when, clock=clock))))
+    assert [(e["index"], e["field"]) for e in body["errors"]] == [(0, "measured_at")]
+
+
+@pytest.mark.parametrize("batch_s", [1e11, 1e308, 2e9 + 100])
+def test_monotonic_overflow_or_huge_gap_is_never_500_nor_corrected(
+        client: TestClient, tokens: dict[str, str], conn: psycopg.Connection[Any],
+        batch_s: float) -> None:
+    sent = _clock_batch(batch_s, measured_at="1970-01-01T00:05:00+00:00", clock="unsynced",
+                        boot_id="b1", monotonic_s=100.0)
+    resp = client.post(URL, content=sent, headers={**auth(tokens["probe"]),
+                                                   "Content-Type": "application/json"})
+    assert resp.status_code == 200, resp.text[:300]
+    row = conn.execute("SELECT time, clock FROM measurements").fetchone()
+    assert row is not None and row[1] == "unsynced"
+    assert row[0] == datetime(1970, 1, 1, 0, 5, tzinfo=UTC)
