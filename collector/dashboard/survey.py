@@ -35,7 +35,21 @@ __all__ = ["DEFAULT_DAYS", "Period", "Survey", "SurveyCache", "boundary_frame", 
            "points_frame"]
 
 DEFAULT_DAYS = 30
+EARLIEST_DAY = date(2010, 1, 1)
 LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def _day(name: str, value: str, today: date) -> date:
+    """A query date, within 2010-01-01 .. a year from `today` (beyond: no survey, and no date
+    arithmetic that could overflow)."""
+    try:
+        day = date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {value[:40]!r} is not a date (YYYY-MM-DD)") from exc
+    latest = today + timedelta(days=366)
+    if not EARLIEST_DAY <= day <= latest:
+        raise ValueError(f"{name}: {day} is outside {EARLIEST_DAY} to {latest}")
+    return day
 
 
 @dataclass(frozen=True)
@@ -49,8 +63,9 @@ class Period:
     def parse(cls, first: str | None, last: str | None, today: date | None = None) -> Period:
         """From ``YYYY-MM-DD`` query values; missing ones give the last 30 days to today."""
         today = today or datetime.now(LOCAL).date()
-        end = date.fromisoformat(last) if last else today
-        start = date.fromisoformat(first) if first else end - timedelta(days=DEFAULT_DAYS - 1)
+        end = _day("to", last, today) if last else today
+        start = (_day("from", first, today) if first
+                 else max(EARLIEST_DAY, end - timedelta(days=DEFAULT_DAYS - 1)))
         if end < start:
             raise ValueError(f"period ends ({end}) before it starts ({start})")
         if (end - start).days > 366:

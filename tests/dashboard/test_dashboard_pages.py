@@ -147,3 +147,13 @@ def test_csv_download_cells_are_never_formulas(officer: TestClient,
         for cell in row:
             assert not cell.startswith(("=", "+", "@", "\t", "\r")), cell
             assert not (cell.startswith("-") and not re.fullmatch(r"-[0-9.e+-]+", cell)), cell
+
+
+@pytest.mark.parametrize("query", ["from=9999-12-01&to=9999-12-31", "from=0001-01-01",
+                                   "to=0001-01-05", "from=2026-02-30"])
+def test_period_extremes_are_4xx_on_every_page(officer: TestClient, query: str) -> None:
+    for path in ("/map", "/map/frame", "/sites", "/weak-areas", "/planner", "/downloads",
+                 "/downloads/survey.gpkg", "/downloads/cells.csv", "/report.pdf"):
+        resp = officer.get(f"{path}?{query}")
+        assert resp.status_code == 422, (path, resp.status_code)
+        assert "from" in resp.text or "to:" in resp.text, (path, resp.text[:200])
