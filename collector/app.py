@@ -10,9 +10,10 @@ from typing import Any
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from psycopg_pool import ConnectionPool, PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from lomsong import __version__
 from lomsong.collector.bodylimit import BodyLimit
@@ -108,6 +109,13 @@ def create_app(settings: Settings) -> FastAPI:
         log.error("storage error: %s", exc)
         body = ErrorBody(detail="storage error; nothing was stored, retry later")
         return JSONResponse(body.model_dump(), status_code=503, headers=retry_after)
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(request: Request, exc: ClientDisconnect) -> Response:
+        # Normal on mobile links: one line, no traceback; the probe resends the batch.
+        log.info("client %s went away during %s %s; nothing was stored",
+                 request.client.host if request.client else "?", request.method, request.url.path)
+        return Response(status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

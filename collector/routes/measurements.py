@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from uuid import UUID
 from itertools import islice
 from typing import Annotated, Any
 
@@ -12,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import StringConstraints, ValidationError
 
+from lomsong.collector.errors import IdConflict
 from lomsong.collector.deps import CurrentProbe, CurrentReader, PoolDep, SettingsDep
 from lomsong.collector.schemas import (
     MAX_ERRORS,
@@ -81,7 +83,13 @@ def _validate(body: bytes, probe_name: str, settings_future_s: float,
     clock = BatchClock(boot_id=batch.boot_id, monotonic_s=batch.monotonic_s, sent_at=batch.sent_at)
     records: list[StoredRecord] = []
     errors: list[ErrorItem] = []
+    first_with: dict[UUID, int] = {}
     for index, m in enumerate(batch.measurements):
+        earlier = first_with.setdefault(m.id, index)
+        if earlier != index:
+            errors.append(ErrorItem(index=index, field="id", message=(
+                f"records {earlier} and {index} of this batch have the same id {m.id}")))
+            continue
         if m.probe_id != probe_name:
             errors.append(ErrorItem(index=index, field="probe_id",
                                     message=f"this token writes only as probe {probe_name!r}"))
@@ -135,7 +143,16 @@ async def post_measurements(
         with pool.connection() as conn:
             return ingest(conn, records, received_at)
 
-    result = await run_in_threadpool(store)
+    try:
+        result = await run_in_threadpool(store)
+    except IdConflict as exc:
+        index_of = {str(r.measurement.id): i for i, r in enumerate(records)}
+        conflicts = [ErrorItem(index=index_of[i], field="id", message=(
+            f"id {i} was already stored by another probe ({owner}); make a new id"))
+            for i, owner in sorted(exc.owners.items(), key=lambda kv: index_of[kv[0]])]
+        body = error_body(f"{len(conflicts)} record(s) conflict with another probe's records;"
+                          " nothing from this batch was stored", conflicts, len(conflicts))
+        return JSONResponse(body.model_dump(), status_code=422)
     return IngestResponse(received=result.received, stored=result.stored,
                           duplicates=result.duplicates)
 

@@ -188,3 +188,27 @@ def test_monotonic_overflow_or_huge_gap_is_never_500_nor_corrected(
     row = conn.execute("SELECT time, clock FROM measurements").fetchone()
     assert row is not None and row[1] == "unsynced"
     assert row[0] == datetime(1970, 1, 1, 0, 5, tzinfo=UTC)
+
+
+def test_two_records_with_one_id_in_a_batch_are_422_naming_both(post: Any) -> None:
+    first = _record()
+    body = _assert_clear_4xx(post(_batch(first, _record(), {**_record(), "id": first["id"]})))
+    assert [(e["index"], e["field"]) for e in body["errors"]] == [(2, "id")]
+    assert "records 0 and 2" in body["errors"][0]["message"]
+
+
+def test_an_id_another_probe_stored_is_a_conflict_that_probe_can_see(
+        client: TestClient, conn: psycopg.Connection[Any], tokens: dict[str, str]) -> None:
+    other = tokens["other_probe"]
+    mine, shared = _record(), _record()
+    headers = {**auth(tokens["probe"]), "Content-Type": "application/json"}
+    assert client.post(URL, content=_batch(shared), headers=headers).json()["stored"] == 1
+    theirs = {**shared, "probe_id": "pi-sec-02", "download_mbps": 2.0}
+    resp = client.post(URL, content=_batch({**mine, "probe_id": "pi-sec-02"}, theirs),
+                       headers={**auth(other), "Content-Type": "application/json"})
+    body = _assert_clear_4xx(resp)
+    assert [(e["index"], e["field"]) for e in body["errors"]] == [(1, "id")]
+    assert PROBE in body["errors"][0]["message"]
+    assert _stored(conn) == 2  # the first probe's record, in the ledger and in the table
+    again = client.post(URL, content=_batch(shared), headers=headers).json()
+    assert (again["stored"], again["duplicates"]) == (0, 1)  # its own resend stays harmless
