@@ -19,6 +19,7 @@ from lomsong.collector.dashboard.site_upload import (
     points_from_file,
 )
 from lomsong.collector.dashboard.survey import boundary_frame
+from lomsong.collector.dashboard.upload_checks import ward_geojson
 from lomsong.collector.dashboard.web import AdminUser, CsrfChecked, Lang, Page, render
 from lomsong.collector.deps import PoolDep
 from lomsong.collector.errors import StorageError
@@ -131,13 +132,13 @@ async def save_ward(request: Request, user: AdminUser, lang: Lang, pool: PoolDep
         try:
             if len(raw) > MAX_UPLOAD_BYTES:
                 raise ValueError(f"larger than {MAX_UPLOAD_BYTES // 1024} KiB")
-            text = raw.decode("utf-8")
+            text = json.dumps(ward_geojson(raw.decode("utf-8"), boundary.filename))
             frame = boundary_frame(text, ward_name)
-            if frame is None or frame.empty or not frame.geom_type.isin(
-                    ["Polygon", "MultiPolygon"]).all():
+            if frame is None or frame.empty:
                 raise ValueError("expected Polygon or MultiPolygon features")
-            text = json.dumps(json.loads(text))
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        except UploadError as exc:
+            return await _admin_page(request, user, lang, pool, 422, error=str(exc))
+        except ValueError as exc:  # not UTF-8, too large, or a shape GEOS refuses
             message = f"{boundary.filename}: {exc}"
             return await _admin_page(request, user, lang, pool, 422, error=message)
 
