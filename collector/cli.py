@@ -156,7 +156,7 @@ def _token_add(args: argparse.Namespace) -> int:
         with psycopg.connect(url, autocommit=True) as conn:
             try:
                 token = create_token(conn, args.name, args.role)
-            except StorageError as exc:
+            except (StorageError, ValueError) as exc:
                 print(f"lomsong: {exc}", file=sys.stderr)
                 return 1
     print(f"# token for {args.role} {args.name!r}; shown once, store it now (chỉ hiển thị một lần)")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, UploadFile
@@ -32,7 +31,7 @@ from lomsong.collector.storage.sites import (
     save_site,
     set_ward,
 )
-from lomsong.collector.storage.tokens import create_token, revoke_token
+from lomsong.collector.storage.tokens import PROBE_NAME, create_token, revoke_token
 from lomsong.collector.storage.users import create_user, list_users, set_disabled
 
 __all__ = ["router"]
@@ -41,7 +40,6 @@ router = APIRouter(prefix="/admin", tags=["dashboard"], include_in_schema=False)
 Text = Annotated[str, Form(max_length=300)]
 # Messages shown after a redirect, by code (only these codes are accepted in the query).
 MIN_PASSWORD_CHARS = 10
-_PROBE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 NOTICES = ("saved", "deleted", "imported", "revoked", "user_added", "user_changed")
 
 
@@ -155,7 +153,7 @@ async def save_ward(request: Request, user: AdminUser, lang: Lang, pool: PoolDep
 @router.post("/probes", response_class=HTMLResponse, dependencies=[CsrfChecked])
 async def add_probe(request: Request, user: AdminUser, lang: Lang, pool: PoolDep,
                     name: Annotated[str, Form(max_length=100)]) -> HTMLResponse:
-    if not _PROBE_NAME.fullmatch(name):
+    if not PROBE_NAME.fullmatch(name):
         error = f"name: {name!r} must be 1-64 of A-Z a-z 0-9 . _ - (starting with a letter or digit)"
         return await _admin_page(request, user, lang, pool, 422, error=error)
     def create() -> str:
