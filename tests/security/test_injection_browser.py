@@ -8,13 +8,11 @@ payloads must show as text.
 
 from __future__ import annotations
 
-import json
-import re
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
+from browserkit import ARGS, CHROMIUM, Watch, open_map_items
 from payloads import PAYLOADS
 
 from lomsong.maps.heatmap import render_html
@@ -22,25 +20,7 @@ from lomsong.maps.heatmap import render_html
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "maps"))
 from mapkit import hexes, make_cells, make_scorecards, make_weak_areas  # noqa: E402
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} missing")
-
-
-def _open_everything(page: Any, html: str) -> list[str]:
-    """Open each popup and tooltip the map's data names; return the texts they showed."""
-    data = json.loads(re.search(r'id="lomsong-map-data">(.*?)</script>', html, re.DOTALL)[1])
-    shown: list[str] = []
-    for item in data["popups"]:
-        page.evaluate("name => { const l = window[name];"
-                      " l.openPopup(l.getBounds ? l.getBounds().getCenter() : undefined); }",
-                      item["layer"])
-        shown.append(page.locator(".leaflet-popup-content").last.inner_text())
-    for item in data["tooltips"]:
-        page.evaluate("name => window[name].openTooltip()", item["layer"])
-        shown.append(page.locator(".leaflet-tooltip").last.inner_text())
-    return shown
 
 
 def test_offline_map_shows_hostile_text_as_text(tmp_path: Path) -> None:
@@ -56,20 +36,16 @@ def test_offline_map_shows_hostile_text_as_text(tmp_path: Path) -> None:
     html = render_html(make_cells(cells), areas, sites, lang="vi", inline=True)
     path = tmp_path / "map.html"
     path.write_text(html, encoding="utf-8")
-    dialogs: list[str] = []
-    problems: list[str] = []
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         try:
             page = browser.new_page()
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
+            watch = Watch(page)
             page.goto(path.as_uri())
             page.locator(".leaflet-marker-pane > .awesome-marker").first.wait_for()
-            shown = "\n".join(_open_everything(page, html))
+            shown = "\n".join(open_map_items(page, html))
         finally:
             browser.close()
-    assert dialogs == [] and problems == [], (dialogs, problems)
+    assert watch.dialogs == [] and watch.errors == [], (watch.dialogs, watch.errors)
     for text in (PAYLOADS[0], PAYLOADS[1], PAYLOADS[2], PAYLOADS[3], PAYLOADS[4]):
         assert text in shown, text
