@@ -54,7 +54,8 @@ def test_wrong_password_and_unknown_user_look_the_same(client: TestClient) -> No
     assert "Sai tên đăng nhập hoặc mật khẩu." in unknown.text
 
 
-def test_five_failures_lock_the_user_name_even_with_the_right_password(client: TestClient) -> None:
+def test_five_failures_lock_that_user_from_that_address_even_with_the_right_password(
+        client: TestClient) -> None:
     for _ in range(5):
         assert sign_in(client, (OFFICER[0], "sai-mat-khau-roi")).status_code == 401
     locked = sign_in(client, OFFICER)
