@@ -61,8 +61,10 @@ async def login(
         return response
 
     def check() -> UserRow | None:
-        with pool.connection() as conn:
-            user = get_user(conn, name)
+        user = None
+        if "\x00" not in name:  # no stored name holds NUL (and PostgreSQL text cannot)
+            with pool.connection() as conn:
+                user = get_user(conn, name)
         ok = verify_password(user.password_hash if user else DUMMY_HASH, password)
         return user if ok and user is not None and user.active else None
 

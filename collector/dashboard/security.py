@@ -25,8 +25,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["DUMMY_HASH", "HashGate", "HashingBusy", "SecurityHeaders", "csrf_token", "csrf_valid", "derive_key",
-           "hash_password", "new_nonce", "verify_password"]
+__all__ = ["DUMMY_HASH", "HashGate", "HashingBusy", "SecurityHeaders", "csrf_token", "csrf_valid",
+           "derive_key", "hash_password", "new_nonce", "verify_password"]
 
 # argon2id with the library's defaults (RFC 9106 low-memory profile: t=3, m=64 MiB, p=4).
 _hasher = PasswordHasher()

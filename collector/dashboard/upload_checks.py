@@ -112,10 +112,9 @@ def check_geometry(geometry: Any, where: str, allowed: tuple[str, ...] = GEOMETR
             raise UploadError(f"{where}: empty coordinates")
         for position in parent:
             _position(position, where)
-        if kind in ("Polygon", "MultiPolygon"):
-            if len(parent) < 4 or parent[0] != parent[-1]:
-                raise UploadError(f"{where}: a polygon ring must be closed (first position = "
-                                  "last) and have at least 4 positions")
+        if kind in ("Polygon", "MultiPolygon") and (len(parent) < 4 or parent[0] != parent[-1]):
+            raise UploadError(f"{where}: a polygon ring must be closed (first position = "
+                              "last) and have at least 4 positions")
 
 
 def check_csv(text: str, filename: str) -> None:

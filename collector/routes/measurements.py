@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from uuid import UUID
 from itertools import islice
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import StringConstraints, ValidationError
 
-from lomsong.collector.errors import IdConflict
 from lomsong.collector.deps import CurrentProbe, CurrentReader, PoolDep, SettingsDep
+from lomsong.collector.errors import IdConflict
 from lomsong.collector.schemas import (
     MAX_ERRORS,
     Batch,

@@ -145,3 +145,8 @@ def test_language_switch_sticks(officer: TestClient) -> None:
     assert "Sign out" in officer.get("/fleet").text  # the cookie keeps English
     assert "Đăng xuất" in officer.get("/fleet?lang=vi").text
     assert "Đăng xuất" in officer.get("/fleet?lang=xx").text
+
+
+def test_a_nul_in_the_user_name_is_a_failed_sign_in_not_a_500(client: TestClient) -> None:
+    resp = sign_in(client, ("an\x00admin", "mat-khau"))
+    assert resp.status_code == 401

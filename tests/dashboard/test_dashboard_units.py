@@ -43,7 +43,7 @@ def test_csrf_token_is_bound_to_the_nonce_and_key() -> None:
 def test_throttle_locks_per_user_and_per_ip_then_frees() -> None:
     now = [0.0]
     throttle = LoginThrottle(max_failures=5, lockout_s=60, window_s=900, clock=lambda: now[0])
-    for i in range(4):
+    for _ in range(4):
         throttle.failed("an", "10.0.0.1")
     assert throttle.locked_for_s("an", "10.0.0.1") == 0
     throttle.failed("an", "10.0.0.1")

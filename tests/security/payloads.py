@@ -21,5 +21,5 @@ LONG = "Đ" * 3000 + "${alert(1)}"
 
 def tagged(field: str, index: int, limit: int | None = None) -> str:
     """Payload `index` (cyclic) for `field`, cut to `limit` characters if the field has one."""
-    text = (PAYLOADS + (LONG,))[index % (len(PAYLOADS) + 1)]
+    text = (*PAYLOADS, LONG)[index % (len(PAYLOADS) + 1)]
     return text if limit is None else text[:limit]

@@ -18,7 +18,7 @@ from payloads import PAYLOADS
 from lomsong.maps.heatmap import render_html
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "maps"))
-from mapkit import hexes, make_cells, make_scorecards, make_weak_areas  # noqa: E402
+from mapkit import hexes, make_cells, make_scorecards, make_weak_areas
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} missing")
 

@@ -2,10 +2,11 @@
 whole dashboard in real Chromium (Debian's /usr/bin/chromium), both languages.
 
 Probe fields (band, NR band, CA bands, server, interface, tool version, error message, site id),
-service-point names, addresses and ids, the ward name and probe status (last error, version) carry the payloads of `payloads.PAYLOADS` (and a very
-long string). Chromium signs in as the administrator and opens every page in Vietnamese and
-English, the map frame with every popup and tooltip open; no dialog may fire and the console must
-stay clean. The PDF report shows the text literally (pdftotext), and CSV cells are neutralised.
+service-point names, addresses and ids, the ward name and probe status (last error, version)
+carry the payloads of `payloads.PAYLOADS` (and a very long string). Chromium signs in as the
+administrator and opens every page in Vietnamese and English, the map frame with every popup and
+tooltip open; no dialog may fire and the console must stay clean. The PDF report shows the text
+literally (pdftotext), and CSV cells are neutralised.
 """
 
 from __future__ import annotations
