@@ -44,6 +44,10 @@ _BATCH_SCHEMA = {
 }
 
 
+# Up to 10 errors in each of 5,000 records are listed (the first `MAX_ERRORS` of them).
+LISTABLE_ERRORS = 50_000
+
+
 class BatchRejected(Exception):
     """A batch failed validation; nothing from it is stored."""
 
@@ -72,6 +76,11 @@ def _validate(body: bytes, probe_name: str, settings_future_s: float,
     try:
         batch = Batch.model_validate_json(body)
     except ValidationError as exc:
+        if exc.error_count() > LISTABLE_ERRORS:
+            # Listing them would double the memory pydantic already took (hundreds of MB for a
+            # record with a million unknown keys); no batch a probe makes has this many.
+            raise BatchRejected(f"{exc.error_count()} errors, too many to list: this is not a"
+                                " batch a probe makes; nothing was stored", [], 0) from exc
         items = list(islice(_error_items(exc), MAX_ERRORS))
         bad = len({i.index for i in items if i.index is not None})
         detail = (f"{bad}{'+' if exc.error_count() > len(items) else ''} record(s) invalid;"

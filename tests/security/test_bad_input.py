@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from seckit import PROBE, URL, auth
 
+from lomsong.collector.routes.measurements import LISTABLE_ERRORS
 from lomsong.collector.schemas import MAX_ERRORS
 from lomsong.probe.record import ClockState, Kind, Measurement, PositionSource
 
@@ -150,7 +151,7 @@ def test_an_empty_body_or_a_lying_content_length_is_refused(post: Any, client: T
 def test_the_error_list_of_a_422_is_capped(make_client: Any, tokens: dict[str, str],
                                            conn: psycopg.Connection[Any]) -> None:
     client = make_client(max_body_bytes=16 * 1024 * 1024)
-    record = _record(**{f"k{i}{'x' * 40}": 0 for i in range(150_000)})
+    record = _record(**{f"k{i}{'x' * 40}": 0 for i in range(20_000)})
     many = [_record(probe_id="other", download_mbps="fast") for _ in range(500)]
     for body in (_batch(record), _batch(*many)):
         resp = client.post(URL, content=body, headers={**auth(tokens["probe"]),
@@ -212,3 +213,14 @@ def test_an_id_another_probe_stored_is_a_conflict_that_probe_can_see(
     assert _stored(conn) == 2  # the first probe's record, in the ledger and in the table
     again = client.post(URL, content=_batch(shared), headers=headers).json()
     assert (again["stored"], again["duplicates"]) == (0, 1)  # its own resend stays harmless
+
+
+def test_a_record_with_too_many_errors_to_list_is_422_without_a_list(
+        make_client: Any, tokens: dict[str, str], conn: psycopg.Connection[Any]) -> None:
+    client = make_client(max_body_bytes=16 * 1024 * 1024)
+    record = _record(**{f"k{i}": 0 for i in range(LISTABLE_ERRORS + 1)})
+    resp = client.post(URL, content=_batch(record), headers={**auth(tokens["probe"]),
+                                                             "Content-Type": "application/json"})
+    reply = _assert_clear_4xx(resp)
+    assert reply["errors"] == [] and "too many to list" in reply["detail"]
+    assert _stored(conn) == 0
