@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from lomsong.collector.dashboard.security import hash_password
+from lomsong.collector.dashboard.security import HashGate, HashingBusy, hash_password
 from lomsong.collector.dashboard.site_upload import (
     MAX_UPLOAD_BYTES,
     SITE_TYPES,
@@ -33,6 +33,7 @@ from lomsong.collector.storage.sites import (
 )
 from lomsong.collector.storage.tokens import PROBE_NAME, create_token, revoke_token
 from lomsong.collector.storage.users import create_user, list_users, set_disabled
+from lomsong.maps.i18n import translator
 
 __all__ = ["router"]
 
@@ -186,7 +187,14 @@ async def add_user(request: Request, user: AdminUser, lang: Lang, pool: PoolDep,
     if len(password) < MIN_PASSWORD_CHARS:
         error = f"password: at least {MIN_PASSWORD_CHARS} characters"
         return await _admin_page(request, user, lang, pool, 422, error=error)
-    password_hash = await run_in_threadpool(hash_password, password)
+    gate: HashGate = request.app.state.hash_gate
+    try:
+        async with gate.slot():
+            password_hash = await run_in_threadpool(hash_password, password)
+    except HashingBusy:
+        _ = translator(lang)
+        error = _("The server is busy checking other sign-ins; try again in a few seconds.")
+        return await _admin_page(request, user, lang, pool, 503, error=error)
 
     def create() -> None:
         with pool.connection() as conn:

@@ -103,3 +103,16 @@ def test_serve_believes_forwarded_addresses_only_from_trusted_proxies() -> None:
         asyncio.run(call(peer))
     assert [c[0] for c in seen] == ["203.0.113.9", "203.0.113.9", "198.51.100.4"]
     assert server_options(Settings())["forwarded_allow_ips"] == "127.0.0.1"
+
+
+def test_adding_a_user_waits_for_a_hashing_slot_too(login_client: TestClient) -> None:
+    assert _sign_in(login_client, USER[1]).status_code == 303
+    busy = HashGate(1, wait_s=0.01)
+    busy._slots = asyncio.Semaphore(0)
+    login_client.app.state.hash_gate = busy  # type: ignore[attr-defined]
+    token = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', login_client.get("/admin").text)
+    assert token is not None
+    resp = login_client.post("/admin/users", data={
+        "username": "binh", "role": "officer", "password": "mat-khau-du-dai-9",
+        "csrf_token": token[1]})
+    assert resp.status_code == 503 and "Máy chủ đang bận" in resp.text
