@@ -157,3 +157,20 @@ def test_period_extremes_are_4xx_on_every_page(officer: TestClient, query: str) 
         resp = officer.get(f"{path}?{query}")
         assert resp.status_code == 422, (path, resp.status_code)
         assert "from" in resp.text or "to:" in resp.text, (path, resp.text[:200])
+
+
+def test_a_row_stored_at_9999_before_the_fix_does_not_break_the_pages(
+        officer: TestClient, conn: psycopg.Connection[Any]) -> None:
+    from datetime import UTC, datetime
+
+    from lomsong.collector.storage.ingest import StoredRecord, ingest
+    from lomsong.probe.record import ClockState
+
+    seed_survey(conn)
+    m = next(iter(synthetic.survey(datetime(2026, 11, 2, tzinfo=UTC), days=1, walks=0)))
+    far = datetime(9999, 12, 31, 23, 0, tzinfo=UTC)
+    old = m.model_copy(update={"measured_at": far, "clock": ClockState.UNSYNCED})
+    ingest(conn, [StoredRecord(measurement=old, time=far, clock=ClockState.UNSYNCED)],
+           datetime.now(UTC))
+    for path in ("/fleet", "/map", "/sites", "/downloads"):
+        assert officer.get(path).status_code == 200, path
