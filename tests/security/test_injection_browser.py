@@ -44,6 +44,16 @@ def test_offline_map_shows_hostile_text_as_text(tmp_path: Path) -> None:
             page.goto(path.as_uri())
             page.locator(".leaflet-marker-pane > .awesome-marker").first.wait_for()
             shown = "\n".join(open_map_items(page, html))
+            radios = page.locator(".lomsong-window input[type=radio]")
+            assert radios.count() == 3  # all day, peak, off-peak: the switch still works
+            shown_layers = []
+            for i in range(3):
+                radios.nth(i).check()
+                shown_layers.append(page.evaluate(
+                    "() => { const m = Object.values(window).find(v => v instanceof L.Map);"
+                    " return Object.values(m._layers).filter(l => l instanceof L.Polygon).length;"
+                    " }"))
+            assert min(shown_layers) > 0, shown_layers
         finally:
             browser.close()
     assert watch.dialogs == [] and watch.errors == [], (watch.dialogs, watch.errors)
