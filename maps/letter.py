@@ -10,7 +10,8 @@ for the ward to fill by hand (dotted lines), never inventing them.
 Example TOML::
 
     [letter]
-    issuing_body = "ỦY BAN NHÂN DÂN PHƯỜNG Ô CHỢ DỪA"
+    issuing_body = "ỦY BAN NHÂN DÂN\nPHƯỜNG Ô CHỢ DỪA"
+    issuer_in_text = "Ủy ban nhân dân phường Ô Chợ Dừa"
     parent_body = "THÀNH PHỐ HÀ NỘI"
     number = "Số: 125/UBND-VHXH"
     place = "Hà Nội"
@@ -47,6 +48,7 @@ class LetterConfig:
     """What a ward fills in once; empty strings mean "leave a dotted line to fill by hand"."""
 
     issuing_body: str = ""
+    issuer_in_text: str = ""
     parent_body: str = ""
     number: str = ""
     place: str = ""
@@ -116,6 +118,8 @@ def letter_flowables(config: LetterConfig, *, ward: str, carrier_name: str, carr
     """The letter's page(s); `asks` are the one-line asks, numbered here."""
     bold, plain = _centred(styles, True), _centred(styles)
     issuer = config.issuing_body or _("PEOPLE'S COMMITTEE OF {ward}").format(ward=ward.upper())
+    # in the body the issuer is named in sentence case, not in the heading's capitals
+    in_text = config.issuer_in_text or _("The People's Committee of {ward}").format(ward=ward)
     left = ([para(config.parent_body, plain)] if config.parent_body else []) + _lines(issuer, bold)
     left.append(para(config.number or _("No.: {dots}").format(dots=_DOTS), plain))
     left.append(para(_("Re: the quality of {carrier}'s mobile service in {ward}").format(
@@ -138,10 +142,10 @@ def letter_flowables(config: LetterConfig, *, ward: str, carrier_name: str, carr
                                    "service in {ward}. The measurements, the method and the data "
                                    "checksums are in the annex to this letter.").format(
                                 start=format_date(start, lang), end=format_date(end, lang),
-                                issuer=issuer.replace("\n", " "), ward=ward), body)]
+                                issuer=in_text, ward=ward), body)]
     if asks:
         flow.append(para(_("{issuer} asks {addressee} to:").format(
-            issuer=issuer.replace("\n", " "), addressee=addressee), body))
+            issuer=in_text, addressee=addressee), body))
         flow += [para(f"{number}. {text}", body) for number, text in enumerate(asks, start=1)]
         flow.append(para(_("Please reply in writing with the measures taken and their dates."),
                          body))
