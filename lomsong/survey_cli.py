@@ -111,6 +111,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     r.add_argument("--letter", type=Path, default=None, metavar="TOML",
                    help="thông tin công văn của phường: cơ quan ban hành, số, nơi nhận, người "
                         "ký (the ward's letter settings; see lomsong.maps.letter)")
+    r.add_argument("--tiles", default=None, metavar="URL",
+                   help="máy chủ ảnh nền dạng https://.../{z}/{x}/{y}.png, tùy chọn (optional "
+                        "raster tile server under the maps; needs --tiles-attribution)")
+    r.add_argument("--tiles-attribution", default="", metavar="TEXT",
+                   help="ghi nguồn ảnh nền theo giấy phép (the tiles' required attribution)")
+    r.add_argument("--tiles-cache", type=Path, default=Path.home() / ".cache" / "lomsong" /
+                   "tiles", metavar="DIR", help="thư mục lưu ảnh nền (tile cache folder)")
     r.add_argument("--out", type=Path, required=True, help="tệp PDF (PDF file)")
     r.set_defaults(handler=_report)
 
@@ -191,6 +198,7 @@ def _report_layers(args: argparse.Namespace) -> dict[str, Any]:
     """The ward's streets, residential groups and letter settings named on the command line."""
     from lomsong.analysis.layers import LayerError, read_layer
     from lomsong.maps.letter import load_letter_config
+    from lomsong.maps.tiles import TileError, TileSource
 
     layers: dict[str, Any] = {}
     for flag, kind in (("--streets", "streets"), ("--groups", "groups")):
@@ -200,6 +208,12 @@ def _report_layers(args: argparse.Namespace) -> dict[str, Any]:
                 layers[kind] = read_layer(path, kind)
             except LayerError as exc:
                 raise UsageError(f"{flag}: không dùng được lớp bản đồ ({exc})") from exc
+    if args.tiles is not None:
+        try:
+            layers["tiles"] = TileSource(args.tiles, args.tiles_attribution, args.tiles_cache)
+        except TileError as exc:
+            raise UsageError(f"--tiles: máy chủ ảnh nền không hợp lệ (bad tile server: "
+                             f"{exc})") from exc
     if args.letter is not None:
         try:
             layers["letter"] = load_letter_config(args.letter)
@@ -220,6 +234,7 @@ def _report(args: argparse.Namespace) -> int:
     from lomsong.collector.survey import compute_survey
     from lomsong.maps.cli import InputError, read_survey
     from lomsong.maps.report import build_report, check_period
+    from lomsong.maps.tiles import TileError
 
     _no_database_with_input(args)
     if args.input is not None and (args.start is None or args.end is None):
@@ -259,9 +274,12 @@ def _report(args: argparse.Namespace) -> int:
         raise UsageError(f"--from/--to: kỳ báo cáo không có phép đo nào của dữ liệu; chọn kỳ "
                          f"đúng ({exc})") from exc
     layers = _report_layers(args)
-    pdf = build_report(survey, carrier=None if args.carrier == "all" else args.carrier,
-                       lang=args.lang, ward_name=ward, period_start=period.first,
-                       period_end=period.last, exports=[data_file, *args.export], **layers)
+    try:
+        pdf = build_report(survey, carrier=None if args.carrier == "all" else args.carrier,
+                           lang=args.lang, ward_name=ward, period_start=period.first,
+                           period_end=period.last, exports=[data_file, *args.export], **layers)
+    except TileError as exc:
+        raise UsageError(f"--tiles: không tải được ảnh nền (cannot get the tiles: {exc})") from exc
     args.out.write_bytes(pdf)
     print(f"{args.out} ({len(pdf) / 1e3:.0f} kB)")
     return 0

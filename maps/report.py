@@ -54,6 +54,7 @@ from lomsong.maps.report_text import (
     source_text,
     summary_paragraphs,
 )
+from lomsong.maps.tiles import TileSource
 
 __all__ = ["build_report", "check_period", "sha256_file"]
 
@@ -214,12 +215,14 @@ def build_report(
     streets: gpd.GeoDataFrame | None = None,
     groups: gpd.GeoDataFrame | None = None,
     letter: LetterConfig | None = None,
+    tiles: TileSource | None = None,
 ) -> bytes:
     """The PDF report for `carrier` (a carrier code such as "viettel"; None for the summary).
 
     A carrier's report opens with the ward's letter (`maps.letter`, `letter` or its defaults)
     whose numbered asks each have a place (`analysis.places`, with the ward's `streets` and
-    residential `groups` when given); the evidence annex follows. Raises ``ValueError`` for an
+    residential `groups` when given); the evidence annex follows. `tiles` draws raster tiles
+    under the maps (`maps.tiles`). Raises ``ValueError`` for an
     unknown carrier or language, an empty ward name, or a period that ends before it starts or
     holds none of the data's tests (`check_period`); a survey with no data at all gives a PDF
     that says so.
@@ -265,7 +268,7 @@ def build_report(
         insets = {a: inset_map(areas[areas["area_id"].astype(str) == a], n,
                                _for_carrier(cells, str(by_id.loc[a, "carrier"])),
                                _for_carrier(sites, str(by_id.loc[a, "carrier"])), lang,
-                               streets=streets, groups=groups)
+                               streets=streets, groups=groups, tiles=tiles)
                   for n, a in enumerate(order[:MAX_INSETS], start=1)}
         story += [para(_("Asks"), styles.h1),
                   *ask_flowables(areas, order, places, proposals, styles, _, lang, insets)]
@@ -274,7 +277,7 @@ def build_report(
     if has_data:
         numbers = {area_id: n for n, area_id in enumerate(order, start=1)}
         story += [*carrier_maps(cells, areas, sites, survey.boundary, numbers, styles, _, lang,
-                                streets=streets, groups=groups),
+                                streets=streets, groups=groups, tiles=tiles),
                   PageBreak(), para(_("Weak areas"), styles.h1),
                   *_weak_area_table(areas, order, styles, _, lang),
                   para(_("Service points"), styles.h1),

@@ -21,6 +21,7 @@ from lomsong.maps.i18n import Gettext
 from lomsong.maps.labels import CARRIER_ORDER, label
 from lomsong.maps.pdf_layout import Styles, para
 from lomsong.maps.static import METRIC_CRS, render_static_map
+from lomsong.maps.tiles import TileSource
 
 __all__ = ["INSET_MARGIN_M", "MAX_INSETS", "carrier_maps", "inset_map"]
 
@@ -31,7 +32,8 @@ MAX_INSETS = 20         # asks beyond it keep their coordinates, without an inse
 def carrier_maps(cells: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, sites: gpd.GeoDataFrame,
                  boundary: gpd.GeoDataFrame | None, numbers: dict[str, int], styles: Styles,
                  _: Gettext, lang: str, *, streets: gpd.GeoDataFrame | None = None,
-                 groups: gpd.GeoDataFrame | None = None) -> list[Flowable]:
+                 groups: gpd.GeoDataFrame | None = None,
+                 tiles: TileSource | None = None) -> list[Flowable]:
     """A titled map page for each carrier present in `cells`, `areas` or `sites`."""
     present = set(cells["carrier"]) | set(areas["carrier"]) | set(sites["carrier"])
     carriers = [c for c in CARRIER_ORDER if c in present] + sorted(present - set(CARRIER_ORDER))
@@ -40,7 +42,7 @@ def carrier_maps(cells: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, sites: gpd.Ge
         png = render_static_map(cells[cells["carrier"] == carrier],
                                 areas[areas["carrier"] == carrier],
                                 sites[sites["carrier"] == carrier], boundary, lang=lang, dpi=150,
-                                streets=streets, groups=groups, numbers=numbers)
+                                streets=streets, groups=groups, numbers=numbers, tiles=tiles)
         flow += [PageBreak(),
                  para(_("Map: {carrier}").format(carrier=label("carrier", carrier, _)),
                       styles.h1),
@@ -54,7 +56,7 @@ def carrier_maps(cells: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, sites: gpd.Ge
 
 def inset_map(area: gpd.GeoDataFrame, number: int, cells: gpd.GeoDataFrame,
               sites: gpd.GeoDataFrame, lang: str, *, streets: gpd.GeoDataFrame | None = None,
-              groups: gpd.GeoDataFrame | None = None) -> Image:
+              groups: gpd.GeoDataFrame | None = None, tiles: TileSource | None = None) -> Image:
     """A small map of one area (a one-row frame of the carrier's weak areas) and what lies within
     `INSET_MARGIN_M` of it: its carrier's cells, service points, streets and groups."""
     metric = area.to_crs(METRIC_CRS)
@@ -64,5 +66,6 @@ def inset_map(area: gpd.GeoDataFrame, number: int, cells: gpd.GeoDataFrame,
     near_sites = sites[sites.within(zone)]
     png = render_static_map(near_cells, area, near_sites, None, lang=lang, dpi=130,
                             size_in=(3.4, 3.4), streets=streets, groups=groups,
-                            numbers={str(area["area_id"].iloc[0]): number}, legend=False)
+                            numbers={str(area["area_id"].iloc[0]): number}, legend=False,
+                            tiles=tiles)
     return Image(io.BytesIO(png), width=62 * mm, height=62 * mm)

@@ -30,6 +30,7 @@ from lomsong.maps.i18n import Gettext, format_number, translator
 from lomsong.maps.labels import STATUS_ORDER, label
 from lomsong.maps.placement import Box, Label, draw_layers, layer_labels, place_labels
 from lomsong.maps.style import MISSING_COLOUR, STATUS_COLOURS
+from lomsong.maps.tiles import TileSource, draw_tiles
 
 __all__ = ["METRIC_CRS", "nice_scale_length_m", "render_static_map", "render_static_map_boxes",
            "worst_status_per_cell"]
@@ -112,11 +113,12 @@ def render_static_map(
     groups: gpd.GeoDataFrame | None = None,
     numbers: dict[str, int] | None = None,
     legend: bool = True,
+    tiles: TileSource | None = None,
 ) -> bytes:
     """Draw the map and return it as PNG bytes at `dpi` (see `render_static_map_boxes`)."""
     return render_static_map_boxes(cells, weak_areas, scorecards, boundary, lang=lang, dpi=dpi,
                                    size_in=size_in, title=title, streets=streets, groups=groups,
-                                   numbers=numbers, legend=legend)[0]
+                                   numbers=numbers, legend=legend, tiles=tiles)[0]
 
 
 def render_static_map_boxes(
@@ -133,6 +135,7 @@ def render_static_map_boxes(
     groups: gpd.GeoDataFrame | None = None,
     numbers: dict[str, int] | None = None,
     legend: bool = True,
+    tiles: TileSource | None = None,
 ) -> tuple[bytes, list[Box]]:
     """Draw the map; return the PNG and the pixel boxes (x0, y0, x1, y1, origin bottom-left) of
     every label placed, which never overlap (`maps.placement`).
@@ -140,7 +143,8 @@ def render_static_map_boxes(
     Frames are the analysis outputs (any CRS with the contract's columns); pass them already
     filtered to one carrier for a carrier's report. `streets` and `groups` (the ward's layers,
     `analysis.layers`) are drawn under the cells; weak areas are labelled with `numbers` (area
-    id -> ask number) in circles, or their ids when no numbers are given.
+    id -> ask number) in circles, or their ids when no numbers are given. `tiles` draws raster
+    tiles under everything, with their attribution (`maps.tiles`; raises `TileError`).
     """
     _ = translator(lang)
     cells = check_frame(cells, "cells")
@@ -201,6 +205,8 @@ def render_static_map_boxes(
                                   markersize=10, label=_("Service point")))
         ax.set_aspect("equal")
         view = _view(metric)
+        if tiles is not None:
+            draw_tiles(ax, view, METRIC_CRS, tiles)
         ax.set_xlim(view.x0, view.x1)
         ax.set_ylim(view.y0, view.y1)
         labels += layer_labels(extra.get("streets"), extra.get("groups"), view)
@@ -216,10 +222,12 @@ def render_static_map_boxes(
                             title=_("Legend"), title_fontsize=8)
             avoid.append(key.get_window_extent(renderer))
         boxes = place_labels(ax, labels, _("Labels that did not fit: "), avoid=avoid)
+        credits = [tiles.attribution] if tiles is not None else []
         if "streets" in extra and "highway" in extra["streets"].columns:  # OSM tags: ODbL
-            figure.text(0.98, 0.925 if title else 0.985,
-                        _("Streets © OpenStreetMap contributors (ODbL)"),
-                        fontsize=6, ha="right", va="top")
+            credits.append(_("Streets © OpenStreetMap contributors (ODbL)"))
+        if credits:
+            figure.text(0.98, 0.925 if title else 0.985, " · ".join(credits), fontsize=6,
+                        ha="right", va="top")
         return _png(figure, dpi), boxes
 
 
