@@ -50,13 +50,15 @@ def _scaled(value: Any, factor: float) -> int | None:
 
 def pack_cells(
     cells: gpd.GeoDataFrame, colour_index: list[int], status_index: list[int]
-) -> tuple[list[list[int]], dict[tuple[str, str, str], list[list[int | None]]]]:
-    """Split `cells` (EPSG:4326) into distinct hexagon rings and rows per (carrier, access, window).
+) -> tuple[list[list[int]], list[str], dict[tuple[str, str, str], list[list[int | None]]]]:
+    """Split `cells` (EPSG:4326) into distinct hexagon rings (with their cell ids) and rows per
+    (carrier, access, window).
 
     Each row: [ring index, colour index, status index, samples, failed, median x10, p10 x10,
     share below %, low %, high %, threshold, RSRP dBm, SINR dB]; ``None`` where missing.
     """
     rings: list[list[int]] = []
+    ids: list[str] = []
     ring_of: dict[str, int] = {}
     rows: dict[tuple[str, str, str], list[list[int | None]]] = {}
     columns = zip(
@@ -72,9 +74,10 @@ def pack_cells(
         if key not in ring_of:
             ring_of[key] = len(rings)
             rings.append(pack_ring(geometry))
+            ids.append(key)
         rows.setdefault((str(carrier), str(access), str(window)), []).append([
             ring_of[key], colour, status, _scaled(samples, 1), _scaled(failed, 1),
             _scaled(median, 10), _scaled(p10, 10), _scaled(share, 100), _scaled(low, 100),
             _scaled(high, 100), _scaled(threshold, 1), _scaled(rsrp, 1), _scaled(sinr, 1),
         ])
-    return rings, rows
+    return rings, ids, rows

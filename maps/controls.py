@@ -1,4 +1,4 @@
-"""Map controls: the legend (with the target speeds) and the peak/off-peak switch.
+"""Map controls: the legend (with the target speeds) and the carrier, technology and window choice.
 
 Both are drawn by lomsong's static map script from the map's JSON data (`lomsong.maps.map_data`);
 here they are only data: translated words as plain text (the script sets them as text, so nothing
@@ -14,19 +14,22 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["legend_data", "window_switch_data"]
+__all__ = ["choice_data", "legend_data"]
 
 def legend_data(title: str, entries: list[tuple[str, str]], note: str) -> dict[str, Any]:
     """A bottom-right box listing colours and what they mean, and the target speeds."""
     return {"title": title, "entries": [[c, t] for c, t in entries], "note": note}
 
 
-def window_switch_data(title: str, options: list[tuple[str, str]],
-                       layers: dict[str, dict[str, str]]) -> dict[str, Any]:
-    """Radio buttons "all day / peak / off-peak": each visible carrier x access layer is swapped
-    for its layer of the chosen time window.
+def choice_data(titles: dict[str, str], carriers: list[tuple[str, str]],
+                accesses: list[tuple[str, str]], windows: list[tuple[str, str]],
+                combos: list[str], start: str) -> dict[str, Any]:
+    """Carrier and technology selectors and the time-window switch: what the map shows.
 
-    `layers` maps "carrier|access" to {window: FeatureGroup JS variable name}.
+    `combos` lists the "carrier|access" pairs that have cells; `start` is the
+    "carrier|access|window" shown first. ``weak`` ("carrier|access" to the FeatureGroup variable
+    of its weak areas) is added by the map.
     """
-    return {"title": title, "options": [[code, text] for code, text in options],
-            "layers": layers}
+    return {"titles": titles, "carriers": [list(o) for o in carriers],
+            "accesses": [list(o) for o in accesses], "windows": [list(o) for o in windows],
+            "combos": combos, "start": start, "weak": {}}

@@ -27,7 +27,7 @@ from branca.element import Figure
 
 from lomsong.maps.assets import asset_links, inline_assets
 from lomsong.maps.cells_layer import pack_cells
-from lomsong.maps.controls import legend_data, window_switch_data
+from lomsong.maps.controls import choice_data, legend_data
 from lomsong.maps.frames import check_frame
 from lomsong.maps.i18n import Gettext, check_language, format_number, translator
 from lomsong.maps.labels import ACCESS_ORDER, CARRIER_ORDER, STATUS_ORDER, label
@@ -85,54 +85,59 @@ def _legend(cells: gpd.GeoDataFrame, mode: str, _: Gettext, lang: str) -> dict[s
     return legend_data(title, entries, note)
 
 
-def _add_cells(fmap: folium.Map, data: MapData, cells: gpd.GeoDataFrame, mode: str,
-               _: Gettext, lang: str) -> None:
+def _add_cells(data: MapData, cells: gpd.GeoDataFrame, mode: str, _: Gettext,
+               lang: str) -> None:
     colours, colour_index = _cell_colours(cells, mode)
     status_index = [STATUS_ORDER.index(s) if s in STATUS_ORDER else len(STATUS_ORDER)
                     for s in cells["status"]]
     statuses = [label("status", s, _) for s in STATUS_ORDER] + [_("Unknown")]
-    rings, rows = pack_cells(cells, colour_index, status_index)
-    groups: dict[str, str] = {}
-    heads: dict[str, str] = {}
-    switch: dict[str, dict[str, str]] = {}
+    rings, ids, rows = pack_cells(cells, colour_index, status_index)
     order = sorted(rows, key=lambda k: (_rank(CARRIER_ORDER, k[0]), _rank(ACCESS_ORDER, k[1]),
                                         _rank(_WINDOWS, k[2]), k))
-    first = order[0][:2] if order else None
-    for carrier, access, window in order:
-        name = (f"{label('carrier', carrier, _)} · {label('access', access, _)} · "
-                f"{label('window', window, _)}")
-        shown = (carrier, access) == first and window == "all"
-        group = folium.FeatureGroup(name=name, show=shown).add_to(fmap)
-        key = f"{carrier}|{access}|{window}"
-        groups[key] = group.get_name()
-        heads[key] = name
-        switch.setdefault(f"{carrier}|{access}", {})[window] = group.get_name()
+    heads = {"|".join(k): f"{label('carrier', k[0], _)} · {label('access', k[1], _)} · "
+                          f"{label('window', k[2], _)}" for k in order}
     text = {
-        "status": _("Status"), "samples": _("Samples"), "failed": _("failed"),
+        "cell": _("Cell"), "status": _("Status"), "samples": _("Samples"), "failed": _("failed"),
         "median": _("Median download"), "p10": _("10th percentile"),
         "share": _("Share below {threshold} Mbps"), "rsrp": _("RSRP median"),
         "sinr": _("SINR median"), "decimal": format_number(0.5, lang)[1],
     }
-    data.data["cells"] = {"rings": rings, "rows": {"|".join(k): v for k, v in rows.items()},
-                          "groups": groups, "heads": heads, "colours": colours,
-                          "statuses": statuses, "text": text}
-    data.data["windows"] = window_switch_data(
-        _("Time window"), [(w, label("window", w, _)) for w in _WINDOWS], switch)
+    data.data["cells"] = {"rings": rings, "ids": ids,
+                          "rows": {"|".join(k): v for k, v in rows.items()},
+                          "heads": heads, "colours": colours, "statuses": statuses, "text": text}
+    combos = list(dict.fromkeys(f"{c}|{a}" for c, a, _w in order))
+    carriers = list(dict.fromkeys(c for c, _a, _w in order))
+    accesses = list(dict.fromkeys(a for _c, a, _w in order))
+    start = f"{combos[0]}|all" if combos else ""
+    data.data["choice"] = choice_data(
+        {"carrier": _("Carrier"), "access": _("Technology"), "window": _("Time window")},
+        [(c, label("carrier", c, _)) for c in carriers],
+        [(a, label("access", a, _)) for a in accesses],
+        [(w, label("window", w, _)) for w in _WINDOWS], combos, start)
 
 
 def _add_weak_areas(fmap: folium.Map, data: MapData, areas: gpd.GeoDataFrame, _: Gettext,
                     lang: str) -> None:
-    group = folium.FeatureGroup(name=_("Weak areas"), show=True).add_to(fmap)
+    """Each carrier x technology's weak areas in a layer of their own, shown with its cells.
+
+    Drawn as outlines (lines): on the canvas, the inside of a polygon catches clicks even when
+    unfilled, and would hide the cells underneath.
+    """
+    groups: dict[str, folium.FeatureGroup] = {}
     for _index, area in areas.iterrows():
+        key = f"{area['carrier']}|{area['access']}"
+        if key not in groups:
+            groups[key] = folium.FeatureGroup(name=_("Weak areas"), show=False, control=False)
+            groups[key].add_to(fmap)
         colour = STATUS_COLOURS.get(str(area["status"]), MISSING_COLOUR)
         layer = folium.GeoJson(
-            area.geometry.__geo_interface__,
-            style_function=lambda _f, c=colour: {"color": c, "weight": 3, "fill": False,
-                                                 "dashArray": "6 4"},
+            area.geometry.boundary.__geo_interface__,
+            style_function=lambda _f, c=colour: {"color": c, "weight": 3, "dashArray": "6 4"},
         )
-        layer.add_to(group)
+        layer.add_to(groups[key])
         data.data["popups"].append({"layer": layer.get_name(), "maxWidth": 420,
                                     "html": weak_area_popup(area, _, lang)})
+    data.data["choice"]["weak"] = {k: g.get_name() for k, g in groups.items()}
 
 
 def _add_service_points(fmap: folium.Map, data: MapData, scorecards: gpd.GeoDataFrame,
@@ -152,7 +157,7 @@ def _add_service_points(fmap: folium.Map, data: MapData, scorecards: gpd.GeoData
                                     "html": service_point_popup(site, _, lang)})
 
 
-def _add_lines(fmap: folium.Map, routes: gpd.GeoDataFrame | None,
+def _add_lines(fmap: folium.Map, data: MapData, routes: gpd.GeoDataFrame | None,
                boundary: gpd.GeoDataFrame | None, _: Gettext) -> None:
     if routes is not None and len(routes):
         group = folium.FeatureGroup(name=_("Walk routes"), show=True).add_to(fmap)
@@ -164,10 +169,11 @@ def _add_lines(fmap: folium.Map, routes: gpd.GeoDataFrame | None,
                     color="#2c7bb6", weight=2).add_to(group)
     if boundary is not None and len(boundary):
         group = folium.FeatureGroup(name=_("Ward boundary"), show=True).add_to(fmap)
-        folium.GeoJson(
-            boundary.geometry.union_all().__geo_interface__,
-            style_function=lambda _f: {"color": "#542788", "weight": 2, "fill": False},
+        outline = folium.GeoJson(
+            boundary.geometry.union_all().boundary.__geo_interface__,
+            style_function=lambda _f: {"color": "#542788", "weight": 2},
         ).add_to(group)
+        data.data["outlines"] = [outline.get_name()]
 
 
 class _Page(Figure):
@@ -206,15 +212,16 @@ def build_map(
 ) -> folium.Map:
     """Build the folium map from the analysis outputs (EPSG:4326 GeoDataFrames).
 
-    `mode` colours cells by "status" (classification) or "speed" (median download). Each
-    carrier x access x window is its own layer; the first carrier's all-day layer is shown.
+    `mode` colours cells by "status" (classification) or "speed" (median download). The map
+    shows one carrier x technology x time window at a time, chosen beside the legend (first
+    carrier's first technology, all day, at start), with that carrier's weak areas.
     """
     _ = translator(lang)
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose status or speed")
     cells = check_frame(cells, "cells")
     frames = [cells]
-    fmap = folium.Map(tiles=None, prefer_canvas=True, control_scale=True, zoom_start=15,
+    fmap = folium.Map(tiles=None, prefer_canvas=True, control_scale=False, zoom_start=15,
                       location=[21.0285, 105.8542])
     fmap.default_js, fmap.default_css = asset_links(asset_base_url)
     if basemap_url:
@@ -224,14 +231,14 @@ def build_map(
         boundary = check_frame(boundary, "boundary")
         frames.append(boundary)
     data = MapData(fmap.get_name())
-    _add_cells(fmap, data, cells, mode, _, lang)
+    _add_cells(data, cells, mode, _, lang)
     if weak_areas is not None and len(weak_areas):
         _add_weak_areas(fmap, data, check_frame(weak_areas, "weak_areas"), _, lang)
     if scorecards is not None and len(scorecards):
         scorecards = check_frame(scorecards, "scorecards")
         frames.append(scorecards)
         _add_service_points(fmap, data, scorecards, _, lang)
-    _add_lines(fmap, None if routes is None else check_frame(routes, "routes"), boundary, _)
+    _add_lines(fmap, data, None if routes is None else check_frame(routes, "routes"), boundary, _)
     data.data["legend"] = _legend(cells, mode, _, lang)
     data.add_to(fmap)
     folium.LayerControl(collapsed=True).add_to(fmap)

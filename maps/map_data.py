@@ -39,8 +39,9 @@ class MapData(MacroElement):
     """The JSON block, and the style sheet of lomsong's legend, switch and popups.
 
     `data` is filled while the map is built: ``map`` (the map's JS variable), ``cells``,
-    ``popups`` ([{layer, html, maxWidth}]), ``tooltips`` ([{layer, text}]), ``legend`` and
-    ``windows``. Layers are named by their folium variable, never by data.
+    ``popups`` ([{layer, html, maxWidth}]), ``tooltips`` ([{layer, text}]), ``legend``,
+    ``choice`` (carrier, technology, window) and ``outlines`` (layers that take no
+    clicks). Layers are named by their folium variable, never by data.
     """
 
     _template = Template(
@@ -51,6 +52,11 @@ class MapData(MacroElement):
   box-shadow: 0 0 4px rgba(0,0,0,.3); border-radius: 4px; }
 .lomsong-legend i { display: inline-block; width: 14px; height: 14px; margin-right: 6px;
   vertical-align: middle; opacity: .8; }
+.lomsong-legend summary { cursor: pointer; }
+.lomsong-what { font-weight: 600; margin-top: 2px; }
+.lomsong-choice { display: block; margin-bottom: 4px; }
+.lomsong-choice b { display: block; }
+.lomsong-choice select { font: inherit; max-width: 100%; }
 .lomsong-popup th { padding-right: 8px; font-weight: 600; vertical-align: top; }
 .lomsong-popup td, .lomsong-popup th { font-size: 12px; border-bottom: 1px solid #eee; }
 </style>

@@ -1,7 +1,8 @@
 """The dashboard in real headless Chromium (Debian's /usr/bin/chromium, never downloaded).
 
 A uvicorn server on a free loopback port serves a seeded synthetic survey; the browser signs in,
-opens the map, toggles a carrier layer, opens a service point's popup and the fleet page, saves
+opens the map, switches carrier and window, clicks cells inside the boundary and inside a weak area,
+opens a service point's popup and the fleet page, saves
 screenshots to test-artifacts/, and every request it made must stay on 127.0.0.1.
 """
 
@@ -23,7 +24,7 @@ from lomsong import synthetic
 from lomsong.collector.app import create_app
 from lomsong.collector.settings import Settings
 
-from .conftest import OFFICER, add_users, seed_survey
+from .conftest import ADMIN, OFFICER, add_users, seed_survey
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -93,15 +94,10 @@ def test_officer_uses_the_dashboard_offline(server: str) -> None:
             frame.locator(".leaflet-marker-pane > .awesome-marker").first.wait_for()
             page.screenshot(path=str(ARTIFACTS / "dashboard-map.png"))
 
-            # the layer list is collapsed: open it as a person would, by pointing at its button
-            frame.locator(".leaflet-control-layers").hover()
-            layer = frame.locator(".leaflet-control-layers-overlays label", has_text="MobiFone")
-            box = layer.first.locator("input[type=checkbox]")
-            assert not box.is_checked()
-            box.check()
-            assert box.is_checked()
+            # one carrier at a time: the selector beside the time-window switch
+            frame.locator("select[name=carrier]").select_option("mobifone")
+            assert "MobiFone" in frame.locator(".lomsong-what").inner_text()
             page.screenshot(path=str(ARTIFACTS / "dashboard-map-mobifone.png"))
-            page.mouse.move(5, 5)  # leave the layer list: it folds away again
 
             markers = frame.locator(".leaflet-marker-pane > .awesome-marker")
             assert markers.count() == len(synthetic.SERVICE_POINTS)
@@ -126,3 +122,137 @@ def test_officer_uses_the_dashboard_offline(server: str) -> None:
                and not u.startswith(("data:", "about:"))]
     assert requests and outside == []
     assert problems == [], problems
+
+
+# Finds, in the map frame, a cell of the shown carrier x technology x window whose centre is
+# inside the ward boundary and (or not) inside one of the shown weak areas, with nothing over it.
+PICK_CELL = """(_body, inWeak) => {
+  const d = JSON.parse(document.getElementById("lomsong-map-data").textContent);
+  const map = window[d.map], key = map.getContainer().getAttribute("data-shown");
+  const shownWeak = Object.values(d.choice.weak).filter(n => map.hasLayer(window[n]));
+  const lines = names => names.flatMap(n => window[n].getLayers().flatMap(l =>
+      l.getLayers ? l.getLayers() : [l])).flatMap(l => {
+    const ll = l.getLatLngs(); return Array.isArray(ll[0]) ? ll : [ll]; });
+  const inside = (p, ring) => { let hit = false;
+    for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+      const a = ring[i], b = ring[j];
+      if ((a.lat > p.lat) !== (b.lat > p.lat) &&
+          p.lng < (b.lng - a.lng) * (p.lat - a.lat) / (b.lat - a.lat) + a.lng) { hit = !hit; }
+    } return hit; };
+  const within = (p, rings) => rings.some(r => inside(p, r));
+  const boundary = lines(d.outlines), weak = lines(shownWeak), size = map.getSize();
+  for (const r of d.cells.rows[key]) {
+    const p = d.cells.rings[r[0]]; let lat = 0, lng = 0, sumLat = 0, sumLng = 0;
+    for (let i = 0; i < p.length; i += 2) { lat += p[i]; lng += p[i + 1]; sumLat += lat;
+                                            sumLng += lng; }
+    const n = p.length / 2, centre = L.latLng(sumLat / n / 1e6, sumLng / n / 1e6);
+    const xy = map.latLngToContainerPoint(centre);
+    if (xy.x < 40 || xy.y < 40 || xy.x > size.x - 40 || xy.y > size.y - 40) { continue; }
+    if (!within(centre, boundary) || within(centre, weak) !== inWeak) { continue; }
+    if (document.elementFromPoint(xy.x, xy.y).tagName !== "CANVAS") { continue; }
+    return {id: d.cells.ids[r[0]], x: xy.x, y: xy.y};
+  }
+  return null;
+}"""
+
+
+def test_one_click_shows_one_cell_and_one_question(server: str) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    problems: list[str] = []
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 768}, locale="vi-VN")
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.goto(f"{server}/login")
+            page.fill("input[name=username]", OFFICER[0])
+            page.fill("input[name=password]", OFFICER[1])
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{server}/map")
+            frame = page.frame_locator("iframe.map")
+            frame.locator(".lomsong-what").wait_for()
+            origin = page.locator("iframe.map").bounding_box()
+            assert origin is not None
+            scale = frame.locator(".leaflet-control-scale-line")
+            assert scale.count() == 1 and "ft" not in scale.inner_text()
+
+            def click_cell(in_weak: bool) -> None:
+                cell = frame.locator("body").evaluate(PICK_CELL, in_weak)
+                if cell is None and not in_weak:  # a carrier with cells outside weak areas
+                    for option in frame.locator("select[name=carrier] option").all():
+                        frame.locator("select[name=carrier]").select_option(
+                            option.get_attribute("value"))
+                        cell = cell or frame.locator("body").evaluate(PICK_CELL, in_weak)
+                        if cell:
+                            break
+                assert cell is not None, f"no clickable cell (inside a weak area: {in_weak})"
+                page.mouse.click(origin["x"] + cell["x"], origin["y"] + cell["y"])
+                popup = frame.locator(".leaflet-popup-content")
+                popup.wait_for()
+                assert cell["id"] in popup.inner_text()
+                page.screenshot(path=str(ARTIFACTS / f"dashboard-cell-weak-{in_weak}.png"))
+                frame.locator(".leaflet-popup-close-button").click()
+                popup.wait_for(state="detached")
+
+            click_cell(in_weak=False)  # inside the ward boundary, outside weak areas
+
+            # the carrier and technology with weak areas, all day
+            weak_keys = frame.locator("body").evaluate(
+                "() => Object.keys(JSON.parse(document.getElementById("
+                "'lomsong-map-data').textContent).choice.weak)")
+            assert weak_keys, "the synthetic survey has weak areas"
+            carrier, access = weak_keys[0].split("|")
+            frame.locator("select[name=carrier]").select_option(carrier)
+            frame.locator("select[name=access]").select_option(access)
+            container = frame.locator(".leaflet-container")
+            assert container.get_attribute("data-shown") == f"{carrier}|{access}|all"
+            shown = frame.locator("body").evaluate(
+                "() => { const d = JSON.parse(document.getElementById('lomsong-map-data')"
+                ".textContent), m = window[d.map]; return Object.keys(d.choice.weak)"
+                ".filter(k => m.hasLayer(window[d.choice.weak[k]])); }")
+            assert shown == [f"{carrier}|{access}"]  # only this carrier's weak areas
+            click_cell(in_weak=True)
+
+            # switch carrier and window: the legend says what is shown
+            frame.locator("select[name=carrier]").select_option("mobifone")
+            frame.locator("input[name=lomsong-window][value=peak]").check()
+            what = frame.locator(".lomsong-what").inner_text()
+            assert "MobiFone" in what and "Giờ cao điểm" in what, what
+            assert container.get_attribute("data-shown").startswith("mobifone|")
+            assert container.get_attribute("data-shown").endswith("|peak")
+        finally:
+            browser.close()
+    assert problems == [], problems
+
+
+PAGES = ("/map", "/sites", "/weak-areas", "/planner", "/fleet", "/downloads", "/admin")
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_every_page_fits_a_phone(server: str, lang: str) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+            page.goto(f"{server}/login?lang={lang}")
+            page.fill("input[name=username]", ADMIN[0])
+            page.fill("input[name=password]", ADMIN[1])
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{server}/map")
+            for path in PAGES:
+                page.goto(f"{server}{path}?lang={lang}")
+                page.locator("main").wait_for()
+                width = page.evaluate("document.scrollingElement.scrollWidth")
+                page.screenshot(path=str(ARTIFACTS / f"phone-{lang}{path.replace('/', '-')}.png"),
+                                full_page=True)
+                assert width <= 390 + 1, f"{path}: the page is {width} px wide"
+            page.goto(f"{server}/map?lang={lang}")
+            frame = page.frame_locator("iframe.map")
+            frame.locator(".lomsong-what").wait_for()
+            # the legend folds away on a phone; its title and what is shown stay
+            assert frame.locator(".lomsong-key details").get_attribute("open") is None
+            assert frame.locator(".lomsong-key summary").is_visible()
+        finally:
+            browser.close()

@@ -55,7 +55,8 @@ def test_map_page_frames_an_offline_map(seeded: TestClient) -> None:
 
 def test_map_in_english_and_by_speed(seeded: TestClient) -> None:
     html = seeded.get("/map/frame?lang=en&mode=speed").text
-    assert "Median download speed" in html and "Weak areas" in html
+    assert "Median download speed" in html and "Weak area" in html
+    assert all(word in html for word in ("Carrier", "Technology", "Time window"))
     assert seeded.get("/map/frame?mode=bogus").status_code == 422
 
 

@@ -35,83 +35,126 @@
     }
     return out;
   }
-  function drawCells(d) {
-    var rings = d.rings.map(ring);
+  function cellLayer(d, key) {
+    /* the cells of one carrier x technology x window, as canvas polygons with their popups */
+    var group = L.layerGroup(), head = d.heads[key];
     function num(v, f) {
       return v === null ? "–" : (v / f).toFixed(f > 1 ? 1 : 0).replace(".", d.text.decimal);
     }
-    Object.keys(d.rows).forEach(function (key) {
-      var group = layer(d.groups[key]), head = d.heads[key];
-      d.rows[key].forEach(function (r) {
-        var poly = L.polygon(rings[r[0]], {color: d.colours[r[1]], weight: 0.5, opacity: 0.8,
-          fillColor: d.colours[r[1]], fillOpacity: 0.55});
-        poly.bindPopup(function () {
-          var t = d.text, box = document.createElement("div");
-          box.appendChild(textNode("b", head));
-          box.appendChild(table([[t.status, d.statuses[r[2]]],
-            [t.samples, num(r[3], 1) + " (" + t.failed + ": " + num(r[4], 1) + ")"],
-            [t.median, num(r[5], 10) + " Mbps"], [t.p10, num(r[6], 10) + " Mbps"],
-            [t.share.replace("{threshold}", num(r[10], 1)),
-             num(r[7], 1) + "% (" + num(r[8], 1) + "–" + num(r[9], 1) + "%)"],
-            [t.rsrp, num(r[11], 1) + " dBm"], [t.sinr, num(r[12], 1) + " dB"]]));
-          return box;
-        });
-        poly.addTo(group);
+    (d.rows[key] || []).forEach(function (r) {
+      var poly = L.polygon(ring(d.rings[r[0]]), {color: d.colours[r[1]], weight: 0.5,
+        opacity: 0.8, fillColor: d.colours[r[1]], fillOpacity: 0.55});
+      poly.bindPopup(function () {
+        var t = d.text, box = document.createElement("div");
+        box.appendChild(textNode("b", head));
+        box.appendChild(table([[t.cell, d.ids[r[0]]], [t.status, d.statuses[r[2]]],
+          [t.samples, num(r[3], 1) + " (" + t.failed + ": " + num(r[4], 1) + ")"],
+          [t.median, num(r[5], 10) + " Mbps"], [t.p10, num(r[6], 10) + " Mbps"],
+          [t.share.replace("{threshold}", num(r[10], 1)),
+           num(r[7], 1) + "% (" + num(r[8], 1) + "–" + num(r[9], 1) + "%)"],
+          [t.rsrp, num(r[11], 1) + " dBm"], [t.sinr, num(r[12], 1) + " dB"]]));
+        return box;
       });
+      poly.addTo(group);
     });
+    return group;
   }
   function addLegend(map, legend) {
-    var control = L.control({position: "bottomright"});
+    var control = L.control({position: "bottomright"}), what = textNode("div", "", "lomsong-what");
     control.onAdd = function () {
-      var div = L.DomUtil.create("div", "lomsong-legend");
-      div.appendChild(textNode("b", legend.title));
+      var div = L.DomUtil.create("div", "lomsong-legend lomsong-key"),
+        fold = document.createElement("details"), summary = document.createElement("summary");
+      fold.open = window.innerWidth > 700;
+      summary.appendChild(textNode("b", legend.title));
+      fold.appendChild(summary);
+      div.appendChild(what);
       legend.entries.forEach(function (entry) {
         var line = document.createElement("div"), swatch = document.createElement("i");
         swatch.style.background = entry[0];
         line.appendChild(swatch);
         line.appendChild(document.createTextNode(entry[1]));
-        div.appendChild(line);
+        fold.appendChild(line);
       });
-      div.appendChild(textNode("div", legend.note));
+      fold.appendChild(textNode("div", legend.note));
+      div.insertBefore(fold, what);
       return div;
     };
     control.addTo(map);
+    return what;
   }
-  function addWindowSwitch(map, windows) {
-    var control = L.control({position: "bottomleft"});
+  function select(name, title, options, chosen) {
+    var labelElement = document.createElement("label"), input = document.createElement("select");
+    labelElement.className = "lomsong-choice";
+    input.name = name;
+    options.forEach(function (option) {
+      var o = document.createElement("option");
+      o.value = option[0]; o.textContent = option[1]; o.selected = option[0] === chosen;
+      input.appendChild(o);
+    });
+    labelElement.appendChild(textNode("b", title));
+    labelElement.appendChild(input);
+    return labelElement;
+  }
+  function addChoice(map, d, what) {
+    /* carrier, technology and time window: the one question the map answers */
+    var c = d.choice, parts = c.start.split("|"), shown = null, weak = null, cache = {};
+    var state = {carrier: parts[0], access: parts[1], window: parts[2]};
+    function name(list, code) {
+      var found = list.filter(function (o) { return o[0] === code; })[0];
+      return found ? found[1] : code;
+    }
+    function show() {
+      if (c.combos.indexOf(state.carrier + "|" + state.access) < 0) {
+        state.access = c.combos.filter(function (k) {
+          return k.split("|")[0] === state.carrier; })[0].split("|")[1];
+        div.querySelector("select[name=access]").value = state.access;
+      }
+      var key = state.carrier + "|" + state.access + "|" + state.window;
+      if (shown) { map.removeLayer(shown); }
+      if (!cache[key]) { cache[key] = cellLayer(d.cells, key); }
+      shown = cache[key].addTo(map);
+      if (weak) { map.removeLayer(weak); weak = null; }
+      var weakName = c.weak[state.carrier + "|" + state.access];
+      if (weakName) { weak = layer(weakName); map.addLayer(weak); }
+      what.textContent = name(c.carriers, state.carrier) + " · " +
+        name(c.accesses, state.access) + " · " + name(c.windows, state.window);
+      map.getContainer().setAttribute("data-shown", key);
+    }
+    var control = L.control({position: "bottomleft"}), div;
     control.onAdd = function () {
-      var div = L.DomUtil.create("div", "lomsong-legend lomsong-window");
-      div.appendChild(textNode("b", windows.title));
-      windows.options.forEach(function (option, i) {
+      div = L.DomUtil.create("div", "lomsong-legend lomsong-window");
+      div.appendChild(select("carrier", c.titles.carrier, c.carriers, state.carrier));
+      div.appendChild(select("access", c.titles.access, c.accesses, state.access));
+      div.appendChild(textNode("b", c.titles.window));
+      c.windows.forEach(function (option) {
         var labelElement = document.createElement("label"), input = document.createElement("input");
         labelElement.style.display = "block";
         input.type = "radio"; input.name = "lomsong-window"; input.value = option[0];
-        input.checked = i === 0;
+        input.checked = option[0] === state.window;
         labelElement.appendChild(input);
         labelElement.appendChild(document.createTextNode(" " + option[1]));
         div.appendChild(labelElement);
       });
       L.DomEvent.disableClickPropagation(div);
       div.addEventListener("change", function (e) {
-        var chosen = e.target.value;
-        Object.keys(windows.layers).forEach(function (combo) {
-          var byWindow = windows.layers[combo], shown = false;
-          Object.keys(byWindow).forEach(function (w) {
-            var group = layer(byWindow[w]);
-            if (map.hasLayer(group)) { shown = true; map.removeLayer(group); }
-          });
-          if (shown && byWindow[chosen]) { map.addLayer(layer(byWindow[chosen])); }
-        });
+        var key = e.target.name === "lomsong-window" ? "window" : e.target.name;
+        state[key] = e.target.value;
+        show();
       });
       return div;
     };
     control.addTo(map);
+    show();
   }
   function start() {
     var block = document.getElementById("lomsong-map-data");
     if (!block) { return; }
     var d = JSON.parse(block.textContent), map = layer(d.map);
-    if (d.cells) { drawCells(d.cells); }
+    L.control.scale({imperial: false}).addTo(map);
+    (d.outlines || []).forEach(function (name) {
+      /* outlines only: a click inside them goes to the cell underneath */
+      layer(name).eachLayer(function (p) { p.options.interactive = false; });
+    });
     (d.popups || []).forEach(function (p) {
       var box = document.createElement("div");
       box.innerHTML = p.html;  /* built from HTML-escaped text by maps/popups.py */
@@ -120,8 +163,8 @@
     (d.tooltips || []).forEach(function (t) {
       layer(t.layer).bindTooltip(textNode("span", t.text), {sticky: true});
     });
-    if (d.legend) { addLegend(map, d.legend); }
-    if (d.windows) { addWindowSwitch(map, d.windows); }
+    var what = addLegend(map, d.legend);
+    if (d.choice && d.choice.combos.length) { addChoice(map, d, what); }
   }
   document.addEventListener("DOMContentLoaded", start);
 })();
