@@ -3,7 +3,7 @@
 1. starts the database (embedded PostgreSQL unless LOMSONG_DATABASE_URL is set) and migrates it;
 2. starts the collector on 127.0.0.1 and registers a probe and a reader;
 3. starts a local ``iperf3 -s`` and runs ``lomsong probe run --once``: real iperf3 measurements
-   through the probe's spool and uploader;
+   through the probe's spool and uploader (a self-test with no place, so the survey leaves it out);
 4. loads the SYNTHETIC walk survey of the sample ward (`lomsong.synthetic`) through the API;
 5. reads the probe's real measurement back through the query API;
 6. stores the sample ward and its service points, runs the analysis the dashboard shows, and
@@ -140,11 +140,9 @@ def _tokens(url: str) -> dict[str, str]:
 
 def _probe_config(path: Path, collector_url: str, token: str, iperf3_port: int,
                   seconds: float) -> Path:
-    point = synthetic.SERVICE_POINTS[0]
-    lon, lat = point.lonlat
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
-        f"""# lomsong demo probe: the Pi at {point.name}
+        f"""# lomsong demo probe: a self-test of this machine, not survey data
 [probe]
 id = "{DEMO_PROBE}"
 
@@ -155,13 +153,8 @@ token = "{token}"
 [spool]
 path = "{path.parent / 'spool.sqlite3'}"
 
-[site]
-id = "{point.site_id}"
-name = "{point.name}"
-lat = {lat:.6f}
-lon = {lon:.6f}
-setting = "indoor"
-
+# No [site] and no [gps]: the loopback test has no place, so no cell, map, scorecard, report or
+# planner counts it; the fleet page shows it as the probe's own check.
 # The demo measures the loopback "line": real iperf3 runs, capped at 100 MB each way.
 [[path]]
 name = "loopback"

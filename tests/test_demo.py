@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import geopandas as gpd
 import psycopg
 import pytest
 
@@ -22,13 +23,19 @@ def test_demo_once(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert "dashboard" in text
     with psycopg.connect(db_url) as conn:
         rows = conn.execute(
-            "SELECT kind, tool, source, download_mbps, upload_mbps, bytes_used FROM measurements"
+            "SELECT kind, tool, source, download_mbps, upload_mbps, bytes_used, site_id, lat"
+            " FROM measurements"
             " WHERE probe_id = 'demo-pi' ORDER BY kind").fetchall()
         synthetic = conn.execute(
             "SELECT count(*) FROM measurements WHERE source = 'synthetic'").fetchone()
     assert [r[0] for r in rows] == ["throughput_down", "throughput_up"]
     assert all(r[1] == "iperf3" and r[2] == "probe" and r[5] > 0 for r in rows)
     assert rows[0][3] > 0 and rows[1][4] > 0
+    # the loopback self-test is not survey data: no place, so no scorecard, cell or planner row
+    assert all(r[6] is None and r[7] is None for r in rows)
+    for layer in ("service_points", "cells", "gaps"):
+        frame = gpd.read_file(tmp_path / "outputs" / "survey.gpkg", layer=layer)
+        assert len(frame) and "unknown" not in set(frame["carrier"]), layer
     assert synthetic is not None and synthetic[0] > 1000
     outputs = tmp_path / "outputs"
     for name in ("survey.gpkg", "map.html", "report-ward.pdf", "report-viettel.pdf"):
