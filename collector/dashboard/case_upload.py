@@ -25,7 +25,14 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class FileRefused(ValueError):
-    """The file is empty, too large or of a type not accepted; the message names the field."""
+    """The file is empty, too large or of a type not accepted; the message names the field.
+
+    `message` is the English message id of the catalog (``{mib}`` is the size cap in MiB).
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message.format(mib=MAX_FILE_BYTES // (1024 * 1024)))
+        self.message = message
 
 
 def _safe_name(name: str, extension: str) -> str:
@@ -41,7 +48,7 @@ def checked_file(name: str, content: bytes) -> tuple[str, str]:
     if not content:
         raise FileRefused("file: empty")
     if len(content) > MAX_FILE_BYTES:
-        raise FileRefused(f"file: larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
+        raise FileRefused("file: larger than {mib} MiB")
     for magic, media_type, extension in _MAGIC:
         if content.startswith(magic):
             return _safe_name(name, extension), media_type

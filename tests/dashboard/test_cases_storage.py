@@ -17,6 +17,7 @@ from lomsong.collector.storage.cases import (
     move_case,
     overdue_cases,
 )
+
 from .cases_helpers import DINH_CONG, DONG_DA, actor, add_case_users, new_case
 from .tests_support import plain_only
 
