@@ -6,7 +6,8 @@ after the carrier said the work was done (the weeks in between prove nothing eit
 
 The after sample is classified by the same rule as a map cell (`analysis.classify`: at least
 `min_samples` judged tests in `min_slots` time slots, failed tests count as below): ``met`` when
-it is ``ok``, ``not_met`` when it is weak or a dead spot, ``not_enough_data`` otherwise. Beside the
+it is ``ok`` (the data show, at 95%, that the typical test meets the target), ``not_met`` when it
+is weak or a dead spot, ``not_enough_data`` otherwise (``likely_ok`` included: not yet proven). Beside the
 verdict, the comparison with its statistical tests:
 
 - **Mann-Whitney U**, one-sided (after faster than before), on successful download speeds;
@@ -32,6 +33,7 @@ import pandas as pd
 from scipy import stats as st
 
 from lomsong.analysis._samples import sample_table, wilson
+from lomsong.analysis.cells import aggregate
 from lomsong.analysis.classify import WEAK, classify_cells
 from lomsong.analysis.thresholds import Thresholds
 
@@ -113,23 +115,16 @@ def _near(table: pd.DataFrame, place: RetestPlace) -> pd.DataFrame:
 
 
 def _side(rows: pd.DataFrame, access: str, thresholds: Thresholds) -> SideStats:
-    judged = int(rows["judged"].sum())
-    below = int(rows["below"].sum())
-    (lo,), _hi = wilson(np.array([below]), np.array([judged]), thresholds.rules.z)
-    speeds = rows["down"].dropna()
-    stats = pd.DataFrame({
-        "samples": [len(rows)], "failed": [int(rows["failed"].sum())],
-        "failed_no_service": [int(rows["failed_no_service"].sum())], "judged": [judged],
-        "slots": [rows["slot"].nunique()], "below": [below],
-        "share_below": [below / judged if judged else np.nan], "share_below_lo": [lo],
-        "down_median_mbps": [float(speeds.median()) if len(speeds) else np.nan],
-        "threshold_mbps": [float(rows["threshold"].median()) if len(rows) else np.nan],
-        "share_below_floor": [float(rows["below_floor"].sum()) / judged if judged else np.nan],
-        "access": [access],
-    })
+    stats = aggregate(rows.assign(group=0), ["group"], thresholds.rules.z)
+    if stats.empty:
+        stats = pd.DataFrame({"samples": [0], "failed_no_service": [0], "judged": [0],
+                              "slots": [0], "below": [0], "below_floor": [0]})
+    stats["access"] = access
     row = classify_cells(stats, thresholds).iloc[0]
+    judged, below = int(row["judged"]), int(row["below"])
+    speeds = rows["down"].dropna()
     return SideStats(
-        samples=len(rows), judged=judged, below=below, slots=int(stats["slots"].iloc[0]),
+        samples=int(row["samples"]), judged=judged, below=below, slots=int(row["slots"]),
         share_below=below / judged if judged else None,
         down_median_mbps=float(speeds.median()) if len(speeds) else None,
         status=str(row["status"]), status_reason=str(row["status_reason"]))
