@@ -119,6 +119,12 @@ VOCABULARY: dict[str, dict[str, str]] = {
         "attachment": N_("File attached"),
         "retest": N_("Re-test planned"),
     },
+    "alert_kind": {
+        "site_below_target": N_("Service point below target"),
+        "probe_silent": N_("Probe silent"),
+        "spool_backlog": N_("Probe upload backlog"),
+        "case_overdue": N_("Case overdue"),
+    },
     "retest_outcome": {
         "met": N_("Target met"),
         "not_met": N_("Target not met"),
