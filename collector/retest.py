@@ -105,9 +105,9 @@ def judge_case(conn: psycopg.Connection[Any], case_id: int, actor: Actor, today:
     result = judge_retest(_rows(conn, case), place, thresholds)
     with conn.transaction():
         save_verdict(conn, case.id, actor.username, result.outcome, result.as_json())
-        note = f"re-test: {result.outcome}, {result.after.judged} tests after the done time"
+        # The verdict (stored above, shown beside the history) is the note of the move.
         if result.outcome == "met":
-            case = move_case(conn, case.id, "verified", actor, today, note, {}, judged=True)
+            case = move_case(conn, case.id, "verified", actor, today, "", {}, judged=True)
         elif result.outcome == "not_met":
-            case = move_case(conn, case.id, "reopened", actor, today, note, {}, judged=True)
+            case = move_case(conn, case.id, "reopened", actor, today, "", {}, judged=True)
     return JudgedCase(case, result)

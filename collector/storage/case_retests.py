@@ -62,7 +62,7 @@ def save_plan(conn: psycopg.Connection[Any], plan: RetestPlan, actor: str) -> No
             " route_gpx = EXCLUDED.route_gpx",
             (plan.case_id, plan.after_time, plan.min_samples, plan.min_slots, plan.slot_hours,
              plan.probes, plan.route_gpx))
-        add_event(conn, plan.case_id, actor, "retest", None, None, "plan")
+        add_event(conn, plan.case_id, actor, "retest", None, None, "")
 
 
 def get_plan(conn: psycopg.Connection[Any], case_id: int) -> RetestPlan | None:
