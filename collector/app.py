@@ -78,6 +78,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.pool = pool
         alerts = (asyncio.create_task(alerts_forever(pool, settings))
                   if settings.alert_interval_s > 0 else None)
+        app.state.alerts_task = alerts
         try:
             yield
         finally:

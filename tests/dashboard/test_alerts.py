@@ -246,3 +246,43 @@ def test_cli_alerts_run(conn: psycopg.Connection[Any], migrated_url: str,
     assert "1 tin đã gửi" in capsys.readouterr().out
     assert main(["alerts", "run", "--database-url", migrated_url]) == 0
     assert len(inbox.messages) == 1
+
+
+def test_serve_runs_the_evaluator_in_the_background(settings: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from lomsong.collector.app import create_app
+
+    app = create_app(settings.model_copy(update={"alert_interval_s": 60.0}))
+    with TestClient(app):
+        task = app.state.alerts_task
+        assert task is not None and not task.done()
+    assert task.cancelled()
+    off = create_app(settings.model_copy(update={"alert_interval_s": 0.0}))
+    with TestClient(off):
+        assert off.state.alerts_task is None
+
+
+def test_background_loop_evaluates_each_interval(conn: psycopg.Connection[Any], settings: Any,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from psycopg_pool import ConnectionPool
+
+    from lomsong.collector.alerts import service
+
+    create_token(conn, "pi-a", "probe")
+    conn.execute("UPDATE api_tokens SET created_at = now() - interval '1 day'")
+    waits: list[float] = []
+
+    async def one_interval(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) > 1:
+            raise asyncio.CancelledError
+
+    monkeypatch.setattr(service.asyncio, "sleep", one_interval)
+    with ConnectionPool(settings.database_url, min_size=1, max_size=2,
+                        kwargs={"autocommit": True}) as pool, pytest.raises(asyncio.CancelledError):
+        asyncio.run(service.alerts_forever(pool, settings))
+    assert waits == [settings.alert_interval_s] * 2
+    assert conn.execute("SELECT kind, key FROM alerts").fetchall() == [("probe_silent", "pi-a")]
