@@ -71,8 +71,14 @@ def _done(case_id: int, code: str) -> RedirectResponse:
 
 
 @router.get("", response_class=HTMLResponse)
-async def cases_page(request: Request, user: CaseUser, lang: Lang, pool: PoolDep,
+async def cases_list(request: Request, user: CaseUser, lang: Lang, pool: PoolDep) -> HTMLResponse:
+    return await cases_page(request, user, lang, pool)
+
+
+async def cases_page(request: Request, user: UserRow, lang: str, pool: PoolDep,
                      status_code: int = 200, error: str | None = None) -> HTMLResponse:
+    """The list of the user's cases (and the new-case form), with a form error if any."""
+
     def load() -> list[Any]:
         with pool.connection() as conn:
             return list_cases(conn, actor_of(user), local_today())
@@ -126,8 +132,14 @@ async def create_case_form(request: Request, user: CaseUser, lang: Lang, pool: P
 
 
 @router.get("/{case_id}", response_class=HTMLResponse)
-async def case_page(request: Request, case_id: int, user: CaseUser, lang: Lang, pool: PoolDep,
+async def case_view(request: Request, case_id: int, user: CaseUser, lang: Lang,
+                    pool: PoolDep) -> HTMLResponse:
+    return await case_page(request, case_id, user, lang, pool)
+
+
+async def case_page(request: Request, case_id: int, user: UserRow, lang: str, pool: PoolDep,
                     status_code: int = 200, error: str | None = None) -> HTMLResponse:
+    """One case with its history, files, re-test and the forms the user may use."""
     actor = actor_of(user)
 
     def load() -> dict[str, Any] | None:

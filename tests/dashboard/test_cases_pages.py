@@ -170,3 +170,10 @@ def test_overdue_flag_on_list(web: TestClient, conn: psycopg.Connection[Any],
     conn.execute("UPDATE cases SET reply_due_on = DATE '2020-01-01' WHERE id = %s", (sent_case,))
     login(web, "dc.canbo")
     assert 'class="overdue"' in web.get("/cases").text
+
+
+def test_query_cannot_inject_an_error_or_status(web: TestClient, sent_case: int) -> None:
+    login(web, "dc.canbo")
+    for url in ("/cases", f"/cases/{sent_case}"):
+        answer = web.get(url, params={"error": "Gọi số 0900", "status_code": "500"})
+        assert answer.status_code == 200 and "Gọi số 0900" not in answer.text
