@@ -15,12 +15,14 @@ import psycopg
 from lomsong.collector.errors import StorageError
 from lomsong.collector.storage.cases import overdue_cases
 
-__all__ = ["ALERT_KINDS", "AlertRow", "Condition", "Subscription", "add_subscription",
+__all__ = ["ALERT_KINDS", "MOBILE_CARRIERS", "AlertRow", "Condition", "Subscription", "add_subscription",
            "find_conditions", "list_subscriptions", "mark_delivered", "sync_alerts",
            "undelivered"]
 
 ALERT_KINDS = ("site_below_target", "probe_silent", "spool_backlog", "case_overdue")
 MAX_ROWS = 1_000
+# Mobile networks whose tests at service points are watched (codes of `probe.record.Carrier`).
+MOBILE_CARRIERS = ("viettel", "vnpt", "mobifone", "vietnamobile", "gmobile", "itel")
 # Failures that are evidence about the network (as analysis._samples.NETWORK_FAILURES).
 _NETWORK_FAILURES = ["no_service", "attach_failed", "timeout", "network_unreachable",
                      "dns_failure"]
@@ -62,19 +64,26 @@ class Subscription:
 
 def _sites_below(conn: psycopg.Connection[Any], runs: int, since: datetime,
                  targets: dict[str, float]) -> list[Condition]:
+    """Service points whose last `runs` judged tests for a carrier and access were all below.
+
+    One index range read of at most `runs` rows per (service point, carrier, access), whatever
+    the size of the table (index ``measurements_site_recent`` of migration 011).
+    """
     rows = conn.execute(
-        "SELECT site_id, carrier, access, count(*) FILTER (WHERE below) FROM ("
-        " SELECT site_id, carrier, access, coalesce(error_kind = ANY(%(fail)s)"
-        "  OR (error_kind IS NULL AND download_mbps < t.target), false) AS below,"
-        "  row_number() OVER (PARTITION BY site_id, carrier, access ORDER BY time DESC) AS n"
-        " FROM measurements m JOIN unnest(%(acc)s::text[], %(tgt)s::float8[]) AS t(access_code,"
-        "  target) ON t.access_code = m.access"
-        " WHERE site_id IS NOT NULL AND kind = 'throughput_down' AND time >= %(since)s"
-        "  AND (error_kind IS NULL OR error_kind = ANY(%(fail)s))) last"
-        " WHERE n <= %(runs)s GROUP BY site_id, carrier, access HAVING count(*) = %(runs)s"
-        f" AND bool_and(below) ORDER BY site_id, carrier, access LIMIT {MAX_ROWS}",
+        "SELECT p.site_id, c.carrier, t.access, count(*) FILTER (WHERE last.below)"
+        " FROM service_points p CROSS JOIN unnest(%(carriers)s::text[]) AS c(carrier)"
+        " CROSS JOIN unnest(%(acc)s::text[], %(tgt)s::float8[]) AS t(access, target)"
+        " CROSS JOIN LATERAL (SELECT coalesce(m.error_kind = ANY(%(fail)s) OR (m.error_kind IS"
+        "  NULL AND m.download_mbps < t.target), false) AS below FROM measurements m"
+        "  WHERE m.site_id = p.site_id AND m.carrier = c.carrier AND m.access = t.access"
+        "  AND m.kind = 'throughput_down' AND m.time >= %(since)s"
+        "  AND (m.error_kind IS NULL OR m.error_kind = ANY(%(fail)s))"
+        "  ORDER BY m.time DESC LIMIT %(runs)s) last"
+        " GROUP BY p.site_id, c.carrier, t.access"
+        " HAVING count(*) = %(runs)s AND bool_and(last.below)"
+        f" ORDER BY p.site_id, c.carrier, t.access LIMIT {MAX_ROWS}",
         {"fail": _NETWORK_FAILURES, "acc": list(targets), "tgt": list(targets.values()),
-         "since": since, "runs": runs}).fetchall()
+         "carriers": list(MOBILE_CARRIERS), "since": since, "runs": runs}).fetchall()
     return [Condition("site_below_target", f"{site}|{carrier}|{access}", None, str(carrier),
                       f"{site} {carrier} {access}: {runs}/{runs} < {targets[str(access)]:g} Mbps")
             for site, carrier, access, _n in rows]

@@ -30,6 +30,7 @@ from lomsong.collector.storage.alerts import add_subscription
 from lomsong.collector.storage.cases import move_case
 from lomsong.collector.storage.fleet import ProbeStatus, record_status
 from lomsong.collector.storage.ingest import StoredRecord, ingest
+from lomsong.collector.storage.sites import ServicePoint, replace_sites
 from lomsong.collector.storage.tokens import create_token
 from lomsong.probe.record import Access, Carrier, Kind, Measurement, PositionSource
 
@@ -119,6 +120,9 @@ def _below_tests(site: str, carrier: Carrier, speeds: list[float]) -> list[Store
 
 def _bad_night(conn: psycopg.Connection[Any]) -> None:
     add_case_users(conn)
+    lat, lon = DINH_CONG_POINT
+    replace_sites(conn, [ServicePoint("ubnd-dc", "UBND phường Định Công", "public_service_point",
+                                      "", lat, lon)])
     ingest(conn, _below_tests("ubnd-dc", Carrier.VIETTEL, [50.0, 12, 9, 14, 11, 8]), NOW)
     ingest(conn, _below_tests("ubnd-dc", Carrier.VNPT, [12.0, 9, 14, 11, 80]), NOW)  # last ok
     create_token(conn, "pi-quiet", "probe")

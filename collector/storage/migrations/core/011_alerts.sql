@@ -35,3 +35,7 @@ CREATE TABLE alert_deliveries (
     sent_at         timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (alert_id, subscription_id)
 );
+
+-- The last tests of each service point per carrier and access, read by the alert evaluator.
+CREATE INDEX measurements_site_recent ON measurements (site_id, carrier, access, time)
+    WHERE site_id IS NOT NULL AND kind = 'throughput_down';
