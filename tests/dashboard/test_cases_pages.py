@@ -177,3 +177,20 @@ def test_query_cannot_inject_an_error_or_status(web: TestClient, sent_case: int)
     for url in ("/cases", f"/cases/{sent_case}"):
         answer = web.get(url, params={"error": "Gọi số 0900", "status_code": "500"})
         assert answer.status_code == 200 and "Gọi số 0900" not in answer.text
+
+
+def test_carrier_replies_and_moves_its_promise(web: TestClient, conn: psycopg.Connection[Any],
+                                               sent_case: int) -> None:
+    url = f"/cases/{sent_case}"
+    assert post(web, url + "/reply", "viettel.b", note="Sẽ khảo sát <b>tuần sau</b>"
+                ).status_code == 303
+    assert post(web, url + "/move", "viettel.b", to="planned", action="Khảo sát",
+                promised_on="2026-12-20").status_code == 303
+    assert post(web, url + "/move", "viettel.a", to="planned", action="Lắp trạm mới",
+                promised_on="2027-01-15", note="lùi hạn").status_code == 303
+    events = list_events(conn, sent_case)
+    assert [(e.actor, e.kind, e.note) for e in events[-3:]] == [
+        ("viettel.b", "reply", "Sẽ khảo sát <b>tuần sau</b>"),
+        ("viettel.b", "transition", ""), ("viettel.a", "transition", "lùi hạn")]
+    page = web.get(url).text
+    assert "2027-01-15" in page and "&lt;b&gt;tuần sau&lt;/b&gt;" in page
