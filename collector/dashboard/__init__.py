@@ -16,6 +16,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from lomsong.collector.dashboard import (
     login,
     pages_admin,
+    pages_alerts,
     pages_cases,
     pages_downloads,
     pages_map,
@@ -41,7 +42,7 @@ def install_dashboard(app: FastAPI, settings: Settings) -> None:
     app.state.login_throttle = LoginThrottle()
     app.state.survey_cache = SurveyCache()
     for module in (login, pages_map, pages_tables, pages_downloads, pages_admin,
-                   pages_cases, pages_retest):
+                   pages_cases, pages_retest, pages_alerts):
         app.include_router(module.router)
     app.mount("/static/vendor", StaticFiles(directory=VENDOR_DIR), name="vendor")
     app.mount("/static/dashboard", StaticFiles(directory=_STATIC), name="dashboard-static")

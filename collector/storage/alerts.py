@@ -15,9 +15,9 @@ import psycopg
 from lomsong.collector.errors import StorageError
 from lomsong.collector.storage.cases import overdue_cases
 
-__all__ = ["ALERT_KINDS", "MOBILE_CARRIERS", "AlertRow", "Condition", "Subscription", "add_subscription",
-           "find_conditions", "list_subscriptions", "mark_delivered", "sync_alerts",
-           "undelivered"]
+__all__ = ["ALERT_KINDS", "MOBILE_CARRIERS", "AlertRow", "Condition", "Subscription",
+           "add_subscription", "delete_subscription", "find_conditions", "list_subscriptions",
+           "mark_delivered", "sync_alerts", "undelivered", "user_subscriptions"]
 
 ALERT_KINDS = ("site_below_target", "probe_silent", "spool_backlog", "case_overdue")
 MAX_ROWS = 1_000
@@ -159,6 +159,23 @@ def list_subscriptions(conn: psycopg.Connection[Any]) -> list[Subscription]:
         " s.kinds, s.last_sent_at FROM alert_subscriptions s JOIN dashboard_users u USING"
         f" (username) WHERE u.disabled_at IS NULL ORDER BY s.id LIMIT {MAX_ROWS}").fetchall()
     return [Subscription(*r) for r in rows]
+
+
+def user_subscriptions(conn: psycopg.Connection[Any], username: str) -> list[Subscription]:
+    rows = conn.execute(
+        "SELECT s.id, s.username, u.role, u.ward_code, u.carrier, s.channel, s.target, s.secret,"
+        " s.kinds, s.last_sent_at FROM alert_subscriptions s JOIN dashboard_users u USING"
+        f" (username) WHERE s.username = %s ORDER BY s.id LIMIT {MAX_ROWS}",
+        (username,)).fetchall()
+    return [Subscription(*r) for r in rows]
+
+
+def delete_subscription(conn: psycopg.Connection[Any], subscription_id: int,
+                        username: str) -> bool:
+    """Remove one of `username`'s own subscriptions; False when there is none such."""
+    cur = conn.execute("DELETE FROM alert_subscriptions WHERE id = %s AND username = %s",
+                       (subscription_id, username))
+    return cur.rowcount > 0
 
 
 def undelivered(conn: psycopg.Connection[Any], sub: Subscription, limit: int) -> list[AlertRow]:

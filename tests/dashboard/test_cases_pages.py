@@ -194,3 +194,18 @@ def test_carrier_replies_and_moves_its_promise(web: TestClient, conn: psycopg.Co
         ("viettel.b", "transition", ""), ("viettel.a", "transition", "lùi hạn")]
     page = web.get(url).text
     assert "2027-01-15" in page and "&lt;b&gt;tuần sau&lt;/b&gt;" in page
+
+
+def test_each_user_manages_own_alert_email(web: TestClient, conn: psycopg.Connection[Any]) -> None:
+    assert post(web, "/alerts", "viettel.a", email="noc@viettel.vn",
+                kinds="case_overdue").status_code == 303
+    bad = post(web, "/alerts", "viettel.a", email="x@y\r\nBcc: z@w.vn", kinds="case_overdue")
+    assert bad.status_code == 422 and "không phải địa chỉ thư" in bad.text
+    [(sub_id, kinds)] = conn.execute("SELECT id, kinds FROM alert_subscriptions").fetchall()
+    assert kinds == ["case_overdue"]
+    login(web, "dc.canbo")
+    assert "noc@viettel.vn" not in web.get("/alerts").text
+    assert post(web, "/alerts/delete", "dc.canbo", subscription_id=str(sub_id)).status_code == 303
+    assert conn.execute("SELECT count(*) FROM alert_subscriptions").fetchone() == (1,)
+    assert post(web, "/alerts/delete", "viettel.a", subscription_id=str(sub_id)).status_code == 303
+    assert conn.execute("SELECT count(*) FROM alert_subscriptions").fetchone() == (0,)
