@@ -53,7 +53,17 @@ JUDGED_MOVES = {("done", "verified"), ("done", "reopened")}
 
 
 class MoveRefused(ValueError):
-    """The move is not allowed from this state or for this role; the message says which."""
+    """The move is not allowed from this state or for this role; the message says which.
+
+    `message` is the English message id of the catalog, `params` its fields (states as codes);
+    `not_found` marks a case that does not exist or is outside the actor's scope.
+    """
+
+    def __init__(self, message: str, *, not_found: bool = False, **params: str) -> None:
+        super().__init__(message.format(**params))
+        self.message = message
+        self.params = params
+        self.not_found = not_found
 
 
 @dataclass(frozen=True)
@@ -91,4 +101,5 @@ def allowed_moves(state: str, actor: Actor) -> tuple[str, ...]:
 def check_move(state: str, to: str, actor: Actor) -> None:
     """`MoveRefused` unless `actor` may move a case from `state` to `to` by hand."""
     if to not in allowed_moves(state, actor):
-        raise MoveRefused(f"state: {state} -> {to} is not allowed for role {actor.role}")
+        raise MoveRefused("state: {frm} -> {to} is not allowed for this account", frm=state,
+                          to=to)

@@ -58,7 +58,8 @@ def plan_retest(conn: psycopg.Connection[Any], case: CaseRow, actor: Actor,
                 thresholds: Thresholds) -> RetestPlan:
     """Plan (or re-plan) the re-test of a done case: walk route, fixed probes, sample rule."""
     if case.state != "done" or case.done_at is None:
-        raise MoveRefused(f"state: a re-test is planned for a done case, not {case.state}")
+        raise MoveRefused("state: a re-test is planned for a done case, not {frm}",
+                          frm=case.state)
     rules = thresholds.rules
     plan = RetestPlan(
         case_id=case.id, planned_at=datetime.now(UTC), after_time=case.done_at,
@@ -90,9 +91,9 @@ def judge_case(conn: psycopg.Connection[Any], case_id: int, actor: Actor, today:
     """Judge a done case on the tests after its done time; store the verdict; move the case."""
     case = get_case(conn, case_id, actor, today)
     if case is None or actor.role == "carrier" or actor.role == "city_officer":
-        raise MoveRefused(f"case {case_id}: not found")
+        raise MoveRefused("case {id}: not found", not_found=True, id=str(case_id))
     if case.state != "done" or case.done_at is None or case.sent_on is None:
-        raise MoveRefused(f"state: only a done case is judged, not {case.state}")
+        raise MoveRefused("state: only a done case is judged, not {frm}", frm=case.state)
     plan = get_plan(conn, case.id)
     if plan is None:
         plan = plan_retest(conn, case, actor, thresholds)

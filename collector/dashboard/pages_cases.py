@@ -39,8 +39,9 @@ from lomsong.collector.storage.cases import (
 )
 from lomsong.collector.storage.users import UserRow
 from lomsong.maps.i18n import translator
+from lomsong.maps.labels import label
 
-__all__ = ["actor_of", "local_today", "not_found", "router"]
+__all__ = ["actor_of", "local_today", "not_found", "refusal", "router"]
 
 router = APIRouter(prefix="/cases", tags=["dashboard"], include_in_schema=False)
 Note = Annotated[str, Form(max_length=2000)]
@@ -66,6 +67,14 @@ def not_found(request: Request, lang: str, user: UserRow) -> HTMLResponse:
                   message=_("No such case."))
 
 
+def refusal(exc: MoveRefused, lang: str) -> str:
+    """The refusal in the user's language, states by their labels."""
+    _ = translator(lang)
+    params = {k: label("case_state", v, _) if k in ("frm", "to") else v
+              for k, v in exc.params.items()}
+    return _(exc.message).format(**params)
+
+
 def _done(case_id: int, code: str) -> RedirectResponse:
     return RedirectResponse(f"/cases/{case_id}?done={code}", status_code=303)
 
@@ -89,13 +98,14 @@ async def cases_page(request: Request, user: UserRow, lang: str, pool: PoolDep,
                   may_create=may_create, carriers=CARRIERS, accesses=_ACCESS, error=error)
 
 
-def _float(text: str, field: str, low: float, high: float) -> float:
+def _float(text: str, field: str, low: float, high: float, lang: str) -> float:
     try:
         value = float(text.replace(",", "."))
     except ValueError:
         value = float("nan")
     if not low <= value <= high:
-        raise ValueError(f"{field}: {text!r} ({low:g} .. {high:g})")
+        message = translator(lang)("{field}: a number from {low} to {high}")
+        raise ValueError(message.format(field=field, low=f"{low:g}", high=f"{high:g}"))
     return value
 
 
@@ -119,8 +129,8 @@ async def create_case_form(request: Request, user: CaseUser, lang: Lang, pool: P
         if not title.strip():
             raise ValueError(_("title: required"))
         new = NewCase(ward, carrier, access, title.strip(), body.strip(), site_id.strip() or None,
-                      _float(lat, "lat", -90, 90), _float(lon, "lon", -180, 180),
-                      _float(radius_m, "radius_m", 10, 2000))
+                      _float(lat, "lat", -90, 90, lang), _float(lon, "lon", -180, 180, lang),
+                      _float(radius_m, "radius_m", 10, 2000, lang))
     except ValueError as exc:
         return await cases_page(request, user, lang, pool, 422, str(exc))
 
@@ -164,13 +174,14 @@ async def case_page(request: Request, case_id: int, user: UserRow, lang: str, po
                   max_file_mib=MAX_FILE_BYTES // (1024 * 1024))
 
 
-def _date(text: str, field: str) -> date | None:
+def _date(text: str, field: str, lang: str) -> date | None:
     if not text:
         return None
     try:
         return date.fromisoformat(text)
     except ValueError as exc:
-        raise ValueError(f"{field}: {text!r} (YYYY-MM-DD)") from exc
+        message = translator(lang)("{field}: not a date (YYYY-MM-DD)")
+        raise ValueError(message.format(field=field)) from exc
 
 
 @router.post("/{case_id}/move", response_class=HTMLResponse, dependencies=[CsrfChecked])
@@ -182,10 +193,10 @@ async def move_form(request: Request, case_id: int, user: CaseUser, lang: Lang, 
                     promised_on: Short = "") -> Response:
     try:
         values: dict[str, Any] = {
-            "sent_on": _date(sent_on, "sent_on"), "document_no": document_no.strip(),
-            "reply_due_on": _date(reply_due_on, "reply_due_on"), "action": action.strip(),
+            "sent_on": _date(sent_on, "sent_on", lang), "document_no": document_no.strip(),
+            "reply_due_on": _date(reply_due_on, "reply_due_on", lang), "action": action.strip(),
             "carrier_site_code": carrier_site_code.strip(),
-            "promised_on": _date(promised_on, "promised_on"), "done_at": datetime.now(UTC)}
+            "promised_on": _date(promised_on, "promised_on", lang), "done_at": datetime.now(UTC)}
     except ValueError as exc:
         return await case_page(request, case_id, user, lang, pool, 422, str(exc))
 
@@ -196,9 +207,9 @@ async def move_form(request: Request, case_id: int, user: CaseUser, lang: Lang, 
     try:
         await run_in_threadpool(store)
     except MoveRefused as exc:
-        if "not found" in str(exc):
+        if exc.not_found:
             return not_found(request, lang, user)
-        return await case_page(request, case_id, user, lang, pool, 422, str(exc))
+        return await case_page(request, case_id, user, lang, pool, 422, refusal(exc, lang))
     return _done(case_id, "moved")
 
 

@@ -8,7 +8,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from lomsong.analysis.thresholds import load_thresholds
 from lomsong.collector.caseflow import MoveRefused, can_write
-from lomsong.collector.dashboard.pages_cases import actor_of, case_page, local_today, not_found
+from lomsong.collector.dashboard.pages_cases import (
+    actor_of,
+    case_page,
+    local_today,
+    not_found,
+    refusal,
+)
 from lomsong.collector.dashboard.web import CaseUser, CsrfChecked, Lang
 from lomsong.collector.deps import PoolDep
 from lomsong.collector.retest import judge_case, plan_retest
@@ -38,7 +44,7 @@ async def plan_form(request: Request, case_id: int, user: CaseUser, lang: Lang,
         if not await run_in_threadpool(plan):
             return not_found(request, lang, user)
     except MoveRefused as exc:
-        return await case_page(request, case_id, user, lang, pool, 422, str(exc))
+        return await case_page(request, case_id, user, lang, pool, 422, refusal(exc, lang))
     return RedirectResponse(f"/cases/{case_id}?done=planned", status_code=303)
 
 
@@ -70,7 +76,7 @@ async def judge_form(request: Request, case_id: int, user: CaseUser, lang: Lang,
     try:
         await run_in_threadpool(judge)
     except MoveRefused as exc:
-        if "not found" in str(exc):
+        if exc.not_found:
             return not_found(request, lang, user)
-        return await case_page(request, case_id, user, lang, pool, 422, str(exc))
+        return await case_page(request, case_id, user, lang, pool, 422, refusal(exc, lang))
     return RedirectResponse(f"/cases/{case_id}?done=judged", status_code=303)

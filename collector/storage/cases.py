@@ -152,14 +152,14 @@ def move_case(conn: psycopg.Connection[Any], case_id: int, to: str, actor: Actor
     with conn.transaction():
         case = get_case(conn, case_id, actor, today, lock=True)
         if case is None:
-            raise MoveRefused(f"case {case_id}: not found")
+            raise MoveRefused("case {id}: not found", not_found=True, id=str(case_id))
         if not judged:
             check_move(case.state, to, actor)
         wanted = _MOVE_FIELDS.get(to, ())
         given = {name: None if values.get(name) == "" else values.get(name) for name in wanted}
         missing = [name for name in wanted if given[name] is None and name not in _OPTIONAL]
         if missing:
-            raise MoveRefused(f"{missing[0]}: required to move to {to}")
+            raise MoveRefused("{field}: required to move to {to}", field=missing[0], to=to)
         sets = ", ".join(["state = %s", *(f"{name} = %s" for name in wanted)])
         conn.execute(f"UPDATE cases SET {sets} WHERE id = %s",
                      (to, *(given[name] for name in wanted), case_id))

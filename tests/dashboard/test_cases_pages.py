@@ -75,7 +75,7 @@ def test_cycle_through_the_pages(web: TestClient, conn: psycopg.Connection[Any])
 def test_missing_field_is_named_and_nothing_moves(web: TestClient, sent_case: int) -> None:
     answer = post(web, f"/cases/{sent_case}/move", "viettel.a", to="planned", action="x",
                   promised_on="28/12/2026")
-    assert answer.status_code == 422 and "promised_on" in answer.text
+    assert answer.status_code == 422 and "promised_on: không phải ngày (YYYY-MM-DD)" in answer.text
     assert "Đã gửi" in answer.text
 
 
@@ -209,3 +209,13 @@ def test_each_user_manages_own_alert_email(web: TestClient, conn: psycopg.Connec
     assert conn.execute("SELECT count(*) FROM alert_subscriptions").fetchone() == (1,)
     assert post(web, "/alerts/delete", "viettel.a", subscription_id=str(sub_id)).status_code == 303
     assert conn.execute("SELECT count(*) FROM alert_subscriptions").fetchone() == (0,)
+
+
+def test_refused_move_is_explained_in_the_users_language(web: TestClient, sent_case: int) -> None:
+    vi = post(web, f"/cases/{sent_case}/move", "viettel.a", to="planned", action="x")
+    assert vi.status_code == 422
+    assert "promised_on: bắt buộc khi chuyển sang Đã có kế hoạch" in vi.text
+    en = web.post(f"/cases/{sent_case}/move?lang=en",
+                  data={"csrf_token": login(web, "viettel.a"), "to": "closed"})
+    assert en.status_code == 422
+    assert "state: Sent -&gt; Closed is not allowed for this account" in en.text

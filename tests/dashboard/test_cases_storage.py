@@ -69,7 +69,7 @@ def test_role_may_not_make_move(cases_conn: psycopg.Connection[Any], name: str, 
 
 def test_verified_only_by_a_judgement(cases_conn: psycopg.Connection[Any]) -> None:
     case_id = new_case(cases_conn)
-    with pytest.raises(MoveRefused, match="draft -> verified is not allowed for role admin"):
+    with pytest.raises(MoveRefused, match="draft -> verified is not allowed for this account"):
         move_case(cases_conn, case_id, "verified", actor("tp.admin"), TODAY, "", {})
 
 
