@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import tempfile
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,8 +34,11 @@ from lomsong.collector.storage.case_retests import (
 )
 from lomsong.collector.storage.cases import CaseRow, get_case, move_case
 
-__all__ = ["JudgedCase", "case_box", "judge_case", "plan_retest"]
+__all__ = ["BEFORE_DAYS", "JudgedCase", "case_box", "judge_case", "plan_retest"]
 
+# The "before" sample: the tests of the last 90 days before the ask was sent (older ones describe
+# a network that may have changed since).
+BEFORE_DAYS = 90
 _COLUMNS = ("measured_at", "clock", "kind", "carrier", "access", "plan_down_mbps",
             "download_mbps", "error_kind", "probe_id", "site_id", "lat", "lon")
 _TEXT = {"clock", "kind", "carrier", "access", "error_kind", "probe_id", "site_id"}
@@ -70,9 +73,9 @@ def plan_retest(conn: psycopg.Connection[Any], case: CaseRow, actor: Actor,
     return plan
 
 
-def _rows(conn: psycopg.Connection[Any], case: CaseRow) -> gpd.GeoDataFrame:
+def _rows(conn: psycopg.Connection[Any], case: CaseRow, start: datetime) -> gpd.GeoDataFrame:
     with tempfile.TemporaryFile() as out:
-        copy_rows_near(conn, [case_box(case)], [], out, carriers=[case.carrier],
+        copy_rows_near(conn, [case_box(case)], [], out, start=start, carriers=[case.carrier],
                        accesses=[case.access], columns=_COLUMNS)
         out.seek(0)
         types = {c: ("object" if c in _TEXT else "float64") for c in _COLUMNS}
@@ -103,7 +106,8 @@ def judge_case(conn: psycopg.Connection[Any], case_id: int, actor: Actor, today:
         access=case.access,
         before_until=datetime.combine(case.sent_on, time(0), local).astimezone(UTC),
         after_from=max(plan.after_time, case.done_at))
-    result = judge_retest(_rows(conn, case), place, thresholds)
+    start = place.before_until - timedelta(days=BEFORE_DAYS)
+    result = judge_retest(_rows(conn, case, start), place, thresholds)
     with conn.transaction():
         save_verdict(conn, case.id, actor.username, result.outcome, result.as_json())
         # The verdict (stored above, shown beside the history) is the note of the move.

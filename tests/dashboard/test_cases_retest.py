@@ -79,6 +79,8 @@ def test_fix_verified_with_before_after_comparison(conn: psycopg.Connection[Any]
 
 def test_only_tests_after_done_time_count(conn: psycopg.Connection[Any]) -> None:
     case_id = _done_case(conn)
+    # more than 90 days before the ask: not in the "before" sample
+    _store(conn, _tests(datetime(2026, 8, 1, tzinfo=UTC), [5.0] * 10))
     # fast tests while the carrier worked (after sent, before done) prove nothing
     _store(conn, _tests(datetime(2026, 12, 2, tzinfo=UTC), [80.0] * 20))
     _store(conn, _tests(DONE_AT + timedelta(hours=1), [80.0] * 2))
