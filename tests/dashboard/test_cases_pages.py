@@ -136,7 +136,10 @@ def test_files_checked_by_content_and_served_as_attachment(web: TestClient,
     big = web.post(url, data={"csrf_token": token},
                    files={"file": ("a.pdf", PDF + b"0" * (5 * 1024 * 1024), "application/pdf")})
     assert big.status_code == 422 and "lớn hơn 5 MiB" in big.text
-    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+    huge = web.post(url, data={"csrf_token": token},
+                    files={"file": ("a.pdf", PDF + b"0" * (6 * 1024 * 1024), "application/pdf")})
+    assert huge.status_code == 413  # refused by the body limit before the form is parsed
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * (700 * 1024)  # a real scan is larger than a form
     assert web.post(url, data={"csrf_token": token},
                     files={"file": ("../../ảnh x.html", png, "text/html")}).status_code == 303
     page = web.get(f"/cases/{sent_case}").text
