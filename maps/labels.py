@@ -95,6 +95,13 @@ VOCABULARY: dict[str, dict[str, str]] = {
         "peak": N_("Peak hours"),
         "offpeak": N_("Off-peak"),
     },
+    "source": {
+        # probe.record.Source: where a measurement came from
+        "probe": N_("Fixed probes"),
+        "import": N_("Imported files"),
+        "synthetic": N_("Synthetic (simulated) data"),
+        "browser": N_("Phones and browsers"),
+    },
     "site_type": {
         # the codes of analysis.sites.SITE_TYPES
         "public_service_point": N_("Public administrative service point"),
