@@ -112,7 +112,12 @@ def translator(lang: str = DEFAULT_LANGUAGE) -> Gettext:
 
 
 def format_number(value: float, lang: str, *, decimals: int = 1) -> str:
-    """Format a number with the locale's separators: ``format_number(1234.5, "vi")`` is '1.234,5'."""
+    """Format a number with the locale's separators: ``format_number(1234.5, "vi")`` is '1.234,5'.
+
+    A value that rounds to zero is "0", never "-0,0" (``format_number(-0.04, "vi")`` is '0,0').
+    """
+    if round(value, decimals) == 0:
+        value = 0.0
     pattern = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
     return nfc(format_decimal(value, pattern, locale=check_language(lang)))
 

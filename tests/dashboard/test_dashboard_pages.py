@@ -85,6 +85,9 @@ def test_service_points_table(seeded: TestClient) -> None:
     assert "Mbps" in html and re.search(r"\d{2}/\d{2}/\d{4} \d{2}:\d{2}", html)
     assert re.search(r'class="status (ok|likely_ok|likely_weak|confirmed_weak|dead_spot)"', html)
     assert re.search(r"\d+ \(\d+ thất bại\)", html)  # failed tests beside the median
+    # each row names the target it is judged against: 40 Mbps for 4G, the plan for a fixed line
+    assert "Ngưỡng so sánh" in html and '<td class="num">40 Mbps' in html
+    assert "80% tốc độ gói cước" in html
 
 
 def test_weak_areas_ranked_and_planner(seeded: TestClient) -> None:

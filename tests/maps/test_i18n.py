@@ -93,6 +93,7 @@ def test_number_formatting_vietnamese_and_english() -> None:
     assert format_mbps(38.5, "en") == "38.5 Mbps"
     assert format_mbps(float("nan"), "vi") == "–"
     assert format_number(1234.5, "vi") == "1.234,5"
+    assert format_number(-0.04, "vi") == "0,0" and format_number(-0.4, "en", decimals=0) == "0"
     assert format_percent(0.625, "vi") == "62%"
     assert format_percent(0.625, "vi", decimals=1) == "62,5%"
 
