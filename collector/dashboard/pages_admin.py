@@ -93,9 +93,25 @@ async def save_site_form(request: Request, user: AdminUser, lang: Lang, pool: Po
     return _done("saved")
 
 
+Confirmed = Annotated[str, Form(max_length=3)]
+
+
+def _confirm(request: Request, user: AdminUser, lang: Lang, action: str, field: str, value: str,
+             question: str, button: str) -> HTMLResponse:
+    """The second step of an action that cannot be undone: the same form, with ``confirmed``."""
+    return render(Page(request, lang, user, "admin"), "confirm.html", action=action, field=field,
+                  value=value, question=question, button=button)
+
+
 @router.post("/sites/delete", dependencies=[CsrfChecked])
-async def delete_site_form(user: AdminUser, pool: PoolDep,
-                           site_id: Annotated[str, Form(max_length=64)]) -> RedirectResponse:
+async def delete_site_form(request: Request, user: AdminUser, lang: Lang, pool: PoolDep,
+                           site_id: Annotated[str, Form(max_length=64)],
+                           confirmed: Confirmed = "") -> Response:
+    if confirmed != "yes":
+        _ = translator(lang)
+        return _confirm(request, user, lang, "/admin/sites/delete", "site_id", site_id,
+                        _("Delete service point {site}?").format(site=site_id), _("Delete"))
+
     def remove() -> None:
         with pool.connection() as conn:
             delete_site(conn, site_id)
@@ -169,8 +185,15 @@ async def add_probe(request: Request, user: AdminUser, lang: Lang, pool: PoolDep
 
 
 @router.post("/probes/revoke", dependencies=[CsrfChecked])
-async def revoke_probe(user: AdminUser, pool: PoolDep,
-                       name: Annotated[str, Form(max_length=64)]) -> RedirectResponse:
+async def revoke_probe(request: Request, user: AdminUser, lang: Lang, pool: PoolDep,
+                       name: Annotated[str, Form(max_length=64)],
+                       confirmed: Confirmed = "") -> Response:
+    if confirmed != "yes":
+        _ = translator(lang)
+        return _confirm(request, user, lang, "/admin/probes/revoke", "name", name,
+                        _("Revoke the token of probe {probe}? It can no longer upload.").format(
+                            probe=name),
+                        _("Revoke"))
     def revoke() -> None:
         with pool.connection() as conn:
             revoke_token(conn, name, "probe")

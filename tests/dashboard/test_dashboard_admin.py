@@ -44,7 +44,13 @@ def test_add_and_edit_a_service_point_by_form(admin: TestClient,
     bad = _post(admin, "/admin/sites", {**form, "site_id": "x-9", "lon": "east"})
     assert bad.status_code == 422 and "lon: &#39;east&#39; is not a number" in bad.text
     assert len(list_sites(conn)) == 1
-    assert _post(admin, "/admin/sites/delete", {"site_id": "nvh-02"}).status_code == 303
+    # "Delete" asks first: a page with the same form and a confirming button, nothing deleted
+    ask = _post(admin, "/admin/sites/delete", {"site_id": "nvh-02"})
+    assert ask.status_code == 200 and "Xoá điểm phục vụ nvh-02?" in ask.text
+    assert 'name="confirmed" value="yes"' in ask.text and "<script" not in ask.text
+    assert len(list_sites(conn)) == 1
+    confirmed = {"site_id": "nvh-02", "confirmed": "yes"}
+    assert _post(admin, "/admin/sites/delete", confirmed).status_code == 303
     assert list_sites(conn) == []
 
 
@@ -96,7 +102,11 @@ def test_probe_token_shown_once_then_revoked(admin: TestClient,
     assert token.group(1) not in admin.get("/admin").text
     assert _post(admin, "/admin/probes", {"name": "pi-hcc-01"}).status_code == 409
     assert _post(admin, "/admin/probes", {"name": "bad name!"}).status_code == 422
-    assert _post(admin, "/admin/probes/revoke", {"name": "pi-hcc-01"}).status_code == 303
+    ask = _post(admin, "/admin/probes/revoke", {"name": "pi-hcc-01"})
+    assert ask.status_code == 200 and "Thu hồi mã truy cập của thiết bị đo pi-hcc-01?" in ask.text
+    assert lookup_token(conn, token.group(1)) is not None
+    confirmed = {"name": "pi-hcc-01", "confirmed": "yes"}
+    assert _post(admin, "/admin/probes/revoke", confirmed).status_code == 303
     assert lookup_token(conn, token.group(1)) is None
     assert [t.revoked_at is not None for t in list_tokens(conn)] == [True]
 
