@@ -163,6 +163,14 @@ CLICK_AT = """(_body, at) => {
     {clientX: at.x, clientY: at.y, bubbles: true, cancelable: true, view: window}));
 }"""
 
+LEGEND_OVER_MARKERS = """() => {
+  const b = document.querySelector(".lomsong-key").getBoundingClientRect();
+  return [...document.querySelectorAll(".leaflet-marker-pane > *")].filter(m => {
+    const r = m.getBoundingClientRect();
+    return r.right > b.left && r.left < b.right && r.bottom > b.top && r.top < b.bottom;
+  }).length;
+}"""
+
 
 def test_one_click_shows_one_cell_and_one_question(server: str) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -179,6 +187,8 @@ def test_one_click_shows_one_cell_and_one_question(server: str) -> None:
             page.wait_for_url(f"{server}/map")
             frame = page.frame_locator("iframe.map")
             frame.locator(".lomsong-what").wait_for()
+            # the legend hides no service point
+            assert frame.locator("body").evaluate(LEGEND_OVER_MARKERS) == 0
             scale = frame.locator(".leaflet-control-scale-line")
             assert scale.count() == 1 and "ft" not in scale.inner_text()
 

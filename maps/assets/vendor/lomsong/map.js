@@ -80,7 +80,22 @@
       return div;
     };
     control.addTo(map);
+    /* a legend over a service point folds away; if still over one, the map moves up */
+    var box = control.getContainer();
+    if (covers(box, map.getPane("markerPane"))) {
+      box.querySelector("details").open = false;
+      if (covers(box, map.getPane("markerPane"))) {
+        map.panBy([0, box.getBoundingClientRect().height], {animate: false});
+      }
+    }
     return what;
+  }
+  function covers(element, pane) {
+    var b = element.getBoundingClientRect();
+    return Array.prototype.some.call(pane.children, function (m) {
+      var r = m.getBoundingClientRect();
+      return r.right > b.left && r.left < b.right && r.bottom > b.top && r.top < b.bottom;
+    });
   }
   function select(name, title, options, chosen) {
     var labelElement = document.createElement("label"), input = document.createElement("select");
