@@ -36,7 +36,8 @@ from lomsong.maps.i18n import (
 from lomsong.maps.labels import label
 
 __all__ = [
-    "cause_text", "congestion_text", "count_text", "dates_text", "deciding_text", "fmt_value",
+    "cause_text", "congestion_text", "count_text", "dates_text", "deciding_text", "evidence_text",
+    "fmt_value",
     "local_time", "missing", "service_point_popup", "share_interval", "weak_area_popup",
 ]
 
@@ -107,6 +108,21 @@ def weak_area_popup(area: pd.Series, _: Gettext, lang: str) -> str:
     if area["cause"] == "congestion" and not missing(area.get("congestion_p")):
         rows.insert(3, (_("Peak / off-peak at the same places"), congestion_text(area, _, lang)))
     return f"<b>{escape(head)}</b>{_table(rows)}"
+
+
+def evidence_text(row: pd.Series, _: Gettext, lang: str) -> str:
+    """The evidence behind a weak area or a service point's verdict, in one language:
+    tests (failed), dates, median download, share below the target, deciding window."""
+    share = share_interval(row.get("share_below"), row.get("share_below_lo"),
+                           row.get("share_below_hi"), lang)
+    parts = [f"{_('Tests')}: {count_text(row, _, lang)}",
+             f"{_('Median download')}: {format_mbps(row.get('down_median_mbps'), lang)}",
+             f"{_('Share below target')}: {share}"]
+    if not missing(row.get("first_date")):
+        parts.insert(1, f"{_('Dates')}: {dates_text(row, lang)}")
+    if not missing(row.get("deciding_window")) and row.get("deciding_window"):
+        parts.append(f"{_('Deciding window')}: {deciding_text(row, _, lang)}")
+    return "; ".join(parts)
 
 
 def count_text(row: pd.Series, _: Gettext, lang: str) -> str:

@@ -20,6 +20,7 @@ from lomsong.maps.popups import (
     count_text,
     dates_text,
     deciding_text,
+    evidence_text,
     fmt_value,
     local_time,
     share_interval,
@@ -84,8 +85,18 @@ async def weak_areas_page(request: Request, user: CurrentUser, lang: Lang,
     survey = await load_survey(request, period)
     proposals = records(survey.result.proposals, ["rank", "carrier"])
     areas = records(survey.result.weak_areas, ["carrier", "area_id"])
+    targets = {("weak_area", a["area_id"], a["carrier"], a["access"]): a for a in areas}
+    targets.update({("service_point", c["site_id"], c["carrier"], c["access"]): c
+                    for c in records(survey.result.scorecards, ["site_id"])})
+    _ = translator(lang)
+
+    def evidence(p: dict[str, Any]) -> str:
+        """A proposal's evidence in the page's language, from the row of its target."""
+        row = targets.get((p["target_type"], p["target_id"], p["carrier"], p["access"]))
+        return "–" if row is None else evidence_text(pd.Series(row), _, lang)
+
     return render(page, "weak_areas.html", survey=survey, period=period, proposals=proposals,
-                  areas=areas, **_helpers(lang))
+                  areas=areas, evidence=evidence, **_helpers(lang))
 
 
 @router.get("/planner", response_class=HTMLResponse)

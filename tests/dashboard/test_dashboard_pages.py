@@ -93,6 +93,11 @@ def test_service_points_table(seeded: TestClient) -> None:
 def test_weak_areas_ranked_and_planner(seeded: TestClient) -> None:
     weak = seeded.get("/weak-areas").text
     assert "Đề xuất" in weak and "Vùng sóng yếu" in weak
+    # a proposal's evidence is in the page's language, not the analysis's English notes
+    assert "below target" not in weak and "Trung vị tải xuống: " in weak
+    english = seeded.get("/weak-areas?lang=en").text
+    assert "Median download: " in english and "Trung vị" not in english
+    seeded.get("/weak-areas?lang=vi")  # back to Vietnamese for the rest
     assert re.search(r"\d+ \(\d+ thất bại\)", weak) and "mức chắc chắn: " in weak
     assert re.search(r"(Cả ngày|Giờ cao điểm): \d+%", weak)  # the deciding window
     ranks = [int(r) for r in re.findall(r'<tr><td class="num">(\d+)</td>', weak)]
