@@ -23,6 +23,7 @@ from lomsong.analysis.period import Period
 from lomsong.analysis.pipeline import SurveyConfig, SurveyResult, run_survey
 from lomsong.collector.storage.fleet import DataVersion, data_version
 from lomsong.collector.storage.measurements import select_for_analysis
+from lomsong.collector.storage.scope import SINGLE_WARD, Scope
 from lomsong.collector.storage.sites import StoredServicePoint, get_ward, list_sites
 from lomsong.collector.survey_db import run_survey_db
 from lomsong.maps.report_input import ReportInput
@@ -83,24 +84,28 @@ class Survey:
 
 def compute_survey(conn: psycopg.Connection[Any], period: Period,
                    version: DataVersion | None = None, *, config: SurveyConfig | None = None,
-                   points: gpd.GeoDataFrame | None = None, in_db: bool = False) -> Survey:
-    """Analyse `period` from the database: measurements, service points and the ward.
+                   points: gpd.GeoDataFrame | None = None, in_db: bool = False,
+                   scope: Scope = SINGLE_WARD) -> Survey:
+    """Analyse `period` of one ward (`scope`) from the database: measurements, service points
+    and the ward.
 
     `points` replaces the stored service points (``lomsong analyze --sites``); `in_db` groups
     the cell statistics in SQL (`collector.survey_db.run_survey_db`, for millions of rows).
     """
     version = version if version is not None else data_version(conn, period.start_utc,
-                                                               period.end_utc)
-    ward = get_ward(conn)
+                                                               period.end_utc, scope)
+    ward = get_ward(conn, scope)
     ward_name = ward.name if ward else ""
     boundary = boundary_frame(ward.boundary_json if ward else None, ward_name)
-    points = points if points is not None else points_frame(list_sites(conn))
+    points = points if points is not None else points_frame(list_sites(conn, scope))
     config = config or SurveyConfig()
     if in_db:
-        result = run_survey_db(conn, points, config, start=period.start_utc, end=period.end_utc)
+        result = run_survey_db(conn, points, config, start=period.start_utc, end=period.end_utc,
+                               scope=scope)
         count = int(result.cells.attrs["measurements"])
     else:
-        rows = select_for_analysis(conn, start=period.start_utc, end=period.end_utc)
+        rows = select_for_analysis(conn, start=period.start_utc, end=period.end_utc,
+                                   scope=scope)
         result = run_survey(measurements_frame(rows), points, config)
         count = len(rows)
     report_input = ReportInput(cells=result.classified, weak_areas=result.weak_areas,

@@ -48,6 +48,7 @@ from lomsong.analysis.sites import scorecards
 from lomsong.analysis.thresholds import Thresholds
 from lomsong.collector.storage.analysis_rows import copy_rows_in_cells, copy_rows_near
 from lomsong.collector.storage.cellstats import select_cell_stats
+from lomsong.collector.storage.scope import SINGLE_WARD, Scope
 
 __all__ = [
     "POINTS_PER_PASS",
@@ -117,6 +118,7 @@ def run_survey_db(
     end: datetime | None = None,
     carriers: Sequence[str] = (),
     accesses: Sequence[str] = (),
+    scope: Scope = SINGLE_WARD,
 ) -> SurveyResult:
     """Run every analysis step on the stored measurements in [start, end), grouping in SQL.
 
@@ -132,6 +134,8 @@ def run_survey_db(
         UTC time range (end exclusive); everything when omitted.
     carriers, accesses : sequence of str
         Restrict to these carriers / access technologies (all when empty).
+    scope : Scope
+        The ward(s) whose measurements are read.
 
     Raises
     ------
@@ -147,12 +151,13 @@ def run_survey_db(
             f"got {config.resolution}; load the measurements and use run_survey for other grids"
         )
     t = config.thresholds
-    cells = db_cell_stats(conn, t, start=start, end=end, carriers=carriers, accesses=accesses)
+    cells = db_cell_stats(conn, t, start=start, end=end, carriers=carriers, accesses=accesses,
+                          scope=scope)
     classified = classify_cells(cells, t)
-    areas = db_weak_areas(conn, classified, t, start=start, end=end)
+    areas = db_weak_areas(conn, classified, t, start=start, end=end, scope=scope)
     points = service_points if service_points is not None else empty_service_points(cells.crs)
     cards = db_scorecards(conn, points, classified, t, radius_m=config.radius_m, start=start,
-                          end=end, carriers=carriers, accesses=accesses)
+                          end=end, carriers=carriers, accesses=accesses, scope=scope)
     proposals = upgrade_proposals(areas, cards, cause_rules=t.cause)
     gaps = coverage_gaps(classified, thresholds=t, carriers=config.carriers)
     route = suggest_walk_route(gaps, start=config.route_start)
@@ -167,10 +172,11 @@ def db_cell_stats(
     end: datetime | None = None,
     carriers: Sequence[str] = (),
     accesses: Sequence[str] = (),
+    scope: Scope = SINGLE_WARD,
 ) -> gpd.GeoDataFrame:
     """Step 1: `cell_stats` (resolution 10) of the stored selection, grouped in SQL."""
     rows = select_cell_stats(conn, **stat_parameters(thresholds), start=start, end=end,
-                             carriers=carriers, accesses=accesses)
+                             carriers=carriers, accesses=accesses, scope=scope)
     return cell_stats_from_rows(rows, thresholds)
 
 
@@ -181,6 +187,7 @@ def db_weak_areas(
     *,
     start: datetime | None = None,
     end: datetime | None = None,
+    scope: Scope = SINGLE_WARD,
 ) -> gpd.GeoDataFrame:
     """Step 3: `weak_areas`, reading the raw rows of the weak cell x carrier x access only
     (their number in ``attrs["rows_read"]``)."""
@@ -189,7 +196,7 @@ def db_weak_areas(
     groups = [(h3.str_to_int(c), str(ca), str(a))
               for c, ca, a in zip(weak["cell"], weak["carrier"], weak["access"], strict=True)]
     rows = _fetch(lambda out: copy_rows_in_cells(conn, groups, out, start=start, end=end,
-                                                 columns=ROW_COLUMNS))
+                                                 columns=ROW_COLUMNS, scope=scope))
     areas = weak_areas(classified, rows, thresholds=thresholds)
     areas.attrs["rows_read"] = len(rows)
     return areas
@@ -206,6 +213,7 @@ def db_scorecards(
     end: datetime | None = None,
     carriers: Sequence[str] = (),
     accesses: Sequence[str] = (),
+    scope: Scope = SINGLE_WARD,
 ) -> gpd.GeoDataFrame:
     """Step 4: `scorecards`, reading the rows near the points (or tagged with them) only (their
     number in ``attrs["rows_read"]``).
@@ -222,7 +230,7 @@ def db_scorecards(
     boxes = service_point_boxes(points, radius_m)
     near = _fetch(lambda out: copy_rows_near(conn, boxes, site_ids, out, start=start, end=end,
                                              carriers=carriers, accesses=accesses,
-                                             columns=ROW_COLUMNS))
+                                             columns=ROW_COLUMNS, scope=scope))
     lon = near["lon"].to_numpy(dtype="float64")
     lat = near["lat"].to_numpy(dtype="float64")
     parts = []

@@ -26,6 +26,7 @@ from psycopg import sql
 
 from lomsong.collector.errors import DatabaseUnavailable, StorageError
 from lomsong.collector.storage.columns import ANALYSIS_COLUMNS
+from lomsong.collector.storage.scope import SINGLE_WARD, Scope
 
 __all__ = ["ROW_COLUMNS", "copy_rows_in_cells", "copy_rows_near"]
 
@@ -50,10 +51,11 @@ def _select(columns: Sequence[str]) -> sql.Composable:
 
 
 def _common(
-    start: datetime | None, end: datetime | None, carriers: Sequence[str], accesses: Sequence[str]
+    start: datetime | None, end: datetime | None, carriers: Sequence[str], accesses: Sequence[str],
+    scope: Scope,
 ) -> tuple[list[sql.Composable], list[Any]]:
-    clauses: list[sql.Composable] = []
-    params: list[Any] = []
+    ward, params = scope.where("ward_code", "m")
+    clauses: list[sql.Composable] = [ward]
     if start is not None:
         clauses.append(sql.SQL("m.time >= %s"))
         params.append(start)
@@ -104,6 +106,7 @@ def copy_rows_in_cells(
     carriers: Sequence[str] = (),
     accesses: Sequence[str] = (),
     columns: Sequence[str] = ROW_COLUMNS,
+    scope: Scope = SINGLE_WARD,
 ) -> int:
     """Write the measurements of the given (resolution-10 H3 cell as int, carrier, access) groups
     to `out` as CSV with a header line; return how many rows were written.
@@ -117,7 +120,7 @@ def copy_rows_in_cells(
     """
     if not cells:
         return _header(columns, out)
-    clauses, params = _common(start, end, carriers, accesses)
+    clauses, params = _common(start, end, carriers, accesses, scope)
     clauses.append(sql.SQL(
         "(m.h3_r10, m.carrier, m.access) IN"
         " (SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[]))"
@@ -140,6 +143,7 @@ def copy_rows_near(
     carriers: Sequence[str] = (),
     accesses: Sequence[str] = (),
     columns: Sequence[str] = ROW_COLUMNS,
+    scope: Scope = SINGLE_WARD,
 ) -> int:
     """Write the measurements inside any of `boxes` (min_lon, min_lat, max_lon, max_lat, edges
     included) or tagged with one of `site_ids` to `out` as CSV with a header line; return how many
@@ -154,7 +158,7 @@ def copy_rows_near(
     """
     if not boxes and not site_ids:
         return _header(columns, out)
-    clauses, params = _common(start, end, carriers, accesses)
+    clauses, params = _common(start, end, carriers, accesses, scope)
     inside = [sql.SQL("m.site_id = ANY(%s::text[])")]
     params.append(list(site_ids))
     for min_lon, min_lat, max_lon, max_lat in boxes:

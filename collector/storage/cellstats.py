@@ -38,6 +38,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from lomsong.collector.errors import DatabaseUnavailable, StorageError
+from lomsong.collector.storage.scope import SINGLE_WARD, Scope
 
 __all__ = ["select_cell_stats"]
 
@@ -119,9 +120,13 @@ def _where(
     end: datetime | None,
     carriers: Sequence[str],
     accesses: Sequence[str],
+    scope: Scope,
 ) -> tuple[sql.Composable, dict[str, Any]]:
     clauses = [sql.SQL("m.clock <> 'unsynced'")]
     params: dict[str, Any] = {}
+    if not scope.city:
+        clauses.append(sql.SQL("m.ward_code IS NOT DISTINCT FROM %(ward)s"))
+        params["ward"] = scope.ward_code
     if start is not None:
         clauses.append(sql.SQL("m.time >= %(start)s"))
         params["start"] = start
@@ -152,6 +157,7 @@ def select_cell_stats(
     end: datetime | None = None,
     carriers: Sequence[str] = (),
     accesses: Sequence[str] = (),
+    scope: Scope = SINGLE_WARD,
 ) -> list[dict[str, Any]]:
     """Statistics per cell x carrier x access x window, one dict per group (unordered).
 
@@ -187,7 +193,7 @@ def select_cell_stats(
     if not 1 <= slot_hours <= 24:
         raise ValueError(f"slot_hours: must be 1-24, got {slot_hours}")
     accesses_with_target = sorted(set(down_targets_mbps) | set(plan_fractions) | set(floors_mbps))
-    where, params = _where(start, end, carriers, accesses)
+    where, params = _where(start, end, carriers, accesses, scope)
     params |= {
         "t_access": accesses_with_target,
         "t_down": [down_targets_mbps.get(a) for a in accesses_with_target],

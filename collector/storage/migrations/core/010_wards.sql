@@ -1,0 +1,37 @@
+-- Many wards on one collector (issue 16): a ward is a record with its official 2025 code, and
+-- the rows of ward data carry the code of the ward they belong to. Rows with no ward code belong
+-- to the one ward of a database made before this migration, until `lomsong wards adopt CODE`
+-- gives them that ward's code (nothing is moved or lost; see collector/storage/wards.py).
+
+CREATE TABLE wards (
+    code            text        PRIMARY KEY CHECK (code ~ '^[0-9]{5}$'),
+    name            text        NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+    province_code   text        NOT NULL CHECK (province_code ~ '^[0-9]{2}$'),
+    province_name   text        NOT NULL CHECK (length(province_name) BETWEEN 1 AND 200),
+    boundary_json   text,                       -- GeoJSON (WGS 84), validated by the caller
+    thresholds_toml text,                       -- the ward's override of the thresholds file (TOML)
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    updated_at      timestamptz NOT NULL DEFAULT now()
+);
+
+ALTER TABLE service_points ADD COLUMN ward_code text REFERENCES wards (code);
+CREATE INDEX service_points_ward ON service_points (ward_code);
+
+ALTER TABLE api_tokens ADD COLUMN ward_code text REFERENCES wards (code);
+
+ALTER TABLE dashboard_users ADD COLUMN ward_code text REFERENCES wards (code);
+ALTER TABLE dashboard_users ADD COLUMN carrier text CHECK (length(carrier) BETWEEN 1 AND 64);
+ALTER TABLE dashboard_users DROP CONSTRAINT dashboard_users_role_check;
+-- admin and officer are the ward's administrator and officer (of their ward only); the city's
+-- roles see every ward; a carrier account belongs to one carrier organisation.
+ALTER TABLE dashboard_users ADD CONSTRAINT dashboard_users_role_check
+    CHECK (role IN ('admin', 'officer', 'city_officer', 'city_admin', 'carrier'));
+ALTER TABLE dashboard_users ADD CONSTRAINT dashboard_users_city_roles_no_ward
+    CHECK (role IN ('admin', 'officer') OR ward_code IS NULL);
+ALTER TABLE dashboard_users ADD CONSTRAINT dashboard_users_carrier_org
+    CHECK ((role = 'carrier') = (carrier IS NOT NULL));
+
+-- A measurement belongs to the ward of the probe token that sent it (stamped at ingest). No
+-- foreign key: the ingest path stays a plain COPY, and ward codes are never deleted.
+ALTER TABLE measurements ADD COLUMN ward_code text;
+CREATE INDEX measurements_ward_time ON measurements (ward_code, time);
