@@ -16,6 +16,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from lomsong.collector.dashboard import (
     login,
     pages_admin,
+    pages_city,
     pages_downloads,
     pages_map,
     pages_tables,
@@ -38,7 +39,7 @@ def install_dashboard(app: FastAPI, settings: Settings) -> None:
     """Add the dashboard to `app` (call before the app starts)."""
     app.state.login_throttle = LoginThrottle()
     app.state.survey_cache = SurveyCache()
-    for module in (login, pages_map, pages_tables, pages_downloads, pages_admin):
+    for module in (login, pages_map, pages_tables, pages_downloads, pages_admin, pages_city):
         app.include_router(module.router)
     app.mount("/static/vendor", StaticFiles(directory=VENDOR_DIR), name="vendor")
     app.mount("/static/dashboard", StaticFiles(directory=_STATIC), name="dashboard-static")
@@ -60,8 +61,9 @@ def install_dashboard(app: FastAPI, settings: Settings) -> None:
 
         lang = language_of(request)
         _ = translator(lang)
-        message = (_("This form has expired; reload the page and try again.") if exc.reason == "csrf"
-                   else _("Only an administrator may do this."))
+        messages = {"csrf": _("This form has expired; reload the page and try again."),
+                    "ward": _("This account may not see this ward's data.")}
+        message = messages.get(exc.reason, _("Only an administrator may do this."))
         return render(Page(request, lang, None, ""), "error.html", 403, message=message)
 
 
