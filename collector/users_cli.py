@@ -107,5 +107,5 @@ def _list(args: argparse.Namespace) -> int:
     for u in users:
         state = "active" if u.active else "disabled"
         where = u.ward_code or u.carrier or "-"
-        print(f"{u.username}\t{u.role}\t{where}\t{state}\tcreated {u.created_at:%Y-%m-%d}")
+        print(f"{u.username}\t{u.role}\t{state}\tcreated {u.created_at:%Y-%m-%d}\t{where}")
     return 0
