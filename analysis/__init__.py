@@ -6,8 +6,11 @@ Modules (each with its rules in its docstring):
 - `analysis.period`: the one meaning of a survey period (local dates, end included, or exact times);
 - `analysis.thresholds` (+ ``thresholds.toml``): targets with their sources, windows, rules;
 - `analysis.cells`: statistics per H3 cell x carrier x access x window;
-- `analysis.classify`: dead_spot / confirmed_weak / likely_weak / ok / insufficient_data;
-- `analysis.areas`: contiguous weak cells -> weak areas with a likely cause;
+- `analysis.classify`: dead_spot / confirmed_weak / likely_weak / likely_ok / ok /
+  insufficient_data, "ok" needing as much support as "weak";
+- `analysis.deadspots`: dead spots from clustered failed tests, whatever cells they fall in;
+- `analysis.causes`: the likely cause of a weak place with its certainty (radio before load);
+- `analysis.areas`: dead spots and contiguous weak cells -> weak areas with their evidence;
 - `analysis.sites`: service points and their scorecards;
 - `analysis.proposals`: ranked upgrade proposals per carrier;
 - `analysis.planner`: where evidence is missing, and a walk route to collect it;

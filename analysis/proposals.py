@@ -2,7 +2,9 @@
 
 Targets: every weak area, and every service point whose verdict is weak (``dead_spot``,
 ``confirmed_weak``, ``likely_weak``) unless it lies inside a weak area of the same carrier and access
-(that area's proposal already carries it).
+(that area's proposal already carries it). A service point inside an area counts as *affected*
+only when that carrier's own verdict at the point (its scorecard) is weak: a point whose own tests
+meet the target is not claimed as harmed because a polygon happens to cover it.
 
 Action, from the cause (areas) or the radio at the point (service points):
 
@@ -80,8 +82,15 @@ def _fmt(value: object, pattern: str) -> str | None:
 
 
 def _evidence(row: pd.Series) -> str:
+    window = row.get("deciding_window")
     parts = [
         _fmt(row.get("samples"), "{} tests"),
+        _fmt(row.get("failed"), "{} failed"),
+        (f"{row['first_date']} to {row['last_date']}"
+         if row.get("first_date") is not None and row.get("last_date") is not None else None),
+        (f"{window} window {row['deciding_share_below']:.0%} below target "
+         f"(95% interval {row['deciding_share_lo']:.0%}-{row['deciding_share_hi']:.0%})"
+         if isinstance(window, str) else None),
         _fmt(row.get("down_median_mbps"), "median {:.1f} Mbps"),
         _fmt(row.get("threshold_mbps"), "target {:.0f} Mbps"),
         _fmt(row.get("share_below"), "{:.0%} below target"),
@@ -92,6 +101,9 @@ def _evidence(row: pd.Series) -> str:
         _fmt(row.get("offpeak_median_mbps"), "off-peak median {:.1f} Mbps"),
         f"PCI {row['pcis']}" if row.get("pcis") else None,
         f"cause {row['cause']}" if row.get("cause") else None,
+        f"certainty {row['cause_certainty']}" if row.get("cause_certainty") else None,
+        _fmt(row.get("congestion_p"), "Mann-Whitney p={:.2g}") if row.get("cause") == "congestion"
+        else None,
     ]
     return "; ".join(p for p in parts if p)
 
@@ -134,11 +146,15 @@ def upgrade_proposals(
     require_columns(areas, ("area_id", "carrier", "access", "status", "cause"), "weak_areas")
     require_columns(cards, ("site_id", "name", "carrier", "access", "verdict"), "scorecards")
     sites = cards.drop_duplicates("site_id")[["site_id", "geometry"]]
+    weak_here = set(zip(cards["site_id"], cards["carrier"], cards["access"], strict=True)) - {
+        k for k, v in zip(zip(cards["site_id"], cards["carrier"], cards["access"], strict=True),
+                          cards["verdict"], strict=True) if v not in WEAK}
     rows = []
     inside: set[tuple[str, str, str]] = set()
     for _, area in areas.iterrows():
-        hit = sites[sites.within(area.geometry)]["site_id"].tolist()
-        inside.update((s, area["carrier"], area["access"]) for s in hit)
+        within = sites[sites.within(area.geometry)]["site_id"].tolist()
+        hit = [s for s in within if (s, area["carrier"], area["access"]) in weak_here]
+        inside.update((s, area["carrier"], area["access"]) for s in within)
         rows.append({
             "carrier": area["carrier"], "target_type": "weak_area", "target_id": area["area_id"],
             "target_name": area["area_id"], "access": area["access"],

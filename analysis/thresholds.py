@@ -2,16 +2,19 @@
 
 The defaults live in ``analysis/thresholds.toml`` next to this module:
 
-- 4G: 40 Mbps download (2024 national target, measured with i-Speed);
-- 5G (NSA and SA): 100 Mbps down, 50 Mbps up, and 95% of samples >= 30 Mbps (2020 5G criteria);
+- 4G: 40 Mbps download (2024 national target, measured with i-Speed; Hanoi Plan 58/KH-UBND of
+  26/02/2025 sets the same average for covered areas);
+- 5G (NSA and SA): 100 Mbps down, 50 Mbps up, and 95% of samples >= 30 Mbps (2020 5G criteria;
+  Hanoi Plan 58/KH-UBND: average download >= 100 Mbps in covered areas);
 - fixed broadband: >= 0.8 x the subscribed plan speed (QCVN 34:2022/BTTTT);
 - the peak window, 19:00-22:00 local time (Asia/Ho_Chi_Minh): the evening residential busy hour
   of mobile networks, ending where the FCC challenge process stops accepting tests (22:00 local);
   a ward whose probes show another busy hour overrides it;
 - the classification rules (`Rules`, explained in `analysis.classify`) and cause rules (`CauseRules`,
-  explained in `analysis.areas`).
+  explained in `analysis.causes`), and the dead-spot clustering (`analysis.deadspots`).
 
-A ward overrides any key with a second TOML that holds only what changes.
+A ward overrides any key with a second TOML that holds only what changes (a stricter local target,
+another busy hour); its source string should then cite the ward's own decision.
 
 Example
 -------
@@ -78,6 +81,9 @@ class Rules:
     min_failed: int = 3
     weak_share: float = 0.5
     z: float = 1.959963984540054
+    z_likely: float = 1.0
+    dead_spot_link_m: float = 35.0
+    dead_spot_margin_m: float = 15.0
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,9 @@ class CauseRules:
     peak_drop_ratio: float = 0.7
     rsrp_good_dbm: float = -100.0
     sinr_good_db: float = 13.0
+    congestion_p: float = 0.05
+    backhaul_speed_ratio: float = 0.5
+    congestion_p_high: float = 0.01
 
 
 @dataclass(frozen=True)
@@ -168,5 +177,7 @@ def load_thresholds(
     rules = _build(Rules, data.get("rules", {}), f"{where} [rules]")
     if not 0 < rules.weak_share < 1:
         raise ValueError(f"{where} [rules] weak_share: must be between 0 and 1")
+    if not 0 < rules.z_likely <= rules.z:
+        raise ValueError(f"{where} [rules] z_likely: must be positive and at most z")
     cause = _build(CauseRules, data.get("cause", {}), f"{where} [cause]")
     return Thresholds(access=access, windows=windows, rules=rules, cause=cause)

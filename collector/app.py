@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from lomsong import __version__
 from lomsong.collector.dashboard import install_dashboard
 from lomsong.collector.errors import DatabaseUnavailable, StorageError
+from lomsong.collector.phone import install_phone
 from lomsong.collector.ratelimit import ApiLimits
 from lomsong.collector.routes import health, measurements, probes
 from lomsong.collector.schemas import Batch, ErrorBody, ErrorItem
@@ -89,6 +90,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(measurements.router)
     app.include_router(probes.router)
     install_dashboard(app, settings)
+    install_phone(app, settings)
     retry_after = {"Retry-After": str(settings.retry_after_s)}
     _document_batch(app)
 

@@ -45,6 +45,25 @@ class Settings(BaseSettings):
     rate_per_token_per_s: float = Field(default=20.0, ge=0)
     rate_per_token_burst: int = Field(default=100, ge=1)
     migrate_on_start: bool = True
+    # The volunteers' phone page (collector/phone): request buckets per client address and per
+    # enrolment link (a campaign link is shared by many phones), and the largest payload of one
+    # download or upload request.
+    phone_rate_per_address_per_s: float = Field(default=10.0, gt=0)
+    phone_rate_per_address_burst: int = Field(default=300, ge=1)
+    phone_rate_per_link_per_s: float = Field(default=50.0, gt=0)
+    phone_rate_per_link_burst: int = Field(default=2_000, ge=1)
+    phone_payload_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    # A browser result faster than this is flagged (not rejected): the highest rate this
+    # collector can serve, the lower of its network port and what benchmarks/phone_payload.py
+    # measures on the server (default: a 1 Gbit/s port).
+    phone_max_serve_mbps: float = Field(default=1_000.0, gt=0)
+    # Walk mode: seconds between the end of one test and the start of the next.
+    phone_walk_interval_s: float = Field(default=20.0, ge=0, le=3600)
+    # A separate test server for the payloads (another lomsong collector with the same secret
+    # key, e.g. nearer the phones); unset: this collector. That server lists this collector's
+    # origin in its LOMSONG_PHONE_CORS_ORIGINS (JSON list), so the page may read its answers.
+    phone_test_server_url: str | None = Field(default=None, pattern=r"^https?://[^/?#\s]+$")
+    phone_cors_origins: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _no_placeholder_secrets_in_prod(self) -> Settings:

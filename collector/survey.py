@@ -110,5 +110,6 @@ def compute_survey(conn: psycopg.Connection[Any], period: Period,
         count = len(rows)
     report_input = ReportInput(cells=result.classified, weak_areas=result.weak_areas,
                                scorecards=result.scorecards, proposals=result.proposals,
-                               routes=result.route, boundary=boundary)
+                               routes=result.route, boundary=boundary,
+                               thresholds=config.thresholds)
     return Survey(period, version, ward_name, count, result, report_input, boundary)

@@ -189,12 +189,18 @@ def db_weak_areas(
     end: datetime | None = None,
     scope: Scope = SINGLE_WARD,
 ) -> gpd.GeoDataFrame:
-    """Step 3: `weak_areas`, reading the raw rows of the weak cell x carrier x access only
-    (their number in ``attrs["rows_read"]``)."""
+    """Step 3: `weak_areas`, reading the raw rows of the weak cell x carrier x access only, and
+    of the cells (with their neighbours) where a test failed with no service, where a dead spot
+    smaller than a cell may lie (their number in ``attrs["rows_read"]``)."""
     status = cell_status(classified)
     weak = status[status["status"].isin(WEAK)]
     groups = [(h3.str_to_int(c), str(ca), str(a))
               for c, ca, a in zip(weak["cell"], weak["carrier"], weak["access"], strict=True)]
+    allw = classified[(classified["window"] == "all") & (classified["failed_no_service"] > 0)]
+    groups += [(h3.str_to_int(n), str(ca), str(a))
+               for c, ca, a in zip(allw["cell"], allw["carrier"], allw["access"], strict=True)
+               for n in h3.grid_disk(str(c), 1)]
+    groups = list(dict.fromkeys(groups))
     rows = _fetch(lambda out: copy_rows_in_cells(conn, groups, out, start=start, end=end,
                                                  columns=ROW_COLUMNS, scope=scope))
     areas = weak_areas(classified, rows, thresholds=thresholds)

@@ -96,6 +96,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         "(analysis GeoPackage instead of the database; the period is a label)")
     r.add_argument("--ward", default=None,
                    help="tên phường (ward name; default: the one stored in the database)")
+    r.add_argument("--thresholds", type=Path, default=None, metavar="TOML",
+                   help="ngưỡng riêng của phường (như khi chạy lomsong analyze), để phần phương "
+                        "pháp nêu đúng (the ward's threshold override, as given to analyze)")
     r.add_argument("--export", type=Path, action="append", default=[],
                    help="tệp dữ liệu xuất đưa vào phụ lục, lặp lại được "
                         "(data export listed with its SHA-256; repeatable)")
@@ -114,7 +117,6 @@ def _analyze(args: argparse.Namespace) -> int:
     from lomsong.analysis.thresholds import load_thresholds
     from lomsong.collector.cli import database_from_args
     from lomsong.collector.survey import compute_survey
-    from lomsong.maps.i18n import format_number
 
     _no_database_with_input(args)
     if args.input is not None and args.aggregate_in_db:
@@ -145,18 +147,33 @@ def _analyze(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"lomsong analyze: lỗi dữ liệu (bad input): {exc}", file=sys.stderr)
         return 2
-    weak = result.classified["status"].isin(["dead_spot", "confirmed_weak", "likely_weak"])
     where = "" if whole_file else f" {period.first:%d/%m/%Y}-{period.last:%d/%m/%Y},"
-    shown = format_number(count, "vi", decimals=0)
-    print(f"Đã ghi {args.out}:{where} {shown} phép đo, {result.classified['cell'].nunique()} ô,"
-          f" {result.classified.loc[weak, 'cell'].nunique()} ô yếu, {len(result.weak_areas)} vùng lõm, "
-          f"{len(result.proposals)} đề xuất, {len(result.scorecards)} điểm phục vụ. "
-          f"(Wrote {args.out}: measurements, cells, weak cells, weak areas, proposals, "
-          f"service points.)")
+    print(_summary(args.out, where, count, result))
     if count == 0:
         print("Không có phép đo nào trong kỳ; kiểm tra --from/--to và CSDL (--demo cho bản demo). "
               "(No measurements in the period; check --from/--to and the database.)")
     return 0
+
+
+def _summary(out: Path, where: str, count: int, result: Any) -> str:
+    """One line: cell x carrier pairs (the worst of the all-day and peak windows, not counted once
+    per window), weak areas and, among them, dead spots."""
+    from lomsong.analysis.areas import cell_status
+    from lomsong.analysis.classify import WEAK
+    from lomsong.maps.i18n import format_number
+
+    pairs = cell_status(result.classified)
+    weak = int(pairs["status"].isin(WEAK).sum())
+    dead = int((result.weak_areas["status"] == "dead_spot").sum())
+    areas, proposals, points = len(result.weak_areas), len(result.proposals), len(result.scorecards)
+    return (
+        f"Đã ghi {out}:{where} {format_number(count, 'vi', decimals=0)} phép đo, "
+        f"{result.classified['cell'].nunique()} ô, {weak}/{len(pairs)} cặp (ô, nhà mạng) yếu, "
+        f"{areas} vùng yếu (trong đó {dead} vùng lõm sóng), {proposals} đề xuất, "
+        f"{points} điểm phục vụ. (Wrote {out}: {count} measurements; {weak} of {len(pairs)} "
+        f"cell x carrier pairs weak; {areas} weak areas, {dead} of them dead spots; "
+        f"{proposals} proposals; {points} service points.)"
+    )
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -164,6 +181,8 @@ def _report(args: argparse.Namespace) -> int:
 
     from lomsong.analysis.export import write_geopackage
     from lomsong.analysis.period import Period
+    from lomsong.analysis.pipeline import SurveyConfig
+    from lomsong.analysis.thresholds import load_thresholds
     from lomsong.collector.cli import database_from_args
     from lomsong.collector.survey import compute_survey
     from lomsong.maps.cli import InputError, read_survey
@@ -179,16 +198,21 @@ def _report(args: argparse.Namespace) -> int:
     if missing:
         raise UsageError(f"--export: không tìm thấy tệp (file not found): "
                          f"{', '.join(map(str, missing))}")
+    try:
+        config = SurveyConfig(thresholds=load_thresholds(override=args.thresholds))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--thresholds: ngưỡng không hợp lệ (bad thresholds): {exc}") from exc
     survey: Any
     if args.input is not None:
         try:
-            survey, ward, data_file = read_survey(args.input), args.ward or "", args.input
+            survey = read_survey(args.input, args.thresholds)
+            ward, data_file = args.ward or "", args.input
         except InputError as exc:
             print(f"lomsong report: {exc}", file=sys.stderr)
             return 2
     else:
         with database_from_args(args) as url, psycopg.connect(url, connect_timeout=10) as conn:
-            stored = compute_survey(conn, period)
+            stored = compute_survey(conn, period, config=config)
         data_file = args.out.with_suffix(".gpkg")
         data_file.unlink(missing_ok=True)
         write_geopackage(data_file, **stored.layers())

@@ -52,11 +52,18 @@ def language_arg(value: str) -> str:
     return value
 
 
-def read_survey(path: Path) -> Any:
-    """Read the analysis GeoPackage into a `maps.report_input.ReportInput`."""
+def read_survey(path: Path, thresholds: Path | None = None) -> Any:
+    """Read the analysis GeoPackage into a `maps.report_input.ReportInput`; `thresholds` is the
+    ward's override TOML that `lomsong analyze --thresholds` used (the method text states it)."""
     import pyogrio
 
+    from lomsong.analysis.thresholds import load_thresholds
     from lomsong.maps.report_input import ReportInput
+
+    try:
+        rules = load_thresholds(override=thresholds)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"ngưỡng không hợp lệ (bad thresholds): {exc}") from exc
 
     if not path.is_file():
         raise InputError(f"không tìm thấy tệp '{path}' (file not found: '{path}')")
@@ -72,7 +79,7 @@ def read_survey(path: Path) -> Any:
     frames = {field: pyogrio.read_dataframe(path, layer=name)
               for name, field in (_REQUIRED_LAYERS | _OPTIONAL_LAYERS).items() if name in layers}
     try:
-        return ReportInput(**frames)
+        return ReportInput(**frames, thresholds=rules)
     except ValueError as exc:
         raise InputError(f"'{path}': {exc}") from exc
 

@@ -32,7 +32,7 @@ __all__ = ["MODES", "build_map", "render_html"]
 MODES: tuple[str, ...] = ("status", "speed")
 _WINDOWS: tuple[str, ...] = ("all", "peak", "offpeak")
 _SITE_ICON_COLOURS = {"dead_spot": "black", "confirmed_weak": "red", "likely_weak": "orange",
-                      "ok": "green", "insufficient_data": "gray"}
+                      "likely_ok": "lightgreen", "ok": "green", "insufficient_data": "gray"}
 
 
 def _rank(order: tuple[str, ...], code: str) -> int:

@@ -20,7 +20,7 @@ from lomsong.maps.i18n import N_, Gettext
 __all__ = ["ACCESS_ORDER", "CARRIER_ORDER", "STATUS_ORDER", "VOCABULARY", "label"]
 
 STATUS_ORDER: tuple[str, ...] = (
-    "dead_spot", "confirmed_weak", "likely_weak", "ok", "insufficient_data",
+    "dead_spot", "confirmed_weak", "likely_weak", "likely_ok", "ok", "insufficient_data",
 )
 
 ACCESS_ORDER: tuple[str, ...] = ("4g", "5g_nsa", "5g_sa", "3g", "2g", "fixed", "wifi", "unknown")
@@ -59,6 +59,7 @@ VOCABULARY: dict[str, dict[str, str]] = {
         "dead_spot": N_("Dead spot"),
         "confirmed_weak": N_("Weak (confirmed)"),
         "likely_weak": N_("Likely weak"),
+        "likely_ok": N_("Likely meets target"),
         "ok": N_("Meets target"),
         "insufficient_data": N_("Not enough data"),
     },
@@ -79,6 +80,12 @@ VOCABULARY: dict[str, dict[str, str]] = {
         "investigate_backhaul": N_("Investigate backhaul"),
     },
     "priority": {
+        "high": N_("High"),
+        "medium": N_("Medium"),
+        "low": N_("Low"),
+    },
+    "certainty": {
+        # how sure a weak area's cause is (analysis.causes)
         "high": N_("High"),
         "medium": N_("Medium"),
         "low": N_("Low"),

@@ -26,7 +26,17 @@ from reportlab.platypus import Flowable, Image, PageBreak, SimpleDocTemplate, Sp
 from lomsong.maps.i18n import Gettext, format_date, format_mbps, format_number, translator
 from lomsong.maps.labels import VOCABULARY, label
 from lomsong.maps.pdf_layout import FONT, PAGE_SIZE, Styles, numbered_canvas, para, table
-from lomsong.maps.popups import fmt_value, local_time, share_interval
+from lomsong.maps.popups import (
+    cause_text,
+    congestion_text,
+    count_text,
+    dates_text,
+    deciding_text,
+    fmt_value,
+    local_time,
+    missing,
+    share_interval,
+)
 from lomsong.maps.report_input import ReportInput
 from lomsong.maps.report_text import method_paragraphs, summary_paragraphs
 from lomsong.maps.static import render_static_map
@@ -76,26 +86,28 @@ def _weak_area_table(areas: gpd.GeoDataFrame, styles: Styles, _: Gettext,
                      lang: str) -> list[Flowable]:
     if not len(areas):
         return [para(_("No weak areas were found."), styles.body)]
-    header = [_("Area"), _("Carrier"), _("Status"), _("Likely cause"), _("Cells / km²"),
-              _("Samples"), _("Median / p10"), _("Share below target"),
+    header = [_("Area"), _("Carrier"), _("Status"), _("Likely cause"), _("Deciding window"),
+              _("Cells / km²"), _("Tests"), _("Dates"), _("Median / p10"),
               _("Peak / off-peak median"), _("RSRP / SINR"), _("PCIs / bands")]
     rows = []
     for _i, a in areas.sort_values(["carrier", "share_below"], ascending=[True, False]).iterrows():
+        peak_off = (congestion_text(a, _, lang) if a["cause"] == "congestion"
+                    and not missing(a.get("congestion_p"))
+                    else f"{format_mbps(a['peak_median_mbps'], lang)} / "
+                         f"{format_mbps(a['offpeak_median_mbps'], lang)}")
         rows.append([
             str(a["area_id"]),
             f"{label('carrier', a['carrier'], _)} · {label('access', a['access'], _)}",
-            label("status", a["status"], _), label("cause", a["cause"], _),
+            label("status", a["status"], _), cause_text(a, _), deciding_text(a, _, lang),
             f"{fmt_value(a['cells'], lang)} / {fmt_value(a['area_km2'], lang, decimals=3)}",
-            fmt_value(a["samples"], lang),
+            count_text(a, _, lang), dates_text(a, lang),
             f"{format_mbps(a['down_median_mbps'], lang)} / {format_mbps(a['down_p10_mbps'], lang)}",
-            share_interval(a["share_below"], None, None, lang),
-            f"{format_mbps(a['peak_median_mbps'], lang)} / "
-            f"{format_mbps(a['offpeak_median_mbps'], lang)}",
+            peak_off,
             f"{fmt_value(a['rsrp_median_dbm'], lang, 'dBm')} / "
             f"{fmt_value(a['sinr_median_db'], lang, 'dB')}",
             f"{a['pcis']} / {a['bands']}",
         ])
-    widths = (11, 19, 16, 21, 13, 11, 21, 14, 21, 17, 17)
+    widths = (11, 16, 17, 20, 19, 11, 12, 16, 16, 20, 14, 12)  # 184 of 186 mm
     return [table(header, rows, styles, widths)]
 
 
@@ -103,7 +115,7 @@ def _service_point_table(sites: gpd.GeoDataFrame, styles: Styles, _: Gettext,
                          lang: str) -> list[Flowable]:
     if not len(sites):
         return [para(_("No service point was measured."), styles.body)]
-    header = [_("Service point"), _("Carrier"), _("Verdict"), _("Samples"), _("Median / p10"),
+    header = [_("Service point"), _("Carrier"), _("Verdict"), _("Tests"), _("Median / p10"),
               _("Share below target (95% interval)"), _("Trend (Mbps/week)"),
               _("Last measured")]
     rows = []
@@ -111,13 +123,13 @@ def _service_point_table(sites: gpd.GeoDataFrame, styles: Styles, _: Gettext,
         rows.append([
             f"{s['name']} ({s['address']})",
             f"{label('carrier', s['carrier'], _)} · {label('access', s['access'], _)}",
-            label("status", s["verdict"], _), fmt_value(s["samples"], lang),
+            label("status", s["verdict"], _), count_text(s, _, lang),
             f"{format_mbps(s['down_median_mbps'], lang)} / {format_mbps(s['down_p10_mbps'], lang)}",
             share_interval(s["share_below"], s["share_below_lo"], s["share_below_hi"], lang),
             fmt_value(s["trend_mbps_per_week"], lang, decimals=1),
             local_time(s["last_measured_at"], lang),
         ])
-    return [table(header, rows, styles, (40, 24, 19, 12, 25, 25, 16, 23))]
+    return [table(header, rows, styles, (40, 24, 19, 16, 25, 25, 14, 21))]
 
 
 def _proposal_table(proposals: gpd.GeoDataFrame, styles: Styles, _: Gettext,

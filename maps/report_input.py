@@ -10,10 +10,11 @@ Example
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 
+from lomsong.analysis.thresholds import Thresholds, load_thresholds
 from lomsong.maps.frames import COLUMNS, check_frame
 
 __all__ = ["ReportInput"]
@@ -23,8 +24,9 @@ __all__ = ["ReportInput"]
 class ReportInput:
     """The analysis outputs (GeoDataFrames, EPSG:4326) with the columns of `maps.frames.COLUMNS`.
 
-    `min_samples`, `min_failed`, `weak_share` and the peak window are the sample rules and local
-    peak hours the analysis used; the report's method section states them.
+    `thresholds` are the targets, sample rules, peak hours and cause rules the analysis used
+    (`analysis/thresholds.toml` with the ward's override); the report's method section is written
+    from them, so it cannot state other numbers than the code applied.
     """
 
     cells: gpd.GeoDataFrame
@@ -33,11 +35,7 @@ class ReportInput:
     proposals: gpd.GeoDataFrame
     routes: gpd.GeoDataFrame | None = None
     boundary: gpd.GeoDataFrame | None = None
-    min_samples: int = 5
-    min_failed: int = 3
-    weak_share: float = 0.5
-    peak_start_hour: int = 19
-    peak_end_hour: int = 22
+    thresholds: Thresholds = field(default_factory=load_thresholds)
 
     def __post_init__(self) -> None:
         for kind in ("cells", "weak_areas", "scorecards", "proposals", "routes", "boundary"):

@@ -6,14 +6,17 @@ Example
 -------
 >>> from lomsong.maps.i18n import translator
 >>> paragraphs = method_paragraphs(ReportInput.empty(), translator("vi"), "vi")
->>> "QCVN 34:2022/BTTTT" in paragraphs[2]
-True
+>>> "QCVN 34:2022/BTTTT" in paragraphs[2], "58/KH-UBND" in paragraphs[2]
+(True, True)
 """
 
 from __future__ import annotations
 
+import math
+
 import geopandas as gpd
 
+from lomsong.analysis.thresholds import Thresholds
 from lomsong.maps.i18n import Gettext, format_mbps, format_number, format_percent
 from lomsong.maps.labels import label
 from lomsong.maps.report_input import ReportInput
@@ -75,16 +78,46 @@ def summary_paragraphs(cells: gpd.GeoDataFrame, areas: gpd.GeoDataFrame,
     if len(areas):
         causes = areas.groupby("cause")["area_km2"].sum().sort_values(ascending=False)
         out.append(_(
-            "{count} weak areas cover {area} km²; the most common likely cause is {cause}."
+            "{count} weak areas cover {area} km², {dead} of them dead spots; the most common "
+            "likely cause is {cause}."
         ).format(count=len(areas), area=format_number(float(areas["area_km2"].sum()), lang,
                                                       decimals=2),
+                 dead=int((areas["status"] == "dead_spot").sum()),
                  cause=label("cause", str(causes.index[0]), _).lower()))
     return out
 
 
+def _confidence(z: float) -> str:
+    """Two-sided coverage of a normal interval of half-width `z` (1.96 -> 95%)."""
+    return f"{100 * math.erf(z / math.sqrt(2)):.0f}%"
+
+
+def _targets(t: Thresholds, _: Gettext) -> str:
+    parts = []
+    for access, target in t.access.items():
+        if target.down_mbps is not None:
+            text = _("{access}: download at least {down} Mbps").format(
+                access=label("access", access, _), down=f"{target.down_mbps:g}")
+            if target.up_mbps is not None:
+                text += _(", upload at least {up} Mbps").format(up=f"{target.up_mbps:g}")
+            if target.floor_mbps is not None and target.floor_share is not None:
+                text += _(", {share} of samples at least {floor} Mbps").format(
+                    share=f"{100 * target.floor_share:g}%", floor=f"{target.floor_mbps:g}")
+        elif target.plan_fraction is not None:
+            text = _("{access}: download at least {fraction} times the subscribed speed").format(
+                access=label("access", access, _), fraction=f"{target.plan_fraction:g}")
+        else:
+            continue
+        parts.append(f"{text} ({target.source})")
+    return "; ".join(parts)
+
+
 def method_paragraphs(survey: ReportInput, _: Gettext, lang: str) -> list[str]:
-    """Probes, tools, targets with their legal sources, sample rules and intervals."""
-    share = format_percent(survey.weak_share, lang)
+    """Probes, tools, targets with their sources, sample rules and intervals: written from the
+    same `Thresholds` the analysis applied."""
+    t = survey.thresholds
+    r, c, w = t.rules, t.cause, t.windows
+    share = format_percent(r.weak_share, lang)
     return [
         _("Measurements come from fixed probes (a Raspberry Pi at each public service point, one "
           "modem per carrier plus the fixed line, one test per path about every 30 minutes) and "
@@ -93,19 +126,36 @@ def method_paragraphs(survey: ReportInput, _: Gettext, lang: str) -> list[str]:
         _("Download and upload speeds are measured with iperf3 against the ward's own test "
           "server and with speedtest-cli against public servers in Vietnam; latency with ping; "
           "radio readings (RSRP, SINR, PCI, band) come from the modems."),
-        _("Targets: 4G download at least 40 Mbps (2024 national target, measured with "
-          "i-Speed); 5G at least 100 Mbps down and 50 Mbps up, with 95% of samples at least "
-          "30 Mbps (2020 5G quality criteria); fixed broadband download at least 0.8 times the "
-          "subscribed speed (QCVN 34:2022/BTTTT)."),
-        _("The ward is divided into H3 hexagons (resolution 10, about 66 m edge). A cell is "
-          "judged only with at least {min_samples} samples, otherwise it is marked \u201cnot "
-          "enough data\u201d. A dead spot has at least {min_failed} failed tests or no service. "
-          "A cell is weak (confirmed) when even the lower end of the 95% interval of its share "
-          "of tests below the target exceeds {share}, and likely weak when the share itself "
-          "exceeds {share}.").format(min_samples=survey.min_samples,
-                                     min_failed=survey.min_failed, share=share),
-        _("Shares below the target are given with a 95% Wilson score interval. Peak hours are "
-          "{start}:00–{end}:00 local time (Asia/Ho_Chi_Minh); comparing peak and off-peak "
-          "medians separates congestion from poor coverage.").format(
-            start=f"{survey.peak_start_hour:02d}", end=f"{survey.peak_end_hour:02d}"),
+        _("Targets and their sources: {targets}.").format(targets=_targets(t, _)),
+        _("The ward is divided into H3 hexagons (about 66 m edge at resolution 10). The same "
+          "rule applies to every cell, service point and time window: it is judged only with at "
+          "least {min_samples} tests in at least {min_slots} different {slot_hours}-hour slots, "
+          "otherwise it is marked \u201cnot enough data\u201d. Failed tests count as below the "
+          "target and are never given a speed. It is weak (confirmed) when the {conf} interval "
+          "of its share of tests below the target lies wholly above {share}, likely weak when "
+          "the {likely} interval does; it meets the target when the {conf} interval lies wholly "
+          "below {share}, likely meets it when the {likely} interval does; otherwise the data "
+          "cannot tell.").format(
+            min_samples=r.min_samples, min_slots=r.min_slots, slot_hours=r.slot_hours,
+            conf=_confidence(r.z), likely=_confidence(r.z_likely), share=share),
+        _("Dead spots are found from the failed tests themselves: failed tests (no service, "
+          "attach failure, timeout) less than {link} m apart are grouped; a group of at least "
+          "{min_failed} failures in at least {min_slots} time slots, where most tests failed, "
+          "is a dead spot, outlined {margin} m around its failures, even when working tests "
+          "share its hexagon.").format(
+            link=f"{r.dead_spot_link_m:g}", min_failed=r.min_failed, min_slots=r.min_slots,
+            margin=f"{r.dead_spot_margin_m:g}"),
+        _("Likely causes, in this order: no service (most tests failed); coverage (median RSRP "
+          "below {rsrp} dBm); interference (median SINR below {sinr} dB); congestion (at the "
+          "same places, the peak median is under the target and under {ratio} times the "
+          "off-peak median, which meets it, with a Mann-Whitney test p < {p}); backhaul (good "
+          "radio, RSRP at least {good_rsrp} dBm and SINR at least {good_sinr} dB, slow at all "
+          "hours); otherwise unknown. Each cause states how sure it is.").format(
+            rsrp=f"{c.rsrp_poor_dbm:g}", sinr=f"{c.sinr_poor_db:g}",
+            ratio=f"{c.peak_drop_ratio:g}", p=f"{c.congestion_p:g}",
+            good_rsrp=f"{c.rsrp_good_dbm:g}", good_sinr=f"{c.sinr_good_db:g}"),
+        _("Shares below the target are given with a {conf} Wilson score interval. Peak hours "
+          "are {start}:00\u2013{end}:00 local time ({tz}).").format(
+            conf=_confidence(r.z), start=f"{w.peak_start_hour:02d}",
+            end=f"{w.peak_end_hour:02d}", tz=w.timezone),
     ]

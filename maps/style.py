@@ -27,6 +27,7 @@ STATUS_COLOURS: dict[str, str] = {
     "dead_spot": "#1a1a1a",
     "confirmed_weak": "#d7191c",
     "likely_weak": "#fdae61",
+    "likely_ok": "#a6d96a",
     "ok": "#1a9641",
     "insufficient_data": "#bdbdbd",
 }

@@ -72,6 +72,7 @@ class Source(StrEnum):
     PROBE = "probe"
     IMPORT = "import"
     SYNTHETIC = "synthetic"
+    BROWSER = "browser"  # the collector's phone page (HTTP transfers, method in `raw`)
 
 
 class Carrier(StrEnum):
@@ -117,6 +118,7 @@ class PositionSource(StrEnum):
     GPS = "gps"
     GPX_MATCH = "gpx_match"
     IMPORT = "import"
+    BROWSER = "browser"  # the browser's geolocation (GPS, Wi-Fi or cell; `accuracy_m` says how good)
     NONE = "none"
 
 

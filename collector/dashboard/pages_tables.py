@@ -14,8 +14,16 @@ from lomsong.collector.dashboard.pages_map import load_survey, period_of
 from lomsong.collector.dashboard.web import CurrentUser, Lang, Page, WardScope, render
 from lomsong.collector.deps import PoolDep
 from lomsong.collector.storage.fleet import ProbeHealth, list_fleet
-from lomsong.maps.i18n import N_
-from lomsong.maps.popups import fmt_value, local_time, share_interval
+from lomsong.maps.i18n import N_, translator
+from lomsong.maps.popups import (
+    cause_text,
+    count_text,
+    dates_text,
+    deciding_text,
+    fmt_value,
+    local_time,
+    share_interval,
+)
 
 __all__ = ["CLOCK_LABELS", "records", "router"]
 
@@ -41,7 +49,12 @@ def records(frame: gpd.GeoDataFrame, sort: list[str]) -> list[dict[str, Any]]:
 
 
 def _helpers(lang: str) -> dict[str, Any]:
+    _ = translator(lang)
     return {
+        "tests": lambda r: count_text(pd.Series(r), _, lang),
+        "cause": lambda r: cause_text(pd.Series(r), _),
+        "deciding": lambda r: deciding_text(pd.Series(r), _, lang),
+        "dates": lambda r: dates_text(pd.Series(r), lang),
         "value": lambda v, unit="", d=0: fmt_value(v, lang, unit, d),
         "share": lambda r: share_interval(r.get("share_below"), r.get("share_below_lo"),
                                           r.get("share_below_hi"), lang),

@@ -18,7 +18,7 @@ __all__ = ["ADOPTED_TABLES", "WardRecord", "adopt_single_ward", "get_ward_record
 _COLUMNS = ("code, name, province_code, province_name, boundary_json, thresholds_toml,"
             " created_at, updated_at")
 # Tables whose unassigned rows (ward_code NULL) belong to the single ward of an older database.
-ADOPTED_TABLES = ("service_points", "api_tokens", "dashboard_users", "measurements")
+ADOPTED_TABLES = ("service_points", "api_tokens", "dashboard_users", "enrolments", "measurements")
 
 
 @dataclass(frozen=True)

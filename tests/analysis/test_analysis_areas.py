@@ -39,8 +39,8 @@ def test_weak_area_split_by_ok_cell_gives_two_areas(thresholds):
     assert first["samples"] == 12
     assert first["down_median_mbps"] == 10.0
     assert first["pcis"] == "101" and first["bands"] == "B3"
-    assert first["area_km2"] == pytest.approx(
-        sum(h3.cell_area(x, unit="km^2") for x in first["cell_list"].split(",")))
+    assert first["area_km2"] == pytest.approx(  # the outline's area on UTM, not H3's sphere
+        sum(h3.cell_area(x, unit="km^2") for x in first["cell_list"].split(",")), rel=0.01)
     assert first.geometry.geom_type == "Polygon"
 
 
@@ -58,7 +58,7 @@ def test_congestion_only_at_peak(thresholds):
              for d in range(2, 8) for h in (9, 15)]
     areas, classified = _areas(rows, thresholds)
     all_row = classified[classified["window"] == "all"].iloc[0]
-    assert all_row["status"] == "ok"
+    assert all_row["status"] == "likely_ok"  # 6 of 18 below: upper bound 0.56
     assert len(areas) == 1
     area = areas.iloc[0]
     assert area["cause"] == "congestion"

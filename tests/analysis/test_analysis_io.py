@@ -118,6 +118,17 @@ def test_survey_without_positions_is_empty_but_valid(thresholds):
     assert result.cells.attrs["unplaced"] == 6
 
 
+def test_analyze_summary_counts_cell_carrier_pairs_and_names_dead_spots_apart(thresholds):
+    from lomsong.survey_cli import _summary
+
+    result = run_survey(frame(spread(BASE, [5.0] * 6)))
+    printed = _summary("db.gpkg", "", 6, result)
+    # One weak cell x carrier pair, though it is weak in two windows (all, off-peak); a weak
+    # area is not called a dead spot ("vùng lõm sóng") unless it is one.
+    assert "1/1 cặp (ô, nhà mạng) yếu, 1 vùng yếu (trong đó 0 vùng lõm sóng)" in printed
+    assert "1 of 1 cell x carrier pairs weak; 1 weak areas, 0 of them dead spots" in printed
+
+
 def test_no_step_mutates_its_inputs(thresholds):
     from lomsong.analysis.areas import weak_areas
     from lomsong.analysis.cells import cell_stats

@@ -79,7 +79,7 @@ def test_point_only_evidence_gives_service_point_proposal(thresholds):
         "service_point", "sp-001", "UBND phường")
     assert prop["action"] == "fixed_upgrade"
     assert prop["status"] == "confirmed_weak"
-    assert "6 tests; median 45.0 Mbps; target 80 Mbps; 100% below target" in prop["evidence"]
+    assert "6 tests; 0 failed; median 45.0 Mbps; target 80 Mbps; 100% below target" in prop["evidence"]
 
 
 def test_congestion_on_4g_proposes_nr_activation(thresholds):
@@ -165,3 +165,21 @@ def test_compare_per_area(thresholds):
     table = compare_carriers(m, areas=areas, thresholds=thresholds)
     assert list(table["area_id"]) == ["viettel-4g-001"]
     assert table.iloc[0]["samples"] == 6
+
+
+def test_point_inside_an_area_is_affected_only_if_its_own_verdict_is_weak(thresholds):
+    rows = spread(BASE, [10.0] * 6, rsrp=-115.0, sinr=5.0)
+    # The point's own probe (tagged, no position): its tests meet the target.
+    for d in range(2, 12):
+        for h in (9, 15, 20):
+            tagged = down(BASE, 90.0, local(d, h), rsrp=-85.0, sinr=18.0, site_id="sp-001")
+            tagged.update(lat=None, lon=None, position_source="none")
+            rows.append(tagged)
+    points = _points([(BASE, "UBND phường")])
+    _, _, areas, cards = _survey(rows, points, thresholds)
+    assert cards.iloc[0]["verdict"] == "ok"
+    assert len(areas) == 1 and areas.iloc[0].geometry.contains(points.geometry.iloc[0])
+    props = upgrade_proposals(areas, cards)
+    assert props.iloc[0]["service_points_affected"] == 0
+    assert props.iloc[0]["priority"] == "medium"  # confirmed weak, no point harmed
+    assert "6 failed" not in props.iloc[0]["evidence"] and "0 failed" in props.iloc[0]["evidence"]

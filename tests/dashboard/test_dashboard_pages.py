@@ -76,12 +76,15 @@ def test_service_points_table(seeded: TestClient) -> None:
     for point in synthetic.SERVICE_POINTS:
         assert point.name in html
     assert "Mbps" in html and re.search(r"\d{2}/\d{2}/\d{4} \d{2}:\d{2}", html)
-    assert re.search(r'class="status (ok|likely_weak|confirmed_weak|dead_spot)"', html)
+    assert re.search(r'class="status (ok|likely_ok|likely_weak|confirmed_weak|dead_spot)"', html)
+    assert re.search(r"\d+ \(\d+ thất bại\)", html)  # failed tests beside the median
 
 
 def test_weak_areas_ranked_and_planner(seeded: TestClient) -> None:
     weak = seeded.get("/weak-areas").text
     assert "Đề xuất" in weak and "Vùng sóng yếu" in weak
+    assert re.search(r"\d+ \(\d+ thất bại\)", weak) and "mức chắc chắn: " in weak
+    assert re.search(r"(Cả ngày|Giờ cao điểm): \d+%", weak)  # the deciding window
     ranks = [int(r) for r in re.findall(r'<tr><td class="num">(\d+)</td>', weak)]
     assert ranks and ranks == sorted(ranks)
     planner = seeded.get("/planner").text

@@ -63,6 +63,13 @@ def make_cells(cells: Sequence[str], carriers: Sequence[str] = ("viettel", "vnpt
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=4326)
 
 
+def _evidence(failed: int, certainty: str, window: str, share: float, lo: float,
+              hi: float) -> dict[str, object]:
+    return {"failed": failed, "cause_certainty": certainty, "first_date": dt.date(2026, 11, 2),
+            "last_date": dt.date(2026, 11, 20), "deciding_window": window,
+            "deciding_share_below": share, "deciding_share_lo": lo, "deciding_share_hi": hi}
+
+
 def make_weak_areas(cells: Sequence[str]) -> gpd.GeoDataFrame:
     block = [hex_polygon(c) for c in cells[:7]]
     other = [hex_polygon(c) for c in cells[40:44]]
@@ -72,19 +79,22 @@ def make_weak_areas(cells: Sequence[str]) -> gpd.GeoDataFrame:
          "down_median_mbps": 4.2, "down_p10_mbps": 0.0, "share_below": 0.96, "worst_hour": 20,
          "pcis": "101, 205", "bands": "B3, B40", "cell_ids": "452-04-1234",
          "rsrp_median_dbm": -118.0, "sinr_median_db": 1.5, "peak_median_mbps": 2.1,
-         "offpeak_median_mbps": 6.3, "geometry": unary_union(block)},
+         "offpeak_median_mbps": 6.3, **_evidence(30, "high", "all", 0.96, 0.88, 0.99),
+         "geometry": unary_union(block)},
         {"area_id": "VT-02", "carrier": "viettel", "access": "4g", "status": "confirmed_weak",
          "cause": "congestion", "cells": 4, "area_km2": 0.06, "samples": 51,
          "down_median_mbps": 22.5, "down_p10_mbps": 8.1, "share_below": 0.71, "worst_hour": 21,
          "pcis": "77", "bands": "B3", "cell_ids": "452-04-2231",
          "rsrp_median_dbm": -92.0, "sinr_median_db": 12.0, "peak_median_mbps": 11.0,
-         "offpeak_median_mbps": 44.0, "geometry": unary_union(other)},
+         "offpeak_median_mbps": 44.0, **_evidence(0, "high", "peak", 0.9, 0.74, 0.97),
+         "geometry": unary_union(other)},
         {"area_id": "VN-01", "carrier": "vnpt", "access": "4g", "status": "likely_weak",
          "cause": "interference", "cells": 4, "area_km2": 0.06, "samples": 23,
          "down_median_mbps": 31.0, "down_p10_mbps": 9.0, "share_below": 0.6, "worst_hour": 9,
          "pcis": "310", "bands": "B1", "cell_ids": "452-02-991",
          "rsrp_median_dbm": -85.0, "sinr_median_db": 0.5, "peak_median_mbps": 30.0,
-         "offpeak_median_mbps": 32.0, "geometry": unary_union(other)},
+         "offpeak_median_mbps": 32.0, **_evidence(1, "medium", "all", 0.6, 0.51, 0.69),
+         "geometry": unary_union(other)},
     ]
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=4326)
 
@@ -104,7 +114,8 @@ def make_scorecards() -> gpd.GeoDataFrame:
                       "ok": 62.7, "insufficient_data": 45.0}[verdict]
             rows.append({
                 "site_id": site_id, "name": name, "site_type": site_type, "address": address,
-                "carrier": carrier, "access": "4g", "samples": 96, "down_median_mbps": median,
+                "carrier": carrier, "access": "4g", "samples": 96,
+                "failed": 40 if verdict == "dead_spot" else 0, "down_median_mbps": median,
                 "down_p10_mbps": median / 3, "share_below": 0.8 if median < 40 else 0.1,
                 "share_below_lo": 0.7 if median < 40 else 0.05,
                 "share_below_hi": 0.88 if median < 40 else 0.19, "verdict": verdict,

@@ -72,3 +72,19 @@ def test_missing_layers_and_files(tmp_path: Path, survey: ReportInput,
     assert main(["map", "--input", str(partial), "--out", str(tmp_path / "m.html")]) == 2
     err = capsys.readouterr().err
     assert "thiếu lớp weak_areas, service_points, proposals" in err and "lacks layers" in err
+
+
+def test_report_method_states_the_ward_thresholds_analyze_used(
+        gpkg: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ward = tmp_path / "ward.toml"
+    ward.write_text("[rules]\nmin_samples = 9\n", encoding="utf-8")
+    out = tmp_path / "ward.pdf"
+    argv = ["report", "--input", str(gpkg), "--carrier", "viettel", "--from", "2026-11-01",
+            "--to", "2026-11-30", "--lang", "en", "--out", str(out)]
+    assert main([*argv, "--thresholds", str(ward)]) == 0
+    text = " ".join(subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True,
+                                   timeout=60, check=True).stdout.split())
+    assert "at least 9 tests in at least 2 different 4-hour slots" in text
+    ward.write_text("[rules]\nmin_sample = 9\n", encoding="utf-8")
+    assert main([*argv, "--thresholds", str(ward)]) == 2
+    assert "unknown key(s) ['min_sample']" in capsys.readouterr().err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import subprocess
 from pathlib import Path
 
@@ -57,7 +58,9 @@ def test_carrier_report(survey: ReportInput, export_file: Path, artifacts: Path)
     assert "Nhà mạng: Viettel" in text
     assert "QCVN 34:2022/BTTTT" in text and "40 Mbps" in text
     assert "Lắp trạm phát sóng mới" in text and "Cao" in text       # proposal action, priority
-    assert "Vùng phủ (tín hiệu yếu)" in text                        # weak-area cause
+    layout = " ".join(run(["pdftotext", "-layout", str(artifacts / "report-viettel.pdf"),
+                           "-"]).split())
+    assert "Vùng phủ (tín" in layout and "chắc chắn: Cao" in layout  # cause, certainty
     assert "Bộ phận một cửa" in text and "1,5 Mbps" in text         # failing service point
     assert "VNPT" not in text.split("Phương pháp")[0].split("Tóm tắt")[1]  # one carrier only
     assert hashlib.sha256(export_file.read_bytes()).hexdigest() in text
@@ -113,3 +116,41 @@ def test_bad_arguments(survey: ReportInput) -> None:
     with pytest.raises(ValueError, match="before it starts"):
         build_report(survey, carrier="viettel", ward_name=WARD, period_start=END,
                      period_end=START, exports=[])
+
+
+def test_report_shows_failed_tests_certainty_and_deciding_window(
+        survey: ReportInput, artifacts: Path) -> None:
+    pdf = build_report(survey, carrier="viettel", lang="en", ward_name=WARD, period_start=START,
+                       period_end=END, exports=[])
+    render(pdf, "report-viettel-evidence", artifacts)
+    # Table cells wrap; the layout text keeps each line of a cell whole.
+    text = run(["pdftotext", "-layout", str(artifacts / "report-viettel-evidence.pdf"), "-"])
+    areas = text.split("Service points")[-2]
+    assert "84 (30" in areas and "51 (0" in areas      # tests, and failed ones beside them
+    assert "certainty: High" in areas
+    assert "Peak hours:" in areas and "(74–97%)" in areas   # deciding window + interval
+    assert "02/11/2026" in areas and "20/11/2026" in areas
+    assert "96 (40" in text.split("Service points")[-1]
+    # The summary counts the dead spots among the weak areas (VT-01 of Viettel's two).
+    assert re.search(r"2 weak areas cover [0-9.]+ km², 1 of them dead spots", " ".join(text.split()))
+
+
+def test_method_text_follows_the_thresholds_in_use(survey: ReportInput, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from lomsong.analysis.thresholds import load_thresholds
+    from lomsong.maps.i18n import translator
+    from lomsong.maps.report_text import method_paragraphs
+
+    ward = tmp_path / "ward.toml"
+    ward.write_text('[access."4g"]\ndown_mbps = 50.0\nsource = "Ward decision 7/QD"\n'
+                    "[rules]\nmin_samples = 8\n[windows]\npeak_start_hour = 18\n",
+                    encoding="utf-8")
+    custom = replace(survey, thresholds=load_thresholds(override=ward))
+    default = " ".join(method_paragraphs(survey, translator("en"), "en"))
+    text = " ".join(method_paragraphs(custom, translator("en"), "en"))
+    assert "4G: download at least 40 Mbps" in default and "58/KH-UBND" in default
+    assert "at least 5 tests in at least 2 different 4-hour slots" in default
+    assert "4G: download at least 50 Mbps (Ward decision 7/QD)" in text
+    assert "at least 8 tests" in text and "18:00–22:00" in text
+    assert "95% interval" in text and "68% interval" in text

@@ -86,6 +86,7 @@ def _state(url: str) -> dict[str, Any]:
                                   (DONG_DA.code,)).fetchall(),
             "ward": conn.execute("SELECT name, boundary_json FROM wards WHERE code = %s",
                                  (DONG_DA.code,)).fetchall(),
+            "links": conn.execute("SELECT count(*) FROM enrolments").fetchall(),
         }
 
 
@@ -105,6 +106,7 @@ WRITES: list[tuple[str, dict[str, str], dict[str, Any] | None]] = [
     ("/admin/users", {"username": "new.officer", "role": "officer",
                       "password": PASSWORD}, None),
     ("/city/ward", {"code": DONG_DA.code}, None),
+    ("/admin/posters", {"site_id": DONG_DA.site_id}, None),
 ]
 
 

@@ -35,3 +35,6 @@ ALTER TABLE dashboard_users ADD CONSTRAINT dashboard_users_carrier_org
 -- foreign key: the ingest path stays a plain COPY, and ward codes are never deleted.
 ALTER TABLE measurements ADD COLUMN ward_code text;
 CREATE INDEX measurements_ward_time ON measurements (ward_code, time);
+
+-- The phone page's enrolment links (core/005_phone): a link's records belong to its ward.
+ALTER TABLE enrolments ADD COLUMN ward_code text REFERENCES wards (code);
