@@ -29,7 +29,7 @@ pytestmark = pytest.mark.parametrize("db_server", ["plain"], indirect=True)
 REPO = Path(__file__).resolve().parents[2]
 TABLES = {"measurements": "id", "service_points": "site_id", "api_tokens": "id",
           "dashboard_users": "id", "probe_status": "probe_name", "ward": "id",
-          "measurement_ids": "id"}
+          "measurement_ids": "id", "enrolments": "id", "browser_records": "measurement_id"}
 _OLD_BOUNDARY = ('{"type": "Polygon", "coordinates": [[[105.82, 20.98], [105.84, 20.98], '
                  '[105.84, 20.99], [105.82, 20.98]]]}')
 
@@ -75,6 +75,11 @@ def _seed_old(url: str) -> None:
             " CASE WHEN i % 11 = 0 THEN NULL ELSE 5 + i % 90 END, 20.98 + (i % 50) / 5000.0,"
             " 105.83 + (i % 37) / 5000.0, 'gps', 'outdoor',"
             " CASE WHEN i % 11 = 0 THEN 'no_service' END FROM rows")
+        conn.execute("INSERT INTO enrolments (ward, site_id, label, expires_at) VALUES"
+                     " ('Phường Định Công', 'sp-1', 'poster', '2027-12-01Z')")
+        conn.execute("INSERT INTO browser_records (measurement_id, enrolment_id, device,"
+                     " received_at, flags) SELECT id, 1, 'phone-1', time, '{fast}'"
+                     " FROM measurements ORDER BY time LIMIT 7")
 
 
 def _columns(conn: psycopg.Connection[Any], table: str) -> list[str]:
@@ -116,9 +121,10 @@ def test_a_one_ward_database_becomes_a_ward_of_the_city(db_url: str) -> None:
             save_ward(conn, seed.code, u.name, u.province_code, u.province_name, boundary)
         adopted = adopt_single_ward(conn, DINH_CONG.code)
         assert adopted == {"service_points": 5, "api_tokens": 2, "dashboard_users": 2,
-                           "measurements": 3000}
+                           "enrolments": 1, "measurements": 3000}
         assert _fingerprint(conn, old_columns) == before
-        for table in ("service_points", "api_tokens", "dashboard_users", "measurements"):
+        for table in ("service_points", "api_tokens", "dashboard_users", "enrolments",
+                      "measurements"):
             left = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE ward_code IS DISTINCT"
                                         " FROM %s").format(sql.Identifier(table)),
                                 (DINH_CONG.code,)).fetchone()
