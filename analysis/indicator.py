@@ -116,8 +116,10 @@ def indicator(baseline: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
                      "weak": int((mine == "weak").sum()),
                      "not_proven": int((mine == "insufficient_data").sum()),
                      "share": covered / dead if dead else None})
-    return pd.DataFrame(rows, columns=["carrier", "dead_at_start", "covered", "still_dead",
-                                       "weak", "not_proven", "share"])
+    out = pd.DataFrame(rows, columns=["carrier", "dead_at_start", "covered", "still_dead",
+                                      "weak", "not_proven", "share"])
+    out["share"] = pd.Series([r["share"] for r in rows], index=out.index, dtype=object)
+    return out
 
 
 def indicator_series(baseline: pd.DataFrame,

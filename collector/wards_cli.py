@@ -1,4 +1,4 @@
-"""`lomsong wards add|import|list|adopt`: the wards one collector serves (argparse only at import).
+"""`lomsong wards add|import|list|groups|indicator|adopt`: the wards one collector serves (argparse only at import).
 
 A ward's official code, name and province come from the national list of the 2025 units
 (``--units``, e.g. ``vn_2025_34_provinces_3321_wards_codes_names.json``); its outline from a
@@ -37,6 +37,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     imp.set_defaults(handler=_import)
     cmds.add_parser("list", parents=[db_options], help="liệt kê phường/xã (list wards)"
                     ).set_defaults(handler=_list)
+    groups = cmds.add_parser(
+        "groups", parents=[db_options],
+        help="nạp tổ dân phố/thôn của phường (load a ward's residential groups: GeoJSON, "
+             "GeoPackage or zipped Shapefile)")
+    groups.add_argument("code", help="mã 5 số (the 5-digit official code)")
+    groups.add_argument("file", type=Path)
+    groups.add_argument("--point-radius-m", type=float, default=150.0,
+                        help="bán kính cho nhóm chỉ có một điểm (radius of a group given as a "
+                             "point, default 150 m)")
+    groups.set_defaults(handler=_groups)
+    ind = cmds.add_parser(
+        "indicator", parents=[db_options],
+        help="tỷ lệ tổ dân phố/thôn lõm sóng đã được phủ sóng (the residential-group indicator)")
+    ind.add_argument("code", help="mã 5 số (the 5-digit official code)")
+    ind.add_argument("--baseline-from", required=True, help="đầu kỳ gốc (baseline start day)")
+    ind.add_argument("--baseline-to", required=True, help="cuối kỳ gốc (baseline last day)")
+    ind.add_argument("--from", dest="first", required=True,
+                     help="đầu kỳ hiện tại, sau khi khắc phục (current period start)")
+    ind.add_argument("--to", dest="last", required=True, help="cuối kỳ hiện tại (last day)")
+    ind.set_defaults(handler=_indicator)
     adopt = cmds.add_parser(
         "adopt", parents=[db_options],
         help="gán dữ liệu của CSDL một phường cho phường này (make the one-ward data this ward's)")
@@ -149,4 +169,56 @@ def _adopt(args: argparse.Namespace) -> int:
             return _fail(str(exc))
     for table, n in counts.items():
         print(f"{table}\t{n}")
+    return 0
+
+
+def _groups(args: argparse.Namespace) -> int:
+    import json
+
+    import psycopg
+    import shapely.geometry
+
+    from lomsong.analysis.groups import read_groups
+    from lomsong.collector.cli import database_from_args
+    from lomsong.collector.errors import StorageError
+    from lomsong.collector.storage.groups import replace_groups
+    from lomsong.collector.storage.scope import Scope
+
+    if not 1 <= args.point_radius_m <= 2_000:
+        return _fail("--point-radius-m: 1-2000")
+    try:
+        frame = read_groups(args.file, point_radius_m=args.point_radius_m)
+    except ValueError as exc:
+        return _fail(str(exc))
+    rows = [(str(g), str(n), json.dumps(shapely.geometry.mapping(s)))
+            for g, n, s in zip(frame["group_id"], frame["name"], frame.geometry, strict=True)]
+    with database_from_args(args) as url, psycopg.connect(url, autocommit=True) as conn:
+        try:
+            count = replace_groups(conn, Scope.ward(args.code, write=True), rows)
+        except StorageError as exc:
+            return _fail(str(exc))
+    print(f"{args.code}\t{count} tổ dân phố/thôn (residential groups)")
+    return 0
+
+
+def _indicator(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from lomsong.analysis.period import Period
+    from lomsong.collector.cli import database_from_args
+    from lomsong.collector.indicator import ward_indicator
+    from lomsong.collector.storage.scope import Scope
+
+    baseline = Period.parse(args.baseline_from, args.baseline_to,
+                            flags=("--baseline-from", "--baseline-to"))
+    current = Period.parse(args.first, args.last)
+    with database_from_args(args) as url, psycopg.connect(url, autocommit=True) as conn:
+        found = ward_indicator(conn, Scope.ward(args.code), baseline, current)
+    print(f"# {found.groups} tổ dân phố/thôn (residential groups); kỳ gốc (baseline) "
+          f"{baseline.first}..{baseline.last}, hiện tại (current) {current.first}..{current.last}")
+    print("carrier\tdead_at_start\tcovered\tstill_dead\tweak\tnot_proven\tshare")
+    for r in found.result.itertuples(index=False):
+        share = "-" if r.share is None else f"{r.share:.0%}"
+        print(f"{r.carrier}\t{r.dead_at_start}\t{r.covered}\t{r.still_dead}\t{r.weak}\t"
+              f"{r.not_proven}\t{share}")
     return 0

@@ -10,8 +10,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import psycopg
 import pytest
+import shapely
 from fastapi.testclient import TestClient
 
 from lomsong import synthetic
@@ -46,6 +48,19 @@ DINH_CONG = WardSeed("00316", "hanoi_2025_wards/00316_dinh_cong.geojson", "DC-UB
                      "UBND phường Định Công", "dc-pi", 40)
 DONG_DA = WardSeed("00235", "hanoi_2025_wards/00235_dong_da.geojson", "DD-UBND",
                    "UBND phường Đống Đa", "dd-pi", 25)
+
+
+def quadrant_groups() -> gpd.GeoDataFrame:
+    """Định Công cut into four quadrants: stand-ins for its residential groups (no public
+    outlines of tổ dân phố exist)."""
+    ward = gpd.read_file(BOUNDARIES / DINH_CONG.file).to_crs(4326).geometry.union_all()
+    min_x, min_y, max_x, max_y = ward.bounds
+    mid_x, mid_y = (min_x + max_x) / 2, (min_y + max_y) / 2
+    boxes = [shapely.box(min_x, mid_y, mid_x, max_y), shapely.box(mid_x, mid_y, max_x, max_y),
+             shapely.box(min_x, min_y, mid_x, mid_y), shapely.box(mid_x, min_y, max_x, mid_y)]
+    return gpd.GeoDataFrame({"group_id": [f"TDP{i}" for i in range(1, 5)],
+                             "name": [f"Tổ dân phố {i}" for i in range(1, 5)]},
+                            geometry=[ward.intersection(b) for b in boxes], crs=4326)
 
 
 @dataclass

@@ -22,7 +22,7 @@ from lomsong.analysis.thresholds import Thresholds, load_thresholds
 
 from lomsong.analysis.load import measurements_frame
 
-from .conftest import BOUNDARIES, DINH_CONG
+from .conftest import quadrant_groups
 
 
 def spread(cell: str, speeds: list[float | None], *, access: str = "4g",
@@ -51,17 +51,7 @@ def thresholds() -> Thresholds:
 
 @pytest.fixture(scope="module")
 def groups() -> gpd.GeoDataFrame:
-    """Định Công cut into four quadrants: stand-ins for its residential groups (no public
-    outlines of tổ dân phố exist)."""
-    ward = gpd.read_file(BOUNDARIES / DINH_CONG.file).to_crs(4326).geometry.union_all()
-    min_x, min_y, max_x, max_y = ward.bounds
-    mid_x, mid_y = (min_x + max_x) / 2, (min_y + max_y) / 2
-    boxes = [shapely.box(min_x, mid_y, mid_x, max_y), shapely.box(mid_x, mid_y, max_x, max_y),
-             shapely.box(min_x, min_y, mid_x, mid_y), shapely.box(mid_x, min_y, max_x, mid_y)]
-    shapes = [ward.intersection(b) for b in boxes]
-    return gpd.GeoDataFrame({"group_id": [f"TDP{i}" for i in range(1, 5)],
-                             "name": [f"Tổ dân phố {i}" for i in range(1, 5)]},
-                            geometry=shapes, crs=4326)
+    return quadrant_groups()
 
 
 def _inner_cell(shape: shapely.Geometry) -> str:

@@ -38,3 +38,13 @@ CREATE INDEX measurements_ward_time ON measurements (ward_code, time);
 
 -- The phone page's enrolment links (core/005_phone): a link's records belong to its ward.
 ALTER TABLE enrolments ADD COLUMN ward_code text REFERENCES wards (code);
+
+-- A ward's residential groups (tổ dân phố / thôn): the places the plans' indicator counts.
+CREATE TABLE residential_groups (
+    ward_code     text        NOT NULL REFERENCES wards (code),
+    group_id      text        NOT NULL CHECK (length(group_id) BETWEEN 1 AND 64),
+    name          text        NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+    geometry_json text        NOT NULL,              -- GeoJSON geometry (WGS 84)
+    updated_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (ward_code, group_id)
+);
