@@ -1,13 +1,21 @@
-"""The city's pages: the wards a city account sees, and the choice of the ward the ward pages show."""
+"""The city's pages: wards compared (per ward and carrier), a map of the wards coloured by status,
+and the choice of the ward the ward pages show (city accounts only)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+import geopandas as gpd
+import pandas as pd
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from lomsong.analysis.city import ward_status, ward_summary
+from lomsong.analysis.period import Period
+from lomsong.collector.dashboard.pages_map import load_survey, period_of
+from lomsong.collector.dashboard.survey import MAX_DAYS
 from lomsong.collector.dashboard.web import (
     WARD_SESSION_KEY,
     CsrfChecked,
@@ -18,12 +26,24 @@ from lomsong.collector.dashboard.web import (
     render,
 )
 from lomsong.collector.deps import PoolDep
+from lomsong.collector.indicator import ward_indicator
 from lomsong.collector.storage.users import UserRow
 from lomsong.collector.storage.wards import WardRecord, get_ward_record, list_wards
+from lomsong.collector.survey import boundary_frame
+from lomsong.maps.citysvg import ward_paths
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/city", tags=["dashboard"], include_in_schema=False)
+DateQuery = Annotated[str | None, Query(max_length=40)]
+
+
+@dataclass(frozen=True)
+class WardRow:
+    ward: WardRecord
+    status: str
+    measurements: int
+    carriers: list[dict[str, Any]]
 
 
 def _city_user(user: UserRow) -> UserRow:
@@ -32,18 +52,58 @@ def _city_user(user: UserRow) -> UserRow:
     return user
 
 
+def _map(rows: list[WardRow]) -> tuple[str, list[tuple[WardRow, str]]]:
+    drawn = [(r, boundary_frame(r.ward.boundary_json, r.ward.name)) for r in rows]
+    with_outline = [(r, f) for r, f in drawn if f is not None and not f.empty]
+    if not with_outline:
+        return "", []
+    frame = gpd.GeoDataFrame(geometry=[f.geometry.union_all() for _, f in with_outline],
+                             crs=4326)
+    box, paths = ward_paths(frame)
+    return box, [(r, d) for (r, _), d in zip(with_outline, paths, strict=True)]
+
+
 @router.get("", response_class=HTMLResponse)
-async def city_page(request: Request, user: CurrentUser, lang: Lang,
-                    pool: PoolDep) -> HTMLResponse:
+async def city_page(request: Request, user: CurrentUser, lang: Lang, pool: PoolDep,
+                    first: Annotated[str | None, Query(alias="from", max_length=40)] = None,
+                    last: Annotated[str | None, Query(alias="to", max_length=40)] = None,
+                    baseline_from: DateQuery = None,
+                    baseline_to: DateQuery = None) -> HTMLResponse:
+    """Every ward the account sees, per carrier, for the period; with a baseline period, the
+    residential-group indicator (groups in a dead spot then, covered in the period)."""
     _city_user(user)
+    page = Page(request, lang, user, "city")
+    period = period_of(first, last)
+    if isinstance(period, str):
+        return render(page, "error.html", 422, message=period)
+    baseline: Period | None = None
+    if baseline_from or baseline_to:
+        try:
+            baseline = Period.parse(baseline_from, baseline_to, max_days=MAX_DAYS,
+                                    flags=("baseline_from", "baseline_to"))
+        except ValueError as exc:
+            return render(page, "error.html", 422, message=str(exc))
 
     def load() -> list[WardRecord]:
         with pool.connection() as conn:
             return list_wards(conn, user.scope)
 
-    wards = await run_in_threadpool(load)
-    chosen = request.session.get(WARD_SESSION_KEY)
-    return render(Page(request, lang, user, "city"), "city.html", wards=wards, chosen=chosen)
+    rows = []
+    for ward in await run_in_threadpool(load):
+        scope = user.scope.narrowed(ward.code)
+        survey = await load_survey(request, period, scope)
+        indicator: pd.DataFrame | None = None
+        if baseline is not None:
+            def measure(b: Period = baseline, s: Any = scope) -> pd.DataFrame:
+                with pool.connection() as conn:
+                    return ward_indicator(conn, s, b, period).result
+            indicator = await run_in_threadpool(measure)
+        summary = ward_summary(survey.result.scorecards, survey.result.weak_areas, indicator)
+        rows.append(WardRow(ward, ward_status(summary), survey.measurements,
+                            summary.to_dict("records")))
+    box, shapes = await run_in_threadpool(_map, rows)
+    return render(page, "city.html", rows=rows, period=period, baseline=baseline, box=box,
+                  shapes=shapes, chosen=request.session.get(WARD_SESSION_KEY))
 
 
 @router.post("/ward", dependencies=[CsrfChecked])

@@ -181,3 +181,19 @@ def test_a_probes_measurements_belong_to_its_ward(city_client: TestClient, city:
     with psycopg.connect(city.url) as conn:
         assert conn.execute("SELECT ward_code FROM measurements WHERE id = %s",
                             (record.id,)).fetchone() == (DONG_DA.code,)
+
+
+def test_the_city_page_compares_the_wards_escaped(city_client: TestClient, city: City) -> None:
+    with psycopg.connect(city.url, autocommit=True) as conn:
+        conn.execute("UPDATE wards SET name = %s WHERE code = %s",
+                     ("<script>alert(1)</script>", DONG_DA.code))
+    sign_in(city_client, "city.officer")
+    page = city_client.get(f"/city?{PERIOD}&lang=en")
+    assert page.status_code == 200
+    assert "<script>alert(1)" not in page.text and "&lt;script&gt;alert(1)" in page.text
+    assert "Phường Định Công" in page.text
+    assert page.text.count('<path class="') == 2  # both wards drawn, no script on the page
+    assert f"{DINH_CONG.records} measurements" in page.text
+    assert f"{DONG_DA.records} measurements" in page.text
+    bad = city_client.get("/city?baseline_from=2026-13-01")
+    assert bad.status_code == 422 and "baseline_from" in bad.text
