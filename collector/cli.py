@@ -254,7 +254,7 @@ def _token_list(args: argparse.Namespace) -> int:
     from lomsong.collector.storage.tokens import list_tokens
 
     with database_from_args(args) as url, psycopg.connect(url, autocommit=True) as conn:
-        tokens = [t for t in list_tokens(conn, Scope.city()) if t.role == args.role]
+        tokens = [t for t in list_tokens(conn, Scope.all_wards()) if t.role == args.role]
     for t in tokens:
         state = "revoked" if t.revoked_at else "active"
         last = t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else "never"

@@ -103,7 +103,7 @@ def _list(args: argparse.Namespace) -> int:
     from lomsong.collector.storage.users import list_users
 
     with database_from_args(args) as url, psycopg.connect(url, autocommit=True) as conn:
-        users = list_users(conn, Scope.city())
+        users = list_users(conn, Scope.all_wards())
     for u in users:
         state = "active" if u.active else "disabled"
         where = u.ward_code or u.carrier or "-"

@@ -148,7 +148,7 @@ def _list(args: argparse.Namespace) -> int:
     from lomsong.collector.storage.wards import list_wards
 
     with database_from_args(args) as url, psycopg.connect(url, autocommit=True) as conn:
-        wards = list_wards(conn, Scope.city())
+        wards = list_wards(conn, Scope.all_wards())
     for w in wards:
         outline = "boundary" if w.boundary_json else "no boundary"
         print(f"{w.code}\t{w.name}\t{w.province_name}\t{outline}")

@@ -9,7 +9,7 @@ only unassigned rows, never another ward's.
 Example
 -------
 >>> s = Scope.ward("00316")
->>> s.sees("00316"), s.sees("00235"), Scope.city().sees("00235")
+>>> s.sees("00316"), s.sees("00235"), Scope.all_wards().sees("00235")
 (True, False, True)
 """
 
@@ -49,7 +49,7 @@ class Scope:
         return cls(ward_code=None, city=True, write=write)
 
     @classmethod
-    def city(cls) -> Scope:
+    def all_wards(cls) -> Scope:
         """Every ward, read only."""
         return cls.city_wide()
 
