@@ -1,4 +1,6 @@
-"""`lomsong wards add|import|list|groups|indicator|adopt`: the wards one collector serves (argparse only at import).
+"""`lomsong wards add|import|list|groups|indicator|adopt`: the wards one collector serves.
+
+Argparse only at import time.
 
 A ward's official code, name and province come from the national list of the 2025 units
 (``--units``, e.g. ``vn_2025_34_provinces_3321_wards_codes_names.json``); its outline from a

@@ -21,13 +21,13 @@ from lomsong.maps.labels import label
 
 __all__ = [
     "LANG_COOKIE",
+    "WARD_SESSION_KEY",
     "AdminUser",
     "CsrfChecked",
     "CurrentUser",
     "Forbidden",
     "Lang",
     "LoginRequired",
-    "WARD_SESSION_KEY",
     "Page",
     "WardScope",
     "client_ip",

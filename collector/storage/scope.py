@@ -22,11 +22,7 @@ from psycopg import sql
 
 from lomsong.collector.errors import StorageError
 
-__all__ = ["CITY_ROLES", "SINGLE_WARD", "Scope", "ScopeError", "WARD_ROLES"]
-
-WARD_ROLES = ("admin", "officer")
-CITY_ROLES = ("city_officer", "city_admin")
-
+__all__ = ["SINGLE_WARD", "Scope", "ScopeError"]
 
 class ScopeError(StorageError):
     """The scope does not allow this (another ward's data, or a write from a read-only scope)."""

@@ -85,7 +85,7 @@ def adopt_single_ward(conn: psycopg.Connection[Any], code: str) -> dict[str, int
             " updated_at = now() FROM ward w WHERE wards.code = %s AND w.id = 1", (code,))
         for table in ADOPTED_TABLES:
             cur = conn.execute(
-                f"UPDATE {table} SET ward_code = %s WHERE ward_code IS NULL"  # noqa: S608
+                f"UPDATE {table} SET ward_code = %s WHERE ward_code IS NULL"
                 + (" AND role IN ('admin', 'officer')" if table == "dashboard_users" else ""),
                 (code,))
             counts[table] = cur.rowcount

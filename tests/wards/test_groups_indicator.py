@@ -18,9 +18,8 @@ from lomsong.analysis.cells import cell_stats
 from lomsong.analysis.classify import classify_cells
 from lomsong.analysis.groups import groups_frame, read_groups
 from lomsong.analysis.indicator import group_status, indicator, indicator_series
-from lomsong.analysis.thresholds import Thresholds, load_thresholds
-
 from lomsong.analysis.load import measurements_frame
+from lomsong.analysis.thresholds import Thresholds, load_thresholds
 
 from .conftest import quadrant_groups
 
@@ -110,7 +109,7 @@ def test_bad_groups_are_refused_naming_the_feature(groups: gpd.GeoDataFrame, cha
 def test_a_file_of_another_kind_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "groups.csv"
     path.write_text("group_id,name\n")
-    with pytest.raises(ValueError, match="expected .geojson"):
+    with pytest.raises(ValueError, match=r"expected \.geojson"):
         read_groups(path)
 
 

@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.dashboard.conftest import csrf_of
+
 from .conftest import DINH_CONG, DONG_DA, PASSWORD, City
 
 PERIOD = f"from={datetime.now(UTC).date().replace(day=1).isoformat()}"
