@@ -138,9 +138,11 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def load_thresholds(
-    path: str | Path | None = None, *, override: str | Path | None = None
+    path: str | Path | None = None, *, override: str | Path | None = None,
+    override_text: str | None = None,
 ) -> Thresholds:
-    """Read thresholds (default file unless `path`), then apply a ward's `override` TOML.
+    """Read thresholds (default file unless `path`), then apply a ward's `override` TOML (a file,
+    or `override_text`, the text of one).
 
     Raises
     ------
@@ -158,6 +160,12 @@ def load_thresholds(
     if override is not None:
         data = _merge(data, _read(Path(override)))
         where = f"{base_path} + {override}"
+    if override_text is not None:  # a ward's override as stored (collector's wards table)
+        try:
+            data = _merge(data, tomllib.loads(override_text))
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"the ward's threshold override is not valid TOML: {exc}") from exc
+        where = f"{where} + the ward's override"
     unknown = set(data) - {"access", "windows", "rules", "cause"}
     if unknown:
         raise ValueError(f"{where}: unknown section(s) {sorted(unknown)}")

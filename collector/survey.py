@@ -21,6 +21,7 @@ import shapely.geometry
 from lomsong.analysis.load import measurements_frame
 from lomsong.analysis.period import Period
 from lomsong.analysis.pipeline import SurveyConfig, SurveyResult, run_survey
+from lomsong.analysis.thresholds import load_thresholds
 from lomsong.collector.storage.fleet import DataVersion, data_version
 from lomsong.collector.storage.measurements import select_for_analysis
 from lomsong.collector.storage.scope import SINGLE_WARD, Scope
@@ -98,7 +99,10 @@ def compute_survey(conn: psycopg.Connection[Any], period: Period,
     ward_name = ward.name if ward else ""
     boundary = boundary_frame(ward.boundary_json if ward else None, ward_name)
     points = points if points is not None else points_frame(list_sites(conn, scope))
-    config = config or SurveyConfig()
+    if config is None:  # the ward's own thresholds when it overrides them
+        override = ward.thresholds_toml if ward else None
+        config = SurveyConfig(thresholds=load_thresholds(override_text=override)) if override \
+            else SurveyConfig()
     if in_db:
         result = run_survey_db(conn, points, config, start=period.start_utc, end=period.end_utc,
                                scope=scope)

@@ -122,8 +122,8 @@ def _add(args: argparse.Namespace) -> int:
     thresholds = None
     if args.thresholds is not None:
         try:
-            load_thresholds(override=args.thresholds)
             thresholds = args.thresholds.read_text("utf-8")
+            load_thresholds(override_text=thresholds)
         except (ValueError, OSError) as exc:
             return _fail(str(exc))
     return _save(args, [(args.code, boundary, thresholds)])

@@ -46,6 +46,7 @@ class Ward:
     name: str
     boundary_json: str | None
     updated_at: datetime
+    thresholds_toml: str | None = None  # the ward's override of the thresholds (ward records)
 
 
 # A site id of another ward is left alone (the WHERE of DO UPDATE) and reported as taken.
@@ -115,8 +116,8 @@ def get_ward(conn: psycopg.Connection[Any], scope: Scope = SINGLE_WARD) -> Ward 
         row = conn.execute("SELECT name, boundary_json, updated_at FROM ward WHERE id = 1"
                            ).fetchone()
     else:
-        row = conn.execute("SELECT name, boundary_json, updated_at FROM wards WHERE code = %s",
-                           (scope.ward_code,)).fetchone()
+        row = conn.execute("SELECT name, boundary_json, updated_at, thresholds_toml FROM wards"
+                           " WHERE code = %s", (scope.ward_code,)).fetchone()
     return None if row is None else Ward(*row)
 
 

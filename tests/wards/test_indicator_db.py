@@ -111,3 +111,21 @@ def test_wards_groups_and_indicator_cli(migrated_url: str, conn: psycopg.Connect
                 "--baseline-to", "2026-11-10", "--from", "2026-11-20", "--to", "2026-11-30")
     assert shown.returncode == 0, shown.stderr
     assert "viettel\t1\t1\t0\t0\t0\t100%" in shown.stdout
+
+
+def test_a_wards_threshold_override_applies_to_its_survey_only(
+        conn: psycopg.Connection[Any]) -> None:
+    from lomsong.collector.survey import compute_survey
+
+    cells = _setup(conn)
+    conn.execute("UPDATE wards SET thresholds_toml = %s WHERE code = %s",
+                 ("[access.4g]\ndown_mbps = 100.0\n", DINH_CONG.code))
+    for seed in (DINH_CONG, DONG_DA):
+        _store(conn, _tests(cells[0], 20, 85.0, 8), seed.code)
+
+    def status(code: str) -> set[str]:
+        found = compute_survey(conn, CURRENT, scope=Scope.ward(code)).result.classified
+        return set(found[found["window"] == "all"]["status"])
+
+    assert status(DONG_DA.code) == {"ok"}  # 85 Mbps meets the national 40 Mbps
+    assert status(DINH_CONG.code) == {"confirmed_weak"}  # not the ward's own 100 Mbps
