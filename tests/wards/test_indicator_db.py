@@ -129,3 +129,19 @@ def test_a_wards_threshold_override_applies_to_its_survey_only(
 
     assert status(DONG_DA.code) == {"ok"}  # 85 Mbps meets the national 40 Mbps
     assert status(DINH_CONG.code) == {"confirmed_weak"}  # not the ward's own 100 Mbps
+
+
+def test_analyze_reads_the_chosen_wards_measurements(migrated_url: str,
+                                                     conn: psycopg.Connection[Any],
+                                                     tmp_path: Path) -> None:
+    cells = _setup(conn)
+    _store(conn, _tests(cells[0], 20, 85.0, 6), DINH_CONG.code)
+    _store(conn, _tests(cells[1], 20, 85.0, 9), DONG_DA.code)
+    env = {**os.environ, "LOMSONG_DATABASE_URL": migrated_url}
+    for seed, count in ((DINH_CONG, 6), (DONG_DA, 9)):
+        done = subprocess.run(
+            [sys.executable, "-m", "lomsong.cli", "analyze", "--ward-code", seed.code,
+             "--from", "2026-11-20", "--to", "2026-11-30", "--out", str(tmp_path / "s.gpkg")],
+            env=env, capture_output=True, text=True, timeout=180, cwd=REPO)
+        assert done.returncode == 0, done.stderr
+        assert f"{count} measurements" in done.stdout
