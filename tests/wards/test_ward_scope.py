@@ -7,6 +7,7 @@ route is asked as Định Công's staff; nothing of Đống Đa may appear, and 
 
 from __future__ import annotations
 
+import re
 import subprocess
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -198,3 +199,31 @@ def test_the_city_page_compares_the_wards_escaped(city_client: TestClient, city:
     assert f"{DONG_DA.records} measurements" in page.text
     bad = city_client.get("/city?baseline_from=2026-13-01")
     assert bad.status_code == 422 and "baseline_from" in bad.text
+
+
+def test_the_city_pdf_shows_every_ward_coloured_and_escaped(city_client: TestClient,
+                                                             city: City, tmp_path: Any) -> None:
+    with psycopg.connect(city.url, autocommit=True) as conn:
+        conn.execute("UPDATE wards SET name = %s WHERE code = %s",
+                     ("Đống Đa <b>&amp;</b>", DONG_DA.code))
+    sign_in(city_client, "city.officer")
+    pdf = city_client.get(f"/city/report.pdf?{PERIOD}&report_lang=en")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    text = " ".join(_text(pdf).split())  # table cells wrap, next to the next column's text
+    assert "Phường Định Công" in text and "Đống Đa <b>&amp;</b>" in text
+    for seed in (DINH_CONG, DONG_DA):
+        assert re.search(rf"\b{seed.records}( –)? measurements", text), seed.code
+    (tmp_path / "city.pdf").write_bytes(pdf.content)
+    subprocess.run(["pdftoppm", "-r", "40", "-f", "1", "-l", "1", "-png",
+                    str(tmp_path / "city.pdf"), str(tmp_path / "page")], check=True, timeout=60)
+    from PIL import Image
+
+    page = next(tmp_path.glob("page*.png"))
+    colours = {c for _, c in Image.open(page).convert("RGB").getcolors(1_000_000)}
+    from lomsong.maps.city_report import STATUS_COLOURS
+
+    drawn = {s for s, hex_ in STATUS_COLOURS.items()
+             if tuple(int(hex_[i:i + 2], 16) for i in (1, 3, 5)) in colours}
+    assert drawn, "no ward drawn in a status colour"
+    sign_in(city_client, f"{DINH_CONG.probe}.officer")
+    assert city_client.get("/city/report.pdf").status_code == 403
