@@ -12,8 +12,8 @@ from psycopg import sql
 from lomsong.collector.errors import StorageError
 from lomsong.collector.storage.scope import SINGLE_WARD, Scope, ScopeError
 
-__all__ = ["USER_ROLES", "UserRole", "UserRow", "create_user", "get_user", "list_users", "set_disabled",
-           "set_password_hash"]
+__all__ = ["USER_ROLES", "UserRole", "UserRow", "create_user", "end_sessions", "get_user",
+           "list_users", "set_disabled", "set_password_hash"]
 
 # admin and officer: of one ward; city_officer (reads every ward), city_admin; carrier: the
 # account of a carrier organisation (its cases only).
@@ -103,6 +103,15 @@ def set_disabled(conn: psycopg.Connection[Any], username: str, disabled: bool,
         sql.SQL("UPDATE dashboard_users SET disabled_at = CASE WHEN %s THEN now() END,"
                 " session_epoch = session_epoch + 1 WHERE username = %s AND {}").format(where),
         (disabled, username, *params),
+    )
+    return cur.rowcount > 0
+
+
+def end_sessions(conn: psycopg.Connection[Any], username: str) -> bool:
+    """End every session of `username` (sign-out): cookies signed before stop working."""
+    cur = conn.execute(
+        "UPDATE dashboard_users SET session_epoch = session_epoch + 1 WHERE username = %s",
+        (username,),
     )
     return cur.rowcount > 0
 

@@ -34,12 +34,12 @@ _OLD_BOUNDARY = ('{"type": "Polygon", "coordinates": [[[105.82, 20.98], [105.84,
 
 
 def _old_schema(url: str) -> None:
-    """The schema before wards were records: every migration before core/010."""
+    """The schema before wards were records: every migration before core/011."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE TABLE schema_migrations (name text PRIMARY KEY,"
                      " applied_at timestamptz NOT NULL DEFAULT now())")
         for m in available_migrations(detect_tier(conn)):
-            if m.name.startswith("core/") and m.name >= "core/010":
+            if m.name.startswith("core/") and m.name >= "core/011":
                 continue
             with conn.transaction():
                 conn.execute(m.sql.encode())
