@@ -7,6 +7,7 @@ temp folder (Starlette spools multipart files there). Limits by path:
 
 - ``POST /api/v1/measurements``: ``max_body_bytes`` (a batch of up to 5,000 records);
 - ``/admin/...``: an upload (`MAX_UPLOAD_BYTES`) plus room for the form's other fields;
+- ``POST /cases/<id>/files``: a file attached to a case (`MAX_FILE_BYTES`) plus the same room;
 - everything else (sign-in, forms, probe status): `SMALL_BODY_BYTES`.
 
 Example
@@ -22,6 +23,7 @@ import json
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from lomsong.collector.dashboard.case_upload import MAX_FILE_BYTES
 from lomsong.collector.dashboard.site_upload import MAX_UPLOAD_BYTES
 
 __all__ = ["SMALL_BODY_BYTES", "BodyLimit", "limit_for"]
@@ -36,6 +38,8 @@ def limit_for(path: str, max_body_bytes: int) -> int:
         return max_body_bytes
     if path.startswith("/admin/"):
         return MAX_UPLOAD_BYTES + _FORM_ROOM_BYTES
+    if path.startswith("/cases/") and path.endswith("/files"):
+        return MAX_FILE_BYTES + _FORM_ROOM_BYTES
     return SMALL_BODY_BYTES
 
 

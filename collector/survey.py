@@ -23,11 +23,11 @@ from lomsong.analysis.period import Period
 from lomsong.analysis.pipeline import SurveyConfig, SurveyResult, run_survey
 from lomsong.analysis.thresholds import load_thresholds
 from lomsong.collector.storage.fleet import DataVersion, data_version
-from lomsong.collector.storage.measurements import select_for_analysis
+from lomsong.collector.storage.measurements import select_for_analysis, source_counts
 from lomsong.collector.storage.scope import SINGLE_WARD, Scope
 from lomsong.collector.storage.sites import StoredServicePoint, get_ward, list_sites
 from lomsong.collector.survey_db import run_survey_db
-from lomsong.maps.report_input import ReportInput
+from lomsong.maps.report_input import ReportInput, sources_layer
 
 T = TypeVar("T")
 
@@ -80,6 +80,7 @@ class Survey:
         layers = self.result.layers()
         if self.boundary is not None:
             layers["boundary"] = self.boundary
+        layers["sources"] = sources_layer(self.report_input.sources)
         return layers
 
 
@@ -115,5 +116,7 @@ def compute_survey(conn: psycopg.Connection[Any], period: Period,
     report_input = ReportInput(cells=result.classified, weak_areas=result.weak_areas,
                                scorecards=result.scorecards, proposals=result.proposals,
                                routes=result.route, boundary=boundary,
-                               thresholds=config.thresholds)
+                               thresholds=config.thresholds,
+                               sources=source_counts(conn, start=period.start_utc,
+                                                     end=period.end_utc, scope=scope))
     return Survey(period, version, ward_name, count, result, report_input, boundary)

@@ -26,7 +26,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                           "city_admin; carrier: a carrier's account (--carrier)")
     add.add_argument("--ward", metavar="CODE",
                      help="mã phường/xã 5 số của admin/officer (the 5-digit ward code)")
-    add.add_argument("--carrier", help="nhà mạng của tài khoản carrier (the carrier organisation)")
+    add.add_argument("--carrier", choices=("viettel", "vnpt", "mobifone"),
+                     help="nhà mạng của tài khoản nhà mạng (a carrier account's carrier)")
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password from the first line of standard input")
     add.set_defaults(handler=_add)

@@ -58,7 +58,7 @@ def read_survey(path: Path, thresholds: Path | None = None) -> Any:
     import pyogrio
 
     from lomsong.analysis.thresholds import load_thresholds
-    from lomsong.maps.report_input import ReportInput
+    from lomsong.maps.report_input import ReportInput, sources_from_layer
 
     try:
         rules = load_thresholds(override=thresholds)
@@ -79,7 +79,9 @@ def read_survey(path: Path, thresholds: Path | None = None) -> Any:
     frames = {field: pyogrio.read_dataframe(path, layer=name)
               for name, field in (_REQUIRED_LAYERS | _OPTIONAL_LAYERS).items() if name in layers}
     try:
-        return ReportInput(**frames, thresholds=rules)
+        sources = (sources_from_layer(pyogrio.read_dataframe(path, layer="sources"))
+                   if "sources" in layers else {})
+        return ReportInput(**frames, thresholds=rules, sources=sources)
     except ValueError as exc:
         raise InputError(f"'{path}': {exc}") from exc
 

@@ -16,9 +16,12 @@ from starlette.middleware.sessions import SessionMiddleware
 from lomsong.collector.dashboard import (
     login,
     pages_admin,
+    pages_alerts,
+    pages_cases,
     pages_city,
     pages_downloads,
     pages_map,
+    pages_retest,
     pages_tables,
 )
 from lomsong.collector.dashboard.security import HashGate, SecurityHeaders, derive_key
@@ -40,7 +43,8 @@ def install_dashboard(app: FastAPI, settings: Settings) -> None:
     app.state.login_throttle = LoginThrottle()
     app.state.hash_gate = HashGate(settings.max_concurrent_hashes, settings.hash_wait_s)
     app.state.survey_cache = SurveyCache()
-    for module in (login, pages_map, pages_tables, pages_downloads, pages_admin, pages_city):
+    for module in (login, pages_map, pages_tables, pages_downloads, pages_admin,
+                   pages_cases, pages_retest, pages_alerts, pages_city):
         app.include_router(module.router)
     app.mount("/static/vendor", StaticFiles(directory=VENDOR_DIR), name="vendor")
     app.mount("/static/dashboard", StaticFiles(directory=_STATIC), name="dashboard-static")
@@ -63,7 +67,8 @@ def install_dashboard(app: FastAPI, settings: Settings) -> None:
         lang = language_of(request)
         _ = translator(lang)
         messages = {"csrf": _("This form has expired; reload the page and try again."),
-                    "ward": _("This account may not see this ward's data.")}
+                    "ward": _("This account may not see this ward's data."),
+                    "carrier": _("A carrier account sees only its cases.")}
         message = messages.get(exc.reason, _("Only an administrator may do this."))
         return render(Page(request, lang, None, ""), "error.html", 403, message=message)
 

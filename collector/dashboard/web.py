@@ -23,6 +23,7 @@ __all__ = [
     "LANG_COOKIE",
     "WARD_SESSION_KEY",
     "AdminUser",
+    "CaseUser",
     "CsrfChecked",
     "CurrentUser",
     "Forbidden",
@@ -76,7 +77,8 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def _user(request: Request, pool: PoolDep) -> UserRow:
+async def _any_user(request: Request, pool: PoolDep) -> UserRow:
+    """Any signed-in user, carrier accounts included (the case pages only)."""
     username = request.session.get("u")
     if not isinstance(username, str):
         raise LoginRequired()
@@ -89,6 +91,16 @@ async def _user(request: Request, pool: PoolDep) -> UserRow:
     if user is None or not user.active or request.session.get("e") != user.session_epoch:
         request.session.clear()
         raise LoginRequired()
+    return user
+
+
+CaseUser = Annotated[UserRow, Depends(_any_user)]
+
+
+async def _user(user: CaseUser) -> UserRow:
+    """A signed-in user of the ward or city (a carrier account sees its cases only)."""
+    if user.role == "carrier":
+        raise Forbidden("carrier")
     return user
 
 

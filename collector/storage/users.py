@@ -32,8 +32,8 @@ class UserRow:
     created_at: datetime
     disabled_at: datetime | None
     session_epoch: int
-    ward_code: str | None = None
-    carrier: str | None = None
+    ward_code: str | None = None  # a ward officer's ward (official 2025 code)
+    carrier: str | None = None  # a carrier account's carrier
 
     @property
     def active(self) -> bool:
@@ -55,7 +55,7 @@ def create_user(conn: psycopg.Connection[Any], username: str, password_hash: str
     """Insert a user; `StorageError` if the name is taken or not allowed (a-z, 0-9, . _ -).
 
     `ward_code` is the ward of an ``admin`` or ``officer`` (None: the single ward of a database
-    without ward records); `carrier` is the organisation of a ``carrier`` account.
+    without ward records); a carrier account names its carrier (viettel, vnpt, mobifone).
     """
     try:
         row = conn.execute(
@@ -69,8 +69,9 @@ def create_user(conn: psycopg.Connection[Any], username: str, password_hash: str
         raise StorageError(f"ward {ward_code!r} does not exist") from exc
     except psycopg.errors.CheckViolation as exc:
         raise StorageError(
-            f"user name {username!r} or role {role!r} not allowed (2-64 of a-z 0-9 . _ -; "
-            "a ward only for admin/officer, a carrier only for carrier accounts)"
+            f"user name {username!r}, role {role!r}, ward {ward_code!r} or carrier {carrier!r} not"
+            f" allowed (2-64 of a-z 0-9 . _ -; a 5-digit ward code; a carrier account names one"
+            f" of viettel, vnpt, mobifone)"
         ) from exc
     assert row is not None
     return UserRow(*row)

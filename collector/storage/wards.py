@@ -86,7 +86,8 @@ def adopt_single_ward(conn: psycopg.Connection[Any], code: str) -> dict[str, int
         for table in ADOPTED_TABLES:
             cur = conn.execute(
                 f"UPDATE {table} SET ward_code = %s WHERE ward_code IS NULL"
-                + (" AND role IN ('admin', 'officer')" if table == "dashboard_users" else ""),
+                + (" AND role IN ('admin', 'officer', 'ward_officer')" if table == "dashboard_users"
+                   else ""),
                 (code,))
             counts[table] = cur.rowcount
     return counts

@@ -19,17 +19,18 @@ CREATE INDEX service_points_ward ON service_points (ward_code);
 
 ALTER TABLE api_tokens ADD COLUMN ward_code text REFERENCES wards (code);
 
-ALTER TABLE dashboard_users ADD COLUMN ward_code text REFERENCES wards (code);
-ALTER TABLE dashboard_users ADD COLUMN carrier text CHECK (length(carrier) BETWEEN 1 AND 64);
-ALTER TABLE dashboard_users DROP CONSTRAINT dashboard_users_role_check;
--- admin and officer are the ward's administrator and officer (of their ward only); the city's
--- roles see every ward; a carrier account belongs to one carrier organisation.
-ALTER TABLE dashboard_users ADD CONSTRAINT dashboard_users_role_check
-    CHECK (role IN ('admin', 'officer', 'city_officer', 'city_admin', 'carrier'));
+-- core/011_cases (which runs first) added ward_code, carrier (with its carrier-account check)
+-- and the role list; the ward now must be a ward record.
+ALTER TABLE dashboard_users ADD COLUMN IF NOT EXISTS ward_code text;
+ALTER TABLE dashboard_users ADD CONSTRAINT dashboard_users_ward_fk
+    FOREIGN KEY (ward_code) REFERENCES wards (code);
+ALTER TABLE dashboard_users DROP CONSTRAINT IF EXISTS dashboard_users_role_check;
+-- admin and officer (ward_officer: the same) are the ward's administrator and officer, of their
+-- ward only; the city's roles see every ward; a carrier account belongs to one carrier.
+ALTER TABLE dashboard_users ADD CONSTRAINT dashboard_users_role_check CHECK (
+    role IN ('admin', 'officer', 'ward_officer', 'city_officer', 'city_admin', 'carrier'));
 ALTER TABLE dashboard_users ADD CONSTRAINT dashboard_users_city_roles_no_ward
-    CHECK (role IN ('admin', 'officer') OR ward_code IS NULL);
-ALTER TABLE dashboard_users ADD CONSTRAINT dashboard_users_carrier_org
-    CHECK ((role = 'carrier') = (carrier IS NOT NULL));
+    CHECK (role IN ('admin', 'officer', 'ward_officer') OR ward_code IS NULL);
 
 -- A measurement belongs to the ward of the probe token that sent it (stamped at ingest). No
 -- foreign key: the ingest path stays a plain COPY, and ward codes are never deleted.
