@@ -19,6 +19,7 @@ import geopandas as gpd
 import pandas as pd
 
 from lomsong.maps.assets import asset_links, inline_assets
+from lomsong.maps.browser_layer import add_browser_layer
 from lomsong.maps.cells_layer import CellsLayer, pack_cells
 from lomsong.maps.controls import Legend, WindowSwitch
 from lomsong.maps.frames import check_frame
@@ -169,11 +170,17 @@ def build_map(
     asset_base_url: str = "/static/vendor",
     basemap_url: str | None = None,
     basemap_attribution: str = "",
+    browser: gpd.GeoDataFrame | None = None,
+    browser_counted: bool = False,
+    targets_mbps: dict[str, float] | None = None,
 ) -> folium.Map:
     """Build the folium map from the analysis outputs (EPSG:4326 GeoDataFrames).
 
     `mode` colours cells by "status" (classification) or "speed" (median download). Each
     carrier x access x window is its own layer; the first carrier's all-day layer is shown.
+    `browser` (the phones' results, `analysis.sources.browser_points`) is its own layer, its
+    points coloured against `targets_mbps` (download target per access); `browser_counted` says
+    whether the ward counts them in the cell statistics.
     """
     _ = translator(lang)
     if mode not in MODES:
@@ -197,6 +204,10 @@ def build_map(
         frames.append(scorecards)
         _add_service_points(fmap, scorecards, _, lang)
     _add_lines(fmap, None if routes is None else check_frame(routes, "routes"), boundary, _)
+    if browser is not None and len(browser):
+        browser = check_frame(browser, "browser")
+        frames.append(browser)
+        add_browser_layer(fmap, browser, targets_mbps or {}, browser_counted, _, lang)
     _legend(cells, mode, _, lang).add_to(fmap)
     folium.LayerControl(collapsed=True).add_to(fmap)
     bounds = [f.total_bounds for f in frames if len(f)]
@@ -218,11 +229,15 @@ def render_html(
     asset_base_url: str = "/static/vendor",
     basemap_url: str | None = None,
     inline: bool = False,
+    browser: gpd.GeoDataFrame | None = None,
+    browser_counted: bool = False,
+    targets_mbps: dict[str, float] | None = None,
 ) -> str:
     """The map as a complete HTML page; with `inline`, a standalone file with every asset in it."""
     check_language(lang)
     fmap = build_map(cells, weak_areas, scorecards, routes, boundary, lang=lang, mode=mode,
-                     asset_base_url=asset_base_url, basemap_url=basemap_url)
+                     asset_base_url=asset_base_url, basemap_url=basemap_url, browser=browser,
+                     browser_counted=browser_counted, targets_mbps=targets_mbps)
     html: str = fmap.get_root().render()
     html = html.replace("<html>", f'<html lang="{lang}">', 1)
     return inline_assets(html, asset_base_url) if inline else html

@@ -45,6 +45,12 @@ VOCABULARY: dict[str, dict[str, str]] = {
         "unknown": N_("Unknown operator"),
         "all": N_("All carriers"),
     },
+    "source": {
+        "probe": N_("Probes"),
+        "import": N_("Imported files"),
+        "synthetic": N_("Synthetic (demo) data"),
+        "browser": N_("Volunteers' phones (browser)"),
+    },
     "access": {
         "5g_sa": N_("5G SA"),
         "5g_nsa": N_("5G NSA"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import geopandas as gpd
+import pandas as pd
 
 from lomsong.analysis.thresholds import Thresholds, load_thresholds
 from lomsong.maps.frames import COLUMNS, check_frame
@@ -27,6 +28,10 @@ class ReportInput:
     `thresholds` are the targets, sample rules, peak hours and cause rules the analysis used
     (`analysis/thresholds.toml` with the ward's override); the report's method section is written
     from them, so it cannot state other numbers than the code applied.
+
+    `sources` (optional) counts the measurements per source and method (`analysis.sources`:
+    source, method, count, share, in_statistics), so a report can state them; `browser` holds
+    the phones' results with a position, drawn as their own map layer.
     """
 
     cells: gpd.GeoDataFrame
@@ -36,9 +41,12 @@ class ReportInput:
     routes: gpd.GeoDataFrame | None = None
     boundary: gpd.GeoDataFrame | None = None
     thresholds: Thresholds = field(default_factory=load_thresholds)
+    sources: pd.DataFrame | None = None
+    browser: gpd.GeoDataFrame | None = None
 
     def __post_init__(self) -> None:
-        for kind in ("cells", "weak_areas", "scorecards", "proposals", "routes", "boundary"):
+        for kind in ("cells", "weak_areas", "scorecards", "proposals", "routes", "boundary",
+                     "browser"):
             frame = getattr(self, kind)
             if frame is not None:
                 object.__setattr__(self, kind, check_frame(frame, kind))

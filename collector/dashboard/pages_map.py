@@ -19,8 +19,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from lomsong.collector.dashboard.survey import Period, Survey, SurveyCache, parse_period
 from lomsong.collector.dashboard.web import CurrentUser, Lang, Page, render
+from lomsong.maps.browser_layer import browser_options
 from lomsong.maps.heatmap import MODES, render_html
 from lomsong.maps.i18n import translator
+from lomsong.maps.report_text import SOURCE_ROWS_MAX
 
 __all__ = ["VENDOR_URL", "frame_policy", "load_survey", "period_of", "router"]
 
@@ -68,7 +70,8 @@ async def map_page(request: Request, user: CurrentUser, lang: Lang,
     if isinstance(period, str):
         return render(page, "error.html", 422, message=period)
     survey = await load_survey(request, period)
-    return render(page, "map.html", survey=survey, period=period, mode=mode, modes=MODES)
+    return render(page, "map.html", survey=survey, period=period, mode=mode, modes=MODES,
+                  source_rows_max=SOURCE_ROWS_MAX)
 
 
 @router.get("/map/frame")
@@ -84,10 +87,11 @@ async def map_frame(request: Request, user: CurrentUser, lang: Lang,
 
     def build() -> str:
         r = survey.result
-        if r.classified.empty and r.scorecards.empty:
+        if r.classified.empty and r.scorecards.empty and r.browser.empty:
             return _empty_map(lang)
         return render_html(r.classified, r.weak_areas, r.scorecards, r.route, survey.boundary,
-                           lang=lang, mode=mode, asset_base_url=VENDOR_URL)
+                           lang=lang, mode=mode, asset_base_url=VENDOR_URL, browser=r.browser,
+                           **browser_options(survey.report_input))
 
     html = await run_in_threadpool(survey.render_once, ("map", lang, mode), build)
     return HTMLResponse(html, headers={
