@@ -20,6 +20,8 @@ from lomsong.collector.dashboard import (
     pages_map,
     pages_tables,
 )
+from lomsong.analysis.pipeline import SurveyConfig
+from lomsong.analysis.thresholds import load_thresholds
 from lomsong.collector.dashboard.security import SecurityHeaders, derive_key
 from lomsong.collector.dashboard.survey import SurveyCache
 from lomsong.collector.dashboard.throttle import LoginThrottle
@@ -37,7 +39,7 @@ _STATIC = Path(__file__).with_name("static")
 def install_dashboard(app: FastAPI, settings: Settings) -> None:
     """Add the dashboard to `app` (call before the app starts)."""
     app.state.login_throttle = LoginThrottle()
-    app.state.survey_cache = SurveyCache()
+    app.state.survey_cache = SurveyCache(config=survey_config(settings))
     for module in (login, pages_map, pages_tables, pages_downloads, pages_admin):
         app.include_router(module.router)
     app.mount("/static/vendor", StaticFiles(directory=VENDOR_DIR), name="vendor")
@@ -63,6 +65,19 @@ def install_dashboard(app: FastAPI, settings: Settings) -> None:
         message = (_("This form has expired; reload the page and try again.") if exc.reason == "csrf"
                    else _("Only an administrator may do this."))
         return render(Page(request, lang, None, ""), "error.html", 403, message=message)
+
+
+def survey_config(settings: Settings) -> SurveyConfig:
+    """The analysis settings of the dashboard: the ward's threshold override, if any.
+
+    Raises
+    ------
+    ValueError
+        The override file is missing or not valid (naming the file and the key).
+    """
+    if settings.thresholds_file is not None and not settings.thresholds_file.is_file():
+        raise ValueError(f"LOMSONG_THRESHOLDS_FILE: {settings.thresholds_file}: file not found")
+    return SurveyConfig(thresholds=load_thresholds(override=settings.thresholds_file))
 
 
 def _quote(path: str) -> str:

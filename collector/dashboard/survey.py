@@ -14,6 +14,7 @@ from collections import OrderedDict
 from psycopg_pool import ConnectionPool
 
 from lomsong.analysis.period import Period
+from lomsong.analysis.pipeline import SurveyConfig
 from lomsong.collector.storage.fleet import DataVersion, data_version
 from lomsong.collector.survey import Survey, compute_survey
 
@@ -29,10 +30,13 @@ def parse_period(first: str | None, last: str | None) -> Period:
 
 
 class SurveyCache:
-    """Surveys by (period, data version); `get` is blocking: call it in a worker thread."""
+    """Surveys by (period, data version); `get` is blocking: call it in a worker thread.
 
-    def __init__(self, max_entries: int = 4) -> None:
+    `config` (the ward's thresholds, `Settings.thresholds_file`) applies to every survey."""
+
+    def __init__(self, max_entries: int = 4, config: SurveyConfig | None = None) -> None:
         self._max = max_entries
+        self._config = config
         self._entries: OrderedDict[tuple[Period, DataVersion], Survey] = OrderedDict()
         self._lock = threading.Lock()
         self._computing: dict[tuple[Period, DataVersion], threading.Lock] = {}
@@ -51,7 +55,7 @@ class SurveyCache:
                 if key in self._entries:
                     return self._entries[key]
             with pool.connection() as conn:
-                survey = compute_survey(conn, period, version)
+                survey = compute_survey(conn, period, version, config=self._config)
             with self._lock:
                 self._entries[key] = survey
                 self._computing.pop(key, None)
