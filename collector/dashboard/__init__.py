@@ -13,6 +13,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
+from lomsong.analysis.pipeline import SurveyConfig
+from lomsong.analysis.thresholds import load_thresholds
 from lomsong.collector.dashboard import (
     login,
     pages_admin,
@@ -20,8 +22,6 @@ from lomsong.collector.dashboard import (
     pages_map,
     pages_tables,
 )
-from lomsong.analysis.pipeline import SurveyConfig
-from lomsong.analysis.thresholds import load_thresholds
 from lomsong.collector.dashboard.security import SecurityHeaders, derive_key
 from lomsong.collector.dashboard.survey import SurveyCache
 from lomsong.collector.dashboard.throttle import LoginThrottle

@@ -46,7 +46,8 @@ def _run(conn: psycopg.Connection[Any], query: sql.Composed, params: list[Any],
     try:
         with conn.cursor(**kwargs) as cur:
             cur.execute(query, params)
-            return cur.fetchall()
+            rows: list[Any] = cur.fetchall()
+            return rows
     except psycopg.OperationalError as exc:
         raise DatabaseUnavailable(f"database unavailable: {exc}") from exc
     except psycopg.Error as exc:

@@ -85,5 +85,5 @@ def test_a_ward_that_counts_phones_sets_it_in_its_thresholds_file(
         assert rows["Volunteers&#39; phones (browser)"][4] == "Yes"
         frame = client.get("/map/frame?lang=en").text
         assert _points(frame)["title"] == "Phone result (browser): counted in the cell statistics"
-    with pytest.raises(ValueError, match="LOMSONG_THRESHOLDS_FILE: .*file not found"):
+    with pytest.raises(ValueError, match=r"LOMSONG_THRESHOLDS_FILE: .*file not found"):
         survey_config(settings.model_copy(update={"thresholds_file": tmp_path / "none.toml"}))
