@@ -69,9 +69,18 @@ def _number(value: Any, lang: str, unit: str, decimals: int = 1) -> str | None:
     return f"{format_number(number, lang, decimals=decimals)} {unit}"
 
 
+def _site(site_id: Any, names: dict[str, str]) -> str | None:
+    if site_id is None or pd.isna(site_id):
+        return None
+    key = str(site_id)
+    return f"{names[key]} ({key})" if key in names else key
+
+
 def browser_rows(browser: gpd.GeoDataFrame, targets_mbps: dict[str, float], _: Gettext,
-                 lang: str) -> list[dict[str, Any]]:
-    """One dict per point: position, colour and the popup's (label, value) pairs as plain text."""
+                 lang: str, site_names: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """One dict per point: position, colour and the popup's (label, value) pairs as plain text;
+    a service point is named by `site_names` (site id -> name) when known."""
+    names = site_names or {}
     rows = []
     times = pd.to_datetime(browser["measured_at"], utc=True)
     for (_i, row), when, point in zip(browser.iterrows(), times, browser.geometry, strict=True):
@@ -93,7 +102,7 @@ def browser_rows(browser: gpd.GeoDataFrame, targets_mbps: dict[str, float], _: G
             (_("Upload"), _number(row["upload_mbps"], lang, "Mbps")),
             (_("Latency"), _number(row["rtt_ms"], lang, "ms", 0)),
             (_("Failed test"), str(row["error_kind"]) if failed else None),
-            (_("Service point"), str(row["site_id"]) if pd.notna(row.get("site_id")) else None),
+            (_("Service point"), _site(row.get("site_id"), names)),
         ]
         rows.append({"lat": round(point.y, 6), "lon": round(point.x, 6), "colour": colour,
                      "values": [[k, v] for k, v in values if v is not None]})
@@ -152,7 +161,7 @@ class BrowserLayer(MacroElement):
 
 def add_browser_layer(fmap: folium.Map, browser: gpd.GeoDataFrame,
                       targets_mbps: dict[str, float], counted: bool, _: Gettext,
-                      lang: str) -> None:
+                      lang: str, site_names: dict[str, str] | None = None) -> None:
     """Add the phone results as one layer, shown; nothing when there are none. `counted` says
     whether the ward counts them in the cell statistics (each popup states it)."""
     if browser.empty:
@@ -161,4 +170,4 @@ def add_browser_layer(fmap: folium.Map, browser: gpd.GeoDataFrame,
              else _("Phone result (browser): not counted in the cell statistics"))
     group = folium.FeatureGroup(name=_("Phone results (browser)"), show=True).add_to(fmap)
     BrowserLayer(group.get_name(), title,
-                 browser_rows(browser, targets_mbps, _, lang)).add_to(fmap)
+                 browser_rows(browser, targets_mbps, _, lang, site_names)).add_to(fmap)

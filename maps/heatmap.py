@@ -207,7 +207,10 @@ def build_map(
     if browser is not None and len(browser):
         browser = check_frame(browser, "browser")
         frames.append(browser)
-        add_browser_layer(fmap, browser, targets_mbps or {}, browser_counted, _, lang)
+        names = ({} if scorecards is None or not len(scorecards) else
+                 dict(zip(scorecards["site_id"].astype(str), scorecards["name"].astype(str),
+                          strict=True)))
+        add_browser_layer(fmap, browser, targets_mbps or {}, browser_counted, _, lang, names)
     _legend(cells, mode, _, lang).add_to(fmap)
     folium.LayerControl(collapsed=True).add_to(fmap)
     bounds = [f.total_bounds for f in frames if len(f)]
