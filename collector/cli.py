@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lomsong.collector import users_cli
+from lomsong.collector import servers_cli, users_cli
 
 if TYPE_CHECKING:
     from lomsong.collector.settings import Settings
@@ -88,6 +88,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         cmds.add_parser("list", parents=[db_options], help=f"liệt kê mã (list {role} tokens)"
                         ).set_defaults(handler=_token_list, role=role)
     users_cli.register(sub, db_options)
+    servers_cli.register(sub, db_options)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lomsong.probe.config import ProbeConfig
+    from lomsong.probe.config import PathSettings, ProbeConfig
     from lomsong.probe.location.fix import Fix
+    from lomsong.probe.record import Measurement
     from lomsong.probe.spool import Spool
 
 __all__ = ["budget_lines", "handle_run_forever", "register_ops"]
@@ -83,6 +84,7 @@ def handle_run_forever(args: argparse.Namespace) -> int:
     from lomsong.probe.doctor import require_congestion
     from lomsong.probe.errors import ProbeError
     from lomsong.probe.pathrun import gps_locator, measure_path
+    from lomsong.probe.pool_source import PoolSource, pool_cache_path
     from lomsong.probe.scheduler import Scheduler
     from lomsong.probe.uploader import CollectorClient, UploadReport, upload_pending
 
@@ -111,9 +113,14 @@ def handle_run_forever(args: argparse.Namespace) -> int:
                 if code not in (200, None):
                     logger.info("status report: HTTP %s", code)
 
+            servers = PoolSource(cfg, client, pool_cache_path(spool_path))
+
+            def measure(path: PathSettings) -> list[Measurement]:
+                current, current_path = servers.path(path)  # [pool] from_collector: its latest list
+                return measure_path(current, current_path, ledger=ledger, locate=locate)
+
             scheduler = Scheduler(
-                cfg, spool, lambda path: measure_path(cfg, path, ledger=ledger, locate=locate),
-                upload, lambda: datetime.now(UTC), stop.wait, after_upload=report,
+                cfg, spool, measure, upload, lambda: datetime.now(UTC), stop.wait, after_upload=report,
             )  # fmt: skip
             runs = scheduler.run()
     except (ProbeError, ValueError) as exc:
@@ -134,7 +141,7 @@ def _handle_walk(args: argparse.Namespace) -> int:
     from lomsong.probe.errors import ProbeError
     from lomsong.probe.location.gpsd import read_fix
     from lomsong.probe.pathrun import measure_path, path_context, path_runners
-    from lomsong.probe.record import Measurement, PositionSource, Setting
+    from lomsong.probe.record import PositionSource, Setting
     from lomsong.probe.uploader import CollectorClient, upload_pending
     from lomsong.probe.walk import WalkState, nmea_device_fix, summary_lines, walk
 
@@ -156,7 +163,7 @@ def _handle_walk(args: argparse.Namespace) -> int:
                 return read_fix(*split_host_port(args.gpsd, 2947), timeout_s=2.0)
             return nmea_device_fix(args.nmea) if args.nmea else None
 
-        runners = path_runners(path)
+        runners = path_runners(path, policy=cfg.pool.policy)
         console = Console()
         with (
             _open_spool(cfg, spool_path) as spool,

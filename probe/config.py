@@ -39,13 +39,24 @@ from lomsong.probe.plan import (
 )
 from lomsong.probe.record import Access, Carrier, Setting
 from lomsong.probe.runners.early_stop import DEFAULT_MAX_DURATION_S, FIXED_TEST_S
+from lomsong.probe.runners.pool import Server
+from lomsong.probe.servers import (
+    SERVERS_MAX,
+    PoolSettings,
+    Servers,
+    ServerSettings,
+    server_list,
+    split_host_port,
+)
 from lomsong.probe.spool import SpoolPolicy
 
 __all__ = [
     "CollectorSettings",
     "PathSettings",
+    "PoolSettings",
     "ProbeConfig",
     "ProbeSettings",
+    "ServerSettings",
     "SiteSettings",
     "SpoolSettings",
     "load_config",
@@ -57,28 +68,6 @@ Direction = Literal["down", "up"]
 Method = Literal["adaptive", "fixed"]
 _MOBILE: tuple[Access, ...] = (Access.GSM, Access.UMTS, Access.LTE, Access.NR_NSA, Access.NR_SA)
 _DOWN_TARGET_MBPS: dict[Access, float] = {Access.LTE: 40.0, Access.NR_NSA: 100.0, Access.NR_SA: 100.0}
-
-
-def split_host_port(value: str, default_port: int = 5201) -> tuple[str, int]:
-    """Split ``host[:port]`` (``[v6]:port`` for IPv6); raises ValueError when malformed.
-
-    >>> split_host_port("[fd00::1]:5202")
-    ('fd00::1', 5202)
-    """
-    if value.startswith("["):
-        host, _, rest = value[1:].partition("]")
-        port_text = rest.removeprefix(":") if rest else ""
-    elif value.count(":") == 1:
-        host, port_text = value.split(":")
-    else:
-        host, port_text = value, ""
-    if not host:
-        raise ValueError(f"no host in {value!r}")
-    if not port_text:
-        return host, default_port
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ValueError(f"bad port in {value!r}")
-    return host, int(port_text)
 
 
 class _Strict(BaseModel):
@@ -110,7 +99,11 @@ class SpoolSettings(_Strict):
 
 
 class PathSettings(_Strict):
-    """One measured path: an interface (a modem, or the fixed line) and its iperf3 server.
+    """One measured path: an interface (a modem, or the fixed line) and its iperf3 server(s).
+
+    `iperf3` is one ``host:port`` (as before pools existed), or a list of servers (strings or
+    ``{ address, capacity }`` tables) the path's tests are spread over; a path without it uses
+    ``[pool]``'s servers.
 
     `congestion` is set explicitly on every TCP test (iperf3 ``-C``, which also sets the
     server's sending side of a download) so that results do not depend on each host's default.
@@ -128,7 +121,7 @@ class PathSettings(_Strict):
     carrier: Carrier = Carrier.UNKNOWN
     access: Access = Access.UNKNOWN
     plan_down_mbps: float | None = Field(default=None, gt=0)
-    iperf3: str
+    iperf3: Servers = Field(default=(), max_length=SERVERS_MAX)
     directions: tuple[Direction, ...] = Field(default=("down", "up"), min_length=1)
     duration_s: int = Field(default=FIXED_TEST_S, ge=1, le=300)
     bytes_cap: int | None = Field(default=None, ge=1)
@@ -178,18 +171,31 @@ class PathSettings(_Strict):
         """The download verdict threshold: as configured, else the national target for the access."""
         return self.threshold_down_mbps or _DOWN_TARGET_MBPS.get(self.access)
 
+    @field_validator("iperf3", mode="before")
+    @classmethod
+    def _list(cls, value: object) -> object:
+        if isinstance(value, str):  # one server: its error names iperf3 itself
+            split_host_port(value)
+        return server_list(value)
+
     @model_validator(mode="after")
     def _server(self) -> PathSettings:
-        split_host_port(self.iperf3)
+        if not self.iperf3:
+            raise ValueError('iperf3: no server: give iperf3 ("host:port" or a list) or a [pool]')
         return self
 
     @property
+    def iperf3_servers(self) -> tuple[Server, ...]:
+        return tuple(s.server for s in self.iperf3)
+
+    @property
     def iperf3_host(self) -> str:
-        return split_host_port(self.iperf3)[0]
+        """The first server's host (the only one on a path with one server)."""
+        return self.iperf3_servers[0].host
 
     @property
     def iperf3_port(self) -> int:
-        return split_host_port(self.iperf3)[1]
+        return self.iperf3_servers[0].port
 
 
 class SiteSettings(_Strict):
@@ -205,11 +211,25 @@ class ProbeConfig(_Strict):
     collector: CollectorSettings
     spool: SpoolSettings = SpoolSettings()
     paths: tuple[PathSettings, ...] = Field(default=(), alias="path")
+    pool: PoolSettings = PoolSettings()
     site: SiteSettings | None = None
     schedule: ScheduleSettings = ScheduleSettings()
     checks: ChecksSettings = ChecksSettings()
     gps: GpsSettings | None = None
     source: Path | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _pool_servers(cls, data: object) -> object:
+        """A path without its own ``iperf3`` uses ``[pool]``'s servers."""
+        if not isinstance(data, dict):
+            return data
+        pool, paths = data.get("pool"), data.get("path")
+        servers = pool.get("servers") if isinstance(pool, dict) else None
+        if not servers or not isinstance(paths, list):
+            return data
+        filled = [{**p, "iperf3": servers} if isinstance(p, dict) and "iperf3" not in p else p for p in paths]
+        return {**data, "path": filled}
 
     def token(self) -> str:
         """The collector token, read from `token_file` (relative to the config file) if needed."""

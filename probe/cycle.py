@@ -60,6 +60,7 @@ from lomsong.probe.budget import Ledger, budget_path
 from lomsong.probe.config import PathSettings, ProbeConfig
 from lomsong.probe.doctor import status_body
 from lomsong.probe.pathrun import gps_locator, measure_path
+from lomsong.probe.pool_source import PoolSource, pool_cache_path
 from lomsong.probe.record import ErrorKind, Kind, Measurement
 from lomsong.probe.spool import Spool
 from lomsong.probe.uploader import CollectorClient, UploadReport, upload_pending
@@ -110,6 +111,9 @@ def run_once(
         Ledger(budget_path(spool_path), cfg.schedule.zone) as ledger,
     ):  # fmt: skip
         locate = gps_locator(cfg)
+        if measure is None and cfg.pool.from_collector:  # the collector's server list, or the cached one
+            with CollectorClient(cfg.collector.url, cfg.token(), transport=transport) as client:
+                cfg = PoolSource(cfg, client, pool_cache_path(spool_path)).config()
         run_path = measure or (lambda path: measure_path(cfg, path, ledger=ledger, locate=locate))
         for path in cfg.paths:
             try:

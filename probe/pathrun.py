@@ -1,7 +1,8 @@
 """One path's tests: throughput and checks, each within the SIM's budget, with radio and position.
 
 `path_test_runners` lists what a path runs: the throughput runners of `path_runners` (early
-stopping on mobile paths, a fixed duration otherwise), speedtest-cli when the path has a
+stopping on mobile paths, a fixed duration otherwise; spread over the path's servers by
+`probe.runners.pool` when it has several), speedtest-cli when the path has a
 ``speedtest`` table, then the ``[checks]``: ping per target,
 UDP quality (iperf3 -u), web pages, and DNS on the path that carries the default route
 (``checks.dns_path``, else the paths without an interface; the system resolver cannot be bound
@@ -50,6 +51,7 @@ from lomsong.probe.runners.dns import DnsRunner
 from lomsong.probe.runners.early_stop import StopRule
 from lomsong.probe.runners.iperf3 import Iperf3Runner
 from lomsong.probe.runners.ping import PingRunner
+from lomsong.probe.runners.pool import BusyPolicy, PooledRunner
 from lomsong.probe.runners.speedtest import SpeedtestRunner
 from lomsong.probe.runners.web import WebRunner
 
@@ -61,6 +63,7 @@ __all__ = [
     "path_context",
     "path_runners",
     "path_test_runners",
+    "pooled",
     "runner_key",
     "usage_lines",
     "with_fix",
@@ -72,39 +75,54 @@ RadioReader = Callable[[PathSettings], RadioReading | None]
 Locator = Callable[[], Fix | None]
 
 
-def path_runners(path: PathSettings, command_runner: CommandRunner | None = None) -> list[Runner]:
+def _throughput_runner(
+    path: PathSettings, direction: str, command_runner: CommandRunner | None
+) -> Iperf3Runner | AdaptiveIperf3Runner:
+    host, port = path.iperf3_host, path.iperf3_port
+    if path.test_method == "adaptive":
+        return AdaptiveIperf3Runner(
+            host=host,
+            port=port,
+            reverse=direction == "down",
+            rule=StopRule(
+                threshold_mbps=path.down_threshold_mbps if direction == "down" else path.threshold_up_mbps,
+                max_duration_s=min(path.adaptive_max_s, path.duration_s),
+                bytes_cap=path.bytes_cap,
+            ),
+            congestion=path.congestion_algorithm,
+        )
+    return Iperf3Runner(
+        host=host,
+        port=port,
+        duration_s=path.duration_s,
+        reverse=direction == "down",
+        congestion=path.congestion_algorithm,
+        bytes_cap=path.bytes_cap,
+        command_runner=command_runner or SubprocessRunner(),
+    )
+
+
+def pooled(runner: Iperf3Runner | AdaptiveIperf3Runner, path: PathSettings, policy: BusyPolicy) -> Runner:
+    """`runner` itself on a path with one server (it retries that server when busy, after 1 s
+    and 3 s); on a path with several, a `PooledRunner` spreading its tests over them."""
+    servers = path.iperf3_servers
+    if len(servers) == 1:
+        return runner
+    template = dataclasses.replace(runner, busy_delays_s=())
+    return PooledRunner(template=template, servers=servers, policy=policy)
+
+
+def path_runners(
+    path: PathSettings, command_runner: CommandRunner | None = None, policy: BusyPolicy | None = None
+) -> list[Runner]:
     """One throughput runner per configured direction of `path` (download first).
 
     Early stopping (`AdaptiveIperf3Runner`) when the path's method is "adaptive" (the default on
-    mobile paths), else a fixed-duration `Iperf3Runner` driven by `command_runner`.
+    mobile paths), else a fixed-duration `Iperf3Runner` driven by `command_runner`. On a path
+    with several servers each is a `PooledRunner` looking for a free one by `policy`.
     """
-    if path.test_method == "adaptive":
-        return [
-            AdaptiveIperf3Runner(
-                host=path.iperf3_host,
-                port=path.iperf3_port,
-                reverse=direction == "down",
-                rule=StopRule(
-                    threshold_mbps=(
-                        path.down_threshold_mbps if direction == "down" else path.threshold_up_mbps
-                    ),
-                    max_duration_s=min(path.adaptive_max_s, path.duration_s),
-                    bytes_cap=path.bytes_cap,
-                ),
-                congestion=path.congestion_algorithm,
-            )
-            for direction in sorted(path.directions)
-        ]
     return [
-        Iperf3Runner(
-            host=path.iperf3_host,
-            port=path.iperf3_port,
-            duration_s=path.duration_s,
-            reverse=direction == "down",
-            congestion=path.congestion_algorithm,
-            bytes_cap=path.bytes_cap,
-            command_runner=command_runner or SubprocessRunner(),
-        )
+        pooled(_throughput_runner(path, direction, command_runner), path, policy or BusyPolicy())
         for direction in sorted(path.directions)
     ]
 
@@ -136,7 +154,7 @@ def path_test_runners(
 ) -> list[Runner]:
     """Every runner of `path`, throughput first (see the module docstring)."""
     checks = cfg.checks
-    runners: list[Runner] = list(path_runners(path, command_runner))
+    runners: list[Runner] = list(path_runners(path, command_runner, cfg.pool.policy))
     commands = command_runner or SubprocessRunner()
     if (st := path.speedtest) is not None:
         runners.append(SpeedtestRunner(
@@ -148,10 +166,11 @@ def path_test_runners(
             host=target, count=checks.ping_count, tcp_port=checks.tcp_port, command_runner=commands
         ))  # fmt: skip
     if checks.udp:
-        runners.append(Iperf3Runner(
+        udp = Iperf3Runner(
             host=path.iperf3_host, port=path.iperf3_port, duration_s=checks.udp_duration_s,
             reverse=True, udp=True, udp_rate=checks.udp_rate, command_runner=commands,
-        ))  # fmt: skip
+        )  # fmt: skip
+        runners.append(pooled(udp, path, cfg.pool.policy))
     for url in checks.web_urls:
         runners.append(WebRunner(url=url, timeout_s=checks.timeout_s, max_bytes=checks.web_max_bytes))
     if checks.dns_names and _runs_dns(cfg, path):

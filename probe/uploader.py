@@ -55,6 +55,8 @@ MAX_BATCH: Final = 5_000
 DEFAULT_TIMEOUT: Final = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=10.0)
 PATH: Final = "/api/v1/measurements"
 STATUS_PATH: Final = "/api/v1/probes/status"
+SERVERS_PATH: Final = "/api/v1/probes/servers"
+_SERVERS_MAX_BYTES: Final = 65_536
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +209,22 @@ class CollectorClient:
         except httpx.TransportError:
             return None
         return response.status_code
+
+    def get_servers(self) -> object:
+        """GET the city's iperf3 servers (``/api/v1/probes/servers``): the decoded JSON body, or
+        None when the collector could not be reached, did not answer 200, or sent more than 64 KiB
+        or no JSON (the caller validates the body)."""
+        try:
+            response = self._http.get(self.base_url + SERVERS_PATH)
+        except httpx.TransportError:
+            return None
+        if response.status_code != 200 or len(response.content) > _SERVERS_MAX_BYTES:
+            return None
+        try:
+            body: object = response.json()
+        except ValueError:
+            return None
+        return body
 
 
 @dataclass

@@ -20,7 +20,7 @@ def test_compose_file_wires_database_collector_and_iperf3() -> None:
     text = (ROOT / "docker-compose.yml").read_text("utf-8")
     compose = yaml.safe_load(text)
     services = compose["services"]
-    assert set(services) == {"db", "collector", "iperf3"}
+    assert set(services) == {"db", "collector", "iperf3", "iperf3-5202", "iperf3-5203", "iperf3-5204"}
     db, collector = services["db"], services["collector"]
     # the PostgreSQL major and TimescaleDB minor that the tsl test tier runs (tests/pgcluster.py)
     assert re.fullmatch(r"timescale/timescaledb-ha:pg18-ts2\.29(\.\d+)?", db["image"])
@@ -35,6 +35,16 @@ def test_compose_file_wires_database_collector_and_iperf3() -> None:
         assert re.search(r"\$\{" + name + r":\?", text), name
     assert "POSTGRES_PASSWORD: ${LOMSONG_DB_PASSWORD:?" in text
     assert set(compose["volumes"]) == {"db-data"}
+
+
+def test_compose_pool_runs_one_iperf3_server_per_port_on_request() -> None:
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text("utf-8"))["services"]
+    assert "profiles" not in services["iperf3"]  # a ward's one server starts by default
+    for port in (5202, 5203, 5204):
+        service = services[f"iperf3-{port}"]
+        assert service["profiles"] == ["pool"] and service["restart"] == "unless-stopped"
+        assert service["command"] == ["iperf3", "--server", "--port", str(port)]
+        assert service["ports"] == [f"{port}:{port}/tcp", f"{port}:{port}/udp"]
 
 
 def test_probe_systemd_unit_is_sandboxed() -> None:

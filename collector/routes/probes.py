@@ -11,9 +11,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from lomsong.collector.deps import CurrentProbe, PoolDep
 from lomsong.collector.schemas import ErrorBody
 from lomsong.collector.storage.fleet import ProbeStatus, record_status
+from lomsong.collector.storage.servers import list_servers
 from lomsong.probe.record import ClockState
 
-__all__ = ["ProbeStatusIn", "ProbeStatusOut", "router"]
+__all__ = ["PoolOut", "ProbeStatusIn", "ProbeStatusOut", "ServerOut", "router"]
 
 router = APIRouter(prefix="/api/v1/probes", tags=["probes"])
 
@@ -70,3 +71,28 @@ async def post_status(body: ProbeStatusIn, probe: CurrentProbe, pool: PoolDep) -
 
     await run_in_threadpool(store)
     return ProbeStatusOut(probe=probe.name, reported_at=reported_at)
+
+
+class ServerOut(BaseModel):
+    address: str
+    capacity: float
+
+
+class PoolOut(BaseModel):
+    servers: list[ServerOut]
+
+
+@router.get(
+    "/servers",
+    response_model=PoolOut,
+    responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 503: {"model": ErrorBody}},
+)
+async def get_servers(probe: CurrentProbe, pool: PoolDep) -> PoolOut:
+    """The city's iperf3 servers, for a probe whose probe.toml says ``[pool] from_collector``."""
+
+    def read() -> PoolOut:
+        with pool.connection() as conn:
+            return PoolOut(servers=[ServerOut(address=s.address, capacity=s.capacity)
+                                    for s in list_servers(conn)])
+
+    return await run_in_threadpool(read)

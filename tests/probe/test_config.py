@@ -44,7 +44,7 @@ def test_example_three_sims_and_a_fixed_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "match"),
     [
-        (HEAD + '[[path]]\nname = "a"\niperf3 = "h:99999"\n', r"path\[0\]: .*bad port"),
+        (HEAD + '[[path]]\nname = "a"\niperf3 = "h:99999"\n', r"path\[0\]\.iperf3: .*bad port"),
         (HEAD + '[[path]]\nname = "a"\niperf3 = "h"\ncarrier = "vinafone"\n', r"path\[0\]\.carrier"),
         (HEAD + "[spool]\npolicy = 'keep_all'\n", r"spool\.policy"),
         (HEAD + "[spool]\nmax_row = 5\n", r"spool\.max_row: Extra inputs"),
