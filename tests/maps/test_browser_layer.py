@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import pytest
 from shapely.geometry import Point
 
 from lomsong.maps.browser_layer import browser_options
@@ -16,6 +18,7 @@ from lomsong.maps.i18n import translator
 from lomsong.maps.report_input import ReportInput
 from lomsong.maps.report_text import SOURCE_ROWS_MAX, method_paragraphs, source_sentence
 
+CHROMIUM = Path("/usr/bin/chromium")
 HOSTILE = "</script><script>alert(1)</script>${alert(2)}<img src=x onerror=alert(3)>"
 _DATA = re.compile(r'<script type="application/json" id="lomsong-browser-points">(.*?)</script>',
                    re.DOTALL)
@@ -63,3 +66,43 @@ def test_report_method_states_sources_and_methods() -> None:
                          "count": [1] * 20, "share": [0.05] * 20, "in_statistics": [True] * 20})
     assert f"{20 - SOURCE_ROWS_MAX} other methods: {20 - SOURCE_ROWS_MAX}" in source_sentence(
         many, translator("en"), "en")
+
+
+_POPUPS = """() => {
+  const map = Object.values(window).find(v => v instanceof L.Map);
+  const texts = [];
+  map.eachLayer(layer => {
+    if (layer instanceof L.CircleMarker && layer.getPopup()) {
+      layer.openPopup();
+      texts.push(layer.getPopup().getElement().innerText);
+    }
+  });
+  return texts;
+}"""
+
+
+def test_hostile_values_stay_text_in_chromium(tmp_path: Path) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} missing (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    empty = ReportInput.empty()
+    page_file = tmp_path / "map.html"
+    page_file.write_text(render_html(empty.cells, browser=_browser(HOSTILE), lang="en",
+                                     inline=True, **browser_options(empty)), encoding="utf-8")
+    dialogs: list[str] = []
+    errors: list[str] = []
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                     args=["--headless", "--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page()
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(page_file.as_uri())
+            texts = page.evaluate(_POPUPS)
+            images = page.locator("img[src=x]").count()
+        finally:
+            browser.close()
+    assert dialogs == [] and errors == [] and images == 0
+    assert len(texts) == 2
+    assert any(f"Service point\t{HOSTILE}" in t for t in texts), texts
