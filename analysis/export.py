@@ -1,5 +1,10 @@
 """Write analysis outputs: GeoPackage (one layer per output, opens in QGIS), GeoJSON, CSV.
 
+Every text cell of a CSV goes through `spreadsheet_safe`: a cell that a spreadsheet would read
+as a formula (it starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) gets a
+leading ``'`` (OWASP's advice on CSV injection), so a service point named
+``=HYPERLINK(...)`` opens as that text. Numbers stay numbers.
+
 Example
 -------
 >>> write_geopackage("survey.gpkg", cells=classified, weak_areas=areas)  # doctest: +SKIP
@@ -15,7 +20,20 @@ import pyogrio
 
 from lomsong.analysis._geo import to_wgs84
 
-__all__ = ["CSV_FLOAT_FORMAT", "write_csv", "write_geojson", "write_geopackage"]
+__all__ = ["CSV_FLOAT_FORMAT", "spreadsheet_safe", "write_csv", "write_geojson", "write_geopackage"]
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """`value`, with a leading ``'`` if it is text a spreadsheet would run as a formula.
+
+    >>> spreadsheet_safe("=1+2"), spreadsheet_safe("@SUM(A1)"), spreadsheet_safe(-3)
+    ("'=1+2", "'@SUM(A1)", -3)
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 def _plain(frame: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
@@ -69,9 +87,14 @@ def write_csv(path: str | Path, frame: gpd.GeoDataFrame) -> Path:
     plain = _plain(frame, "frame")
     inner = plain.geometry.representative_point()
     table = pd.DataFrame(plain.drop(columns=plain.geometry.name))
+    for column in table.columns:
+        if not pd.api.types.is_numeric_dtype(table[column]):
+            table[column] = table[column].map(spreadsheet_safe)
+    table.columns = [str(spreadsheet_safe(str(c))) for c in table.columns]
     table["lat"] = inner.y.to_numpy()
     table["lon"] = inner.x.to_numpy()
     table["wkt"] = plain.geometry.to_wkt().to_numpy()
-    table.to_csv(path, index=False, float_format=CSV_FLOAT_FORMAT)
+    # CRLF (RFC 4180): a field holding a bare CR or LF is then quoted, never a row break.
+    table.to_csv(path, index=False, float_format=CSV_FLOAT_FORMAT, lineterminator="\r\n")
     return path
 

@@ -10,17 +10,19 @@ from typing import Any
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from psycopg_pool import ConnectionPool, PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from lomsong import __version__
+from lomsong.collector.bodylimit import BodyLimit
 from lomsong.collector.dashboard import install_dashboard
 from lomsong.collector.errors import DatabaseUnavailable, StorageError
 from lomsong.collector.phone import install_phone
 from lomsong.collector.ratelimit import ApiLimits
 from lomsong.collector.routes import health, measurements, probes
-from lomsong.collector.schemas import Batch, ErrorBody, ErrorItem
+from lomsong.collector.schemas import Batch, ErrorBody, ErrorItem, error_body
 from lomsong.collector.settings import Settings
 from lomsong.collector.storage.migrate import migrate
 
@@ -89,6 +91,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(measurements.router)
     app.include_router(probes.router)
+    # Innermost of the middlewares: its 413 replies get the security headers too.
+    app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes,
+                       phone_payload_max_bytes=settings.phone_payload_max_bytes)
     install_dashboard(app, settings)
     install_phone(app, settings)
     retry_after = {"Retry-After": str(settings.retry_after_s)}
@@ -108,6 +113,13 @@ def create_app(settings: Settings) -> FastAPI:
         body = ErrorBody(detail="storage error; nothing was stored, retry later")
         return JSONResponse(body.model_dump(), status_code=503, headers=retry_after)
 
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(request: Request, exc: ClientDisconnect) -> Response:
+        # Normal on mobile links: one line, no traceback; the probe resends the batch.
+        log.info("client %s went away during %s %s; nothing was stored",
+                 request.client.host if request.client else "?", request.method, request.url.path)
+        return Response(status_code=400)
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         body = ErrorBody(detail=str(exc.detail))
@@ -115,11 +127,10 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            ErrorItem(index=None, field=".".join(str(p) for p in e["loc"]), message=e["msg"])
-            for e in exc.errors()
-        ]
-        body = ErrorBody(detail="invalid request", errors=errors)
+        found = exc.errors()
+        errors = (ErrorItem(index=None, field=".".join(str(p) for p in e["loc"]), message=e["msg"])
+                  for e in found)
+        body = error_body("invalid request", errors, len(found))
         return JSONResponse(body.model_dump(), status_code=422)
 
     return app

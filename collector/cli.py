@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lomsong.collector import servers_cli, users_cli
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from lomsong.collector.settings import Settings
 
 __all__ = ["DEMO_DATABASE", "database", "database_from_args", "database_options", "demo_url",
-           "register", "settings_from_args"]
+           "register", "server_options", "settings_from_args"]
 
 # The database `lomsong demo` creates in its embedded cluster.
 DEMO_DATABASE = "lomsong_demo"
@@ -58,6 +58,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     "(Run the collector, API and dashboard; stop with Ctrl-C or SIGTERM.)")
     serve.add_argument("--host", help="listen address (default 127.0.0.1 or LOMSONG_HOST)")
     serve.add_argument("--port", type=int, help="port (default 8080 or LOMSONG_PORT)")
+    serve.add_argument("--trusted-proxies", dest="trusted_proxies",
+                       help="reverse proxies whose X-Forwarded-For is believed: comma-separated "
+                            "addresses or networks, '*' for any (default 127.0.0.1 or "
+                            "LOMSONG_TRUSTED_PROXIES); see docs/security.md")
     serve.add_argument("--workers", type=int, default=1,
                        help="worker processes (default 1; about one per CPU core for heavy ingest)")
     serve.set_defaults(handler=_serve)
@@ -96,7 +100,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
     from lomsong.collector.settings import Settings
 
-    overrides = {k: getattr(args, k) for k in ("host", "port", "database_url")
+    overrides = {k: getattr(args, k) for k in ("host", "port", "database_url", "trusted_proxies")
                  if getattr(args, k, None)}
     try:
         return Settings(**overrides)
@@ -149,6 +153,12 @@ def database_from_args(args: argparse.Namespace, *, schema: bool = True) -> Iter
         yield demo_url(url)
 
 
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options: where to listen, and which proxies' forwarded headers to believe."""
+    return {"host": settings.host, "port": settings.port, "log_level": "info",
+            "proxy_headers": True, "forwarded_allow_ips": settings.trusted_proxies}
+
+
 def _serve(args: argparse.Namespace) -> int:
     import os
 
@@ -164,12 +174,12 @@ def _serve(args: argparse.Namespace) -> int:
         if args.workers > 1:
             migrate(url)  # once, before the workers start
             os.environ["LOMSONG_DATABASE_URL"] = url  # the workers build their app from the env
-            uvicorn.run("lomsong.collector.asgi:app", factory=True, host=settings.host,
-                        port=settings.port, workers=args.workers, log_level="info")
+            uvicorn.run("lomsong.collector.asgi:app", factory=True, workers=args.workers,
+                        **server_options(settings))
         else:
             app = create_app(settings.model_copy(update={"database_url": url}))
             tune_gc()
-            uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+            uvicorn.run(app, **server_options(settings))
     return 0
 
 
@@ -219,7 +229,7 @@ def _token_add(args: argparse.Namespace) -> int:
         with psycopg.connect(url, autocommit=True) as conn:
             try:
                 token = create_token(conn, args.name, args.role)
-            except StorageError as exc:
+            except (StorageError, ValueError) as exc:
                 print(f"lomsong: {exc}", file=sys.stderr)
                 return 1
     print(f"# token for {args.role} {args.name!r}; shown once, store it now (chỉ hiển thị một lần)")

@@ -2,6 +2,7 @@
 
     CollectorError
     ├── SettingsError         settings are missing or unsafe (names the variable)
+    ├── IdConflict            ids of a batch were stored before by another probe
     ├── EmbeddedDatabaseError the embedded PostgreSQL could not start
     └── StorageError          a database operation failed (wraps psycopg errors)
         ├── DatabaseUnavailable  the database cannot be reached now; retry later
@@ -15,6 +16,7 @@ __all__ = [
     "CollectorError",
     "DatabaseUnavailable",
     "EmbeddedDatabaseError",
+    "IdConflict",
     "MigrationError",
     "SchemaMissing",
     "SettingsError",
@@ -28,6 +30,17 @@ class CollectorError(Exception):
 
 class SettingsError(CollectorError):
     """A setting is missing or unsafe."""
+
+
+class IdConflict(CollectorError):
+    """Ids of a batch already belong to another probe; nothing from the batch was stored.
+
+    `owners` maps each such id to the probe that stored it first.
+    """
+
+    def __init__(self, owners: dict[str, str]) -> None:
+        super().__init__(f"{len(owners)} id(s) already stored by another probe")
+        self.owners = owners
 
 
 class EmbeddedDatabaseError(CollectorError):

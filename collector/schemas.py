@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from itertools import islice
 from typing import Any, Generic, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from lomsong.probe.record import Measurement
 
-__all__ = ["Batch", "ErrorBody", "ErrorItem", "IngestResponse", "MeasurementOut", "Page"]
+__all__ = ["MAX_ERRORS", "Batch", "ErrorBody", "ErrorItem", "IngestResponse", "MeasurementOut",
+           "Page", "error_body"]
+
+# A 422 lists at most this many errors, each field and message cut to a few hundred characters:
+# one record with millions of unknown keys must not make a reply of hundreds of megabytes.
+MAX_ERRORS = 100
+_MAX_TEXT = 300
 
 T = TypeVar("T")
 
@@ -42,6 +50,19 @@ class ErrorItem(BaseModel):
 class ErrorBody(BaseModel):
     detail: str
     errors: list[ErrorItem] = Field(default_factory=list)
+
+
+def _cut(text: str | None) -> str | None:
+    return text if text is None or len(text) <= _MAX_TEXT else text[:_MAX_TEXT] + "…"
+
+
+def error_body(detail: str, items: Iterable[ErrorItem], total: int) -> ErrorBody:
+    """The 422 body: the first `MAX_ERRORS` of `items` (of `total` errors), texts cut short."""
+    shown = [ErrorItem(index=i.index, field=_cut(i.field), message=_cut(i.message) or "")
+             for i in islice(items, MAX_ERRORS)]
+    if total > len(shown):
+        detail += f" (first {len(shown)} of {total} errors shown)"
+    return ErrorBody(detail=detail, errors=shown)
 
 
 class MeasurementOut(Measurement):

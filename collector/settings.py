@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     # origin in its LOMSONG_PHONE_CORS_ORIGINS (JSON list), so the page may read its answers.
     phone_test_server_url: str | None = Field(default=None, pattern=r"^https?://[^/?#\s]+$")
     phone_cors_origins: list[str] = Field(default_factory=list)
+    # Password checks (argon2id, 64 MiB each) running at once; more wait `hash_wait_s`, then 503.
+    max_concurrent_hashes: int = Field(default=2, ge=1, le=64)
+    hash_wait_s: float = Field(default=3.0, gt=0, le=60)
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto uvicorn believes (comma-separated
+    # addresses or networks, "*" for any). Sign-in lockout and rate limits key on the address
+    # this gives; behind a proxy on another host, name it here.
+    trusted_proxies: str = Field(default="127.0.0.1", max_length=2000)
 
     @model_validator(mode="after")
     def _no_placeholder_secrets_in_prod(self) -> Settings:

@@ -24,12 +24,14 @@ __all__ = ["CSS_FILES", "JS_FILES", "VENDOR_DIR", "asset_links", "inline_assets"
 
 VENDOR_DIR = Path(__file__).with_name("assets") / "vendor"
 
-# Same names and order as folium's Map.default_js / default_css, so folium keeps one link each.
+# Same names and order as folium's Map.default_js / default_css, so folium keeps one link each;
+# then lomsong's own script.
 JS_FILES: tuple[tuple[str, str], ...] = (
     ("leaflet", "leaflet/leaflet.js"),
     ("jquery", "jquery/jquery.min.js"),
     ("bootstrap", "bootstrap/js/bootstrap.bundle.min.js"),
     ("awesome_markers", "leaflet.awesome-markers/leaflet.awesome-markers.js"),
+    ("lomsong_map", "lomsong/map.js"),  # lomsong's own: draws the map's JSON data
 )
 CSS_FILES: tuple[tuple[str, str], ...] = (
     ("leaflet_css", "leaflet/leaflet.css"),

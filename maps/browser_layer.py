@@ -3,19 +3,23 @@
 They are measured by another method (the collector's page: parallel HTTP transfers) and count in
 the cell statistics only where the ward chooses (`analysis.sources`), so the officer sees them
 apart: one toggleable layer of points, each with its own values. The points travel as data in a
-``<script type="application/json">`` block (escaped so nothing in it can end the block); the
-layer's script reads it and builds each popup with text nodes, so no value ever becomes markup or
-code.
+``<script type="application/json">`` block (`maps.map_data.script_json`: nothing in it can end
+the block); the layer's script, which holds no data, reads it and builds each popup with text
+nodes, so no value ever becomes markup or code.
 
 Example
 -------
->>> script_json({"site": "</script>"})
-'{"site":"\\\\u003c/script\\\\u003e"}'
+>>> from lomsong.maps.i18n import translator
+>>> rows = browser_rows(gpd.GeoDataFrame({"measured_at": [None], "carrier": ["viettel"],
+...     "access": ["4g"], "download_mbps": [52.0], "upload_mbps": [None], "rtt_ms": [None],
+...     "site_id": ["ubnd"]}, geometry=gpd.points_from_xy([105.83], [21.02]), crs=4326),
+...     {"4g": 40.0}, translator("en"), "en", {"ubnd": "UBND"})
+>>> rows[0]["values"][-2:]
+[['Download', '52.0 Mbps'], ['Service point', 'UBND (ubnd)']]
 """
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
@@ -27,22 +31,13 @@ from jinja2 import Template
 
 from lomsong.maps.i18n import Gettext, format_datetime, format_number
 from lomsong.maps.labels import label
+from lomsong.maps.map_data import script_json
 from lomsong.maps.report_input import ReportInput
 
-__all__ = ["BrowserLayer", "add_browser_layer", "browser_options", "browser_rows", "script_json"]
+__all__ = ["BrowserLayer", "add_browser_layer", "browser_options", "browser_rows"]
 
-_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028",
-            "\u2029": "\\u2029"}
 # Colours of a phone's download result: failed, below the target of its access, at or above.
 _COLOURS = {"failed": "#1a1a1a", "below": "#d7191c", "ok": "#1a9641", "none": "#7b3294"}
-
-
-def script_json(value: Any) -> str:
-    """`value` as JSON that is safe inside a ``<script type="application/json">`` element."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    for char, escaped in _ESCAPES.items():
-        text = text.replace(char, escaped)
-    return text
 
 
 def browser_options(survey: ReportInput) -> dict[str, Any]:

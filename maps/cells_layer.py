@@ -5,7 +5,7 @@ plain GeoJSON that is 5 MB or more. Here each distinct hexagon is stored once as
 micro-degrees (exactly the 6-decimal rounding), the first absolute and the rest as differences,
 and each row refers to it by index with its values scaled to integers. A short script turns them
 into canvas polygons inside the folium FeatureGroup of their carrier x access x window, and
-builds popups only when one is opened.
+builds popups only when one is opened (``lomsong/map.js``, fed through `lomsong.maps.map_data`).
 
 Example
 -------
@@ -16,16 +16,13 @@ Example
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
 import geopandas as gpd
-from branca.element import MacroElement
-from jinja2 import Template
 from shapely.geometry.base import BaseGeometry
 
-__all__ = ["CellsLayer", "pack_cells", "pack_ring"]
+__all__ = ["pack_cells", "pack_ring"]
 
 _MICRO = 1_000_000
 
@@ -81,70 +78,3 @@ def pack_cells(
             _scaled(high, 100), _scaled(threshold, 1), _scaled(rsrp, 1), _scaled(sinr, 1),
         ])
     return rings, rows
-
-
-class CellsLayer(MacroElement):
-    """Script that draws packed cells into existing folium FeatureGroups.
-
-    `groups` maps a row key "carrier|access|window" to the FeatureGroup's JS variable name;
-    `text` holds the translated popup words and `colours`/`statuses` the lookup tables.
-    """
-
-    _template = Template(
-        """
-{% macro script(this, kwargs) %}
-(function () {
-  var d = {{ this.payload }};
-  var groups = { {% for key, name in this.groups.items() %}{{ key|tojson }}: {{ name }},{% endfor %} };
-  function ring(p) {
-    var out = [], lat = 0, lon = 0;
-    for (var i = 0; i < p.length; i += 2) { lat += p[i]; lon += p[i + 1];
-      out.push([lat / 1e6, lon / 1e6]); }
-    return out;
-  }
-  function num(v, f) {
-    return v === null ? "–" : (v / f).toFixed(f > 1 ? 1 : 0).replace(".", d.text.decimal);
-  }
-  var rings = d.rings.map(ring);
-  Object.keys(d.rows).forEach(function (key) {
-    var group = groups[key], head = d.heads[key];
-    d.rows[key].forEach(function (r) {
-      var poly = L.polygon(rings[r[0]], {color: d.colours[r[1]], weight: 0.5, opacity: 0.8,
-        fillColor: d.colours[r[1]], fillOpacity: 0.55});
-      poly.bindPopup(function () {
-        var t = d.text;
-        var rows = [[t.status, d.statuses[r[2]]],
-          [t.samples, num(r[3], 1) + " (" + t.failed + ": " + num(r[4], 1) + ")"],
-          [t.median, num(r[5], 10) + " Mbps"], [t.p10, num(r[6], 10) + " Mbps"],
-          [t.share.replace("{threshold}", num(r[10], 1)),
-           num(r[7], 1) + "% (" + num(r[8], 1) + "–" + num(r[9], 1) + "%)"],
-          [t.rsrp, num(r[11], 1) + " dBm"], [t.sinr, num(r[12], 1) + " dB"]];
-        return "<b>" + head + "</b><table class='lomsong-popup'>" + rows.map(function (x) {
-          return "<tr><th>" + x[0] + "</th><td>" + x[1] + "</td></tr>"; }).join("") + "</table>";
-      });
-      poly.addTo(group);
-    });
-  });
-})();
-{% endmacro %}
-"""
-    )
-
-    def __init__(
-        self,
-        rings: list[list[int]],
-        rows: dict[str, list[list[int | None]]],
-        groups: dict[str, str],
-        heads: dict[str, str],
-        colours: list[str],
-        statuses: list[str],
-        text: dict[str, str],
-    ) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self._name = "CellsLayer"
-        self.groups = groups
-        self.payload = json.dumps(
-            {"rings": rings, "rows": rows, "heads": heads, "colours": colours,
-             "statuses": statuses, "text": text},
-            ensure_ascii=False, separators=(",", ":"),
-        ).replace("</", "<\\/")

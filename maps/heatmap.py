@@ -4,6 +4,12 @@ Everything the page loads comes from `asset_base_url` (the vendored Leaflet file
 serves), or is inlined (`render_html(..., inline=True)`) for a file that works offline. No tile
 layer is added unless `basemap_url` is given.
 
+folium writes the map and its layers as an inline script; no text from outside goes into it. Cell
+figures, popups, tooltips, legend and window switch are data in one JSON block
+(`lomsong.maps.map_data`) that lomsong's static script ``lomsong/map.js`` reads. With
+`script_nonce`, each inline script lomsong writes carries that nonce, for a CSP that allows no
+other inline script.
+
 Example
 -------
 >>> html = render_html(cells, lang="vi")          # doctest: +SKIP
@@ -12,25 +18,28 @@ Example
 
 from __future__ import annotations
 
-from html import escape
+import re
 
 import folium
 import geopandas as gpd
 import pandas as pd
+from branca.element import Figure
 
 from lomsong.maps.assets import asset_links, inline_assets
 from lomsong.maps.browser_layer import add_browser_layer
-from lomsong.maps.cells_layer import CellsLayer, pack_cells
-from lomsong.maps.controls import Legend, WindowSwitch
+from lomsong.maps.cells_layer import pack_cells
+from lomsong.maps.controls import legend_data, window_switch_data
 from lomsong.maps.frames import check_frame
 from lomsong.maps.i18n import Gettext, check_language, format_number, translator
 from lomsong.maps.labels import ACCESS_ORDER, CARRIER_ORDER, STATUS_ORDER, label
+from lomsong.maps.map_data import MapData
 from lomsong.maps.popups import service_point_popup, weak_area_popup
 from lomsong.maps.style import MISSING_COLOUR, SPEED_COLOURS, SPEED_EDGES_MBPS, STATUS_COLOURS, speed_class
 
 __all__ = ["MODES", "build_map", "render_html"]
 
 MODES: tuple[str, ...] = ("status", "speed")
+_NONCE = re.compile(r"[A-Za-z0-9_-]{16,}")
 _WINDOWS: tuple[str, ...] = ("all", "peak", "offpeak")
 _SITE_ICON_COLOURS = {"dead_spot": "black", "confirmed_weak": "red", "likely_weak": "orange",
                       "likely_ok": "lightgreen", "ok": "green", "insufficient_data": "gray"}
@@ -51,7 +60,7 @@ def _cell_colours(cells: gpd.GeoDataFrame, mode: str) -> tuple[list[str], list[i
     return colours, [speed_class(v) % len(colours) for v in speeds]
 
 
-def _legend(cells: gpd.GeoDataFrame, mode: str, _: Gettext, lang: str) -> Legend:
+def _legend(cells: gpd.GeoDataFrame, mode: str, _: Gettext, lang: str) -> dict[str, object]:
     if mode == "status":
         entries = [(STATUS_COLOURS[s], label("status", s, _)) for s in STATUS_ORDER]
     else:
@@ -74,11 +83,11 @@ def _legend(cells: gpd.GeoDataFrame, mode: str, _: Gettext, lang: str) -> Legend
         parts = [f"40 Mbps ({label('access', '4g', _)})"]
     note = _("Download target: {targets}").format(targets=", ".join(parts))
     title = _("Cell status") if mode == "status" else _("Median download speed")
-    return Legend(title, entries, note)
+    return legend_data(title, entries, note)
 
 
-def _add_cells(fmap: folium.Map, cells: gpd.GeoDataFrame, mode: str, _: Gettext,
-               lang: str) -> None:
+def _add_cells(fmap: folium.Map, data: MapData, cells: gpd.GeoDataFrame, mode: str,
+               _: Gettext, lang: str) -> None:
     colours, colour_index = _cell_colours(cells, mode)
     status_index = [STATUS_ORDER.index(s) if s in STATUS_ORDER else len(STATUS_ORDER)
                     for s in cells["status"]]
@@ -97,22 +106,23 @@ def _add_cells(fmap: folium.Map, cells: gpd.GeoDataFrame, mode: str, _: Gettext,
         group = folium.FeatureGroup(name=name, show=shown).add_to(fmap)
         key = f"{carrier}|{access}|{window}"
         groups[key] = group.get_name()
-        heads[key] = escape(name)
+        heads[key] = name
         switch.setdefault(f"{carrier}|{access}", {})[window] = group.get_name()
     text = {
-        "status": escape(_("Status")), "samples": escape(_("Samples")),
-        "failed": escape(_("failed")), "median": escape(_("Median download")),
-        "p10": escape(_("10th percentile")),
-        "share": escape(_("Share below {threshold} Mbps")), "rsrp": escape(_("RSRP median")),
-        "sinr": escape(_("SINR median")), "decimal": format_number(0.5, lang)[1],
+        "status": _("Status"), "samples": _("Samples"), "failed": _("failed"),
+        "median": _("Median download"), "p10": _("10th percentile"),
+        "share": _("Share below {threshold} Mbps"), "rsrp": _("RSRP median"),
+        "sinr": _("SINR median"), "decimal": format_number(0.5, lang)[1],
     }
-    CellsLayer(rings, {"|".join(k): v for k, v in rows.items()}, groups, heads, colours,
-               [escape(s) for s in statuses], text).add_to(fmap)
-    WindowSwitch(_("Time window"), [(w, label("window", w, _)) for w in _WINDOWS],
-                 switch).add_to(fmap)
+    data.data["cells"] = {"rings": rings, "rows": {"|".join(k): v for k, v in rows.items()},
+                          "groups": groups, "heads": heads, "colours": colours,
+                          "statuses": statuses, "text": text}
+    data.data["windows"] = window_switch_data(
+        _("Time window"), [(w, label("window", w, _)) for w in _WINDOWS], switch)
 
 
-def _add_weak_areas(fmap: folium.Map, areas: gpd.GeoDataFrame, _: Gettext, lang: str) -> None:
+def _add_weak_areas(fmap: folium.Map, data: MapData, areas: gpd.GeoDataFrame, _: Gettext,
+                    lang: str) -> None:
     group = folium.FeatureGroup(name=_("Weak areas"), show=True).add_to(fmap)
     for _index, area in areas.iterrows():
         colour = STATUS_COLOURS.get(str(area["status"]), MISSING_COLOUR)
@@ -121,23 +131,26 @@ def _add_weak_areas(fmap: folium.Map, areas: gpd.GeoDataFrame, _: Gettext, lang:
             style_function=lambda _f, c=colour: {"color": c, "weight": 3, "fill": False,
                                                  "dashArray": "6 4"},
         )
-        layer.add_child(folium.Popup(weak_area_popup(area, _, lang), max_width=420))
         layer.add_to(group)
+        data.data["popups"].append({"layer": layer.get_name(), "maxWidth": 420,
+                                    "html": weak_area_popup(area, _, lang)})
 
 
-def _add_service_points(fmap: folium.Map, scorecards: gpd.GeoDataFrame, _: Gettext,
-                        lang: str) -> None:
+def _add_service_points(fmap: folium.Map, data: MapData, scorecards: gpd.GeoDataFrame,
+                        _: Gettext, lang: str) -> None:
     group = folium.FeatureGroup(name=_("Service points"), show=True).add_to(fmap)
     for _site_id, site in scorecards.groupby("site_id", sort=True):
         verdicts = [v for v in STATUS_ORDER if v in set(site["verdict"])]
         worst = verdicts[0] if verdicts else "insufficient_data"
         point = site.geometry.iloc[0]
-        folium.Marker(
+        marker = folium.Marker(
             [round(point.y, 6), round(point.x, 6)],
-            tooltip=str(site["name"].iloc[0]),
-            popup=folium.Popup(service_point_popup(site, _, lang), max_width=640),
             icon=folium.Icon(color=_SITE_ICON_COLOURS[worst], icon="building", prefix="fa"),
         ).add_to(group)
+        data.data["tooltips"].append({"layer": marker.get_name(),
+                                      "text": str(site["name"].iloc[0])})
+        data.data["popups"].append({"layer": marker.get_name(), "maxWidth": 640,
+                                    "html": service_point_popup(site, _, lang)})
 
 
 def _add_lines(fmap: folium.Map, routes: gpd.GeoDataFrame | None,
@@ -156,6 +169,27 @@ def _add_lines(fmap: folium.Map, routes: gpd.GeoDataFrame | None,
             boundary.geometry.union_all().__geo_interface__,
             style_function=lambda _f: {"color": "#542788", "weight": 2, "fill": False},
         ).add_to(group)
+
+
+class _Page(Figure):
+    """folium's page, with `nonce` on the two inline scripts its templates write.
+
+    Those are the head's (folium's global switches, no data) and the one that makes the map and
+    its layers. The body holds only the map's element and the JSON block, which is not a script.
+    """
+
+    def __init__(self, lang: str, nonce: str | None) -> None:
+        super().__init__()
+        self.lang, self.nonce = lang, nonce
+
+    def render(self, **kwargs: object) -> str:
+        for child in self._children.values():
+            child.render(**kwargs)
+        tag = f'<script nonce="{self.nonce}">' if self.nonce else "<script>"
+        header = self.header.render(**kwargs).replace("<script>", tag)
+        return (f'<!DOCTYPE html>\n<html lang="{self.lang}">\n<head>\n{header}\n</head>\n'
+                f"<body>\n{self.html.render(**kwargs)}\n</body>\n"
+                f"{tag}\n{self.script.render(**kwargs)}\n</script>\n</html>\n")
 
 
 def build_map(
@@ -196,13 +230,14 @@ def build_map(
     if boundary is not None:
         boundary = check_frame(boundary, "boundary")
         frames.append(boundary)
-    _add_cells(fmap, cells, mode, _, lang)
+    data = MapData(fmap.get_name())
+    _add_cells(fmap, data, cells, mode, _, lang)
     if weak_areas is not None and len(weak_areas):
-        _add_weak_areas(fmap, check_frame(weak_areas, "weak_areas"), _, lang)
+        _add_weak_areas(fmap, data, check_frame(weak_areas, "weak_areas"), _, lang)
     if scorecards is not None and len(scorecards):
         scorecards = check_frame(scorecards, "scorecards")
         frames.append(scorecards)
-        _add_service_points(fmap, scorecards, _, lang)
+        _add_service_points(fmap, data, scorecards, _, lang)
     _add_lines(fmap, None if routes is None else check_frame(routes, "routes"), boundary, _)
     if browser is not None and len(browser):
         browser = check_frame(browser, "browser")
@@ -211,7 +246,8 @@ def build_map(
                  dict(zip(scorecards["site_id"].astype(str), scorecards["name"].astype(str),
                           strict=True)))
         add_browser_layer(fmap, browser, targets_mbps or {}, browser_counted, _, lang, names)
-    _legend(cells, mode, _, lang).add_to(fmap)
+    data.data["legend"] = _legend(cells, mode, _, lang)
+    data.add_to(fmap)
     folium.LayerControl(collapsed=True).add_to(fmap)
     bounds = [f.total_bounds for f in frames if len(f)]
     if bounds:
@@ -232,15 +268,22 @@ def render_html(
     asset_base_url: str = "/static/vendor",
     basemap_url: str | None = None,
     inline: bool = False,
+    script_nonce: str | None = None,
     browser: gpd.GeoDataFrame | None = None,
     browser_counted: bool = False,
     targets_mbps: dict[str, float] | None = None,
 ) -> str:
-    """The map as a complete HTML page; with `inline`, a standalone file with every asset in it."""
+    """The map as a complete HTML page; with `inline`, a standalone file with every asset in it.
+
+    `script_nonce` (letters, digits, ``-_``) goes on each inline script lomsong writes.
+    """
     check_language(lang)
+    if script_nonce is not None and not _NONCE.fullmatch(script_nonce):
+        raise ValueError("script_nonce: letters, digits, '-' and '_' only")
     fmap = build_map(cells, weak_areas, scorecards, routes, boundary, lang=lang, mode=mode,
                      asset_base_url=asset_base_url, basemap_url=basemap_url, browser=browser,
                      browser_counted=browser_counted, targets_mbps=targets_mbps)
-    html: str = fmap.get_root().render()
-    html = html.replace("<html>", f'<html lang="{lang}">', 1)
+    page = _Page(lang, script_nonce)
+    page.add_child(fmap)
+    html = page.render()
     return inline_assets(html, asset_base_url) if inline else html

@@ -145,8 +145,15 @@ def format_date(value: dt.date, lang: str) -> str:
 
 
 def format_datetime(value: dt.datetime, lang: str) -> str:
-    """Format an aware datetime in local time (Asia/Ho_Chi_Minh): '23/11/2026 14:05'."""
+    """Format an aware datetime in local time (Asia/Ho_Chi_Minh): '23/11/2026 14:05'.
+
+    A time so near the end of the calendar that local time does not exist (a row stored at
+    9999-12-31 23:00 UTC) is shown in UTC, marked so.
+    """
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value!r}; pass a timezone-aware datetime")
-    return nfc(_babel_format_datetime(value, "dd/MM/yyyy HH:mm", tzinfo=ZoneInfo(LOCAL_TZ),
-                                      locale=check_language(lang)))
+    try:
+        return nfc(_babel_format_datetime(value, "dd/MM/yyyy HH:mm", tzinfo=ZoneInfo(LOCAL_TZ),
+                                          locale=check_language(lang)))
+    except OverflowError:
+        return value.astimezone(dt.UTC).strftime("%d/%m/%Y %H:%M UTC")

@@ -7,6 +7,12 @@ The buffer is bounded (rows and/or bytes): `drop_oldest` makes room by dropping 
 records, `refuse_new` keeps the old ones and refuses the new; either way the loss is counted by
 reason in a persistent table.
 
+A full disk must not stop the spool from draining: deleting acknowledged records writes to the WAL
+first, which needs free bytes. So the spool keeps a pre-allocated reserve file beside it
+(``<spool>-reserve``, `RESERVE_BYTES`); when an acknowledgement or a quarantine fails because the
+disk is full, the reserve is given back to the file system, the delete is tried again and the
+WAL is truncated. The reserve is made again (as much of it as fits) after each change.
+
 Example
 -------
 >>> import tempfile, pathlib
@@ -18,7 +24,7 @@ Example
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +35,7 @@ from typing import Final
 
 from pydantic import ValidationError
 
+from lomsong.probe.disk_reserve import DiskReserve
 from lomsong.probe.errors import SpoolError
 from lomsong.probe.record import Measurement
 
@@ -36,6 +43,7 @@ __all__ = [
     "DROP_FULL_OLDEST",
     "DROP_FULL_REFUSED",
     "DROP_REJECTED_OVERFLOW",
+    "RESERVE_BYTES",
     "Spool",
     "SpoolPolicy",
     "SpoolStats",
@@ -45,6 +53,9 @@ __all__ = [
 DROP_FULL_OLDEST: Final = "spool_full_dropped_oldest"
 DROP_FULL_REFUSED: Final = "spool_full_refused_new"
 DROP_REJECTED_OVERFLOW: Final = "rejected_overflow"
+# Room given back on a full disk so acknowledged records can still be deleted (a WAL frame per
+# changed page: an acknowledged batch of 1,000 records changes well under 1 MiB).
+RESERVE_BYTES: Final = 4 * 1024 * 1024
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS pending (
@@ -118,7 +129,9 @@ class Spool:
         self.max_bytes = max_bytes
         self.policy = policy
         self.max_rejected_rows = max_rejected_rows
+        self.reserve = DiskReserve(Path(f"{path}-reserve"), RESERVE_BYTES)
         self._db = open_sqlite(path, _SCHEMA, what="the spool", durable=True)
+        self.reserve.keep()
 
     def __enter__(self) -> Spool:
         return self
@@ -225,14 +238,45 @@ class Spool:
             for record_id, reason in bad.items():
                 self.reject([record_id], reason)
 
+    def _on_full_disk(self, change: Callable[[], int]) -> int:
+        """Run `change`; if the disk is full, give the reserve back and run it once more."""
+        try:
+            result = change()
+        except SpoolError as exc:
+            full = isinstance(exc.__cause__, sqlite3.Error) and (
+                getattr(exc.__cause__, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL)
+            if not full or not self.reserve.release():
+                raise
+            # Move the WAL's frames into the database and empty the WAL, then delete into it.
+            self._checkpoint()
+            result = change()
+            self._checkpoint()  # give the WAL's bytes back, so the reserve can be made again
+        self.reserve.keep()
+        return result
+
+    def _checkpoint(self) -> None:
+        try:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            raise SpoolError(f"{self.path}: {exc}") from exc
+
     def ack(self, ids: Sequence[str]) -> int:
-        """Delete exactly these pending records (the collector holds them); returns how many."""
-        with self._transaction() as db:
-            cursor = db.executemany("DELETE FROM pending WHERE id = ?", [(i,) for i in ids])
-            return cursor.rowcount
+        """Delete exactly these pending records (the collector holds them); returns how many.
+
+        Works on a full disk (see the reserve, above)."""
+
+        def delete() -> int:
+            with self._transaction() as db:
+                cursor = db.executemany("DELETE FROM pending WHERE id = ?", [(i,) for i in ids])
+                return cursor.rowcount
+
+        return self._on_full_disk(delete)
 
     def reject(self, ids: Sequence[str], reason: str) -> int:
         """Move these pending records to the `rejected` table, kept for inspection."""
+        return self._on_full_disk(lambda: self._move_to_rejected(ids, reason))
+
+    def _move_to_rejected(self, ids: Sequence[str], reason: str) -> int:
         moved = 0
         with self._transaction() as db:
             for record_id in ids:

@@ -22,7 +22,7 @@ from lomsong.collector.dashboard import (
     pages_map,
     pages_tables,
 )
-from lomsong.collector.dashboard.security import SecurityHeaders, derive_key
+from lomsong.collector.dashboard.security import HashGate, SecurityHeaders, derive_key
 from lomsong.collector.dashboard.survey import SurveyCache
 from lomsong.collector.dashboard.throttle import LoginThrottle
 from lomsong.collector.dashboard.web import Forbidden, LoginRequired, Page, language_of, render
@@ -39,6 +39,7 @@ _STATIC = Path(__file__).with_name("static")
 def install_dashboard(app: FastAPI, settings: Settings) -> None:
     """Add the dashboard to `app` (call before the app starts)."""
     app.state.login_throttle = LoginThrottle()
+    app.state.hash_gate = HashGate(settings.max_concurrent_hashes, settings.hash_wait_s)
     app.state.survey_cache = SurveyCache(config=survey_config(settings))
     for module in (login, pages_map, pages_tables, pages_downloads, pages_admin):
         app.include_router(module.router)

@@ -8,11 +8,17 @@ from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from lomsong.collector.dashboard.security import DUMMY_HASH, new_nonce, verify_password
+from lomsong.collector.dashboard.security import (
+    DUMMY_HASH,
+    HashGate,
+    HashingBusy,
+    new_nonce,
+    verify_password,
+)
 from lomsong.collector.dashboard.throttle import LoginThrottle
 from lomsong.collector.dashboard.web import CsrfChecked, Lang, Page, client_ip, render
 from lomsong.collector.deps import PoolDep
-from lomsong.collector.storage.users import UserRow, get_user
+from lomsong.collector.storage.users import UserRow, end_sessions, get_user
 from lomsong.maps.i18n import translator
 
 __all__ = ["router"]
@@ -47,17 +53,31 @@ async def login(
     page = Page(request, lang, None, "login")
     wait_s = throttle.locked_for_s(name, ip)
     if wait_s > 0:
-        error = _("Too many failed sign-ins; try again in {seconds} s.").format(
-            seconds=int(wait_s) + 1)
-        return render(page, "login.html", 429, next=_safe_next(next), error=error, username=name)
+        error = _("Too many failed sign-ins for this user from your address; try again in"
+                  " {seconds} s.").format(seconds=int(wait_s) + 1)
+        response = render(page, "login.html", 429, next=_safe_next(next), error=error,
+                          username=name)
+        response.headers["Retry-After"] = str(int(wait_s) + 1)
+        return response
 
     def check() -> UserRow | None:
-        with pool.connection() as conn:
-            user = get_user(conn, name)
+        user = None
+        if "\x00" not in name:  # no stored name holds NUL (and PostgreSQL text cannot)
+            with pool.connection() as conn:
+                user = get_user(conn, name)
         ok = verify_password(user.password_hash if user else DUMMY_HASH, password)
         return user if ok and user is not None and user.active else None
 
-    user = await run_in_threadpool(check)
+    gate: HashGate = request.app.state.hash_gate
+    try:
+        async with gate.slot():
+            user = await run_in_threadpool(check)
+    except HashingBusy:
+        response = render(page, "login.html", 503, next=_safe_next(next), username=name,
+                          error=_("The server is busy checking other sign-ins; try again in a"
+                                  " few seconds."))
+        response.headers["Retry-After"] = str(max(1, round(gate.wait_s)))
+        return response
     if user is None:
         throttle.failed(name, ip)
         return render(page, "login.html", 401, next=_safe_next(next),
@@ -71,6 +91,16 @@ async def login(
 
 
 @router.post("/logout", dependencies=[CsrfChecked])
-async def logout(request: Request) -> RedirectResponse:
+async def logout(request: Request, pool: PoolDep) -> RedirectResponse:
+    """Sign out: the user's session epoch moves on, so a saved copy of the cookie is refused too
+    (every session of that user ends, on every device)."""
+    username = request.session.get("u")
+    if isinstance(username, str):
+
+        def end() -> None:
+            with pool.connection() as conn:
+                end_sessions(conn, username)
+
+        await run_in_threadpool(end)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from lomsong.collector.dashboard.security import hash_password
+from lomsong.collector.dashboard.security import HashGate, HashingBusy, hash_password
 from lomsong.collector.dashboard.site_upload import (
     MAX_UPLOAD_BYTES,
     SITE_TYPES,
@@ -18,6 +17,7 @@ from lomsong.collector.dashboard.site_upload import (
     point_from_form,
     points_from_file,
 )
+from lomsong.collector.dashboard.upload_checks import ward_geojson
 from lomsong.collector.dashboard.web import AdminUser, CsrfChecked, Lang, Page, render
 from lomsong.collector.deps import PoolDep
 from lomsong.collector.errors import StorageError
@@ -30,9 +30,10 @@ from lomsong.collector.storage.sites import (
     save_site,
     set_ward,
 )
-from lomsong.collector.storage.tokens import create_token, revoke_token
+from lomsong.collector.storage.tokens import PROBE_NAME, create_token, revoke_token
 from lomsong.collector.storage.users import create_user, list_users, set_disabled
 from lomsong.collector.survey import boundary_frame
+from lomsong.maps.i18n import translator
 
 __all__ = ["router"]
 
@@ -40,7 +41,6 @@ router = APIRouter(prefix="/admin", tags=["dashboard"], include_in_schema=False)
 Text = Annotated[str, Form(max_length=300)]
 # Messages shown after a redirect, by code (only these codes are accepted in the query).
 MIN_PASSWORD_CHARS = 10
-_PROBE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 NOTICES = ("saved", "deleted", "imported", "revoked", "user_added", "user_changed")
 
 
@@ -131,13 +131,13 @@ async def save_ward(request: Request, user: AdminUser, lang: Lang, pool: PoolDep
         try:
             if len(raw) > MAX_UPLOAD_BYTES:
                 raise ValueError(f"larger than {MAX_UPLOAD_BYTES // 1024} KiB")
-            text = raw.decode("utf-8")
+            text = json.dumps(ward_geojson(raw.decode("utf-8"), boundary.filename))
             frame = boundary_frame(text, ward_name)
-            if frame is None or frame.empty or not frame.geom_type.isin(
-                    ["Polygon", "MultiPolygon"]).all():
+            if frame is None or frame.empty:
                 raise ValueError("expected Polygon or MultiPolygon features")
-            text = json.dumps(json.loads(text))
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        except UploadError as exc:
+            return await _admin_page(request, user, lang, pool, 422, error=str(exc))
+        except ValueError as exc:  # not UTF-8, too large, or a shape GEOS refuses
             message = f"{boundary.filename}: {exc}"
             return await _admin_page(request, user, lang, pool, 422, error=message)
 
@@ -154,7 +154,7 @@ async def save_ward(request: Request, user: AdminUser, lang: Lang, pool: PoolDep
 @router.post("/probes", response_class=HTMLResponse, dependencies=[CsrfChecked])
 async def add_probe(request: Request, user: AdminUser, lang: Lang, pool: PoolDep,
                     name: Annotated[str, Form(max_length=100)]) -> HTMLResponse:
-    if not _PROBE_NAME.fullmatch(name):
+    if not PROBE_NAME.fullmatch(name):
         error = f"name: {name!r} must be 1-64 of A-Z a-z 0-9 . _ - (starting with a letter or digit)"
         return await _admin_page(request, user, lang, pool, 422, error=error)
     def create() -> str:
@@ -187,7 +187,14 @@ async def add_user(request: Request, user: AdminUser, lang: Lang, pool: PoolDep,
     if len(password) < MIN_PASSWORD_CHARS:
         error = f"password: at least {MIN_PASSWORD_CHARS} characters"
         return await _admin_page(request, user, lang, pool, 422, error=error)
-    password_hash = await run_in_threadpool(hash_password, password)
+    gate: HashGate = request.app.state.hash_gate
+    try:
+        async with gate.slot():
+            password_hash = await run_in_threadpool(hash_password, password)
+    except HashingBusy:
+        _ = translator(lang)
+        error = _("The server is busy checking other sign-ins; try again in a few seconds.")
+        return await _admin_page(request, user, lang, pool, 503, error=error)
 
     def create() -> None:
         with pool.connection() as conn:

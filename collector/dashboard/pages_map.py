@@ -1,15 +1,15 @@
 """The map page: the folium map of the chosen period, framed in the dashboard.
 
-The map itself (`/map/frame`) is folium's page with two inline scripts; its Content-Security-Policy
-allows exactly those scripts by their SHA-256 hashes plus the vendored files under
-``/static/vendor``, and only this site may frame it.
+The map itself (`/map/frame`) is folium's page; its data is a JSON block read by lomsong's static
+script, never inline code. The Content-Security-Policy allows the files under ``/static/vendor``
+and only the inline scripts lomsong's templates write, by a nonce that is new for each response
+(the rendered page is cached with a per-process slot where the nonce goes; the slot is random,
+so no data can contain it). Only this site may frame it.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import re
+import secrets
 from html import escape
 from typing import Annotated
 
@@ -28,15 +28,13 @@ __all__ = ["VENDOR_URL", "frame_policy", "load_survey", "period_of", "router"]
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
 VENDOR_URL = "/static/vendor"
-_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
+_NONCE_SLOT = "slot" + secrets.token_hex(16)
 
 
-def frame_policy(html: str) -> str:
-    """CSP for a folium page: its own inline scripts (by hash), vendored files, inline styles."""
-    hashes = " ".join(
-        "'sha256-" + base64.b64encode(hashlib.sha256(m.group(1).encode()).digest()).decode() + "'"
-        for m in _INLINE_SCRIPT.finditer(html))
-    return (f"default-src 'self'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; "
+def frame_policy(nonce: str) -> str:
+    """CSP for the map page: scripts from this site or carrying `nonce`, inline styles."""
+    return (f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; "
+            "style-src 'self' 'unsafe-inline'; "
             "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
             "base-uri 'none'; form-action 'none'; frame-ancestors 'self'")
 
@@ -90,12 +88,14 @@ async def map_frame(request: Request, user: CurrentUser, lang: Lang,
         if r.classified.empty and r.scorecards.empty and r.browser.empty:
             return _empty_map(lang)
         return render_html(r.classified, r.weak_areas, r.scorecards, r.route, survey.boundary,
-                           lang=lang, mode=mode, asset_base_url=VENDOR_URL, browser=r.browser,
+                           lang=lang, mode=mode, asset_base_url=VENDOR_URL,
+                           script_nonce=_NONCE_SLOT, browser=r.browser,
                            **browser_options(survey.report_input))
 
     html = await run_in_threadpool(survey.render_once, ("map", lang, mode), build)
-    return HTMLResponse(html, headers={
-        "Content-Security-Policy": frame_policy(html), "X-Frame-Options": "SAMEORIGIN",
+    nonce = secrets.token_urlsafe(18)
+    return HTMLResponse(html.replace(_NONCE_SLOT, nonce), headers={
+        "Content-Security-Policy": frame_policy(nonce), "X-Frame-Options": "SAMEORIGIN",
         "Cache-Control": "private, max-age=300"})
 
 

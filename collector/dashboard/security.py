@@ -13,17 +13,20 @@ Example
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["DUMMY_HASH", "SecurityHeaders", "csrf_token", "csrf_valid", "derive_key",
-           "hash_password", "new_nonce", "verify_password"]
+__all__ = ["DUMMY_HASH", "HashGate", "HashingBusy", "SecurityHeaders", "csrf_token", "csrf_valid",
+           "derive_key", "hash_password", "new_nonce", "verify_password"]
 
 # argon2id with the library's defaults (RFC 9106 low-memory profile: t=3, m=64 MiB, p=4).
 _hasher = PasswordHasher()
@@ -43,6 +46,35 @@ def verify_password(stored_hash: str, password: str) -> bool:
         return _hasher.verify(stored_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+class HashingBusy(Exception):
+    """Every password-check slot stayed taken for the whole wait: answer 503, try again."""
+
+
+class HashGate:
+    """At most `limit` argon2 computations at once (64 MiB of memory each).
+
+    A request that finds every slot taken waits up to `wait_s` for one, then gets `HashingBusy`
+    (the sign-in page answers 503 with Retry-After), so a burst of sign-ins cannot take the
+    server's memory, and guessing from many addresses is slowed to `limit` guesses at a time.
+    """
+
+    def __init__(self, limit: int, wait_s: float) -> None:
+        self.limit = limit
+        self.wait_s = wait_s
+        self._slots = asyncio.Semaphore(limit)
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        try:
+            await asyncio.wait_for(self._slots.acquire(), timeout=self.wait_s)
+        except TimeoutError as exc:
+            raise HashingBusy(f"all {self.limit} password-check slots busy") from exc
+        try:
+            yield
+        finally:
+            self._slots.release()
 
 
 def derive_key(secret_key: str, purpose: str) -> str:

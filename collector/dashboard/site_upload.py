@@ -20,16 +20,18 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from lomsong.analysis.sites import SITE_TYPES, read_service_points
+from lomsong.collector.dashboard.upload_checks import (
+    UploadError,
+    check_csv,
+    check_geometry,
+    strict_json,
+)
 from lomsong.collector.storage.sites import ServicePoint
 
 __all__ = ["MAX_UPLOAD_BYTES", "SITE_TYPES", "UploadError", "point_from_form", "points_from_file"]
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 _LIMITS = {"site_id": 64, "name": 200, "address": 300}
-
-
-class UploadError(ValueError):
-    """The file or form is not usable; the message names the row (if any) and the field."""
 
 
 def _check_lengths(where: str, values: Mapping[str, str]) -> None:
@@ -40,6 +42,19 @@ def _check_lengths(where: str, values: Mapping[str, str]) -> None:
             raise UploadError(f"{where}{field}: contains a NUL character")
 
 
+def _check_features(data: object, filename: str) -> None:
+    if not isinstance(data, dict) or not isinstance(data.get("features"), list):
+        raise UploadError(f"{filename}: expected a GeoJSON FeatureCollection")
+    for n, feature in enumerate(data["features"], start=1):
+        where = f"{filename} feature {n}"
+        if not isinstance(feature, dict):
+            raise UploadError(f"{where}: not an object")
+        check_geometry(feature.get("geometry"), where, ("Point",))
+        properties = feature.get("properties")
+        if properties is not None and not isinstance(properties, dict):
+            raise UploadError(f"{where}, properties: not an object")
+
+
 def points_from_file(filename: str, data: bytes) -> list[ServicePoint]:
     """Parse an upload named `filename` (``.geojson``/``.json`` or ``.csv``)."""
     suffix = Path(filename).suffix.lower()
@@ -48,9 +63,13 @@ def points_from_file(filename: str, data: bytes) -> list[ServicePoint]:
     if len(data) > MAX_UPLOAD_BYTES:
         raise UploadError(f"{filename}: larger than {MAX_UPLOAD_BYTES // 1024} KiB")
     try:
-        data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise UploadError(f"{filename}: not UTF-8 text (byte {exc.start})") from exc
+    if suffix == ".csv":
+        check_csv(text, filename)
+    else:
+        _check_features(strict_json(text, filename), filename)
     with tempfile.TemporaryDirectory(prefix="lomsong-upload-") as folder:
         path = Path(folder) / f"upload{suffix}"
         path.write_bytes(data)

@@ -1,5 +1,11 @@
-"""Sign-in throttling: after `max_failures` failures for a user name or an IP address within
-`window_s`, that key is locked for `lockout_s`.
+"""Sign-in throttling: after `max_failures` failures for one user name from one address, or from
+one address for any names, within `window_s`, that key is locked for `lockout_s`.
+
+The user name alone is never a key: otherwise anyone could keep the administrator locked out
+for ever by failing from rotating addresses. Guessing one password from many addresses is slowed
+by the cap on concurrent password checks (`security.HashGate`) instead. The address is the
+client's as uvicorn sees it: behind a reverse proxy, name that proxy in ``--trusted-proxies``
+(``LOMSONG_TRUSTED_PROXIES``) or every user appears to come from the proxy.
 
 Kept in memory, per collector process: a restart forgets it, and several collector processes
 each count on their own (an attacker behind a load balancer gets N times the attempts). That is
@@ -10,10 +16,10 @@ Example
 >>> now = [0.0]
 >>> t = LoginThrottle(max_failures=2, lockout_s=60, clock=lambda: now[0])
 >>> t.failed("an", "10.0.0.1"); t.failed("an", "10.0.0.1")
->>> t.locked_for_s("an", "10.0.0.2") > 0
-True
+>>> t.locked_for_s("an", "10.0.0.1") > 0, t.locked_for_s("an", "10.0.0.2")
+(True, 0.0)
 >>> now[0] = 61.0
->>> t.locked_for_s("an", "10.0.0.2")
+>>> t.locked_for_s("an", "10.0.0.1")
 0.0
 """
 
@@ -41,10 +47,10 @@ class LoginThrottle:
 
     @staticmethod
     def _keys(username: str, ip: str) -> tuple[str, str]:
-        return f"user:{username.lower()}", f"ip:{ip}"
+        return f"user:{username.lower()}@{ip}", f"ip:{ip}"
 
     def locked_for_s(self, username: str, ip: str) -> float:
-        """Seconds until sign-in may be tried again for this user name or IP (0 when free)."""
+        """Seconds until this user name may be tried again from this IP (0 when free)."""
         now = self._clock()
         with self._lock:
             until = max(self._locked_until.get(k, 0.0) for k in self._keys(username, ip))
@@ -65,7 +71,7 @@ class LoginThrottle:
                     times.clear()
 
     def succeeded(self, username: str, ip: str) -> None:
-        """Forget the user name's failures (the IP's stay: one IP may try many names)."""
+        """Forget this user name's failures from this IP (the IP's stay: it may try many names)."""
         with self._lock:
             self._failures.pop(self._keys(username, ip)[0], None)
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -11,7 +14,17 @@ from fastapi.responses import JSONResponse
 from pydantic import StringConstraints, ValidationError
 
 from lomsong.collector.deps import CurrentProbe, CurrentReader, PoolDep, SettingsDep
-from lomsong.collector.schemas import Batch, ErrorBody, ErrorItem, IngestResponse, MeasurementOut, Page
+from lomsong.collector.errors import IdConflict
+from lomsong.collector.schemas import (
+    MAX_ERRORS,
+    Batch,
+    ErrorBody,
+    ErrorItem,
+    IngestResponse,
+    MeasurementOut,
+    Page,
+    error_body,
+)
 from lomsong.collector.storage.ingest import IngestResult, StoredRecord, ingest
 from lomsong.collector.storage.measurements import Filters, decode_cursor, list_measurements
 from lomsong.collector.timefix import BatchClock, TimeRejected, effective_time
@@ -31,25 +44,27 @@ _BATCH_SCHEMA = {
 }
 
 
+# Up to 10 errors in each of 5,000 records are listed (the first `MAX_ERRORS` of them).
+LISTABLE_ERRORS = 50_000
+
+
 class BatchRejected(Exception):
     """A batch failed validation; nothing from it is stored."""
 
-    def __init__(self, detail: str, errors: list[ErrorItem]) -> None:
+    def __init__(self, detail: str, errors: Iterable[ErrorItem], total: int) -> None:
         super().__init__(detail)
-        self.body = ErrorBody(detail=detail, errors=errors)
+        self.body = error_body(detail, errors, total)
 
 
-def _error_items(exc: ValidationError) -> list[ErrorItem]:
-    items = []
-    for err in exc.errors(include_url=False, include_input=False):
+def _error_items(exc: ValidationError) -> Iterator[ErrorItem]:
+    for err in exc.errors(include_url=False, include_input=False, include_context=False):
         loc = list(err["loc"])
         index: int | None = None
         if len(loc) >= 2 and loc[0] == "measurements" and isinstance(loc[1], int):
             index = loc[1]
             loc = loc[2:]
-        items.append(ErrorItem(index=index, field=".".join(str(p) for p in loc) or None,
-                               message=err["msg"]))
-    return items
+        yield ErrorItem(index=index, field=".".join(str(p) for p in loc) or None,
+                        message=err["msg"])
 
 
 class BatchTooLarge(Exception):
@@ -61,17 +76,29 @@ def _validate(body: bytes, probe_name: str, settings_future_s: float,
     try:
         batch = Batch.model_validate_json(body)
     except ValidationError as exc:
-        items = _error_items(exc)
+        if exc.error_count() > LISTABLE_ERRORS:
+            # Listing them would double the memory pydantic already took (hundreds of MB for a
+            # record with a million unknown keys); no batch a probe makes has this many.
+            raise BatchRejected(f"{exc.error_count()} errors, too many to list: this is not a"
+                                " batch a probe makes; nothing was stored", [], 0) from exc
+        items = list(islice(_error_items(exc), MAX_ERRORS))
         bad = len({i.index for i in items if i.index is not None})
-        detail = (f"{bad} record(s) invalid; nothing from this batch was stored" if bad
+        detail = (f"{bad}{'+' if exc.error_count() > len(items) else ''} record(s) invalid;"
+                  " nothing from this batch was stored" if bad
                   else "request body is not a valid batch; nothing was stored")
-        raise BatchRejected(detail, items) from exc
+        raise BatchRejected(detail, items, exc.error_count()) from exc
     if len(batch.measurements) > max_records:
         raise BatchTooLarge(f"at most {max_records} records per batch; split it and resend")
     clock = BatchClock(boot_id=batch.boot_id, monotonic_s=batch.monotonic_s, sent_at=batch.sent_at)
     records: list[StoredRecord] = []
     errors: list[ErrorItem] = []
+    first_with: dict[UUID, int] = {}
     for index, m in enumerate(batch.measurements):
+        earlier = first_with.setdefault(m.id, index)
+        if earlier != index:
+            errors.append(ErrorItem(index=index, field="id", message=(
+                f"records {earlier} and {index} of this batch have the same id {m.id}")))
+            continue
         if m.probe_id != probe_name:
             errors.append(ErrorItem(index=index, field="probe_id",
                                     message=f"this token writes only as probe {probe_name!r}"))
@@ -85,7 +112,7 @@ def _validate(body: bytes, probe_name: str, settings_future_s: float,
         records.append(StoredRecord(measurement=m, time=time, clock=state))
     if errors:
         detail = f"{len(errors)} record(s) rejected; nothing from this batch was stored"
-        raise BatchRejected(detail, errors)
+        raise BatchRejected(detail, errors, len(errors))
     return records
 
 
@@ -109,19 +136,7 @@ async def post_measurements(
     A batch with any invalid record stores none of them: the 422 body lists each bad record's
     index and field, so the probe can set those aside and resend the rest.
     """
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > settings.max_body_bytes:
-        raise HTTPException(413,
-                            detail=f"body larger than {settings.max_body_bytes} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > settings.max_body_bytes:
-            raise HTTPException(413,
-                                detail=f"body larger than {settings.max_body_bytes} bytes")
-        chunks.append(chunk)
-    body = b"".join(chunks)
+    body = await request.body()  # at most settings.max_body_bytes (collector.bodylimit)
     received_at = datetime.now(UTC)
     try:
         records = await run_in_threadpool(
@@ -137,7 +152,16 @@ async def post_measurements(
         with pool.connection() as conn:
             return ingest(conn, records, received_at)
 
-    result = await run_in_threadpool(store)
+    try:
+        result = await run_in_threadpool(store)
+    except IdConflict as exc:
+        index_of = {str(r.measurement.id): i for i, r in enumerate(records)}
+        conflicts = [ErrorItem(index=index_of[i], field="id", message=(
+            f"id {i} was already stored by another probe ({owner}); make a new id"))
+            for i, owner in sorted(exc.owners.items(), key=lambda kv: index_of[kv[0]])]
+        body = error_body(f"{len(conflicts)} record(s) conflict with another probe's records;"
+                          " nothing from this batch was stored", conflicts, len(conflicts))
+        return JSONResponse(body.model_dump(), status_code=422)
     return IngestResponse(received=result.received, stored=result.stored,
                           duplicates=result.duplicates)
 

@@ -18,7 +18,7 @@ import h3.api.basic_int as h3_int
 import psycopg
 from psycopg import sql
 
-from lomsong.collector.errors import DatabaseUnavailable, StorageError
+from lomsong.collector.errors import DatabaseUnavailable, IdConflict, StorageError
 from lomsong.collector.storage.columns import COLUMNS
 from lomsong.probe.record import ClockState, Measurement
 
@@ -83,8 +83,16 @@ def _row(rec: StoredRecord, received_at: datetime) -> tuple[Any, ...]:
 _COLUMN_LIST = sql.SQL(", ").join(sql.Identifier(c) for c in COLUMNS)
 # Claim the ids in the ledger; only ids never seen before come back.
 _CLAIM = sql.SQL(
-    "INSERT INTO measurement_ids (id, received_at) SELECT unnest(%s::uuid[]), %s"
+    "INSERT INTO measurement_ids (id, probe_id, received_at)"
+    " SELECT c.id, c.probe_id, %s FROM unnest(%s::uuid[], %s::text[]) AS c(id, probe_id)"
     " ON CONFLICT (id) DO NOTHING RETURNING id"
+)
+# Of the ids not claimed, those another probe stored first (NULL owner: rows from before owners
+# were kept, whose probe is unknown; they count as resends).
+_OWNERS = sql.SQL(
+    "SELECT i.id, i.probe_id FROM measurement_ids AS i"
+    " JOIN unnest(%s::uuid[], %s::text[]) AS c(id, probe_id) ON c.id = i.id"
+    " WHERE i.probe_id IS NOT NULL AND i.probe_id <> c.probe_id"
 )
 _COPY = sql.SQL("COPY measurements ({}) FROM STDIN (FORMAT BINARY)").format(_COLUMN_LIST)
 _TYPES = sql.SQL(
@@ -101,14 +109,24 @@ def ingest(
     In one transaction: ``INSERT ... ON CONFLICT (id) DO NOTHING RETURNING id`` into the id
     ledger claims the ids never seen before, then binary COPY writes exactly those records. A
     concurrent request carrying the same id waits on the ledger row and then finds it taken, so
-    each id is stored once; an error anywhere rolls back both the claim and the rows.
+    each id is stored once; an error anywhere rolls back both the claim and the rows. An id that
+    another probe stored first raises `IdConflict` (and nothing of the batch is stored).
     """
     if not records:
         return IngestResult(received=0, stored=0)
     unique = {r.measurement.id: r for r in records}
     try:
         with conn.transaction(), conn.cursor() as cur:
-            claimed = cur.execute(_CLAIM, (list(unique), received_at)).fetchall()
+            ids = list(unique)
+            probes = [unique[i].measurement.probe_id for i in ids]
+            claimed = cur.execute(_CLAIM, (received_at, ids, probes)).fetchall()
+            if len(claimed) < len(ids):
+                taken = {i for (i,) in claimed}
+                rest = [i for i in ids if i not in taken]
+                owners = cur.execute(
+                    _OWNERS, (rest, [unique[i].measurement.probe_id for i in rest])).fetchall()
+                if owners:
+                    raise IdConflict({str(i): str(p) for i, p in owners})
             if claimed:
                 types = dict(cur.execute(_TYPES).fetchall())
                 with cur.copy(_COPY) as copy:

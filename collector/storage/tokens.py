@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,11 +13,13 @@ import psycopg
 
 from lomsong.collector.errors import StorageError
 
-__all__ = ["Role", "TokenInfo", "create_token", "hash_token", "list_tokens", "lookup_token",
-           "revoke_token"]
+__all__ = ["PROBE_NAME", "Role", "TokenInfo", "check_probe_name", "create_token", "hash_token",
+           "list_tokens", "lookup_token", "revoke_token"]
 
 Role = Literal["probe", "reader"]
 _PREFIX = "lsk_"
+# The wire record's rule for `probe_id` (lomsong.probe.record.Measurement).
+PROBE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -33,8 +36,27 @@ def hash_token(token: str) -> bytes:
     return hashlib.sha256(token.encode("utf-8")).digest()
 
 
+def check_probe_name(name: str) -> None:
+    """A probe's token name is the `probe_id` its records carry, so it follows that field's rule.
+
+    >>> try:
+    ...     check_probe_name("bad name<x>")
+    ... except ValueError as exc:
+    ...     print(str(exc)[:50])
+    tên probe không hợp lệ (invalid probe name) 'bad n
+    """
+    if not PROBE_NAME.fullmatch(name):
+        raise ValueError(f"tên probe không hợp lệ (invalid probe name) {name[:80]!r}: 1-64 of "
+                         "A-Z a-z 0-9 . _ - starting with a letter or digit")
+
+
 def create_token(conn: psycopg.Connection[Any], name: str, role: Role) -> str:
-    """Make a token for `name`; the plain token is returned once and never stored."""
+    """Make a token for `name`; the plain token is returned once and never stored.
+
+    Raises ``ValueError`` for a probe name that could never upload (`check_probe_name`).
+    """
+    if role == "probe":
+        check_probe_name(name)
     token = _PREFIX + secrets.token_urlsafe(32)
     try:
         conn.execute(

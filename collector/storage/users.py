@@ -10,8 +10,8 @@ import psycopg
 
 from lomsong.collector.errors import StorageError
 
-__all__ = ["UserRole", "UserRow", "create_user", "get_user", "list_users", "set_disabled",
-           "set_password_hash"]
+__all__ = ["UserRole", "UserRow", "create_user", "end_sessions", "get_user", "list_users",
+           "set_disabled", "set_password_hash"]
 
 UserRole = Literal["admin", "officer"]
 _COLUMNS = "id, username, password_hash, role, created_at, disabled_at, session_epoch"
@@ -68,6 +68,15 @@ def set_disabled(conn: psycopg.Connection[Any], username: str, disabled: bool) -
         "UPDATE dashboard_users SET disabled_at = CASE WHEN %s THEN now() END,"
         " session_epoch = session_epoch + 1 WHERE username = %s",
         (disabled, username),
+    )
+    return cur.rowcount > 0
+
+
+def end_sessions(conn: psycopg.Connection[Any], username: str) -> bool:
+    """End every session of `username` (sign-out): cookies signed before stop working."""
+    cur = conn.execute(
+        "UPDATE dashboard_users SET session_epoch = session_epoch + 1 WHERE username = %s",
+        (username,),
     )
     return cur.rowcount > 0
 

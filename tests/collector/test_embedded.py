@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -12,8 +14,17 @@ from lomsong.collector.errors import EmbeddedDatabaseError
 from lomsong.collector.storage.migrate import migrate
 
 
-def test_embedded_postgres_starts_migrates_and_stops(tmp_path: Path) -> None:
-    with embedded_postgres(tmp_path) as url:
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """A folder outside pytest's basetemp: each pytest session makes ``/tmp/pytest-of-<user>``
+    private (0700) when it starts, which locks the embedded server's own user out of a data
+    folder below it whenever two sessions run at once."""
+    with tempfile.TemporaryDirectory(prefix="lomsong-embedded-") as folder:
+        yield Path(folder)
+
+
+def test_embedded_postgres_starts_migrates_and_stops(data_dir: Path) -> None:
+    with embedded_postgres(data_dir) as url:
         status = migrate(url)
         assert status.current and status.tier.value == "postgres"
         with psycopg.connect(url) as conn:
@@ -21,7 +32,7 @@ def test_embedded_postgres_starts_migrates_and_stops(tmp_path: Path) -> None:
         assert version is not None and int(version[0]) >= 180000
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(url, connect_timeout=2).close()
-    with embedded_postgres(tmp_path) as again:  # data survives a restart
+    with embedded_postgres(data_dir) as again:  # data survives a restart
         assert migrate(again).applied == status.applied
 
 

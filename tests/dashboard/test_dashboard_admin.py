@@ -116,3 +116,43 @@ def test_admin_adds_and_disables_users(admin: TestClient, client: TestClient,
     assert disabled is not None and not disabled.active
     client.cookies.clear()
     assert sign_in(client, OFFICER).status_code == 401
+
+
+_RING = [[105.84, 21.02], [105.86, 21.02], [105.86, 21.04], [105.84, 21.02]]
+_HOSTILE_UPLOADS = [
+    ("sites", "big.csv", GOOD_CSV.encode() + b"x-1,\"" + b"A" * (129 * 1024) + b"\",school,,21,105\n",
+     "longer than 4096|field larger than field limit"),
+    ("sites", "digits.csv", GOOD_CSV.encode() + b"x-2,B,school,," + b"9" * 400 + b",105.8\n",
+     "lat: .* out of range"),
+    ("sites", "digits.geojson", (
+        '{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": '
+        '{"name": "A", "type": "school"}, "geometry": {"type": "Point", "coordinates": '
+        '[105.8, ' + "9" * 400 + ']}}]}').encode(), "a number of 400 characters"),
+    ("sites", "deep.geojson", b'{"features": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+     "nested more than 32 levels"),
+    ("ward", "deep.geojson", b"[" * 100_000 + b"]" * 100_000, "nested more than 32 levels"),
+    ("ward", "kind.geojson", json.dumps({"type": "Hexagon", "coordinates": []}).encode(),
+     "geometry type &#39;Hexagon&#39; is not one of Polygon, MultiPolygon"),
+    ("ward", "nan.geojson", b'{"type": "Polygon", "coordinates": [[[NaN, 21], [1, 2], [3, 4], '
+     b'[NaN, 21]]]}', "NaN is not a number JSON allows"),
+    ("ward", "open.geojson", json.dumps({"type": "Polygon", "coordinates": [_RING[:3]]}).encode(),
+     "ring must be closed"),
+    ("ward", "digits.geojson", b'{"type": "Polygon", "coordinates": [[[1' + b"0" * 399 + b", 2]]]}",
+     "a number of 400 characters"),
+]
+
+
+@pytest.mark.parametrize(("form", "filename", "content", "message"), _HOSTILE_UPLOADS,
+                         ids=[f"{f}-{n}" for f, n, _c, _m in _HOSTILE_UPLOADS])
+def test_hostile_uploads_are_clear_4xx(admin: TestClient, conn: psycopg.Connection[Any],
+                                       form: str, filename: str, content: bytes,
+                                       message: str) -> None:
+    if form == "sites":
+        resp = _post(admin, "/admin/sites/upload", {},
+                     {"file": (filename, content, "application/octet-stream")})
+    else:
+        resp = _post(admin, "/admin/ward", {"ward_name": "X"},
+                     {"boundary": (filename, content, "application/json")})
+    assert resp.status_code == 422, resp.text[:300]
+    assert re.search(message, resp.text), resp.text[-2000:]
+    assert list_sites(conn) == [] and get_ward(conn) is None

@@ -54,7 +54,8 @@ def test_wrong_password_and_unknown_user_look_the_same(client: TestClient) -> No
     assert "Sai tên đăng nhập hoặc mật khẩu." in unknown.text
 
 
-def test_five_failures_lock_the_user_name_even_with_the_right_password(client: TestClient) -> None:
+def test_five_failures_lock_that_user_from_that_address_even_with_the_right_password(
+        client: TestClient) -> None:
     for _ in range(5):
         assert sign_in(client, (OFFICER[0], "sai-mat-khau-roi")).status_code == 401
     locked = sign_in(client, OFFICER)
@@ -107,6 +108,24 @@ def test_sign_out(officer: TestClient) -> None:
     assert officer.get("/fleet").status_code == 303
 
 
+def test_a_saved_cookie_stops_working_after_sign_out(officer: TestClient) -> None:
+    saved = officer.cookies.get("lomsong_session")
+    assert saved and officer.get("/fleet").status_code == 200
+    token = csrf_of(officer.get("/fleet").text)
+    assert officer.post("/logout", data={"csrf_token": token}).status_code == 303
+    officer.cookies.set("lomsong_session", saved)  # the attacker's copy, replayed
+    assert officer.get("/fleet").status_code == 303
+
+
+def test_a_saved_cookie_stops_working_after_users_disable(officer: TestClient,
+                                                          conn: psycopg.Connection[Any]) -> None:
+    saved = officer.cookies.get("lomsong_session")
+    set_disabled(conn, OFFICER[0], True)
+    set_disabled(conn, OFFICER[0], False)
+    officer.cookies.set("lomsong_session", saved)
+    assert officer.get("/fleet").status_code == 303
+
+
 def test_security_headers(officer: TestClient) -> None:
     page = officer.get("/fleet")
     csp = page.headers["content-security-policy"]
@@ -126,3 +145,8 @@ def test_language_switch_sticks(officer: TestClient) -> None:
     assert "Sign out" in officer.get("/fleet").text  # the cookie keeps English
     assert "Đăng xuất" in officer.get("/fleet?lang=vi").text
     assert "Đăng xuất" in officer.get("/fleet?lang=xx").text
+
+
+def test_a_nul_in_the_user_name_is_a_failed_sign_in_not_a_500(client: TestClient) -> None:
+    resp = sign_in(client, ("an\x00admin", "mat-khau"))
+    assert resp.status_code == 401

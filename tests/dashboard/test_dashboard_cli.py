@@ -41,3 +41,14 @@ def test_users_add_with_password_stdin(migrated_url: str, conn: psycopg.Connecti
     listed = _lomsong(migrated_url, "users", "list")
     assert "an.admin\tadmin\tdisabled" in listed.stdout
     assert _lomsong(migrated_url, "users", "enable", "nobody").returncode == 1
+
+
+def test_probes_add_refuses_a_name_that_could_never_upload(migrated_url: str,
+                                                           conn: psycopg.Connection[Any]) -> None:
+    done = _lomsong(migrated_url, "probes", "add", "bad name<x>")
+    assert done.returncode == 1 and done.stdout == ""
+    assert "(invalid probe name) 'bad name<x>'" in done.stderr
+    assert "A-Z a-z 0-9 . _ -" in done.stderr
+    assert conn.execute("SELECT count(*) FROM api_tokens").fetchone() == (0,)
+    good = _lomsong(migrated_url, "probes", "add", "pi-phuong-01")
+    assert good.returncode == 0 and good.stdout.strip().splitlines()[-1].startswith("lsk_")

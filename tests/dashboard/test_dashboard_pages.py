@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 import sqlite3
@@ -16,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from lomsong import synthetic
+from lomsong.collector.storage.sites import ServicePoint, replace_sites
 
 from .conftest import seed_survey
 
@@ -42,7 +44,11 @@ def test_map_page_frames_an_offline_map(seeded: TestClient) -> None:
     for name in ("Viettel", "Vùng sóng yếu", "Điểm phục vụ", synthetic.SERVICE_POINTS[0].name):
         assert name in html
     assert frame.headers["x-frame-options"] == "SAMEORIGIN"
-    assert "'sha256-" in frame.headers["content-security-policy"]
+    nonce = re.search(r"'nonce-([^']+)'", frame.headers["content-security-policy"])
+    assert nonce is not None and "'sha256-" not in frame.headers["content-security-policy"]
+    assert html.count(f'<script nonce="{nonce.group(1)}">') == 2
+    again = seeded.get(src.group(1).replace("&amp;", "&"))
+    assert f"'nonce-{nonce.group(1)}'" not in again.headers["content-security-policy"]
     for asset in re.findall(r'(?:src|href)="(/static/vendor/[^"]+)"', html):
         assert seeded.get(asset).status_code == 200, asset
 
@@ -99,9 +105,9 @@ def test_fleet_page_shows_status_reports(seeded: TestClient) -> None:
 
 
 def test_downloads_csv_geopackage_and_report(seeded: TestClient) -> None:
-    csv = seeded.get("/downloads/service_points.csv")
-    assert csv.status_code == 200 and "attachment" in csv.headers["content-disposition"]
-    table = pd.read_csv(io.StringIO(csv.text))
+    points = seeded.get("/downloads/service_points.csv")
+    assert points.status_code == 200 and "attachment" in points.headers["content-disposition"]
+    table = pd.read_csv(io.StringIO(points.text))
     assert set(table["site_id"]) == {p.site_id for p in synthetic.SERVICE_POINTS}
     assert seeded.get("/downloads/secrets.csv").status_code == 404
     gpkg = seeded.get("/downloads/survey.gpkg")
@@ -125,3 +131,49 @@ def test_empty_period_says_so(officer: TestClient) -> None:
     assert frame.status_code == 200 and _NO_DATA_VI in frame.text
     assert officer.get("/report.pdf").content.startswith(b"%PDF-")
     assert officer.get("/map?from=2026-11-10&to=2026-11-01").status_code == 422
+
+
+def test_csv_download_cells_are_never_formulas(officer: TestClient,
+                                               conn: psycopg.Connection[Any]) -> None:
+    seed_survey(conn)
+    hostile = ['=HYPERLINK("http://x","y")', "+1+2", "-3+4", "@SUM(A1)", "\tTAB", "\rCR"]
+    replace_sites(conn, [
+        ServicePoint(p.site_id, hostile[i % len(hostile)], p.site_type, hostile[-1 - i % 6],
+                     p.lonlat[1], p.lonlat[0])
+        for i, p in enumerate(synthetic.SERVICE_POINTS)])
+    reply = officer.get("/downloads/service_points.csv")
+    assert reply.status_code == 200
+    rows = list(csv.reader(io.StringIO(reply.text, newline="")))
+    names = {row[rows[0].index("name")] for row in rows[1:]}
+    assert names == {"'" + h for h in hostile[:len(synthetic.SERVICE_POINTS)]}
+    for row in rows:
+        for cell in row:
+            assert not cell.startswith(("=", "+", "@", "\t", "\r")), cell
+            assert not (cell.startswith("-") and not re.fullmatch(r"-[0-9.e+-]+", cell)), cell
+
+
+@pytest.mark.parametrize("query", ["from=9999-12-01&to=9999-12-31", "from=0001-01-01",
+                                   "to=0001-01-05", "from=2026-02-30"])
+def test_period_extremes_are_4xx_on_every_page(officer: TestClient, query: str) -> None:
+    for path in ("/map", "/map/frame", "/sites", "/weak-areas", "/planner", "/downloads",
+                 "/downloads/survey.gpkg", "/downloads/cells.csv", "/report.pdf"):
+        resp = officer.get(f"{path}?{query}")
+        assert resp.status_code == 422, (path, resp.status_code)
+        assert "from" in resp.text or "to:" in resp.text, (path, resp.text[:200])
+
+
+def test_a_row_stored_at_9999_before_the_fix_does_not_break_the_pages(
+        officer: TestClient, conn: psycopg.Connection[Any]) -> None:
+    from datetime import UTC, datetime
+
+    from lomsong.collector.storage.ingest import StoredRecord, ingest
+    from lomsong.probe.record import ClockState
+
+    seed_survey(conn)
+    m = next(iter(synthetic.survey(datetime(2026, 11, 2, tzinfo=UTC), days=1, walks=0)))
+    far = datetime(9999, 12, 31, 23, 0, tzinfo=UTC)
+    old = m.model_copy(update={"measured_at": far, "clock": ClockState.UNSYNCED})
+    ingest(conn, [StoredRecord(measurement=old, time=far, clock=ClockState.UNSYNCED)],
+           datetime.now(UTC))
+    for path in ("/fleet", "/map", "/sites", "/downloads"):
+        assert officer.get(path).status_code == 200, path

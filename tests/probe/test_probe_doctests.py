@@ -13,6 +13,7 @@ MODULES = [
     "lomsong.probe.clock",
     "lomsong.probe.config",
     "lomsong.probe.cycle",
+    "lomsong.probe.disk_reserve",
     "lomsong.probe.doctor",
     "lomsong.probe.importers",
     "lomsong.probe.location.fix",

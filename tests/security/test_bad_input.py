@@ -14,6 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 from seckit import PROBE, URL, auth
 
+from lomsong.collector.routes.measurements import LISTABLE_ERRORS
+from lomsong.collector.schemas import MAX_ERRORS
 from lomsong.probe.record import ClockState, Kind, Measurement, PositionSource
 
 pytestmark = pytest.mark.db
@@ -144,3 +146,81 @@ def test_an_empty_body_or_a_lying_content_length_is_refused(post: Any, client: T
         **auth(tokens["probe"]), "Content-Type": "application/json",
         "Content-Length": str(10 * 1024 * 1024 * 1024)})
     assert big.status_code in (400, 413)
+
+
+def test_the_error_list_of_a_422_is_capped(make_client: Any, tokens: dict[str, str],
+                                           conn: psycopg.Connection[Any]) -> None:
+    client = make_client(max_body_bytes=16 * 1024 * 1024)
+    record = _record(**{f"k{i}{'x' * 40}": 0 for i in range(20_000)})
+    many = [_record(probe_id="other", download_mbps="fast") for _ in range(500)]
+    for body in (_batch(record), _batch(*many)):
+        resp = client.post(URL, content=body, headers={**auth(tokens["probe"]),
+                                                        "Content-Type": "application/json"})
+        reply = _assert_clear_4xx(resp)
+        assert len(reply["errors"]) == MAX_ERRORS and len(resp.content) < 64 * 1024
+        assert "first 100 of" in reply["detail"], reply["detail"]
+    assert _stored(conn) == 0
+
+
+def _clock_batch(batch_monotonic_s: float, **record: Any) -> bytes:
+    body = {"measurements": [_record(**record)], "boot_id": "b1", "monotonic_s": batch_monotonic_s,
+            "sent_at": datetime.now(UTC).isoformat()}
+    return json.dumps(body).encode()
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:59+00:00", "0001-01-01T00:00:00+00:00",
+                                  "1969-12-31T23:00:00+00:00"])
+@pytest.mark.parametrize("clock", ["unsynced", "synced"])
+def test_far_future_or_past_times_are_422_whatever_the_clock(post: Any, when: str,
+                                                            clock: str) -> None:
+    body = _assert_clear_4xx(post(_batch(_record(measured_at=when, clock=clock))))
+    assert [(e["index"], e["field"]) for e in body["errors"]] == [(0, "measured_at")]
+
+
+@pytest.mark.parametrize("batch_s", [1e11, 1e308, 2e9 + 100])
+def test_monotonic_overflow_or_huge_gap_is_never_500_nor_corrected(
+        client: TestClient, tokens: dict[str, str], conn: psycopg.Connection[Any],
+        batch_s: float) -> None:
+    sent = _clock_batch(batch_s, measured_at="1970-01-01T00:05:00+00:00", clock="unsynced",
+                        boot_id="b1", monotonic_s=100.0)
+    resp = client.post(URL, content=sent, headers={**auth(tokens["probe"]),
+                                                   "Content-Type": "application/json"})
+    assert resp.status_code == 200, resp.text[:300]
+    row = conn.execute("SELECT time, clock FROM measurements").fetchone()
+    assert row is not None and row[1] == "unsynced"
+    assert row[0] == datetime(1970, 1, 1, 0, 5, tzinfo=UTC)
+
+
+def test_two_records_with_one_id_in_a_batch_are_422_naming_both(post: Any) -> None:
+    first = _record()
+    body = _assert_clear_4xx(post(_batch(first, _record(), {**_record(), "id": first["id"]})))
+    assert [(e["index"], e["field"]) for e in body["errors"]] == [(2, "id")]
+    assert "records 0 and 2" in body["errors"][0]["message"]
+
+
+def test_an_id_another_probe_stored_is_a_conflict_that_probe_can_see(
+        client: TestClient, conn: psycopg.Connection[Any], tokens: dict[str, str]) -> None:
+    other = tokens["other_probe"]
+    mine, shared = _record(), _record()
+    headers = {**auth(tokens["probe"]), "Content-Type": "application/json"}
+    assert client.post(URL, content=_batch(shared), headers=headers).json()["stored"] == 1
+    theirs = {**shared, "probe_id": "pi-sec-02", "download_mbps": 2.0}
+    resp = client.post(URL, content=_batch({**mine, "probe_id": "pi-sec-02"}, theirs),
+                       headers={**auth(other), "Content-Type": "application/json"})
+    body = _assert_clear_4xx(resp)
+    assert [(e["index"], e["field"]) for e in body["errors"]] == [(1, "id")]
+    assert PROBE in body["errors"][0]["message"]
+    assert _stored(conn) == 2  # the first probe's record, in the ledger and in the table
+    again = client.post(URL, content=_batch(shared), headers=headers).json()
+    assert (again["stored"], again["duplicates"]) == (0, 1)  # its own resend stays harmless
+
+
+def test_a_record_with_too_many_errors_to_list_is_422_without_a_list(
+        make_client: Any, tokens: dict[str, str], conn: psycopg.Connection[Any]) -> None:
+    client = make_client(max_body_bytes=16 * 1024 * 1024)
+    record = _record(**{f"k{i}": 0 for i in range(LISTABLE_ERRORS + 1)})
+    resp = client.post(URL, content=_batch(record), headers={**auth(tokens["probe"]),
+                                                             "Content-Type": "application/json"})
+    reply = _assert_clear_4xx(resp)
+    assert reply["errors"] == [] and "too many to list" in reply["detail"]
+    assert _stored(conn) == 0
