@@ -57,7 +57,8 @@ class SurveyResult:
 
     def layers(self) -> dict[str, gpd.GeoDataFrame]:
         """GeoPackage layers: classified cells, weak areas, service points, proposals, gaps, route,
-        the phones' results and the count per source and method (a table without geometry)."""
+        the phones' results and the count per source and method (``source_methods``, a table
+        without geometry)."""
         return {
             "cells": self.classified,
             "weak_areas": self.weak_areas,
@@ -66,7 +67,7 @@ class SurveyResult:
             "gaps": self.gaps,
             "walk_route": self.route,
             "browser_points": self.browser,
-            "sources": gpd.GeoDataFrame(self.sources, geometry=gpd.GeoSeries(
+            "source_methods": gpd.GeoDataFrame(self.sources, geometry=gpd.GeoSeries(
                 [None] * len(self.sources), index=self.sources.index, crs=WGS84)),
         }
 

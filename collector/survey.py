@@ -22,10 +22,10 @@ from lomsong.analysis.load import measurements_frame
 from lomsong.analysis.period import Period
 from lomsong.analysis.pipeline import SurveyConfig, SurveyResult, run_survey
 from lomsong.collector.storage.fleet import DataVersion, data_version
-from lomsong.collector.storage.measurements import select_for_analysis
+from lomsong.collector.storage.measurements import select_for_analysis, source_counts
 from lomsong.collector.storage.sites import StoredServicePoint, get_ward, list_sites
 from lomsong.collector.survey_db import run_survey_db
-from lomsong.maps.report_input import ReportInput
+from lomsong.maps.report_input import ReportInput, sources_layer
 
 T = TypeVar("T")
 
@@ -78,6 +78,7 @@ class Survey:
         layers = self.result.layers()
         if self.boundary is not None:
             layers["boundary"] = self.boundary
+        layers["sources"] = sources_layer(self.report_input.sources)
         return layers
 
 
@@ -108,6 +109,7 @@ def compute_survey(conn: psycopg.Connection[Any], period: Period,
     report_input = ReportInput(cells=result.classified, weak_areas=result.weak_areas,
                                scorecards=result.scorecards, proposals=result.proposals,
                                routes=result.route, boundary=boundary,
-                               thresholds=config.thresholds, sources=result.sources,
-                               browser=result.browser)
+                               thresholds=config.thresholds,
+                               sources=source_counts(conn, start=period.start_utc,
+                                                     end=period.end_utc))
     return Survey(period, version, ward_name, count, result, report_input, boundary)

@@ -102,6 +102,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     r.add_argument("--export", type=Path, action="append", default=[],
                    help="tệp dữ liệu xuất đưa vào phụ lục, lặp lại được "
                         "(data export listed with its SHA-256; repeatable)")
+    r.add_argument("--streets", type=Path, default=None, metavar="FILE",
+                   help="lớp đường phố của phường (GeoJSON, GeoPackage, Shapefile nén zip), vd. "
+                        "trích từ OpenStreetMap (the ward's streets, e.g. an OSM extract)")
+    r.add_argument("--groups", type=Path, default=None, metavar="FILE",
+                   help="ranh giới hoặc điểm các tổ dân phố, mỗi đối tượng có tên "
+                        "(residential groups: named outlines or points)")
+    r.add_argument("--letter", type=Path, default=None, metavar="TOML",
+                   help="thông tin công văn của phường: cơ quan ban hành, số, nơi nhận, người "
+                        "ký (the ward's letter settings; see lomsong.maps.letter)")
+    r.add_argument("--tiles", default=None, metavar="URL",
+                   help="máy chủ ảnh nền dạng https://.../{z}/{x}/{y}.png, tùy chọn (optional "
+                        "raster tile server under the maps; needs --tiles-attribution)")
+    r.add_argument("--tiles-attribution", default="", metavar="TEXT",
+                   help="ghi nguồn ảnh nền theo giấy phép (the tiles' required attribution)")
+    r.add_argument("--tiles-cache", type=Path, default=Path.home() / ".cache" / "lomsong" /
+                   "tiles", metavar="DIR", help="thư mục lưu ảnh nền (tile cache folder)")
     r.add_argument("--out", type=Path, required=True, help="tệp PDF (PDF file)")
     r.set_defaults(handler=_report)
 
@@ -117,6 +133,7 @@ def _analyze(args: argparse.Namespace) -> int:
     from lomsong.analysis.thresholds import load_thresholds
     from lomsong.collector.cli import database_from_args
     from lomsong.collector.survey import compute_survey
+    from lomsong.maps.report_input import sources_layer
 
     _no_database_with_input(args)
     if args.input is not None and args.aggregate_in_db:
@@ -136,7 +153,8 @@ def _analyze(args: argparse.Namespace) -> int:
                 (times >= period.start_utc) & (times < period.end_utc))
             frame = frame[keep].reset_index(drop=True)
             result, count = run_survey(frame, points, config), len(frame)
-            layers = result.layers()
+            layers = {**result.layers(), "sources": sources_layer(
+                {str(k): int(v) for k, v in frame["source"].value_counts().items()})}
         else:
             with database_from_args(args) as url, psycopg.connect(url, connect_timeout=10) as conn:
                 survey = compute_survey(conn, period, config=config, points=points,
@@ -187,6 +205,35 @@ def _sources_line(sources: Any) -> str:
             f"({source_sentence(sources, translator('en'), 'en')})")
 
 
+def _report_layers(args: argparse.Namespace) -> dict[str, Any]:
+    """The ward's streets, residential groups and letter settings named on the command line."""
+    from lomsong.analysis.layers import LayerError, read_layer
+    from lomsong.maps.letter import load_letter_config
+    from lomsong.maps.tiles import TileError, TileSource
+
+    layers: dict[str, Any] = {}
+    for flag, kind in (("--streets", "streets"), ("--groups", "groups")):
+        path = getattr(args, kind)
+        if path is not None:
+            try:
+                layers[kind] = read_layer(path, kind)
+            except LayerError as exc:
+                raise UsageError(f"{flag}: không dùng được lớp bản đồ ({exc})") from exc
+    if args.tiles is not None:
+        try:
+            layers["tiles"] = TileSource(args.tiles, args.tiles_attribution, args.tiles_cache)
+        except TileError as exc:
+            raise UsageError(f"--tiles: máy chủ ảnh nền không hợp lệ (bad tile server: "
+                             f"{exc})") from exc
+    if args.letter is not None:
+        try:
+            layers["letter"] = load_letter_config(args.letter)
+        except ValueError as exc:
+            raise UsageError(f"--letter: cấu hình công văn không hợp lệ (bad letter settings: "
+                             f"{exc})") from exc
+    return layers
+
+
 def _report(args: argparse.Namespace) -> int:
     import psycopg
 
@@ -197,7 +244,8 @@ def _report(args: argparse.Namespace) -> int:
     from lomsong.collector.cli import database_from_args
     from lomsong.collector.survey import compute_survey
     from lomsong.maps.cli import InputError, read_survey
-    from lomsong.maps.report import build_report
+    from lomsong.maps.report import build_report, check_period
+    from lomsong.maps.tiles import TileError
 
     _no_database_with_input(args)
     if args.input is not None and (args.start is None or args.end is None):
@@ -228,10 +276,21 @@ def _report(args: argparse.Namespace) -> int:
         data_file.unlink(missing_ok=True)
         write_geopackage(data_file, **stored.layers())
         survey, ward = stored.report_input, args.ward or stored.ward_name
-    pdf = build_report(survey, carrier=None if args.carrier == "all" else args.carrier,
-                       lang=args.lang, ward_name=ward or "\N{EN DASH}",
-                       period_start=period.first, period_end=period.last,
-                       exports=[data_file, *args.export])
+    if not (ward or "").strip():
+        raise UsageError("--ward: cần tên phường; dữ liệu không ghi tên phường (the ward's name "
+                         "is needed: the data does not name it)")
+    try:
+        check_period(survey, period.first, period.last)
+    except ValueError as exc:
+        raise UsageError(f"--from/--to: kỳ báo cáo không có phép đo nào của dữ liệu; chọn kỳ "
+                         f"đúng ({exc})") from exc
+    layers = _report_layers(args)
+    try:
+        pdf = build_report(survey, carrier=None if args.carrier == "all" else args.carrier,
+                           lang=args.lang, ward_name=ward, period_start=period.first,
+                           period_end=period.last, exports=[data_file, *args.export], **layers)
+    except TileError as exc:
+        raise UsageError(f"--tiles: không tải được ảnh nền (cannot get the tiles: {exc})") from exc
     args.out.write_bytes(pdf)
     print(f"{args.out} ({len(pdf) / 1e3:.0f} kB)")
     return 0

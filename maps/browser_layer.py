@@ -42,11 +42,11 @@ _COLOURS = {"failed": "#1a1a1a", "below": "#d7191c", "ok": "#1a9641", "none": "#
 
 def browser_options(survey: ReportInput) -> dict[str, Any]:
     """`maps.heatmap.build_map`'s `browser_counted` and `targets_mbps` for `survey`: whether the
-    analysis counted browser results (its `sources` table, else its thresholds) and the download
+    analysis counted browser results (its `source_table`, else its thresholds) and the download
     target of each access."""
     counted = "browser" in survey.thresholds.sources.in_statistics
-    if survey.sources is not None:
-        rows = survey.sources[survey.sources["source"] == "browser"]
+    if survey.source_table is not None:
+        rows = survey.source_table[survey.source_table["source"] == "browser"]
         if len(rows):
             counted = bool(rows["in_statistics"].iloc[0])
     return {"browser_counted": counted,

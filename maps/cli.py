@@ -58,7 +58,7 @@ def read_survey(path: Path, thresholds: Path | None = None) -> Any:
     import pyogrio
 
     from lomsong.analysis.thresholds import load_thresholds
-    from lomsong.maps.report_input import ReportInput
+    from lomsong.maps.report_input import ReportInput, sources_from_layer
 
     try:
         rules = load_thresholds(override=thresholds)
@@ -78,10 +78,13 @@ def read_survey(path: Path, thresholds: Path | None = None) -> Any:
                          f"('{path}' lacks layers {', '.join(missing)}); run lomsong analyze")
     frames = {field: pyogrio.read_dataframe(path, layer=name)
               for name, field in (_REQUIRED_LAYERS | _OPTIONAL_LAYERS).items() if name in layers}
-    if "sources" in layers:
-        frames["sources"] = pyogrio.read_dataframe(path, layer="sources", read_geometry=False)
+    if "source_methods" in layers:
+        frames["source_table"] = pyogrio.read_dataframe(path, layer="source_methods",
+                                                        read_geometry=False)
     try:
-        return ReportInput(**frames, thresholds=rules)
+        sources = (sources_from_layer(pyogrio.read_dataframe(path, layer="sources"))
+                   if "sources" in layers else {})
+        return ReportInput(**frames, thresholds=rules, sources=sources)
     except ValueError as exc:
         raise InputError(f"'{path}': {exc}") from exc
 

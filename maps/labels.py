@@ -45,12 +45,6 @@ VOCABULARY: dict[str, dict[str, str]] = {
         "unknown": N_("Unknown operator"),
         "all": N_("All carriers"),
     },
-    "source": {
-        "probe": N_("Probes"),
-        "import": N_("Imported files"),
-        "synthetic": N_("Synthetic (demo) data"),
-        "browser": N_("Volunteers' phones (browser)"),
-    },
     "access": {
         "5g_sa": N_("5G SA"),
         "5g_nsa": N_("5G NSA"),
@@ -100,6 +94,13 @@ VOCABULARY: dict[str, dict[str, str]] = {
         "all": N_("All day"),
         "peak": N_("Peak hours"),
         "offpeak": N_("Off-peak"),
+    },
+    "source": {
+        # probe.record.Source: where a measurement came from
+        "probe": N_("Fixed probes"),
+        "import": N_("Imported files"),
+        "synthetic": N_("Synthetic (simulated) data"),
+        "browser": N_("Phones and browsers"),
     },
     "site_type": {
         # the codes of analysis.sites.SITE_TYPES

@@ -33,6 +33,7 @@ __all__ = [
     "FONT_BOLD",
     "PAGE_SIZE",
     "Styles",
+    "fitting_cell",
     "numbered_canvas",
     "para",
     "register_fonts",
@@ -82,12 +83,34 @@ def para(text: str, style: ParagraphStyle) -> Paragraph:
     return Paragraph(escaped, style)
 
 
+_PADDING_PT = 4.0  # LEFTPADDING + RIGHTPADDING below
+_MIN_FONT = 5.0
+
+
+def fitting_cell(text: str, style: ParagraphStyle, width_pt: float) -> Paragraph:
+    """A table cell that wraps only between words: long words are never split
+    (``splitLongWords=0``); when the longest word is wider than the column, the cell's font
+    shrinks until it fits (not below 5 pt, where a word may overflow rather than break)."""
+    words = nfc(text).split()
+    size = style.fontSize
+    while size > _MIN_FONT and words and max(
+            pdfmetrics.stringWidth(w, style.fontName, size) for w in words) > width_pt - _PADDING_PT:
+        size = max(_MIN_FONT, size - 0.5)
+    fitted = ParagraphStyle(f"{style.name}-{size}", parent=style, fontSize=size,
+                            leading=size * 1.23, splitLongWords=0)
+    return para(text, fitted)
+
+
 def table(header: Sequence[str], rows: Sequence[Sequence[str]], styles: Styles,
           col_widths_mm: Sequence[float]) -> Table:
-    """A table of wrapped small text with a bold shaded header row repeated on each page."""
-    data: list[list[Any]] = [[para(h, styles.small_bold) for h in header]]
-    data += [[para(cell, styles.small) for cell in row] for row in rows]
-    result = Table(data, colWidths=[w * mm for w in col_widths_mm], repeatRows=1)
+    """A table of wrapped small text with a bold shaded header row repeated on each page;
+    cells wrap between words only (`fitting_cell`)."""
+    widths = [w * mm for w in col_widths_mm]
+    data: list[list[Any]] = [[fitting_cell(h, styles.small_bold, w)
+                              for h, w in zip(header, widths, strict=True)]]
+    data += [[fitting_cell(cell, styles.small, w) for cell, w in zip(row, widths, strict=True)]
+             for row in rows]
+    result = Table(data, colWidths=widths, repeatRows=1)
     result.setStyle(TableStyle([
         ("FONTNAME", (0, 0), (-1, -1), FONT),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#dde5f0")),
@@ -99,8 +122,10 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]], styles: Styles,
     return result
 
 
-def numbered_canvas(page_label: Callable[[int, int], str], footer: str) -> type[Canvas]:
-    """A canvas class that writes "Trang n/N" (via `page_label`) and `footer` on every page.
+def numbered_canvas(page_label: Callable[[int, int], str], footer: str,
+                    watermark: str | None = None) -> type[Canvas]:
+    """A canvas class that writes "Trang n/N" (via `page_label`) and `footer` on every page,
+    and `watermark` (e.g. that the data is synthetic) in red at the top of every page.
 
     The total N is known only at the end, so pages are kept until `save` and numbered then.
     """
@@ -124,6 +149,10 @@ def numbered_canvas(page_label: Callable[[int, int], str], footer: str) -> type[
                 self.drawRightString(width - 15 * mm, 10 * mm,
                                      nfc(page_label(self._pageNumber, total)))
                 self.drawString(15 * mm, 10 * mm, nfc(footer))
+                if watermark:
+                    self.setFont(FONT_BOLD, 9)
+                    self.setFillColor(colors.HexColor("#b2182b"))
+                    self.drawCentredString(width / 2, _height - 8 * mm, nfc(watermark))
                 super().showPage()
             super().save()
 

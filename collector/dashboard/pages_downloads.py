@@ -111,13 +111,17 @@ async def report_pdf(
     if isinstance(period, str):
         return Response(period, status_code=422, media_type="text/plain")
     survey = await load_survey(request, period)
+    if not survey.ward_name.strip():
+        return Response("chưa đặt tên phường: báo cáo gửi nhà mạng cần tên phường "
+                        "(the ward has no name yet; a report to a carrier needs it)",
+                        status_code=409, media_type="text/plain; charset=utf-8")
 
     def report() -> bytes:
         with tempfile.TemporaryDirectory(prefix="lomsong-report-") as folder:
             gpkg = _geopackage(survey, Path(folder))
             return build_report(
                 survey.report_input, carrier=None if carrier == "all" else carrier,
-                lang=report_lang, ward_name=survey.ward_name or "\N{EN DASH}",
+                lang=report_lang, ward_name=survey.ward_name,
                 period_start=survey.period.first, period_end=survey.period.last,
                 exports=[gpkg])
 

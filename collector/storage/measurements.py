@@ -18,7 +18,7 @@ from lomsong.collector.errors import DatabaseUnavailable, StorageError
 from lomsong.collector.storage.columns import ANALYSIS_COLUMNS, COLUMNS
 
 __all__ = ["Filters", "Page", "decode_cursor", "encode_cursor", "list_measurements",
-           "select_for_analysis"]
+           "select_for_analysis", "source_counts"]
 
 
 @dataclass(frozen=True)
@@ -146,3 +146,13 @@ def select_for_analysis(
         where=sql.SQL("WHERE ") + sql.SQL(" AND ").join(clauses) if clauses else sql.SQL(""),
     )
     return _run(conn, query, params)
+
+
+def source_counts(conn: psycopg.Connection[Any], *, start: datetime | None = None,
+                  end: datetime | None = None) -> dict[str, int]:
+    """Measurements per `source` (probe, import, synthetic, browser...) in [start, end)."""
+    clauses, params = _where(Filters(start=start, end=end))
+    query = sql.SQL("SELECT source, count(*) AS n FROM measurements {where} GROUP BY source "
+                    "ORDER BY source").format(
+        where=sql.SQL("WHERE ") + sql.SQL(" AND ").join(clauses) if clauses else sql.SQL(""))
+    return {str(r["source"]): int(r["n"]) for r in _run(conn, query, params)}

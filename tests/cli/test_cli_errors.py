@@ -44,13 +44,26 @@ def test_analyze_a_file_end_to_end(walk: Path, tmp_path: Path,
                  "--from", "2026-11-02", "--to", "2026-11-03", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "Đã ghi" in printed
-    assert "Số phép đo theo nguồn và phương pháp: Dữ liệu mô phỏng (demo)" in printed
-    assert "(Measurements by source and method: Synthetic (demo) data" in printed
+    assert "Số phép đo theo nguồn và phương pháp: Dữ liệu tổng hợp (mô phỏng)" in printed
+    assert "(Measurements by source and method: Synthetic (simulated) data" in printed
     cards = gpd.read_file(out, layer="service_points")
     assert set(cards["site_id"]) == {p.site_id for p in SERVICE_POINTS}
     # the analysis GeoPackage is no measurements file: one clear line, no pyogrio warning
     assert main(["analyze", "--input", str(out), "--out", str(tmp_path / "again.gpkg")]) == 2
     _one_line(capsys, "là kết quả của lomsong analyze", "is lomsong analyze's output")
+    # issue 14: the GeoPackage keeps the measurements' sources, so its report says the data is
+    # synthetic on every page, and refuses a period the data is not from
+    pdf = tmp_path / "r.pdf"
+    argv = ["report", "--input", str(out), "--carrier", "viettel", "--ward", "Phường Ô Chợ Dừa",
+            "--out", str(pdf)]
+    assert main([*argv, "--from", "2026-11-02", "--to", "2026-11-03"]) == 0
+    import subprocess
+    pages = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
+                           timeout=60, check=True).stdout.split("\f")[:-1]
+    assert pages and all("DỮ LIỆU TỔNG HỢP, KHÔNG PHẢI PHÉP ĐO THẬT (100% số phép đo)" in p
+                         for p in pages)
+    assert main([*argv, "--from", "2025-01-01", "--to", "2025-01-31"]) == 2
+    _one_line(capsys, "kỳ báo cáo không có phép đo nào", "no test in the period 2025-01-01")
 
 
 @pytest.mark.parametrize(("argv", "expected"), [
@@ -121,7 +134,7 @@ def test_usual_carrier_names_reach_the_report(walk: Path, tmp_path: Path) -> Non
 @pytest.mark.parametrize("db_server", ["plain"], indirect=True)
 @pytest.mark.parametrize("argv", [
     ["analyze", "--out", "{tmp}/o.gpkg"],
-    ["report", "--carrier", "viettel", "--out", "{tmp}/r.pdf"],
+    ["report", "--carrier", "viettel", "--ward", "Phường Ô Chợ Dừa", "--out", "{tmp}/r.pdf"],
     ["probes", "list"],
     ["users", "list"],
 ])

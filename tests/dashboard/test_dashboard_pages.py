@@ -129,7 +129,8 @@ def test_empty_period_says_so(officer: TestClient) -> None:
     assert "0 phép đo trong kỳ này" in officer.get("/map").text
     frame = officer.get("/map/frame")
     assert frame.status_code == 200 and _NO_DATA_VI in frame.text
-    assert officer.get("/report.pdf").content.startswith(b"%PDF-")
+    nameless = officer.get("/report.pdf")   # issue 14: never a letter from "Địa bàn: –"
+    assert nameless.status_code == 409 and "a report to a carrier needs it" in nameless.text
     assert officer.get("/map?from=2026-11-10&to=2026-11-01").status_code == 422
 
 

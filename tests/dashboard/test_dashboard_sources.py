@@ -60,9 +60,9 @@ def test_map_page_counts_sources_and_draws_phones_apart(
     page = officer.get("/map?lang=en")
     assert page.status_code == 200
     rows = {r[0]: r for r in _rows(page.text)}
-    assert rows["Volunteers&#39; phones (browser)"][1:3] == ["lomsong-web", str(PHONES)]
-    assert rows["Volunteers&#39; phones (browser)"][4] == "No"
-    assert rows["Synthetic (demo) data"][4] == "Yes"
+    assert rows["Phones and browsers"][1:3] == ["lomsong-web", str(PHONES)]
+    assert rows["Phones and browsers"][4] == "No"
+    assert rows["Synthetic (simulated) data"][4] == "Yes"
     frame = officer.get("/map/frame?lang=en").text
     data = _points(frame)
     assert data["title"] == "Phone result (browser): not counted in the cell statistics"
@@ -82,7 +82,7 @@ def test_a_ward_that_counts_phones_sets_it_in_its_thresholds_file(
     with TestClient(create_app(counted), follow_redirects=False) as client:
         assert sign_in(client, OFFICER).status_code == 303
         rows = {r[0]: r for r in _rows(client.get("/map?lang=en").text)}
-        assert rows["Volunteers&#39; phones (browser)"][4] == "Yes"
+        assert rows["Phones and browsers"][4] == "Yes"
         frame = client.get("/map/frame?lang=en").text
         assert _points(frame)["title"] == "Phone result (browser): counted in the cell statistics"
     with pytest.raises(ValueError, match=r"LOMSONG_THRESHOLDS_FILE: .*file not found"):

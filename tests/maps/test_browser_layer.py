@@ -56,12 +56,12 @@ def test_report_method_states_sources_and_methods() -> None:
                             "in_statistics": [True, False]})
     empty = ReportInput.empty()
     survey = ReportInput(empty.cells, empty.weak_areas, empty.scorecards, empty.proposals,
-                         sources=sources)
+                         source_table=sources)
     text = " ".join(method_paragraphs(survey, translator("en"), "en"))
-    assert "Probes, iperf3: 90 (90%)" in text
-    assert "The cell statistics count Probes only; Volunteers' phones (browser) are shown" in text
+    assert "Fixed probes, iperf3: 90 (90%)" in text
+    assert "The cell statistics count Fixed probes only; Phones and browsers are shown" in text
     vi = " ".join(method_paragraphs(survey, translator("vi"), "vi"))
-    assert "Thống kê ô chỉ tính Thiết bị đo" in vi
+    assert "Thống kê ô chỉ tính Đầu đo cố định" in vi
     many = pd.DataFrame({"source": ["probe"] * 20, "method": [f"t{i}" for i in range(20)],
                          "count": [1] * 20, "share": [0.05] * 20, "in_statistics": [True] * 20})
     assert f"{20 - SOURCE_ROWS_MAX} other methods: {20 - SOURCE_ROWS_MAX}" in source_sentence(

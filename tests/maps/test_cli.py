@@ -80,7 +80,7 @@ def test_report_method_states_the_ward_thresholds_analyze_used(
     ward.write_text("[rules]\nmin_samples = 9\n", encoding="utf-8")
     out = tmp_path / "ward.pdf"
     argv = ["report", "--input", str(gpkg), "--carrier", "viettel", "--from", "2026-11-01",
-            "--to", "2026-11-30", "--lang", "en", "--out", str(out)]
+            "--to", "2026-11-30", "--lang", "en", "--ward", "Phường Hoàn Kiếm", "--out", str(out)]
     assert main([*argv, "--thresholds", str(ward)]) == 0
     text = " ".join(subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True,
                                    timeout=60, check=True).stdout.split())
@@ -88,3 +88,37 @@ def test_report_method_states_the_ward_thresholds_analyze_used(
     ward.write_text("[rules]\nmin_sample = 9\n", encoding="utf-8")
     assert main([*argv, "--thresholds", str(ward)]) == 2
     assert "unknown key(s) ['min_sample']" in capsys.readouterr().err
+
+
+def test_report_refuses_a_false_period_and_a_nameless_ward(
+        gpkg: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 14: `--from 2025-01-01 --to 2025-01-31` over November 2026 data printed a false
+    period, and no --ward printed "Địa bàn: -"."""
+    out = tmp_path / "r.pdf"
+    argv = ["report", "--input", str(gpkg), "--carrier", "viettel", "--out", str(out)]
+    assert main([*argv, "--from", "2025-01-01", "--to", "2025-01-31", "--ward", "X"]) == 2
+    err = capsys.readouterr().err
+    assert "kỳ báo cáo không có phép đo nào" in err and "dated 2026-11-02 – 2026-11-20" in err
+    assert main([*argv, "--from", "2026-11-01", "--to", "2026-11-30"]) == 2
+    assert "--ward: cần tên phường" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_report_with_the_wards_layers_and_letter(
+        gpkg: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    layers = Path(__file__).parents[1] / "data" / "layers"
+    letter = tmp_path / "letter.toml"
+    letter.write_text('[letter]\nnumber = "Số: 7/UBND"\n', encoding="utf-8")
+    out = tmp_path / "r.pdf"
+    argv = ["report", "--input", str(gpkg), "--carrier", "viettel", "--from", "2026-11-01",
+            "--to", "2026-11-30", "--ward", "Phường Hoàn Kiếm", "--out", str(out)]
+    assert main([*argv, "--streets", str(layers / "osm_o_cho_dua_streets_extract.geojson"),
+                 "--letter", str(letter)]) == 0
+    text = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True,
+                          timeout=60, check=True).stdout
+    assert "Số: 7/UBND" in text and "Kính gửi" in text
+    assert main([*argv, "--groups", str(layers / "osm_o_cho_dua_streets_extract.geojson")]) == 2
+    assert "--groups: không dùng được lớp bản đồ" in capsys.readouterr().err
+    letter.write_text("[letter]\nnumbr = 1\n", encoding="utf-8")
+    assert main([*argv, "--letter", str(letter)]) == 2
+    assert "unknown key letter.numbr" in capsys.readouterr().err

@@ -77,7 +77,9 @@ def test_fonts_embedded_and_images_present(survey: ReportInput, artifacts: Path)
     assert all(line.split()[-5] == "yes" for line in fonts)  # the "emb" column
     images = run(["pdfimages", "-list", str(path)]).splitlines()[2:]
     assert len(images) >= 1
-    assert int(images[0].split()[3]) >= 800  # the map, at 150 dpi
+    widths = sorted(int(line.split()[3]) for line in images)
+    assert widths[-1] >= 800                   # the carrier's map, at 150 dpi
+    assert len(widths) >= 2 and widths[0] < 800  # and an inset map per ask
 
 
 def test_summary_report_for_the_ward(survey: ReportInput, artifacts: Path) -> None:
@@ -87,6 +89,7 @@ def test_summary_report_for_the_ward(survey: ReportInput, artifacts: Path) -> No
     assert "Báo cáo tổng hợp cho lãnh đạo phường (tất cả nhà mạng)" in text
     for carrier in ("Viettel", "VNPT (VinaPhone)", "MobiFone"):
         assert carrier in text
+        assert f"Bản đồ: {carrier}" in text    # one map per carrier, never all overlaid
 
 
 def test_english_report(survey: ReportInput, artifacts: Path) -> None:
@@ -125,12 +128,12 @@ def test_report_shows_failed_tests_certainty_and_deciding_window(
     render(pdf, "report-viettel-evidence", artifacts)
     # Table cells wrap; the layout text keeps each line of a cell whole.
     text = run(["pdftotext", "-layout", str(artifacts / "report-viettel-evidence.pdf"), "-"])
-    areas = text.split("Service points")[-2]
+    areas = text.split("\nWeak areas")[-1].split("\nService points")[0]
     assert "84 (30" in areas and "51 (0" in areas      # tests, and failed ones beside them
     assert "certainty: High" in areas
     assert "Peak hours:" in areas and "(74–97%)" in areas   # deciding window + interval
     assert "02/11/2026" in areas and "20/11/2026" in areas
-    assert "96 (40" in text.split("Service points")[-1]
+    assert "96 (40" in text.split("\nService points")[-1]
     # The summary counts the dead spots among the weak areas (VT-01 of Viettel's two).
     assert re.search(r"2 weak areas cover [0-9.]+ km², 1 of them dead spots", " ".join(text.split()))
 

@@ -38,6 +38,10 @@ def test_report_from_database_filters_the_period(db_url: str, tmp_path: Path,
     assert "01/10/2026" in text and "Không có dữ liệu đo trong kỳ này" not in text
     assert with_data.with_suffix(".gpkg").stat().st_size > 0  # listed in the annex
     assert "viettel.gpkg" in text
+    # issue 14: the demo's data is synthetic, and every page says so
+    pages = text.split("\f")[:-1]
+    assert all("DỮ LIỆU TỔNG HỢP, KHÔNG PHẢI PHÉP ĐO THẬT (100% số phép đo)" in p for p in pages)
+    assert "Phép đo theo nguồn: Dữ liệu tổng hợp (mô phỏng) 100%" in " ".join(text.split())
 
     empty = tmp_path / "empty.pdf"
     assert main(["report", "--carrier", "viettel", "--from", "2026-11-01", "--to", "2026-11-07",

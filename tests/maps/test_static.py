@@ -36,7 +36,7 @@ def test_scale_length_is_round_and_short(width_m: float, expected: int) -> None:
 
 
 def test_worst_status_wins_but_not_enough_data_does_not() -> None:
-    cells = make_cells(hexes(2), carriers=("viettel", "vnpt"), windows=("all", "peak"))
+    cells = make_cells(hexes(2), carriers=("viettel", "vnpt"), windows=("all", "offpeak"))
     cell_a, cell_b = sorted(set(cells["cell"]))
     status = {("viettel", cell_a): "ok", ("vnpt", cell_a): "confirmed_weak",
               ("viettel", cell_b): "insufficient_data", ("vnpt", cell_b): "ok"}
@@ -46,6 +46,15 @@ def test_worst_status_wins_but_not_enough_data_does_not() -> None:
     worst = worst_status_per_cell(cells).set_index("cell")["status"]
     assert worst[cell_a] == "confirmed_weak"
     assert worst[cell_b] == "ok"
+
+
+def test_a_cell_weak_at_peak_hours_is_coloured_weak() -> None:
+    """Issue 14: an area decided at peak hours was drawn around cells coloured by their all-day
+    status (green)."""
+    cells = make_cells(hexes(1), carriers=("viettel",), windows=("all", "peak", "offpeak"))
+    cells["status"] = cells["window"].map({"all": "ok", "peak": "confirmed_weak",
+                                           "offpeak": "dead_spot"})
+    assert list(worst_status_per_cell(cells)["status"]) == ["confirmed_weak"]
 
 
 def test_accepts_a_metric_crs_input(survey: ReportInput) -> None:

@@ -128,9 +128,9 @@ def _officer_sees_the_result_on_the_map(browser: Any, base: str, problems: list[
     page.fill("input[name=password]", OFFICER[1])
     page.click("button[type=submit]")
     page.wait_for_url(f"{base}/map")
-    phones = page.locator("table.sources tr", has_text="Điện thoại của tình nguyện viên")
+    phones = page.locator("table.sources tr", has_text="Điện thoại và trình duyệt")
     assert phones.locator("td").all_inner_texts() == [
-        "Điện thoại của tình nguyện viên (trình duyệt)", "lomsong-web", "3", "100%", "Không"]
+        "Điện thoại và trình duyệt", "lomsong-web", "3", "100%", "Không"]
     frame = page.frame_locator("iframe.map")
     frame.locator(".leaflet-control-layers").hover()
     assert frame.get_by_text("Kết quả từ điện thoại (trình duyệt)").is_visible()

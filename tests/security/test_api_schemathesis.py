@@ -21,15 +21,18 @@ EXAMPLES = {
     ("POST", "/api/v1/measurements"): 600,
     ("GET", "/api/v1/measurements"): 500,
     ("POST", "/api/v1/probes/status"): 300,
+    ("GET", "/api/v1/probes/servers"): 20,
     ("GET", "/healthz"): 5,
     ("GET", "/readyz"): 5,
 }
 MIN_TOTAL = 1_000
-NO_INPUT = {"/healthz", "/readyz"}
+NO_INPUT = {"/healthz", "/readyz", "/api/v1/probes/servers"}
+# Routes a probe calls (the others are read with a reader token).
+PROBE_ROUTES = {"/api/v1/probes/servers"}
 
 
 def _token_for(method: str, path: str, tokens: dict[str, str]) -> str:
-    return tokens["probe"] if method == "POST" else tokens["reader"]
+    return tokens["probe"] if method == "POST" or path in PROBE_ROUTES else tokens["reader"]
 
 
 def _check(response: Any, where: str) -> None:
