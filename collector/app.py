@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from lomsong import __version__
+from lomsong.collector.alerts.service import alerts_forever
 from lomsong.collector.bodylimit import BodyLimit
 from lomsong.collector.dashboard import install_dashboard
 from lomsong.collector.errors import DatabaseUnavailable, StorageError
@@ -75,9 +78,16 @@ def create_app(settings: Settings) -> FastAPI:
         pool = _make_pool(settings, conninfo)
         pool.open(wait=True, timeout=settings.pool_timeout_s)
         app.state.pool = pool
+        alerts = (asyncio.create_task(alerts_forever(pool, settings))
+                  if settings.alert_interval_s > 0 else None)
+        app.state.alerts_task = alerts
         try:
             yield
         finally:
+            if alerts is not None:
+                alerts.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await alerts
             pool.close()
 
     app = FastAPI(
@@ -93,7 +103,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(probes.router)
     # Innermost of the middlewares: its 413 replies get the security headers too.
     app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes,
-                       phone_payload_max_bytes=settings.phone_payload_max_bytes)
+                       phone_payload_bytes=settings.phone_payload_max_bytes)
     install_dashboard(app, settings)
     install_phone(app, settings)
     retry_after = {"Retry-After": str(settings.retry_after_s)}

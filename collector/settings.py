@@ -50,6 +50,19 @@ class Settings(BaseSettings):
     # `[sources] in_statistics = ["probe", "import", "synthetic", "browser"]` to count the phones'
     # results. Unset: analysis/thresholds.toml (browser results shown apart, not counted).
     thresholds_file: Path | None = None
+    # Alerts (collector.alerts): evaluated every `alert_interval_s` by `lomsong serve` (0: only by
+    # `lomsong alerts run`), e-mailed through this SMTP server.
+    alert_interval_s: float = Field(default=300.0, ge=0)
+    alert_quiet_s: float = Field(default=3_600.0, ge=0)
+    alert_below_runs: int = Field(default=5, ge=1, le=100)
+    alert_silent_h: float = Field(default=6.0, gt=0)
+    alert_backlog: int = Field(default=1_000, ge=1)
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = "lomsong@localhost"
+    smtp_starttls: bool = False
+    smtp_user: str | None = None
+    smtp_password: str | None = None
     # The volunteers' phone page (collector/phone): request buckets per client address and per
     # enrolment link (a campaign link is shared by many phones), and the largest payload of one
     # download or upload request.

@@ -20,7 +20,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                           help="tạo người dùng; mật khẩu được hỏi, hoặc --password-stdin "
                                "(create a user; password prompted, or --password-stdin)")
     add.add_argument("name")
-    add.add_argument("--role", choices=("admin", "officer"), required=True)
+    add.add_argument("--role", choices=("admin", "officer", "carrier"), required=True)
+    add.add_argument("--ward", metavar="CODE",
+                     help="mã phường/xã 2025 của cán bộ (an officer's 2025 ward code, 5 digits)")
+    add.add_argument("--carrier", choices=("viettel", "vnpt", "mobifone"),
+                     help="nhà mạng của tài khoản nhà mạng (a carrier account's carrier)")
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password from the first line of standard input")
     add.set_defaults(handler=_add)
@@ -64,7 +68,8 @@ def _add(args: argparse.Namespace) -> int:
         migrate(url)
         with psycopg.connect(url, autocommit=True) as conn:
             try:
-                create_user(conn, args.name.strip().lower(), password_hash, args.role)
+                create_user(conn, args.name.strip().lower(), password_hash, args.role,
+                            ward_code=args.ward, carrier=args.carrier)
             except StorageError as exc:
                 print(f"lomsong: {exc}", file=sys.stderr)
                 return 1

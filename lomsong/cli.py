@@ -26,6 +26,7 @@ from lomsong import __version__
 _PARTS: tuple[str, ...] = (
     "lomsong.probe.cli",
     "lomsong.collector.cli",
+    "lomsong.collector.alerts.cli",
     "lomsong.collector.phone.cli",
     "lomsong.survey_cli",
     "lomsong.maps.cli",

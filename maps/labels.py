@@ -110,6 +110,33 @@ VOCABULARY: dict[str, dict[str, str]] = {
         "school": N_("School"),
         "other": N_("Other site"),
     },
+    "case_state": {
+        # the states of collector.caseflow
+        "draft": N_("Draft"),
+        "sent": N_("Sent"),
+        "acknowledged": N_("Acknowledged"),
+        "planned": N_("Planned"),
+        "done": N_("Done (carrier says)"),
+        "verified": N_("Verified by re-test"),
+        "reopened": N_("Reopened"),
+        "closed": N_("Closed"),
+    },
+    "case_event": {
+        "reply": N_("Reply"),
+        "attachment": N_("File attached"),
+        "retest": N_("Re-test planned"),
+    },
+    "alert_kind": {
+        "site_below_target": N_("Service point below target"),
+        "probe_silent": N_("Probe silent"),
+        "spool_backlog": N_("Probe upload backlog"),
+        "case_overdue": N_("Case overdue"),
+    },
+    "retest_outcome": {
+        "met": N_("Target met"),
+        "not_met": N_("Target not met"),
+        "not_enough_data": N_("Not enough tests after the done date"),
+    },
 }
 
 

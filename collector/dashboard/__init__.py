@@ -18,8 +18,11 @@ from lomsong.analysis.thresholds import load_thresholds
 from lomsong.collector.dashboard import (
     login,
     pages_admin,
+    pages_alerts,
+    pages_cases,
     pages_downloads,
     pages_map,
+    pages_retest,
     pages_tables,
 )
 from lomsong.collector.dashboard.security import HashGate, SecurityHeaders, derive_key
@@ -41,7 +44,8 @@ def install_dashboard(app: FastAPI, settings: Settings) -> None:
     app.state.login_throttle = LoginThrottle()
     app.state.hash_gate = HashGate(settings.max_concurrent_hashes, settings.hash_wait_s)
     app.state.survey_cache = SurveyCache(config=survey_config(settings))
-    for module in (login, pages_map, pages_tables, pages_downloads, pages_admin):
+    for module in (login, pages_map, pages_tables, pages_downloads, pages_admin,
+                   pages_cases, pages_retest, pages_alerts):
         app.include_router(module.router)
     app.mount("/static/vendor", StaticFiles(directory=VENDOR_DIR), name="vendor")
     app.mount("/static/dashboard", StaticFiles(directory=_STATIC), name="dashboard-static")
@@ -64,6 +68,7 @@ def install_dashboard(app: FastAPI, settings: Settings) -> None:
         lang = language_of(request)
         _ = translator(lang)
         message = (_("This form has expired; reload the page and try again.") if exc.reason == "csrf"
+                   else _("A carrier account sees only its cases.") if exc.reason == "carrier"
                    else _("Only an administrator may do this."))
         return render(Page(request, lang, None, ""), "error.html", 403, message=message)
 

@@ -87,7 +87,10 @@ async def login(
     request.session["n"] = new_nonce()
     request.session["u"] = user.username
     request.session["e"] = user.session_epoch
-    return RedirectResponse(_safe_next(next), status_code=303)
+    target = _safe_next(next)
+    if user.role == "carrier" and not target.startswith("/cases"):
+        target = "/cases"  # a carrier account has no other page
+    return RedirectResponse(target, status_code=303)
 
 
 @router.post("/logout", dependencies=[CsrfChecked])

@@ -21,6 +21,7 @@ from lomsong.maps.labels import label
 __all__ = [
     "LANG_COOKIE",
     "AdminUser",
+    "CaseUser",
     "CsrfChecked",
     "CurrentUser",
     "Forbidden",
@@ -73,7 +74,8 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def _user(request: Request, pool: PoolDep) -> UserRow:
+async def _any_user(request: Request, pool: PoolDep) -> UserRow:
+    """Any signed-in user, carrier accounts included (the case pages only)."""
     username = request.session.get("u")
     if not isinstance(username, str):
         raise LoginRequired()
@@ -86,6 +88,16 @@ async def _user(request: Request, pool: PoolDep) -> UserRow:
     if user is None or not user.active or request.session.get("e") != user.session_epoch:
         request.session.clear()
         raise LoginRequired()
+    return user
+
+
+CaseUser = Annotated[UserRow, Depends(_any_user)]
+
+
+async def _user(user: CaseUser) -> UserRow:
+    """A signed-in user of the ward or city (a carrier account sees its cases only)."""
+    if user.role == "carrier":
+        raise Forbidden("carrier")
     return user
 
 

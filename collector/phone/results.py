@@ -17,7 +17,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from lomsong.collector.bodylimit import PHONE_RESULTS_BYTES
 from lomsong.collector.deps import PoolDep, SettingsDep
 from lomsong.collector.phone.enrol import CurrentEnrolment
 from lomsong.collector.phone.plausible import flag_records
@@ -36,7 +35,7 @@ __all__ = ["BODY_MAX_BYTES", "MAX_RECORDS", "TOOL", "router"]
 
 TOOL: Final = "lomsong-web"
 MAX_RECORDS: Final = 200
-BODY_MAX_BYTES: Final = PHONE_RESULTS_BYTES
+BODY_MAX_BYTES: Final = 512 * 1024
 DEVICE: Final = re.compile(r"^web-[0-9a-f]{16}$")
 
 router = APIRouter(prefix="/do/api", tags=["phone page"], include_in_schema=False)

@@ -13,8 +13,9 @@ from lomsong.collector.errors import StorageError
 __all__ = ["UserRole", "UserRow", "create_user", "end_sessions", "get_user", "list_users",
            "set_disabled", "set_password_hash"]
 
-UserRole = Literal["admin", "officer"]
-_COLUMNS = "id, username, password_hash, role, created_at, disabled_at, session_epoch"
+UserRole = Literal["admin", "officer", "carrier"]
+_COLUMNS = ("id, username, password_hash, role, created_at, disabled_at, session_epoch, ward_code,"
+            " carrier")
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class UserRow:
     created_at: datetime
     disabled_at: datetime | None
     session_epoch: int
+    ward_code: str | None = None  # a ward officer's ward (official 2025 code)
+    carrier: str | None = None  # a carrier account's carrier
 
     @property
     def active(self) -> bool:
@@ -33,19 +36,25 @@ class UserRow:
 
 
 def create_user(conn: psycopg.Connection[Any], username: str, password_hash: str,
-                role: UserRole) -> UserRow:
-    """Insert a user; `StorageError` if the name is taken or not allowed (a-z, 0-9, . _ -)."""
+                role: UserRole, *, ward_code: str | None = None,
+                carrier: str | None = None) -> UserRow:
+    """Insert a user; `StorageError` if the name is taken or not allowed (a-z, 0-9, . _ -).
+
+    A carrier account names its carrier (viettel, vnpt, mobifone); an officer may name a ward.
+    """
     try:
         row = conn.execute(
-            f"INSERT INTO dashboard_users (username, password_hash, role) VALUES (%s, %s, %s)"
-            f" RETURNING {_COLUMNS}",
-            (username, password_hash, role),
+            f"INSERT INTO dashboard_users (username, password_hash, role, ward_code, carrier)"
+            f" VALUES (%s, %s, %s, %s, %s) RETURNING {_COLUMNS}",
+            (username, password_hash, role, ward_code, carrier),
         ).fetchone()
     except psycopg.errors.UniqueViolation as exc:
         raise StorageError(f"user {username!r} exists") from exc
     except psycopg.errors.CheckViolation as exc:
         raise StorageError(
-            f"user name {username!r} or role {role!r} not allowed (2-64 of a-z 0-9 . _ -)"
+            f"user name {username!r}, role {role!r}, ward {ward_code!r} or carrier {carrier!r} not"
+            f" allowed (2-64 of a-z 0-9 . _ -; a 5-digit ward code; a carrier account names one"
+            f" of viettel, vnpt, mobifone)"
         ) from exc
     assert row is not None
     return UserRow(*row)

@@ -145,13 +145,15 @@ def _hourly(conn: psycopg.Connection[Any], where: str = "TRUE") -> list[tuple[An
 
 
 def test_database_statistics_ignore_browser_results_unless_chosen(
-    stored: psycopg.Connection[Any], thresholds: Thresholds
+    stored: psycopg.Connection[Any], thresholds: Thresholds, db_tier: str
 ) -> None:
     config = SurveyConfig(thresholds=thresholds)
     alone = run_survey_db(stored, _points(), config)
     hourly = _hourly(stored)
     phones = _browser(40)
     ingest(stored, [StoredRecord(m, m.measured_at, m.clock) for m in phones], datetime.now(UTC))
+    if db_tier == "tsl":  # late rows in hours the scheduler may have materialised already
+        stored.execute("CALL refresh_continuous_aggregate('cell_hourly', NULL, NULL)")
 
     left_out = run_survey_db(stored, _points(), config)
     _same_statistics(left_out, alone)

@@ -88,16 +88,16 @@ def test_ca_bands_migration_upgrades_a_database_with_rows(
     assert [(r["tool"], r["ca_bands"]) for r in rows] == [("quectel-qeng", None), ("iperf3", "B3+B1+B8")]
 
 
-_SOURCE_MIGRATIONS = ("core/012_cell_hourly_source", "tsl/012_cell_hourly_source")
+_SOURCE_MIGRATIONS = ("core/013_cell_hourly_source", "tsl/013_cell_hourly_source")
 
 
 def test_cell_hourly_source_migration_upgrades_a_database_with_rows(
         db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """On every tier (the tsl one: a continuous aggregate already built without `source`)."""
-    def before_012(tier: Tier) -> list[migrate_module.Migration]:
+    def before_013(tier: Tier) -> list[migrate_module.Migration]:
         return [m for m in available_migrations(tier) if m.name not in _SOURCE_MIGRATIONS]
 
-    monkeypatch.setattr(migrate_module, "available_migrations", before_012)
+    monkeypatch.setattr(migrate_module, "available_migrations", before_013)
     migrate(db_url)
     records = [make_measurement(i, lat=21.0285) for i in range(3)]
     records.append(make_measurement(3, lat=21.0285, source=Source.BROWSER, tool="lomsong-web",

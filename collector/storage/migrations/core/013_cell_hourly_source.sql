@@ -2,7 +2,7 @@
 -- statistics can keep the volunteers' browser results apart, as the analysis does
 -- (analysis/sources.py: they count only where the ward chooses). Same columns as 002 plus
 -- `source` after `kind`. On a TimescaleDB community-licence database where tsl/002 already made
--- cell_hourly a continuous aggregate, this leaves it alone: tsl/012 rebuilds that one.
+-- cell_hourly a continuous aggregate, this leaves it alone: tsl/013 rebuilds that one.
 DO $$
 DECLARE
     is_cagg boolean := false;

@@ -1,5 +1,5 @@
 -- TimescaleDB community licence: the continuous aggregate cell_hourly is rebuilt grouped by
--- source too, with the same name and columns as core/012's view (source after kind). Its
+-- source too, with the same name and columns as core/013's view (source after kind). Its
 -- materialisation is refilled by the policy (all of history, as tsl/003); until then real-time
 -- aggregation answers from the raw rows, so queries give the same answers meanwhile.
 DROP MATERIALIZED VIEW cell_hourly;

@@ -1,0 +1,1 @@
+"""Alerts: conditions found in stored data, grouped per subscriber, sent by e-mail or webhook."""
