@@ -93,6 +93,7 @@ def compute_survey(conn: psycopg.Connection[Any], period: Period,
 
     `points` replaces the stored service points (``lomsong analyze --sites``); `in_db` groups
     the cell statistics in SQL (`collector.survey_db.run_survey_db`, for millions of rows).
+    Both read every source; the statistics count those of ``config.thresholds.sources``.
     """
     version = version if version is not None else data_version(conn, period.start_utc,
                                                                period.end_utc, scope)
@@ -107,12 +108,13 @@ def compute_survey(conn: psycopg.Connection[Any], period: Period,
     if in_db:
         result = run_survey_db(conn, points, config, start=period.start_utc, end=period.end_utc,
                                scope=scope)
-        count = int(result.cells.attrs["measurements"])
     else:
         rows = select_for_analysis(conn, start=period.start_utc, end=period.end_utc,
                                    scope=scope)
         result = run_survey(measurements_frame(rows), points, config)
-        count = len(rows)
+        del rows
+    # Every measurement of the period, whichever sources the statistics count.
+    count = int(result.sources["count"].sum())
     report_input = ReportInput(cells=result.classified, weak_areas=result.weak_areas,
                                scorecards=result.scorecards, proposals=result.proposals,
                                routes=result.route, boundary=boundary,

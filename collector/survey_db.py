@@ -8,7 +8,12 @@ selection, but never loads the whole selection into Python:
 2. classification, coverage gaps and walk route: on those statistics, as in memory;
 3. weak areas: the raw rows of the weak cell x carrier x access groups only;
 4. scorecards: the raw rows in a box around each service point (or tagged with its site id) only,
-   a few points per pass.
+   a few points per pass;
+5. sources: the count per source and method, and the phones' results with a position (their own
+   map layer), from two small queries.
+
+Every query of steps 1, 3 and 4 keeps only the sources the ward counts
+(`Thresholds.sources.in_statistics`), as `analysis.sources` does in memory.
 
 Raw rows travel as CSV (``COPY ... TO STDOUT``) through a temporary file into a lean frame (the
 needed columns, text as categories). The same answers as in memory, to rounding (the trend's time
@@ -40,15 +45,17 @@ from lomsong.analysis._geo import WGS84, to_wgs84
 from lomsong.analysis.areas import cell_status, weak_areas
 from lomsong.analysis.classify import WEAK, classify_cells
 from lomsong.analysis.dbcells import RESOLUTION, cell_stats_from_rows, stat_parameters
-from lomsong.analysis.load import NUMERIC
+from lomsong.analysis.load import NUMERIC, measurements_frame
 from lomsong.analysis.pipeline import SurveyConfig, SurveyResult, empty_service_points
 from lomsong.analysis.planner import coverage_gaps, suggest_walk_route
 from lomsong.analysis.proposals import upgrade_proposals
 from lomsong.analysis.sites import scorecards
+from lomsong.analysis.sources import browser_points, source_table_from_rows
 from lomsong.analysis.thresholds import Thresholds
 from lomsong.collector.storage.analysis_rows import copy_rows_in_cells, copy_rows_near
 from lomsong.collector.storage.cellstats import select_cell_stats
 from lomsong.collector.storage.scope import SINGLE_WARD, Scope
+from lomsong.collector.storage.sources import count_sources, select_browser_points
 
 __all__ = [
     "POINTS_PER_PASS",
@@ -161,7 +168,11 @@ def run_survey_db(
     proposals = upgrade_proposals(areas, cards, cause_rules=t.cause)
     gaps = coverage_gaps(classified, thresholds=t, carriers=config.carriers)
     route = suggest_walk_route(gaps, start=config.route_start)
-    return SurveyResult(cells, classified, areas, cards, proposals, gaps, route)
+    counted = count_sources(conn, start=start, end=end, scope=scope)
+    sources = source_table_from_rows(counted, t.sources)
+    phones = select_browser_points(conn, start=start, end=end, scope=scope)
+    browser = browser_points(measurements_frame(phones))
+    return SurveyResult(cells, classified, areas, cards, proposals, gaps, route, sources, browser)
 
 
 def db_cell_stats(
@@ -202,6 +213,7 @@ def db_weak_areas(
                for n in h3.grid_disk(str(c), 1)]
     groups = list(dict.fromkeys(groups))
     rows = _fetch(lambda out: copy_rows_in_cells(conn, groups, out, start=start, end=end,
+                                                 sources=thresholds.sources.in_statistics,
                                                  columns=ROW_COLUMNS, scope=scope))
     areas = weak_areas(classified, rows, thresholds=thresholds)
     areas.attrs["rows_read"] = len(rows)
@@ -236,6 +248,7 @@ def db_scorecards(
     boxes = service_point_boxes(points, radius_m)
     near = _fetch(lambda out: copy_rows_near(conn, boxes, site_ids, out, start=start, end=end,
                                              carriers=carriers, accesses=accesses,
+                                             sources=thresholds.sources.in_statistics,
                                              columns=ROW_COLUMNS, scope=scope))
     lon = near["lon"].to_numpy(dtype="float64")
     lat = near["lat"].to_numpy(dtype="float64")

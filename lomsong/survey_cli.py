@@ -172,6 +172,7 @@ def _analyze(args: argparse.Namespace) -> int:
         return 2
     where = "" if whole_file else f" {period.first:%d/%m/%Y}-{period.last:%d/%m/%Y},"
     print(_summary(args.out, where, count, result))
+    print(_sources_line(result.sources))
     if count == 0:
         print("Không có phép đo nào trong kỳ; kiểm tra --from/--to và CSDL (--demo cho bản demo). "
               "(No measurements in the period; check --from/--to and the database.)")
@@ -197,6 +198,16 @@ def _summary(out: Path, where: str, count: int, result: Any) -> str:
         f"cell x carrier pairs weak; {areas} weak areas, {dead} of them dead spots; "
         f"{proposals} proposals; {points} service points.)"
     )
+
+
+def _sources_line(sources: Any) -> str:
+    """How many measurements came from each source and by which method (the same sentences as
+    the report's method section), in Vietnamese then English."""
+    from lomsong.maps.i18n import translator
+    from lomsong.maps.report_text import source_sentence
+
+    return (f"{source_sentence(sources, translator('vi'), 'vi')} "
+            f"({source_sentence(sources, translator('en'), 'en')})")
 
 
 def _report_layers(args: argparse.Namespace) -> dict[str, Any]:

@@ -13,6 +13,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
+from lomsong.analysis.pipeline import SurveyConfig
+from lomsong.analysis.thresholds import load_thresholds
 from lomsong.collector.dashboard import (
     login,
     pages_admin,
@@ -42,7 +44,7 @@ def install_dashboard(app: FastAPI, settings: Settings) -> None:
     """Add the dashboard to `app` (call before the app starts)."""
     app.state.login_throttle = LoginThrottle()
     app.state.hash_gate = HashGate(settings.max_concurrent_hashes, settings.hash_wait_s)
-    app.state.survey_cache = SurveyCache()
+    app.state.survey_cache = SurveyCache(config=survey_config(settings))
     for module in (login, pages_map, pages_tables, pages_downloads, pages_admin,
                    pages_cases, pages_retest, pages_alerts, pages_city):
         app.include_router(module.router)
@@ -71,6 +73,22 @@ def install_dashboard(app: FastAPI, settings: Settings) -> None:
                     "carrier": _("A carrier account sees only its cases.")}
         message = messages.get(exc.reason, _("Only an administrator may do this."))
         return render(Page(request, lang, None, ""), "error.html", 403, message=message)
+
+
+def survey_config(settings: Settings) -> SurveyConfig | None:
+    """The analysis settings of the dashboard from ``LOMSONG_THRESHOLDS_FILE``, if set; None
+    lets each ward's stored threshold override apply.
+
+    Raises
+    ------
+    ValueError
+        The override file is missing or not valid (naming the file and the key).
+    """
+    if settings.thresholds_file is not None and not settings.thresholds_file.is_file():
+        raise ValueError(f"LOMSONG_THRESHOLDS_FILE: {settings.thresholds_file}: file not found")
+    if settings.thresholds_file is None:
+        return None
+    return SurveyConfig(thresholds=load_thresholds(override=settings.thresholds_file))
 
 
 def _quote(path: str) -> str:

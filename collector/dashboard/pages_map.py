@@ -20,8 +20,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from lomsong.collector.dashboard.survey import Period, Survey, SurveyCache, parse_period
 from lomsong.collector.dashboard.web import CurrentUser, Lang, Page, WardScope, render
 from lomsong.collector.storage.scope import Scope
+from lomsong.maps.browser_layer import browser_options
 from lomsong.maps.heatmap import MODES, render_html
 from lomsong.maps.i18n import translator
+from lomsong.maps.report_text import SOURCE_ROWS_MAX
 
 __all__ = ["VENDOR_URL", "frame_policy", "load_survey", "period_of", "router"]
 
@@ -68,7 +70,8 @@ async def map_page(request: Request, user: CurrentUser, lang: Lang, scope: WardS
     if isinstance(period, str):
         return render(page, "error.html", 422, message=period)
     survey = await load_survey(request, period, scope)
-    return render(page, "map.html", survey=survey, period=period, mode=mode, modes=MODES)
+    return render(page, "map.html", survey=survey, period=period, mode=mode, modes=MODES,
+                  source_rows_max=SOURCE_ROWS_MAX)
 
 
 @router.get("/map/frame")
@@ -84,11 +87,12 @@ async def map_frame(request: Request, user: CurrentUser, lang: Lang, scope: Ward
 
     def build() -> str:
         r = survey.result
-        if r.classified.empty and r.scorecards.empty:
+        if r.classified.empty and r.scorecards.empty and r.browser.empty:
             return _empty_map(lang)
         return render_html(r.classified, r.weak_areas, r.scorecards, r.route, survey.boundary,
                            lang=lang, mode=mode, asset_base_url=VENDOR_URL,
-                           script_nonce=_NONCE_SLOT)
+                           script_nonce=_NONCE_SLOT, browser=r.browser,
+                           **browser_options(survey.report_input))
 
     html = await run_in_threadpool(survey.render_once, ("map", lang, mode), build)
     nonce = secrets.token_urlsafe(18)

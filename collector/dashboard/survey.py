@@ -14,6 +14,7 @@ from collections import OrderedDict
 from psycopg_pool import ConnectionPool
 
 from lomsong.analysis.period import Period
+from lomsong.analysis.pipeline import SurveyConfig
 from lomsong.collector.storage.fleet import DataVersion, data_version
 from lomsong.collector.storage.scope import Scope
 from lomsong.collector.survey import Survey, compute_survey
@@ -33,10 +34,14 @@ _Key = tuple[Scope, Period, DataVersion]
 
 
 class SurveyCache:
-    """Surveys by (ward scope, period, data version); `get` is blocking: call it in a worker thread."""
+    """Surveys by (ward scope, period, data version); `get` is blocking: call it in a worker
+    thread.
 
-    def __init__(self, max_entries: int = 4) -> None:
+    `config` (the ward's thresholds, `Settings.thresholds_file`) applies to every survey."""
+
+    def __init__(self, max_entries: int = 4, config: SurveyConfig | None = None) -> None:
         self._max = max_entries
+        self._config = config
         self._entries: OrderedDict[_Key, Survey] = OrderedDict()
         self._lock = threading.Lock()
         self._computing: dict[_Key, threading.Lock] = {}
@@ -56,7 +61,8 @@ class SurveyCache:
                 if key in self._entries:
                     return self._entries[key]
             with pool.connection() as conn:
-                survey = compute_survey(conn, period, version, scope=scope)
+                survey = compute_survey(conn, period, version, config=self._config,
+                                        scope=scope)
             with self._lock:
                 self._entries[key] = survey
                 self._computing.pop(key, None)

@@ -73,8 +73,13 @@ def get_enrolment(conn: psycopg.Connection[Any], enrolment_id: int) -> Enrolment
     return None if row is None else Enrolment(*row)
 
 
-def list_enrolments(conn: psycopg.Connection[Any]) -> list[Enrolment]:
-    rows = conn.execute(f"SELECT {_COLUMNS} FROM enrolments ORDER BY id").fetchall()
+def list_enrolments(conn: psycopg.Connection[Any], limit: int | None = None) -> list[Enrolment]:
+    """Every link, oldest first; with `limit`, only the newest `limit`, newest first."""
+    if limit is None:
+        rows = conn.execute(f"SELECT {_COLUMNS} FROM enrolments ORDER BY id").fetchall()
+    else:
+        rows = conn.execute(f"SELECT {_COLUMNS} FROM enrolments ORDER BY id DESC LIMIT %s",
+                            (limit,)).fetchall()
     return [Enrolment(*r) for r in rows]
 
 

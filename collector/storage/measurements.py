@@ -31,6 +31,7 @@ class Filters:
     accesses: Sequence[str] = ()
     kinds: Sequence[str] = ()
     probe_ids: Sequence[str] = ()
+    sources: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ def _where(filters: Filters, scope: Scope) -> tuple[list[sql.Composable], list[A
         ("access", filters.accesses),
         ("kind", filters.kinds),
         ("probe_id", filters.probe_ids),
+        ("source", filters.sources),
     ):
         if values:
             clauses.append(sql.SQL("{} = ANY(%s)").format(sql.Identifier(column)))
@@ -128,13 +130,18 @@ def select_for_analysis(
     carriers: Sequence[str] = (),
     accesses: Sequence[str] = (),
     scope: Scope = SINGLE_WARD,
+    sources: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """Every measurement of the scope's ward(s) in the selection as dicts keyed like `Measurement` fields.
+
+    `sources` keeps only those sources (all when empty); `compute_survey` reads every source,
+    counts them and leaves the ones the ward does not count to `analysis.sources`.
 
     `measured_at` holds the collector's best time (corrected when the probe clock was off);
     records whose time could not be trusted keep `clock = 'unsynced'` so analysis can drop them.
     """
-    filters = Filters(start=start, end=end, bbox=bbox, carriers=carriers, accesses=accesses)
+    filters = Filters(start=start, end=end, bbox=bbox, carriers=carriers, accesses=accesses,
+                      sources=sources)
     clauses, params = _where(filters, scope)
     cols = [c for c in ANALYSIS_COLUMNS if c not in ("time", "probe_time", "received_at", "h3_r10")]
     query = sql.SQL("SELECT time AS measured_at, {cols} FROM measurements {where} ORDER BY time, id").format(
