@@ -10,6 +10,7 @@ temp folder (Starlette spools multipart files there). Limits by path:
 - ``POST /cases/<id>/files``: a file attached to a case (`MAX_FILE_BYTES`) plus the same room;
 - ``POST /do/api/up``: the phone page's upload test (``phone_payload_max_bytes``; the route
   counts and discards it without keeping it);
+- ``POST /do/api/results``: a phone's queued results (`phone.results.BODY_MAX_BYTES`);
 - everything else (sign-in, forms, probe status): `SMALL_BODY_BYTES`.
 
 Example
@@ -29,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lomsong.collector.dashboard.case_upload import MAX_FILE_BYTES
 from lomsong.collector.dashboard.site_upload import MAX_UPLOAD_BYTES
+from lomsong.collector.phone.results import BODY_MAX_BYTES as RESULTS_MAX_BYTES
 
 __all__ = ["SMALL_BODY_BYTES", "BodyLimit", "limit_for"]
 
@@ -42,6 +44,8 @@ def limit_for(path: str, max_body_bytes: int, *, phone_payload_bytes: int = SMAL
         return max_body_bytes
     if path.rstrip("/") == "/do/api/up":
         return phone_payload_bytes
+    if path.rstrip("/") == "/do/api/results":
+        return RESULTS_MAX_BYTES
     if path.startswith("/admin/"):
         return MAX_UPLOAD_BYTES + _FORM_ROOM_BYTES
     if path.startswith("/cases/") and path.endswith("/files"):
