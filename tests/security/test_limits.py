@@ -64,7 +64,6 @@ def test_other_routes_take_small_bodies_only(client: TestClient,
 
 
 def test_the_phone_pages_routes_get_their_own_body_limits() -> None:
-    from lomsong.collector.bodylimit import SMALL_BODY_BYTES, limit_for
     from lomsong.collector.phone.results import BODY_MAX_BYTES
 
     # A walk's queued results (up to 200 records) and an upload test are bigger than a form.
