@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from lomsong.analysis._geo import cells_of, require_columns, to_wgs84
+from lomsong.analysis.sources import counted
 from lomsong.analysis.thresholds import Thresholds
 
 __all__ = ["NETWORK_FAILURES", "NO_SERVICE_FAILURES", "sample_table", "wilson"]
@@ -53,6 +54,8 @@ def sample_table(
     if "clock" in frame.columns:
         # A probe that says its clock was wrong gives times we cannot put in windows or slots.
         frame = frame[frame["clock"].astype(object) != "unsynced"]
+    # Only the sources the ward counts (`analysis.sources`): never browser results by default.
+    frame = counted(frame, thresholds.sources)
     times = pd.to_datetime(frame["measured_at"], utc=True)
     local = times.dt.tz_convert(thresholds.windows.timezone)
     hour = local.dt.hour.to_numpy(dtype="float64")

@@ -72,6 +72,7 @@ def stat_parameters(thresholds: Thresholds) -> dict[str, Any]:
         "timezone": thresholds.windows.timezone,
         "slot_hours": thresholds.rules.slot_hours,
         "network_failures": tuple(sorted(NETWORK_FAILURES)),
+        "sources": thresholds.sources.in_statistics,
         "no_service_failures": tuple(sorted(NO_SERVICE_FAILURES)),
     }
 

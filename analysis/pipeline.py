@@ -1,5 +1,9 @@
 """The whole survey in one call: cells -> classification -> weak areas -> scorecards -> proposals.
 
+Only the sources the ward counts (`Thresholds.sources`, see `analysis.sources`) enter the
+statistics; every source is counted in `SurveyResult.sources` and the phones' results are kept as
+their own layer (`SurveyResult.browser`).
+
 Used by `lomsong analyze`, the maps/report and the dashboard, so all of them show the same numbers.
 
 Example
@@ -22,6 +26,7 @@ from lomsong.analysis.classify import classify_cells
 from lomsong.analysis.planner import coverage_gaps, suggest_walk_route
 from lomsong.analysis.proposals import upgrade_proposals
 from lomsong.analysis.sites import scorecards
+from lomsong.analysis.sources import browser_points, counted, source_table
 from lomsong.analysis.thresholds import Thresholds, load_thresholds
 
 __all__ = ["SurveyConfig", "SurveyResult", "empty_service_points", "run_survey"]
@@ -47,9 +52,13 @@ class SurveyResult:
     proposals: gpd.GeoDataFrame
     gaps: gpd.GeoDataFrame
     route: gpd.GeoDataFrame
+    sources: pd.DataFrame
+    browser: gpd.GeoDataFrame
 
     def layers(self) -> dict[str, gpd.GeoDataFrame]:
-        """GeoPackage layers: classified cells, weak areas, service points, proposals, gaps, route."""
+        """GeoPackage layers: classified cells, weak areas, service points, proposals, gaps, route,
+        the phones' results and the count per source and method (``source_methods``, a table
+        without geometry)."""
         return {
             "cells": self.classified,
             "weak_areas": self.weak_areas,
@@ -57,6 +66,9 @@ class SurveyResult:
             "proposals": self.proposals,
             "gaps": self.gaps,
             "walk_route": self.route,
+            "browser_points": self.browser,
+            "source_methods": gpd.GeoDataFrame(self.sources, geometry=gpd.GeoSeries(
+                [None] * len(self.sources), index=self.sources.index, crs=WGS84)),
         }
 
 
@@ -72,16 +84,21 @@ def run_survey(
     service_points: gpd.GeoDataFrame | None = None,
     config: SurveyConfig | None = None,
 ) -> SurveyResult:
-    """Run every analysis step on `measurements` (and the ward's service points, if any)."""
+    """Run every analysis step on `measurements` (and the ward's service points, if any).
+
+    Statistics use the sources in ``config.thresholds.sources.in_statistics`` only.
+    """
     config = config or SurveyConfig()
     to_wgs84(measurements, "measurements")
     t = config.thresholds
     points = service_points if service_points is not None else empty_service_points(measurements.crs)
-    cells = cell_stats(measurements, resolution=config.resolution, thresholds=t)
+    chosen = counted(measurements, t.sources)
+    cells = cell_stats(chosen, resolution=config.resolution, thresholds=t)
     classified = classify_cells(cells, t)
-    areas = weak_areas(classified, measurements, thresholds=t)
-    cards = scorecards(points, measurements, classified, radius_m=config.radius_m, thresholds=t)
+    areas = weak_areas(classified, chosen, thresholds=t)
+    cards = scorecards(points, chosen, classified, radius_m=config.radius_m, thresholds=t)
     proposals = upgrade_proposals(areas, cards, cause_rules=t.cause)
     gaps = coverage_gaps(classified, thresholds=t, carriers=config.carriers)
     route = suggest_walk_route(gaps, start=config.route_start)
-    return SurveyResult(cells, classified, areas, cards, proposals, gaps, route)
+    return SurveyResult(cells, classified, areas, cards, proposals, gaps, route,
+                        source_table(measurements, t.sources), browser_points(measurements))

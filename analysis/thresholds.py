@@ -11,7 +11,10 @@ The defaults live in ``analysis/thresholds.toml`` next to this module:
   of mobile networks, ending where the FCC challenge process stops accepting tests (22:00 local);
   a ward whose probes show another busy hour overrides it;
 - the classification rules (`Rules`, explained in `analysis.classify`) and cause rules (`CauseRules`,
-  explained in `analysis.causes`), and the dead-spot clustering (`analysis.deadspots`).
+  explained in `analysis.causes`), and the dead-spot clustering (`analysis.deadspots`);
+- which sources of measurements count in the statistics (`Sources`: probe, import and synthetic
+  by default; the phones' ``browser`` results only where the ward adds them, see
+  `analysis.sources`).
 
 A ward overrides any key with a second TOML that holds only what changes (a stricter local target,
 another busy hour); its source string should then cite the ward's own decision.
@@ -32,17 +35,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lomsong.probe.record import Source
+
 __all__ = [
     "DEFAULT_PATH",
+    "SOURCES",
     "AccessTarget",
     "CauseRules",
     "Rules",
+    "Sources",
     "Thresholds",
     "Windows",
     "load_thresholds",
 ]
 
 DEFAULT_PATH = Path(__file__).with_name("thresholds.toml")
+# Every value of `Measurement.source`.
+SOURCES: tuple[str, ...] = tuple(s.value for s in Source)
 
 
 @dataclass(frozen=True)
@@ -101,11 +110,23 @@ class CauseRules:
 
 
 @dataclass(frozen=True)
+class Sources:
+    """Sources whose measurements count in cell statistics, weak areas and scorecards.
+
+    The others (by default the phones' ``browser`` results, a different method) are still
+    counted per source and shown as their own map layer, never mixed in silently.
+    """
+
+    in_statistics: tuple[str, ...] = ("probe", "import", "synthetic")
+
+
+@dataclass(frozen=True)
 class Thresholds:
     access: dict[str, AccessTarget]
     windows: Windows = field(default_factory=Windows)
     rules: Rules = field(default_factory=Rules)
     cause: CauseRules = field(default_factory=CauseRules)
+    sources: Sources = field(default_factory=Sources)
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -138,9 +159,11 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def load_thresholds(
-    path: str | Path | None = None, *, override: str | Path | None = None
+    path: str | Path | None = None, *, override: str | Path | None = None,
+    override_text: str | None = None,
 ) -> Thresholds:
-    """Read thresholds (default file unless `path`), then apply a ward's `override` TOML.
+    """Read thresholds (default file unless `path`), then apply a ward's `override` TOML (a file,
+    or `override_text`, the text of one).
 
     Raises
     ------
@@ -158,7 +181,13 @@ def load_thresholds(
     if override is not None:
         data = _merge(data, _read(Path(override)))
         where = f"{base_path} + {override}"
-    unknown = set(data) - {"access", "windows", "rules", "cause"}
+    if override_text is not None:  # a ward's override as stored (collector's wards table)
+        try:
+            data = _merge(data, tomllib.loads(override_text))
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"the ward's threshold override is not valid TOML: {exc}") from exc
+        where = f"{where} + the ward's override"
+    unknown = set(data) - {"access", "windows", "rules", "cause", "sources"}
     if unknown:
         raise ValueError(f"{where}: unknown section(s) {sorted(unknown)}")
     access = {
@@ -180,4 +209,16 @@ def load_thresholds(
     if not 0 < rules.z_likely <= rules.z:
         raise ValueError(f"{where} [rules] z_likely: must be positive and at most z")
     cause = _build(CauseRules, data.get("cause", {}), f"{where} [cause]")
-    return Thresholds(access=access, windows=windows, rules=rules, cause=cause)
+    sources = _sources(data.get("sources", {}), f"{where} [sources]")
+    return Thresholds(access=access, windows=windows, rules=rules, cause=cause, sources=sources)
+
+
+def _sources(data: dict[str, Any], where: str) -> Sources:
+    chosen = _build(Sources, data, where).in_statistics
+    if not isinstance(chosen, list | tuple) or not all(isinstance(v, str) for v in chosen):
+        raise ValueError(f"{where} in_statistics: must be a list of source names")
+    bad = sorted(set(chosen) - set(SOURCES))
+    if bad:
+        raise ValueError(f"{where} in_statistics: unknown source(s) {bad}; "
+                         f"choose from {', '.join(SOURCES)}")
+    return Sources(in_statistics=tuple(dict.fromkeys(chosen)))

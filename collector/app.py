@@ -102,7 +102,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(measurements.router)
     app.include_router(probes.router)
     # Innermost of the middlewares: its 413 replies get the security headers too.
-    app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes,
+                       phone_payload_bytes=settings.phone_payload_max_bytes)
     install_dashboard(app, settings)
     install_phone(app, settings)
     retry_after = {"Retry-After": str(settings.retry_after_s)}

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lomsong.collector import servers_cli, users_cli
+from lomsong.collector import servers_cli, users_cli, wards_cli
 
 if TYPE_CHECKING:
     from lomsong.collector.settings import Settings
@@ -84,15 +84,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         add = cmds.add_parser("add", parents=[db_options],
                               help=f"tạo mã, chỉ in một lần (create a {role} token, printed once)")
         add.add_argument("name")
+        add.add_argument("--ward", metavar="CODE",
+                         help="mã phường/xã 5 số (the ward the token belongs to)")
         add.set_defaults(handler=_token_add, role=role)
         revoke = cmds.add_parser("revoke", parents=[db_options],
                                  help=f"thu hồi mã (revoke a {role} token)")
         revoke.add_argument("name")
+        revoke.add_argument("--ward", metavar="CODE", help="mã phường/xã (the token's ward)")
         revoke.set_defaults(handler=_token_revoke, role=role)
         cmds.add_parser("list", parents=[db_options], help=f"liệt kê mã (list {role} tokens)"
                         ).set_defaults(handler=_token_list, role=role)
     users_cli.register(sub, db_options)
     servers_cli.register(sub, db_options)
+    wards_cli.register(sub, db_options)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -222,13 +226,15 @@ def _token_add(args: argparse.Namespace) -> int:
 
     from lomsong.collector.errors import StorageError
     from lomsong.collector.storage.migrate import migrate
+    from lomsong.collector.storage.scope import Scope
     from lomsong.collector.storage.tokens import create_token
 
     with database_from_args(args, schema=False) as url:
         migrate(url)
         with psycopg.connect(url, autocommit=True) as conn:
             try:
-                token = create_token(conn, args.name, args.role)
+                token = create_token(conn, args.name, args.role,
+                                     Scope.ward(args.ward, write=True))
             except (StorageError, ValueError) as exc:
                 print(f"lomsong: {exc}", file=sys.stderr)
                 return 1
@@ -240,10 +246,11 @@ def _token_add(args: argparse.Namespace) -> int:
 def _token_revoke(args: argparse.Namespace) -> int:
     import psycopg
 
+    from lomsong.collector.storage.scope import Scope
     from lomsong.collector.storage.tokens import revoke_token
 
     with database_from_args(args) as url, psycopg.connect(url, autocommit=True) as conn:
-        revoked = revoke_token(conn, args.name, args.role)
+        revoked = revoke_token(conn, args.name, args.role, Scope.ward(args.ward, write=True))
     if not revoked:
         print(f"lomsong: no active {args.role} token named {args.name!r}", file=sys.stderr)
         return 1
@@ -254,10 +261,11 @@ def _token_revoke(args: argparse.Namespace) -> int:
 def _token_list(args: argparse.Namespace) -> int:
     import psycopg
 
+    from lomsong.collector.storage.scope import Scope
     from lomsong.collector.storage.tokens import list_tokens
 
     with database_from_args(args) as url, psycopg.connect(url, autocommit=True) as conn:
-        tokens = [t for t in list_tokens(conn) if t.role == args.role]
+        tokens = [t for t in list_tokens(conn, Scope.all_wards()) if t.role == args.role]
     for t in tokens:
         state = "revoked" if t.revoked_at else "active"
         last = t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else "never"

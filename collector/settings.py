@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     rate_per_token_per_s: float = Field(default=20.0, ge=0)
     rate_per_token_burst: int = Field(default=100, ge=1)
     migrate_on_start: bool = True
+    # The ward's threshold override (a TOML holding only the keys it changes, as `lomsong analyze
+    # --thresholds`): targets, peak hours and which sources count in the statistics, e.g.
+    # `[sources] in_statistics = ["probe", "import", "synthetic", "browser"]` to count the phones'
+    # results. Unset: analysis/thresholds.toml (browser results shown apart, not counted).
+    thresholds_file: Path | None = None
     # Alerts (collector.alerts): evaluated every `alert_interval_s` by `lomsong serve` (0: only by
     # `lomsong alerts run`), e-mailed through this SMTP server.
     alert_interval_s: float = Field(default=300.0, ge=0)

@@ -21,8 +21,10 @@ import shapely.geometry
 from lomsong.analysis.load import measurements_frame
 from lomsong.analysis.period import Period
 from lomsong.analysis.pipeline import SurveyConfig, SurveyResult, run_survey
+from lomsong.analysis.thresholds import load_thresholds
 from lomsong.collector.storage.fleet import DataVersion, data_version
 from lomsong.collector.storage.measurements import select_for_analysis, source_counts
+from lomsong.collector.storage.scope import SINGLE_WARD, Scope
 from lomsong.collector.storage.sites import StoredServicePoint, get_ward, list_sites
 from lomsong.collector.survey_db import run_survey_db
 from lomsong.maps.report_input import ReportInput, sources_layer
@@ -84,30 +86,39 @@ class Survey:
 
 def compute_survey(conn: psycopg.Connection[Any], period: Period,
                    version: DataVersion | None = None, *, config: SurveyConfig | None = None,
-                   points: gpd.GeoDataFrame | None = None, in_db: bool = False) -> Survey:
-    """Analyse `period` from the database: measurements, service points and the ward.
+                   points: gpd.GeoDataFrame | None = None, in_db: bool = False,
+                   scope: Scope = SINGLE_WARD) -> Survey:
+    """Analyse `period` of one ward (`scope`) from the database: measurements, service points
+    and the ward.
 
     `points` replaces the stored service points (``lomsong analyze --sites``); `in_db` groups
     the cell statistics in SQL (`collector.survey_db.run_survey_db`, for millions of rows).
+    Both read every source; the statistics count those of ``config.thresholds.sources``.
     """
     version = version if version is not None else data_version(conn, period.start_utc,
-                                                               period.end_utc)
-    ward = get_ward(conn)
+                                                               period.end_utc, scope)
+    ward = get_ward(conn, scope)
     ward_name = ward.name if ward else ""
     boundary = boundary_frame(ward.boundary_json if ward else None, ward_name)
-    points = points if points is not None else points_frame(list_sites(conn))
-    config = config or SurveyConfig()
+    points = points if points is not None else points_frame(list_sites(conn, scope))
+    if config is None:  # the ward's own thresholds when it overrides them
+        override = ward.thresholds_toml if ward else None
+        config = SurveyConfig(thresholds=load_thresholds(override_text=override)) if override \
+            else SurveyConfig()
     if in_db:
-        result = run_survey_db(conn, points, config, start=period.start_utc, end=period.end_utc)
-        count = int(result.cells.attrs["measurements"])
+        result = run_survey_db(conn, points, config, start=period.start_utc, end=period.end_utc,
+                               scope=scope)
     else:
-        rows = select_for_analysis(conn, start=period.start_utc, end=period.end_utc)
+        rows = select_for_analysis(conn, start=period.start_utc, end=period.end_utc,
+                                   scope=scope)
         result = run_survey(measurements_frame(rows), points, config)
-        count = len(rows)
+        del rows
+    # Every measurement of the period, whichever sources the statistics count.
+    count = int(result.sources["count"].sum())
     report_input = ReportInput(cells=result.classified, weak_areas=result.weak_areas,
                                scorecards=result.scorecards, proposals=result.proposals,
                                routes=result.route, boundary=boundary,
                                thresholds=config.thresholds,
                                sources=source_counts(conn, start=period.start_utc,
-                                                     end=period.end_utc))
+                                                     end=period.end_utc, scope=scope))
     return Survey(period, version, ward_name, count, result, report_input, boundary)

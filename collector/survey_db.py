@@ -8,7 +8,12 @@ selection, but never loads the whole selection into Python:
 2. classification, coverage gaps and walk route: on those statistics, as in memory;
 3. weak areas: the raw rows of the weak cell x carrier x access groups only;
 4. scorecards: the raw rows in a box around each service point (or tagged with its site id) only,
-   a few points per pass.
+   a few points per pass;
+5. sources: the count per source and method, and the phones' results with a position (their own
+   map layer), from two small queries.
+
+Every query of steps 1, 3 and 4 keeps only the sources the ward counts
+(`Thresholds.sources.in_statistics`), as `analysis.sources` does in memory.
 
 Raw rows travel as CSV (``COPY ... TO STDOUT``) through a temporary file into a lean frame (the
 needed columns, text as categories). The same answers as in memory, to rounding (the trend's time
@@ -40,14 +45,17 @@ from lomsong.analysis._geo import WGS84, to_wgs84
 from lomsong.analysis.areas import cell_status, weak_areas
 from lomsong.analysis.classify import WEAK, classify_cells
 from lomsong.analysis.dbcells import RESOLUTION, cell_stats_from_rows, stat_parameters
-from lomsong.analysis.load import NUMERIC
+from lomsong.analysis.load import NUMERIC, measurements_frame
 from lomsong.analysis.pipeline import SurveyConfig, SurveyResult, empty_service_points
 from lomsong.analysis.planner import coverage_gaps, suggest_walk_route
 from lomsong.analysis.proposals import upgrade_proposals
 from lomsong.analysis.sites import scorecards
+from lomsong.analysis.sources import browser_points, source_table_from_rows
 from lomsong.analysis.thresholds import Thresholds
 from lomsong.collector.storage.analysis_rows import copy_rows_in_cells, copy_rows_near
 from lomsong.collector.storage.cellstats import select_cell_stats
+from lomsong.collector.storage.scope import SINGLE_WARD, Scope
+from lomsong.collector.storage.sources import count_sources, select_browser_points
 
 __all__ = [
     "POINTS_PER_PASS",
@@ -117,6 +125,7 @@ def run_survey_db(
     end: datetime | None = None,
     carriers: Sequence[str] = (),
     accesses: Sequence[str] = (),
+    scope: Scope = SINGLE_WARD,
 ) -> SurveyResult:
     """Run every analysis step on the stored measurements in [start, end), grouping in SQL.
 
@@ -132,6 +141,8 @@ def run_survey_db(
         UTC time range (end exclusive); everything when omitted.
     carriers, accesses : sequence of str
         Restrict to these carriers / access technologies (all when empty).
+    scope : Scope
+        The ward(s) whose measurements are read.
 
     Raises
     ------
@@ -147,16 +158,21 @@ def run_survey_db(
             f"got {config.resolution}; load the measurements and use run_survey for other grids"
         )
     t = config.thresholds
-    cells = db_cell_stats(conn, t, start=start, end=end, carriers=carriers, accesses=accesses)
+    cells = db_cell_stats(conn, t, start=start, end=end, carriers=carriers, accesses=accesses,
+                          scope=scope)
     classified = classify_cells(cells, t)
-    areas = db_weak_areas(conn, classified, t, start=start, end=end)
+    areas = db_weak_areas(conn, classified, t, start=start, end=end, scope=scope)
     points = service_points if service_points is not None else empty_service_points(cells.crs)
     cards = db_scorecards(conn, points, classified, t, radius_m=config.radius_m, start=start,
-                          end=end, carriers=carriers, accesses=accesses)
+                          end=end, carriers=carriers, accesses=accesses, scope=scope)
     proposals = upgrade_proposals(areas, cards, cause_rules=t.cause)
     gaps = coverage_gaps(classified, thresholds=t, carriers=config.carriers)
     route = suggest_walk_route(gaps, start=config.route_start)
-    return SurveyResult(cells, classified, areas, cards, proposals, gaps, route)
+    counted = count_sources(conn, start=start, end=end, scope=scope)
+    sources = source_table_from_rows(counted, t.sources)
+    phones = select_browser_points(conn, start=start, end=end, scope=scope)
+    browser = browser_points(measurements_frame(phones))
+    return SurveyResult(cells, classified, areas, cards, proposals, gaps, route, sources, browser)
 
 
 def db_cell_stats(
@@ -167,10 +183,11 @@ def db_cell_stats(
     end: datetime | None = None,
     carriers: Sequence[str] = (),
     accesses: Sequence[str] = (),
+    scope: Scope = SINGLE_WARD,
 ) -> gpd.GeoDataFrame:
     """Step 1: `cell_stats` (resolution 10) of the stored selection, grouped in SQL."""
     rows = select_cell_stats(conn, **stat_parameters(thresholds), start=start, end=end,
-                             carriers=carriers, accesses=accesses)
+                             carriers=carriers, accesses=accesses, scope=scope)
     return cell_stats_from_rows(rows, thresholds)
 
 
@@ -181,6 +198,7 @@ def db_weak_areas(
     *,
     start: datetime | None = None,
     end: datetime | None = None,
+    scope: Scope = SINGLE_WARD,
 ) -> gpd.GeoDataFrame:
     """Step 3: `weak_areas`, reading the raw rows of the weak cell x carrier x access only, and
     of the cells (with their neighbours) where a test failed with no service, where a dead spot
@@ -195,7 +213,8 @@ def db_weak_areas(
                for n in h3.grid_disk(str(c), 1)]
     groups = list(dict.fromkeys(groups))
     rows = _fetch(lambda out: copy_rows_in_cells(conn, groups, out, start=start, end=end,
-                                                 columns=ROW_COLUMNS))
+                                                 sources=thresholds.sources.in_statistics,
+                                                 columns=ROW_COLUMNS, scope=scope))
     areas = weak_areas(classified, rows, thresholds=thresholds)
     areas.attrs["rows_read"] = len(rows)
     return areas
@@ -212,6 +231,7 @@ def db_scorecards(
     end: datetime | None = None,
     carriers: Sequence[str] = (),
     accesses: Sequence[str] = (),
+    scope: Scope = SINGLE_WARD,
 ) -> gpd.GeoDataFrame:
     """Step 4: `scorecards`, reading the rows near the points (or tagged with them) only (their
     number in ``attrs["rows_read"]``).
@@ -228,7 +248,8 @@ def db_scorecards(
     boxes = service_point_boxes(points, radius_m)
     near = _fetch(lambda out: copy_rows_near(conn, boxes, site_ids, out, start=start, end=end,
                                              carriers=carriers, accesses=accesses,
-                                             columns=ROW_COLUMNS))
+                                             sources=thresholds.sources.in_statistics,
+                                             columns=ROW_COLUMNS, scope=scope))
     lon = near["lon"].to_numpy(dtype="float64")
     lat = near["lat"].to_numpy(dtype="float64")
     parts = []

@@ -20,9 +20,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                           help="tạo người dùng; mật khẩu được hỏi, hoặc --password-stdin "
                                "(create a user; password prompted, or --password-stdin)")
     add.add_argument("name")
-    add.add_argument("--role", choices=("admin", "officer", "carrier"), required=True)
+    add.add_argument("--role", required=True,
+                     choices=("admin", "officer", "city_officer", "city_admin", "carrier"),
+                     help="admin/officer: of one ward (--ward); city_officer reads every ward; "
+                          "city_admin; carrier: a carrier's account (--carrier)")
     add.add_argument("--ward", metavar="CODE",
-                     help="mã phường/xã 2025 của cán bộ (an officer's 2025 ward code, 5 digits)")
+                     help="mã phường/xã 5 số của admin/officer (the 5-digit ward code)")
     add.add_argument("--carrier", choices=("viettel", "vnpt", "mobifone"),
                      help="nhà mạng của tài khoản nhà mạng (a carrier account's carrier)")
     add.add_argument("--password-stdin", action="store_true",
@@ -81,10 +84,11 @@ def _toggle(args: argparse.Namespace) -> int:
     import psycopg
 
     from lomsong.collector.cli import database_from_args
+    from lomsong.collector.storage.scope import Scope
     from lomsong.collector.storage.users import set_disabled
 
     with database_from_args(args) as url, psycopg.connect(url, autocommit=True) as conn:
-        changed = set_disabled(conn, args.name, args.disabled)
+        changed = set_disabled(conn, args.name, args.disabled, Scope.city_wide(write=True))
     if not changed:
         print(f"lomsong: không có người dùng {args.name!r} (no such user)", file=sys.stderr)
         return 1
@@ -96,11 +100,13 @@ def _list(args: argparse.Namespace) -> int:
     import psycopg
 
     from lomsong.collector.cli import database_from_args
+    from lomsong.collector.storage.scope import Scope
     from lomsong.collector.storage.users import list_users
 
     with database_from_args(args) as url, psycopg.connect(url, autocommit=True) as conn:
-        users = list_users(conn)
+        users = list_users(conn, Scope.all_wards())
     for u in users:
         state = "active" if u.active else "disabled"
-        print(f"{u.username}\t{u.role}\t{state}\tcreated {u.created_at:%Y-%m-%d}")
+        where = u.ward_code or u.carrier or "-"
+        print(f"{u.username}\t{u.role}\t{state}\tcreated {u.created_at:%Y-%m-%d}\t{where}")
     return 0

@@ -41,6 +41,9 @@ def _period_options() -> argparse.ArgumentParser:
     parent.add_argument("--to", dest="end", metavar="WHEN",
                         help="cuối kỳ, tính cả ngày này; mặc định hôm nay (end: this local day "
                              "included, or an exact ISO date-time; default today)")
+    parent.add_argument("--ward-code", metavar="CODE", default=None,
+                        help="mã phường/xã 5 số trong CSDL nhiều phường (the ward's 5-digit code "
+                             "in a city database; default: the database's single ward)")
     return parent
 
 
@@ -132,6 +135,7 @@ def _analyze(args: argparse.Namespace) -> int:
     from lomsong.analysis.sites import read_service_points
     from lomsong.analysis.thresholds import load_thresholds
     from lomsong.collector.cli import database_from_args
+    from lomsong.collector.storage.scope import Scope
     from lomsong.collector.survey import compute_survey
     from lomsong.maps.report_input import sources_layer
 
@@ -158,7 +162,8 @@ def _analyze(args: argparse.Namespace) -> int:
         else:
             with database_from_args(args) as url, psycopg.connect(url, connect_timeout=10) as conn:
                 survey = compute_survey(conn, period, config=config, points=points,
-                                        in_db=args.aggregate_in_db)
+                                        in_db=args.aggregate_in_db,
+                                        scope=Scope.ward(args.ward_code))
             result, count, layers = survey.result, survey.measurements, survey.layers()
         args.out.unlink(missing_ok=True)
         write_geopackage(args.out, **layers)
@@ -167,6 +172,7 @@ def _analyze(args: argparse.Namespace) -> int:
         return 2
     where = "" if whole_file else f" {period.first:%d/%m/%Y}-{period.last:%d/%m/%Y},"
     print(_summary(args.out, where, count, result))
+    print(_sources_line(result.sources))
     if count == 0:
         print("Không có phép đo nào trong kỳ; kiểm tra --from/--to và CSDL (--demo cho bản demo). "
               "(No measurements in the period; check --from/--to and the database.)")
@@ -192,6 +198,16 @@ def _summary(out: Path, where: str, count: int, result: Any) -> str:
         f"cell x carrier pairs weak; {areas} weak areas, {dead} of them dead spots; "
         f"{proposals} proposals; {points} service points.)"
     )
+
+
+def _sources_line(sources: Any) -> str:
+    """How many measurements came from each source and by which method (the same sentences as
+    the report's method section), in Vietnamese then English."""
+    from lomsong.maps.i18n import translator
+    from lomsong.maps.report_text import source_sentence
+
+    return (f"{source_sentence(sources, translator('vi'), 'vi')} "
+            f"({source_sentence(sources, translator('en'), 'en')})")
 
 
 def _report_layers(args: argparse.Namespace) -> dict[str, Any]:
@@ -231,6 +247,7 @@ def _report(args: argparse.Namespace) -> int:
     from lomsong.analysis.pipeline import SurveyConfig
     from lomsong.analysis.thresholds import load_thresholds
     from lomsong.collector.cli import database_from_args
+    from lomsong.collector.storage.scope import Scope
     from lomsong.collector.survey import compute_survey
     from lomsong.maps.cli import InputError, read_survey
     from lomsong.maps.report import build_report, check_period
@@ -260,7 +277,9 @@ def _report(args: argparse.Namespace) -> int:
             return 2
     else:
         with database_from_args(args) as url, psycopg.connect(url, connect_timeout=10) as conn:
-            stored = compute_survey(conn, period, config=config)
+            # Without --thresholds, the ward's own (stored) thresholds, as on the dashboard.
+            stored = compute_survey(conn, period, config=config if args.thresholds else None,
+                                    scope=Scope.ward(args.ward_code))
         data_file = args.out.with_suffix(".gpkg")
         data_file.unlink(missing_ok=True)
         write_geopackage(data_file, **stored.layers())

@@ -25,7 +25,7 @@ __all__ = ["InputError", "check_output", "language_arg", "read_survey", "registe
 # ReportInput field it fills.
 _REQUIRED_LAYERS = {"cells": "cells", "weak_areas": "weak_areas", "service_points": "scorecards",
                     "proposals": "proposals"}
-_OPTIONAL_LAYERS = {"walk_route": "routes", "boundary": "boundary"}
+_OPTIONAL_LAYERS = {"walk_route": "routes", "boundary": "boundary", "browser_points": "browser"}
 
 
 class InputError(Exception):
@@ -78,6 +78,9 @@ def read_survey(path: Path, thresholds: Path | None = None) -> Any:
                          f"('{path}' lacks layers {', '.join(missing)}); run lomsong analyze")
     frames = {field: pyogrio.read_dataframe(path, layer=name)
               for name, field in (_REQUIRED_LAYERS | _OPTIONAL_LAYERS).items() if name in layers}
+    if "source_methods" in layers:
+        frames["source_table"] = pyogrio.read_dataframe(path, layer="source_methods",
+                                                        read_geometry=False)
     try:
         sources = (sources_from_layer(pyogrio.read_dataframe(path, layer="sources"))
                    if "sources" in layers else {})
@@ -87,6 +90,7 @@ def read_survey(path: Path, thresholds: Path | None = None) -> Any:
 
 
 def _map(args: argparse.Namespace) -> int:
+    from lomsong.maps.browser_layer import browser_options
     from lomsong.maps.heatmap import render_html
 
     try:
@@ -97,7 +101,8 @@ def _map(args: argparse.Namespace) -> int:
         return 2
     html = render_html(survey.cells, survey.weak_areas, survey.scorecards, survey.routes,
                        survey.boundary, lang=args.lang, mode=args.mode,
-                       basemap_url=args.basemap_url, inline=True)
+                       basemap_url=args.basemap_url, inline=True, browser=survey.browser,
+                       **browser_options(survey))
     args.out.write_text(html, encoding="utf-8")
     print(f"{args.out} ({len(html.encode('utf-8')) / 1e6:.1f} MB)")
     return 0

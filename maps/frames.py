@@ -44,6 +44,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "routes": (),
     "boundary": (),
+    "browser": ("measured_at", "carrier", "access", "download_mbps", "upload_mbps", "rtt_ms"),
 }
 
 # GeoPackage layer names written by `lomsong analyze`; the last two are optional.

@@ -26,6 +26,7 @@ import pandas as pd
 from branca.element import Figure
 
 from lomsong.maps.assets import asset_links, inline_assets
+from lomsong.maps.browser_layer import add_browser_layer
 from lomsong.maps.cells_layer import pack_cells
 from lomsong.maps.controls import choice_data, legend_data
 from lomsong.maps.frames import check_frame
@@ -209,12 +210,18 @@ def build_map(
     asset_base_url: str = "/static/vendor",
     basemap_url: str | None = None,
     basemap_attribution: str = "",
+    browser: gpd.GeoDataFrame | None = None,
+    browser_counted: bool = False,
+    targets_mbps: dict[str, float] | None = None,
 ) -> folium.Map:
     """Build the folium map from the analysis outputs (EPSG:4326 GeoDataFrames).
 
     `mode` colours cells by "status" (classification) or "speed" (median download). The map
     shows one carrier x technology x time window at a time, chosen beside the legend (first
     carrier's first technology, all day, at start), with that carrier's weak areas.
+    `browser` (the phones' results, `analysis.sources.browser_points`) is its own layer, its
+    points coloured against `targets_mbps` (download target per access); `browser_counted` says
+    whether the ward counts them in the cell statistics.
     """
     _ = translator(lang)
     if mode not in MODES:
@@ -239,6 +246,13 @@ def build_map(
         frames.append(scorecards)
         _add_service_points(fmap, data, scorecards, _, lang)
     _add_lines(fmap, data, None if routes is None else check_frame(routes, "routes"), boundary, _)
+    if browser is not None and len(browser):
+        browser = check_frame(browser, "browser")
+        frames.append(browser)
+        names = ({} if scorecards is None or not len(scorecards) else
+                 dict(zip(scorecards["site_id"].astype(str), scorecards["name"].astype(str),
+                          strict=True)))
+        add_browser_layer(fmap, browser, targets_mbps or {}, browser_counted, _, lang, names)
     data.data["legend"] = _legend(cells, mode, _, lang)
     data.add_to(fmap)
     folium.LayerControl(collapsed=True).add_to(fmap)
@@ -262,6 +276,9 @@ def render_html(
     basemap_url: str | None = None,
     inline: bool = False,
     script_nonce: str | None = None,
+    browser: gpd.GeoDataFrame | None = None,
+    browser_counted: bool = False,
+    targets_mbps: dict[str, float] | None = None,
 ) -> str:
     """The map as a complete HTML page; with `inline`, a standalone file with every asset in it.
 
@@ -271,7 +288,8 @@ def render_html(
     if script_nonce is not None and not _NONCE.fullmatch(script_nonce):
         raise ValueError("script_nonce: letters, digits, '-' and '_' only")
     fmap = build_map(cells, weak_areas, scorecards, routes, boundary, lang=lang, mode=mode,
-                     asset_base_url=asset_base_url, basemap_url=basemap_url)
+                     asset_base_url=asset_base_url, basemap_url=basemap_url, browser=browser,
+                     browser_counted=browser_counted, targets_mbps=targets_mbps)
     page = _Page(lang, script_nonce)
     page.add_child(fmap)
     html = page.render()

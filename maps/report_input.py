@@ -57,6 +57,10 @@ class ReportInput:
     `thresholds` are the targets, sample rules, peak hours and cause rules the analysis used
     (`analysis/thresholds.toml` with the ward's override); the report's method section is written
     from them, so it cannot state other numbers than the code applied.
+
+    `sources` (optional) counts the measurements per source and method (`analysis.sources`:
+    source, method, count, share, in_statistics), so a report can state them; `browser` holds
+    the phones' results with a position, drawn as their own map layer.
     """
 
     cells: gpd.GeoDataFrame
@@ -69,9 +73,15 @@ class ReportInput:
     sources: dict[str, int] = field(default_factory=dict)
     """Measurements per source (``probe``, ``import``, ``synthetic``, ``browser``); empty when
     the input does not record it (the report then says the sources are unknown)."""
+    source_table: pd.DataFrame | None = None
+    """Measurements per source and method (`analysis.sources.source_table`: source, method, count,
+    share, in_statistics), when the analysis gave it."""
+    browser: gpd.GeoDataFrame | None = None
+    """The phones' results with a position, drawn as their own map layer."""
 
     def __post_init__(self) -> None:
-        for kind in ("cells", "weak_areas", "scorecards", "proposals", "routes", "boundary"):
+        for kind in ("cells", "weak_areas", "scorecards", "proposals", "routes", "boundary",
+                     "browser"):
             frame = getattr(self, kind)
             if frame is not None:
                 object.__setattr__(self, kind, check_frame(frame, kind))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 
 import geopandas as gpd
+import pandas as pd
 
 from lomsong.analysis.thresholds import Thresholds
 from lomsong.maps.i18n import Gettext, format_mbps, format_number, format_percent
@@ -22,9 +23,12 @@ from lomsong.maps.labels import label
 from lomsong.maps.report_input import ReportInput
 from lomsong.maps.static import worst_status_per_cell
 
-__all__ = ["FAILING", "method_paragraphs", "share_text", "source_text", "summary_paragraphs"]
+__all__ = ["FAILING", "SOURCE_ROWS_MAX", "method_paragraphs", "share_text", "source_sentence",
+           "source_text", "summary_paragraphs"]
 
 FAILING: tuple[str, ...] = ("dead_spot", "confirmed_weak", "likely_weak")
+# The most (source, method) rows a text lists; the rest are summed.
+SOURCE_ROWS_MAX = 12
 
 
 def _site_lines(sites: gpd.GeoDataFrame, _: Gettext, lang: str) -> list[str]:
@@ -132,6 +136,33 @@ def _targets(t: Thresholds, _: Gettext) -> str:
     return "; ".join(parts)
 
 
+def source_sentence(sources: pd.DataFrame, _: Gettext, lang: str) -> str:
+    """How many measurements came from each source and by which method, and which of them the
+    cell statistics count (`analysis.sources.source_table`)."""
+    if sources.empty:
+        return _("No measurements in this period.")
+    parts = [_("{source}, {method}: {count} ({share})").format(
+        source=label("source", str(row["source"]), _), method=str(row["method"]) or "\u2013",
+        count=format_number(int(row["count"]), lang, decimals=0),
+        share=format_percent(float(row["share"]), lang))
+        for row in sources.head(SOURCE_ROWS_MAX).to_dict("records")]
+    if len(sources) > SOURCE_ROWS_MAX:
+        parts.append(_("{n} other methods: {count}").format(
+            n=len(sources) - SOURCE_ROWS_MAX,
+            count=format_number(int(sources["count"].iloc[SOURCE_ROWS_MAX:].sum()), lang,
+                                decimals=0)))
+    counted = [label("source", s, _) for s in dict.fromkeys(
+        sources.loc[sources["in_statistics"].astype(bool), "source"].astype(str))]
+    left = [label("source", s, _) for s in dict.fromkeys(
+        sources.loc[~sources["in_statistics"].astype(bool), "source"].astype(str))]
+    text = _("Measurements by source and method: {parts}.").format(parts="; ".join(parts))
+    if left:
+        text += " " + _("The cell statistics count {counted} only; {left} are shown apart and "
+                        "not counted (the ward's choice).").format(
+            counted=", ".join(counted) or "\u2013", left=", ".join(left))
+    return text
+
+
 def method_paragraphs(survey: ReportInput, _: Gettext, lang: str) -> list[str]:
     """Probes, tools, targets with their sources, sample rules and intervals: written from the
     same `Thresholds` the analysis applied."""
@@ -140,6 +171,8 @@ def method_paragraphs(survey: ReportInput, _: Gettext, lang: str) -> list[str]:
     share = format_percent(r.weak_share, lang)
     sources = survey.sources
     origin = [source_text(sources, _, lang)]
+    if survey.source_table is not None and len(survey.source_table):
+        origin.append(source_sentence(survey.source_table, _, lang))
     if not sources or sources.get("probe"):
         origin.append(_("Measurements come from fixed probes (a Raspberry Pi at each public "
                         "service point, one modem per carrier plus the fixed line, one test per "
@@ -158,6 +191,7 @@ def method_paragraphs(survey: ReportInput, _: Gettext, lang: str) -> list[str]:
         _("Download and upload speeds are measured with iperf3 against the ward's own test "
           "server and with speedtest-cli against public servers in Vietnam; latency with ping; "
           "radio readings (RSRP, SINR, PCI, band) come from the modems."),
+        *sources,
         _("Targets and their sources: {targets}.").format(targets=_targets(t, _)),
         _("The ward is divided into H3 hexagons (about 66 m edge at resolution 10). The same "
           "rule applies to every cell, service point and time window: it is judged only with at "

@@ -13,11 +13,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
+from lomsong.analysis.pipeline import SurveyConfig
+from lomsong.analysis.thresholds import load_thresholds
 from lomsong.collector.dashboard import (
     login,
     pages_admin,
     pages_alerts,
     pages_cases,
+    pages_city,
     pages_downloads,
     pages_map,
     pages_retest,
@@ -41,9 +44,9 @@ def install_dashboard(app: FastAPI, settings: Settings) -> None:
     """Add the dashboard to `app` (call before the app starts)."""
     app.state.login_throttle = LoginThrottle()
     app.state.hash_gate = HashGate(settings.max_concurrent_hashes, settings.hash_wait_s)
-    app.state.survey_cache = SurveyCache()
+    app.state.survey_cache = SurveyCache(config=survey_config(settings))
     for module in (login, pages_map, pages_tables, pages_downloads, pages_admin,
-                   pages_cases, pages_retest, pages_alerts):
+                   pages_cases, pages_retest, pages_alerts, pages_city):
         app.include_router(module.router)
     app.mount("/static/vendor", StaticFiles(directory=VENDOR_DIR), name="vendor")
     app.mount("/static/dashboard", StaticFiles(directory=_STATIC), name="dashboard-static")
@@ -65,10 +68,27 @@ def install_dashboard(app: FastAPI, settings: Settings) -> None:
 
         lang = language_of(request)
         _ = translator(lang)
-        message = (_("This form has expired; reload the page and try again.") if exc.reason == "csrf"
-                   else _("A carrier account sees only its cases.") if exc.reason == "carrier"
-                   else _("Only an administrator may do this."))
+        messages = {"csrf": _("This form has expired; reload the page and try again."),
+                    "ward": _("This account may not see this ward's data."),
+                    "carrier": _("A carrier account sees only its cases.")}
+        message = messages.get(exc.reason, _("Only an administrator may do this."))
         return render(Page(request, lang, None, ""), "error.html", 403, message=message)
+
+
+def survey_config(settings: Settings) -> SurveyConfig | None:
+    """The analysis settings of the dashboard from ``LOMSONG_THRESHOLDS_FILE``, if set; None
+    lets each ward's stored threshold override apply.
+
+    Raises
+    ------
+    ValueError
+        The override file is missing or not valid (naming the file and the key).
+    """
+    if settings.thresholds_file is not None and not settings.thresholds_file.is_file():
+        raise ValueError(f"LOMSONG_THRESHOLDS_FILE: {settings.thresholds_file}: file not found")
+    if settings.thresholds_file is None:
+        return None
+    return SurveyConfig(thresholds=load_thresholds(override=settings.thresholds_file))
 
 
 def _quote(path: str) -> str:

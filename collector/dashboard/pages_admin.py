@@ -18,10 +18,18 @@ from lomsong.collector.dashboard.site_upload import (
     points_from_file,
 )
 from lomsong.collector.dashboard.upload_checks import ward_geojson
-from lomsong.collector.dashboard.web import AdminUser, CsrfChecked, Lang, Page, render
+from lomsong.collector.dashboard.web import (
+    AdminUser,
+    CsrfChecked,
+    Lang,
+    Page,
+    WardScope,
+    render,
+)
 from lomsong.collector.deps import PoolDep
 from lomsong.collector.errors import StorageError
 from lomsong.collector.storage.fleet import list_fleet
+from lomsong.collector.storage.scope import Scope, ScopeError
 from lomsong.collector.storage.sites import (
     delete_site,
     get_ward,
@@ -44,30 +52,30 @@ MIN_PASSWORD_CHARS = 10
 NOTICES = ("saved", "deleted", "imported", "revoked", "user_added", "user_changed")
 
 
-async def _data(pool: PoolDep) -> dict[str, Any]:
+async def _data(pool: PoolDep, scope: Scope) -> dict[str, Any]:
     def load() -> dict[str, Any]:
         with pool.connection() as conn:
-            return {"sites": list_sites(conn), "ward": get_ward(conn),
-                    "probes": list_fleet(conn), "users": list_users(conn)}
+            return {"sites": list_sites(conn, scope), "ward": get_ward(conn, scope),
+                    "probes": list_fleet(conn, scope), "users": list_users(conn, scope)}
 
     return await run_in_threadpool(load)
 
 
 async def _admin_page(request: Request, user: AdminUser, lang: Lang, pool: PoolDep,
-                      status_code: int = 200, **extra: Any) -> HTMLResponse:
+                      scope: Scope, status_code: int = 200, **extra: Any) -> HTMLResponse:
     notice = request.query_params.get("done")
     context = {"notice": notice if notice in NOTICES else None, "error": None, "token": None,
                "site_types": SITE_TYPES, "max_upload_kib": MAX_UPLOAD_BYTES // 1024,
                "edit": None, **extra}
     return render(Page(request, lang, user, "admin"), "admin.html", status_code,
-                  **await _data(pool), **context)
+                  **await _data(pool, scope), **context)
 
 
 @router.get("", response_class=HTMLResponse)
 async def admin_page(request: Request, user: AdminUser, lang: Lang, pool: PoolDep,
-                     edit: str | None = None) -> HTMLResponse:
-    sites = {s.site_id: s for s in (await _data(pool))["sites"]}
-    return await _admin_page(request, user, lang, pool, edit=sites.get(edit or ""))
+                     scope: WardScope, edit: str | None = None) -> HTMLResponse:
+    sites = {s.site_id: s for s in (await _data(pool, scope))["sites"]}
+    return await _admin_page(request, user, lang, pool, scope, edit=sites.get(edit or ""))
 
 
 def _done(code: str) -> RedirectResponse:
@@ -76,20 +84,23 @@ def _done(code: str) -> RedirectResponse:
 
 @router.post("/sites", response_class=HTMLResponse, dependencies=[CsrfChecked])
 async def save_site_form(request: Request, user: AdminUser, lang: Lang, pool: PoolDep,
-                         site_id: Text = "", name: Text = "", site_type: Text = "",
+                         scope: WardScope, site_id: Text = "", name: Text = "", site_type: Text = "",
                          address: Text = "", lat: Text = "", lon: Text = "") -> Response:
     form = {"site_id": site_id, "name": name, "site_type": site_type, "address": address,
             "lat": lat, "lon": lon}
     try:
         point = point_from_form(form)
     except UploadError as exc:
-        return await _admin_page(request, user, lang, pool, 422, error=str(exc))
+        return await _admin_page(request, user, lang, pool, scope, 422, error=str(exc))
 
     def store() -> None:
         with pool.connection() as conn:
-            save_site(conn, point)
+            save_site(conn, point, scope)
 
-    await run_in_threadpool(store)
+    try:
+        await run_in_threadpool(store)
+    except ScopeError as exc:
+        return await _admin_page(request, user, lang, pool, scope, 409, error=str(exc))
     return _done("saved")
 
 
@@ -105,7 +116,7 @@ def _confirm(request: Request, user: AdminUser, lang: Lang, action: str, field: 
 
 @router.post("/sites/delete", dependencies=[CsrfChecked])
 async def delete_site_form(request: Request, user: AdminUser, lang: Lang, pool: PoolDep,
-                           site_id: Annotated[str, Form(max_length=64)],
+                           scope: WardScope, site_id: Annotated[str, Form(max_length=64)],
                            confirmed: Confirmed = "") -> Response:
     if confirmed != "yes":
         _ = translator(lang)
@@ -114,7 +125,7 @@ async def delete_site_form(request: Request, user: AdminUser, lang: Lang, pool: 
 
     def remove() -> None:
         with pool.connection() as conn:
-            delete_site(conn, site_id)
+            delete_site(conn, site_id, scope)
 
     await run_in_threadpool(remove)
     return _done("deleted")
@@ -122,24 +133,27 @@ async def delete_site_form(request: Request, user: AdminUser, lang: Lang, pool: 
 
 @router.post("/sites/upload", response_class=HTMLResponse, dependencies=[CsrfChecked])
 async def upload_sites(request: Request, user: AdminUser, lang: Lang, pool: PoolDep,
-                       file: UploadFile) -> Response:
+                       scope: WardScope, file: UploadFile) -> Response:
     data = await file.read(MAX_UPLOAD_BYTES + 1)
     try:
         points = await run_in_threadpool(points_from_file, file.filename or "upload", data)
     except UploadError as exc:
-        return await _admin_page(request, user, lang, pool, 422, error=str(exc))
+        return await _admin_page(request, user, lang, pool, scope, 422, error=str(exc))
 
     def store() -> None:
         with pool.connection() as conn:
-            replace_sites(conn, points)
+            replace_sites(conn, points, scope)
 
-    await run_in_threadpool(store)
+    try:
+        await run_in_threadpool(store)
+    except ScopeError as exc:
+        return await _admin_page(request, user, lang, pool, scope, 409, error=str(exc))
     return _done("imported")
 
 
 @router.post("/ward", response_class=HTMLResponse, dependencies=[CsrfChecked])
 async def save_ward(request: Request, user: AdminUser, lang: Lang, pool: PoolDep,
-                    ward_name: Annotated[str, Form(min_length=1, max_length=200)],
+                    scope: WardScope, ward_name: Annotated[str, Form(min_length=1, max_length=200)],
                     boundary: UploadFile | None = None) -> Response:
     text: str | None = None
     if boundary is not None and boundary.filename:
@@ -152,16 +166,16 @@ async def save_ward(request: Request, user: AdminUser, lang: Lang, pool: PoolDep
             if frame is None or frame.empty:
                 raise ValueError("expected Polygon or MultiPolygon features")
         except UploadError as exc:
-            return await _admin_page(request, user, lang, pool, 422, error=str(exc))
+            return await _admin_page(request, user, lang, pool, scope, 422, error=str(exc))
         except ValueError as exc:  # not UTF-8, too large, or a shape GEOS refuses
             message = f"{boundary.filename}: {exc}"
-            return await _admin_page(request, user, lang, pool, 422, error=message)
+            return await _admin_page(request, user, lang, pool, scope, 422, error=message)
 
     def store() -> None:
         with pool.connection() as conn:
-            current = get_ward(conn)
+            current = get_ward(conn, scope)
             keep = current.boundary_json if current and text is None else text
-            set_ward(conn, ward_name.strip(), keep)
+            set_ward(conn, ward_name.strip(), keep, scope)
 
     await run_in_threadpool(store)
     return _done("saved")
@@ -169,24 +183,26 @@ async def save_ward(request: Request, user: AdminUser, lang: Lang, pool: PoolDep
 
 @router.post("/probes", response_class=HTMLResponse, dependencies=[CsrfChecked])
 async def add_probe(request: Request, user: AdminUser, lang: Lang, pool: PoolDep,
-                    name: Annotated[str, Form(max_length=100)]) -> HTMLResponse:
+                    scope: WardScope, name: Annotated[str, Form(max_length=100)]) -> HTMLResponse:
     if not PROBE_NAME.fullmatch(name):
         error = f"name: {name!r} must be 1-64 of A-Z a-z 0-9 . _ - (starting with a letter or digit)"
-        return await _admin_page(request, user, lang, pool, 422, error=error)
+        return await _admin_page(request, user, lang, pool, scope, 422, error=error)
+
     def create() -> str:
         with pool.connection() as conn:
-            return create_token(conn, name, "probe")
+            return create_token(conn, name, "probe", scope)
 
     try:
         token = await run_in_threadpool(create)
     except StorageError as exc:
-        return await _admin_page(request, user, lang, pool, 409, error=str(exc))
-    return await _admin_page(request, user, lang, pool, token={"name": name, "token": token})
+        return await _admin_page(request, user, lang, pool, scope, 409, error=str(exc))
+    return await _admin_page(request, user, lang, pool, scope,
+                             token={"name": name, "token": token})
 
 
 @router.post("/probes/revoke", dependencies=[CsrfChecked])
 async def revoke_probe(request: Request, user: AdminUser, lang: Lang, pool: PoolDep,
-                       name: Annotated[str, Form(max_length=64)],
+                       scope: WardScope, name: Annotated[str, Form(max_length=64)],
                        confirmed: Confirmed = "") -> Response:
     if confirmed != "yes":
         _ = translator(lang)
@@ -196,7 +212,7 @@ async def revoke_probe(request: Request, user: AdminUser, lang: Lang, pool: Pool
                         _("Revoke"))
     def revoke() -> None:
         with pool.connection() as conn:
-            revoke_token(conn, name, "probe")
+            revoke_token(conn, name, "probe", scope)
 
     await run_in_threadpool(revoke)
     return _done("revoked")
@@ -204,12 +220,12 @@ async def revoke_probe(request: Request, user: AdminUser, lang: Lang, pool: Pool
 
 @router.post("/users", response_class=HTMLResponse, dependencies=[CsrfChecked])
 async def add_user(request: Request, user: AdminUser, lang: Lang, pool: PoolDep,
-                   username: Annotated[str, Form(max_length=64)],
+                   scope: WardScope, username: Annotated[str, Form(max_length=64)],
                    role: Annotated[str, Form(pattern="^(admin|officer)$")],
                    password: Annotated[str, Form(max_length=1024)]) -> Response:
     if len(password) < MIN_PASSWORD_CHARS:
         error = f"password: at least {MIN_PASSWORD_CHARS} characters"
-        return await _admin_page(request, user, lang, pool, 422, error=error)
+        return await _admin_page(request, user, lang, pool, scope, 422, error=error)
     gate: HashGate = request.app.state.hash_gate
     try:
         async with gate.slot():
@@ -217,28 +233,28 @@ async def add_user(request: Request, user: AdminUser, lang: Lang, pool: PoolDep,
     except HashingBusy:
         _ = translator(lang)
         error = _("The server is busy checking other sign-ins; try again in a few seconds.")
-        return await _admin_page(request, user, lang, pool, 503, error=error)
+        return await _admin_page(request, user, lang, pool, scope, 503, error=error)
 
     def create() -> None:
         with pool.connection() as conn:
             create_user(conn, username.strip().lower(), password_hash,
-                        "admin" if role == "admin" else "officer")
+                        "admin" if role == "admin" else "officer", ward_code=scope.home())
 
     try:
         await run_in_threadpool(create)
     except StorageError as exc:
-        return await _admin_page(request, user, lang, pool, 409, error=str(exc))
+        return await _admin_page(request, user, lang, pool, scope, 409, error=str(exc))
     return _done("user_added")
 
 
 @router.post("/users/disable", dependencies=[CsrfChecked])
-async def toggle_user(user: AdminUser, pool: PoolDep,
+async def toggle_user(user: AdminUser, pool: PoolDep, scope: WardScope,
                       username: Annotated[str, Form(max_length=64)],
                       disabled: Annotated[bool, Form()]) -> RedirectResponse:
     def change() -> None:
         with pool.connection() as conn:
             if username != user.username:
-                set_disabled(conn, username, disabled)
+                set_disabled(conn, username, disabled, scope)
 
     await run_in_threadpool(change)
     return _done("user_changed")

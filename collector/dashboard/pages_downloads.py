@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from lomsong.analysis.export import write_csv, write_geopackage
 from lomsong.collector.dashboard.pages_map import load_survey, period_of
 from lomsong.collector.dashboard.survey import Survey
-from lomsong.collector.dashboard.web import CurrentUser, Lang, Page, render
+from lomsong.collector.dashboard.web import CurrentUser, Lang, Page, WardScope, render
 from lomsong.maps.codes import REPORT_CARRIERS
 from lomsong.maps.i18n import LANGUAGES
 from lomsong.maps.report import build_report
@@ -56,38 +56,41 @@ def _attachment(data: bytes, filename: str, media_type: str) -> Response:
 
 
 @router.get("/downloads", response_class=HTMLResponse)
-async def downloads_page(request: Request, user: CurrentUser, lang: Lang, first: FromQuery = None,
+async def downloads_page(request: Request, user: CurrentUser, scope: WardScope,
+                         lang: Lang, first: FromQuery = None,
                          last: ToQuery = None) -> HTMLResponse:
     page = Page(request, lang, user, "downloads")
     period = period_of(first, last)
     if isinstance(period, str):
         return render(page, "error.html", 422, message=period)
-    survey = await load_survey(request, period)
+    survey = await load_survey(request, period, scope)
     return render(page, "downloads.html", survey=survey, period=period, layers=LAYERS,
                   carriers=REPORT_CARRIERS, languages=LANGUAGES)
 
 
 @router.get("/downloads/survey.gpkg")
-async def download_geopackage(request: Request, user: CurrentUser, first: FromQuery = None,
+async def download_geopackage(request: Request, user: CurrentUser, scope: WardScope,
+                              first: FromQuery = None,
                               last: ToQuery = None) -> Response:
     period = period_of(first, last)
     if isinstance(period, str):
         return Response(period, status_code=422, media_type="text/plain")
-    survey = await load_survey(request, period)
+    survey = await load_survey(request, period, scope)
 
     data = await run_in_threadpool(_geopackage_bytes, survey)
     return _attachment(data, f"{_stem(survey)}.gpkg", "application/geopackage+sqlite3")
 
 
 @router.get("/downloads/{layer}.csv")
-async def download_csv(request: Request, user: CurrentUser, layer: str, first: FromQuery = None,
+async def download_csv(request: Request, user: CurrentUser, scope: WardScope,
+                       layer: str, first: FromQuery = None,
                        last: ToQuery = None) -> Response:
     if layer not in LAYERS:
         return Response(f"unknown layer {layer!r}", status_code=404, media_type="text/plain")
     period = period_of(first, last)
     if isinstance(period, str):
         return Response(period, status_code=422, media_type="text/plain")
-    survey = await load_survey(request, period)
+    survey = await load_survey(request, period, scope)
 
     def build() -> bytes:
         with tempfile.TemporaryDirectory(prefix="lomsong-csv-") as folder:
@@ -99,7 +102,7 @@ async def download_csv(request: Request, user: CurrentUser, layer: str, first: F
 
 @router.get("/report.pdf")
 async def report_pdf(
-    request: Request, user: CurrentUser,
+    request: Request, user: CurrentUser, scope: WardScope,
     carrier: Annotated[str, Query(max_length=20)] = "all",
     report_lang: Annotated[str, Query(alias="report_lang", max_length=5)] = "vi",
     first: FromQuery = None, last: ToQuery = None,
@@ -110,7 +113,7 @@ async def report_pdf(
     period = period_of(first, last)
     if isinstance(period, str):
         return Response(period, status_code=422, media_type="text/plain")
-    survey = await load_survey(request, period)
+    survey = await load_survey(request, period, scope)
     if not survey.ward_name.strip():
         return Response("chưa đặt tên phường: báo cáo gửi nhà mạng cần tên phường "
                         "(the ward has no name yet; a report to a carrier needs it)",

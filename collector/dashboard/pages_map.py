@@ -18,9 +18,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from lomsong.collector.dashboard.survey import Period, Survey, SurveyCache, parse_period
-from lomsong.collector.dashboard.web import CurrentUser, Lang, Page, render
+from lomsong.collector.dashboard.web import CurrentUser, Lang, Page, WardScope, render
+from lomsong.collector.storage.scope import Scope
+from lomsong.maps.browser_layer import browser_options
 from lomsong.maps.heatmap import MODES, render_html
 from lomsong.maps.i18n import translator
+from lomsong.maps.report_text import SOURCE_ROWS_MAX
 
 __all__ = ["VENDOR_URL", "frame_policy", "load_survey", "period_of", "router"]
 
@@ -45,9 +48,10 @@ def period_of(first: str | None, last: str | None) -> Period | str:
         return str(exc)
 
 
-async def load_survey(request: Request, period: Period) -> Survey:
+async def load_survey(request: Request, period: Period, scope: Scope) -> Survey:
+    """The survey of `period` in the one ward of `scope` (`web.WardScope`)."""
     cache: SurveyCache = request.app.state.survey_cache
-    return await run_in_threadpool(cache.get, request.app.state.pool, period)
+    return await run_in_threadpool(cache.get, request.app.state.pool, period, scope)
 
 
 @router.get("/", include_in_schema=False)
@@ -56,7 +60,7 @@ async def home() -> RedirectResponse:
 
 
 @router.get("/map", response_class=HTMLResponse)
-async def map_page(request: Request, user: CurrentUser, lang: Lang,
+async def map_page(request: Request, user: CurrentUser, lang: Lang, scope: WardScope,
                    first: Annotated[str | None, Query(alias="from")] = None,
                    last: Annotated[str | None, Query(alias="to")] = None,
                    mode: Annotated[str, Query(pattern="^(status|speed)$")] = "status",
@@ -65,12 +69,13 @@ async def map_page(request: Request, user: CurrentUser, lang: Lang,
     period = period_of(first, last)
     if isinstance(period, str):
         return render(page, "error.html", 422, message=period)
-    survey = await load_survey(request, period)
-    return render(page, "map.html", survey=survey, period=period, mode=mode, modes=MODES)
+    survey = await load_survey(request, period, scope)
+    return render(page, "map.html", survey=survey, period=period, mode=mode, modes=MODES,
+                  source_rows_max=SOURCE_ROWS_MAX)
 
 
 @router.get("/map/frame")
-async def map_frame(request: Request, user: CurrentUser, lang: Lang,
+async def map_frame(request: Request, user: CurrentUser, lang: Lang, scope: WardScope,
                     first: Annotated[str | None, Query(alias="from")] = None,
                     last: Annotated[str | None, Query(alias="to")] = None,
                     mode: Annotated[str, Query(pattern="^(status|speed)$")] = "status",
@@ -78,15 +83,16 @@ async def map_frame(request: Request, user: CurrentUser, lang: Lang,
     period = period_of(first, last)
     if isinstance(period, str):
         return Response(period, status_code=422, media_type="text/plain")
-    survey = await load_survey(request, period)
+    survey = await load_survey(request, period, scope)
 
     def build() -> str:
         r = survey.result
-        if r.classified.empty and r.scorecards.empty:
+        if r.classified.empty and r.scorecards.empty and r.browser.empty:
             return _empty_map(lang)
         return render_html(r.classified, r.weak_areas, r.scorecards, r.route, survey.boundary,
                            lang=lang, mode=mode, asset_base_url=VENDOR_URL,
-                           script_nonce=_NONCE_SLOT)
+                           script_nonce=_NONCE_SLOT, browser=r.browser,
+                           **browser_options(survey.report_input))
 
     html = await run_in_threadpool(survey.render_once, ("map", lang, mode), build)
     nonce = secrets.token_urlsafe(18)

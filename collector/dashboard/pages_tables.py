@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
 from lomsong.collector.dashboard.pages_map import load_survey, period_of
-from lomsong.collector.dashboard.web import CurrentUser, Lang, Page, render
+from lomsong.collector.dashboard.web import CurrentUser, Lang, Page, WardScope, render
 from lomsong.collector.deps import PoolDep
 from lomsong.collector.storage.fleet import ProbeHealth, list_fleet
 from lomsong.maps.i18n import N_, translator
@@ -64,25 +64,26 @@ def _helpers(lang: str) -> dict[str, Any]:
 
 
 @router.get("/sites", response_class=HTMLResponse)
-async def sites_page(request: Request, user: CurrentUser, lang: Lang, first: FromQuery = None,
+async def sites_page(request: Request, user: CurrentUser, scope: WardScope,
+                     lang: Lang, first: FromQuery = None,
                      last: ToQuery = None) -> HTMLResponse:
     page = Page(request, lang, user, "sites")
     period = period_of(first, last)
     if isinstance(period, str):
         return render(page, "error.html", 422, message=period)
-    survey = await load_survey(request, period)
+    survey = await load_survey(request, period, scope)
     rows = records(survey.result.scorecards, ["site_id", "carrier", "access"])
     return render(page, "sites.html", survey=survey, period=period, rows=rows, **_helpers(lang))
 
 
 @router.get("/weak-areas", response_class=HTMLResponse)
-async def weak_areas_page(request: Request, user: CurrentUser, lang: Lang,
+async def weak_areas_page(request: Request, user: CurrentUser, scope: WardScope, lang: Lang,
                           first: FromQuery = None, last: ToQuery = None) -> HTMLResponse:
     page = Page(request, lang, user, "weak")
     period = period_of(first, last)
     if isinstance(period, str):
         return render(page, "error.html", 422, message=period)
-    survey = await load_survey(request, period)
+    survey = await load_survey(request, period, scope)
     proposals = records(survey.result.proposals, ["rank", "carrier"])
     areas = records(survey.result.weak_areas, ["carrier", "area_id"])
     targets = {("weak_area", a["area_id"], a["carrier"], a["access"]): a for a in areas}
@@ -100,13 +101,14 @@ async def weak_areas_page(request: Request, user: CurrentUser, lang: Lang,
 
 
 @router.get("/planner", response_class=HTMLResponse)
-async def planner_page(request: Request, user: CurrentUser, lang: Lang, first: FromQuery = None,
+async def planner_page(request: Request, user: CurrentUser, scope: WardScope,
+                       lang: Lang, first: FromQuery = None,
                        last: ToQuery = None) -> HTMLResponse:
     page = Page(request, lang, user, "planner")
     period = period_of(first, last)
     if isinstance(period, str):
         return render(page, "error.html", 422, message=period)
-    survey = await load_survey(request, period)
+    survey = await load_survey(request, period, scope)
     gaps = records(survey.result.gaps, ["samples", "cell", "carrier"])
     stops = records(survey.result.route, ["order"])
     return render(page, "planner.html", survey=survey, period=period, gaps=gaps, stops=stops,
@@ -114,11 +116,11 @@ async def planner_page(request: Request, user: CurrentUser, lang: Lang, first: F
 
 
 @router.get("/fleet", response_class=HTMLResponse)
-async def fleet_page(request: Request, user: CurrentUser, lang: Lang,
+async def fleet_page(request: Request, user: CurrentUser, scope: WardScope, lang: Lang,
                      pool: PoolDep) -> HTMLResponse:
     def load() -> list[ProbeHealth]:
         with pool.connection() as conn:
-            return list_fleet(conn)
+            return list_fleet(conn, scope)
 
     probes = await run_in_threadpool(load)
     return render(Page(request, lang, user, "fleet"), "fleet.html", probes=probes,

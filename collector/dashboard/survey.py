@@ -1,4 +1,4 @@
-"""The dashboard's surveys: `collector.survey.compute_survey` results cached per (period, data version).
+"""The dashboard's surveys: `collector.survey.compute_survey` results cached per (ward, period, data version).
 
 Reading rows and running the analysis take seconds for a month of a ward's data, so results are
 kept in memory (a few periods, least recently used dropped) and computed in a worker thread. The
@@ -14,7 +14,9 @@ from collections import OrderedDict
 from psycopg_pool import ConnectionPool
 
 from lomsong.analysis.period import Period
+from lomsong.analysis.pipeline import SurveyConfig
 from lomsong.collector.storage.fleet import DataVersion, data_version
+from lomsong.collector.storage.scope import Scope
 from lomsong.collector.survey import Survey, compute_survey
 
 __all__ = ["MAX_DAYS", "Period", "Survey", "SurveyCache", "parse_period"]
@@ -28,19 +30,27 @@ def parse_period(first: str | None, last: str | None) -> Period:
     return Period.parse(first, last, max_days=MAX_DAYS, flags=("from", "to"))
 
 
+_Key = tuple[Scope, Period, DataVersion]
+
+
 class SurveyCache:
-    """Surveys by (period, data version); `get` is blocking: call it in a worker thread."""
+    """Surveys by (ward scope, period, data version); `get` is blocking: call it in a worker
+    thread.
 
-    def __init__(self, max_entries: int = 4) -> None:
+    `config` (the ward's thresholds, `Settings.thresholds_file`) applies to every survey."""
+
+    def __init__(self, max_entries: int = 4, config: SurveyConfig | None = None) -> None:
         self._max = max_entries
-        self._entries: OrderedDict[tuple[Period, DataVersion], Survey] = OrderedDict()
+        self._config = config
+        self._entries: OrderedDict[_Key, Survey] = OrderedDict()
         self._lock = threading.Lock()
-        self._computing: dict[tuple[Period, DataVersion], threading.Lock] = {}
+        self._computing: dict[_Key, threading.Lock] = {}
 
-    def get(self, pool: ConnectionPool, period: Period) -> Survey:
+    def get(self, pool: ConnectionPool, period: Period, scope: Scope) -> Survey:
+        """The survey of `period` in the one ward of `scope`."""
         with pool.connection() as conn:
-            version = data_version(conn, period.start_utc, period.end_utc)
-        key = (period, version)
+            version = data_version(conn, period.start_utc, period.end_utc, scope)
+        key = (scope, period, version)
         with self._lock:
             if key in self._entries:
                 self._entries.move_to_end(key)
@@ -51,7 +61,8 @@ class SurveyCache:
                 if key in self._entries:
                     return self._entries[key]
             with pool.connection() as conn:
-                survey = compute_survey(conn, period, version)
+                survey = compute_survey(conn, period, version, config=self._config,
+                                        scope=scope)
             with self._lock:
                 self._entries[key] = survey
                 self._computing.pop(key, None)

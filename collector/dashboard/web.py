@@ -14,12 +14,14 @@ from fastapi.responses import HTMLResponse
 from lomsong.collector.dashboard.security import csrf_token, csrf_valid, derive_key, new_nonce
 from lomsong.collector.deps import PoolDep
 from lomsong.collector.settings import Settings
+from lomsong.collector.storage.scope import Scope
 from lomsong.collector.storage.users import UserRow, get_user
 from lomsong.maps import i18n
 from lomsong.maps.labels import label
 
 __all__ = [
     "LANG_COOKIE",
+    "WARD_SESSION_KEY",
     "AdminUser",
     "CaseUser",
     "CsrfChecked",
@@ -28,6 +30,7 @@ __all__ = [
     "Lang",
     "LoginRequired",
     "Page",
+    "WardScope",
     "client_ip",
     "ensure_nonce",
     "language_of",
@@ -105,12 +108,28 @@ CurrentUser = Annotated[UserRow, Depends(_user)]
 
 
 async def _admin(user: CurrentUser) -> UserRow:
-    if user.role != "admin":
+    if user.role not in ("admin", "city_admin"):
         raise Forbidden("admin")
     return user
 
 
 AdminUser = Annotated[UserRow, Depends(_admin)]
+# The session key of the ward a city account is looking at (`pages_city.choose_ward` sets it).
+WARD_SESSION_KEY = "w"
+
+
+async def _ward_scope(request: Request, user: CurrentUser) -> Scope:
+    """The one ward a ward page shows: the user's own, or the one a city account chose."""
+    scope = user.scope
+    if user.role == "carrier":
+        raise Forbidden("ward")
+    if not scope.city:
+        return scope
+    chosen = request.session.get(WARD_SESSION_KEY)
+    return scope.narrowed(chosen if isinstance(chosen, str) else None)
+
+
+WardScope = Annotated[Scope, Depends(_ward_scope)]
 
 
 def _settings(request: Request) -> Settings:

@@ -23,7 +23,7 @@ def install_phone(app: FastAPI, settings: Settings) -> None:
     from fastapi.staticfiles import StaticFiles
 
     from lomsong.analysis.thresholds import load_thresholds
-    from lomsong.collector.phone import admin, page, payload, results
+    from lomsong.collector.phone import admin, links_admin, page, payload, results
     from lomsong.collector.phone.enrol import PhoneLimits
     from lomsong.collector.phone.prefixes import load_table
 
@@ -31,6 +31,6 @@ def install_phone(app: FastAPI, settings: Settings) -> None:
     app.state.phone_prefixes = load_table(settings.data_dir)
     app.state.phone_buffer = payload.make_buffer()
     app.state.phone_target_mbps = load_thresholds().access["4g"].down_mbps
-    for module in (admin, page, payload, results):
+    for module in (admin, links_admin, page, payload, results):
         app.include_router(module.router)
     app.mount("/static/phone", StaticFiles(directory=_STATIC), name="phone-static")

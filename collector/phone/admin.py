@@ -14,7 +14,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from lomsong.collector.dashboard.web import AdminUser, CsrfChecked, Lang
+from lomsong.collector.dashboard.web import AdminUser, CsrfChecked, Lang, WardScope
 from lomsong.collector.deps import PoolDep, SettingsDep
 from lomsong.collector.errors import StorageError
 from lomsong.collector.phone.enrol import sign_token
@@ -31,19 +31,20 @@ router = APIRouter(prefix="/admin", tags=["dashboard"], include_in_schema=False)
 
 @router.post("/posters", dependencies=[CsrfChecked])
 async def poster(request: Request, user: AdminUser, lang: Lang, pool: PoolDep,
-                 settings: SettingsDep,
+                 settings: SettingsDep, scope: WardScope,
                  site_id: Annotated[str, Form(min_length=1, max_length=64)]) -> Response:
     """The QR poster (PDF) of a new link for service point `site_id`."""
     expires = datetime.now(UTC).replace(microsecond=0) + timedelta(days=POSTER_DAYS)
 
     def issue() -> tuple[str, str, int]:
         with pool.connection() as conn:
-            ward = get_ward(conn)
-            site = next((s for s in list_sites(conn) if s.site_id == site_id), None)
+            ward = get_ward(conn, scope)
+            site = next((s for s in list_sites(conn, scope) if s.site_id == site_id), None)
             if ward is None or site is None:
                 raise HTTPException(404, detail="no such service point, or the ward is not set")
             made = create_enrolment(conn, ward=ward.name, site_id=site.site_id,
-                                    label=f"poster by {user.username}", expires_at=expires)
+                                    label=f"poster by {user.username}", expires_at=expires,
+                                    scope=scope)
         return ward.name, site.name, made.id
 
     try:

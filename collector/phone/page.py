@@ -29,6 +29,7 @@ from lomsong.collector.phone.enrol import (
 from lomsong.collector.phone.prefixes import PrefixTable
 from lomsong.collector.settings import Settings
 from lomsong.collector.storage.enrolments import Enrolment, get_enrolment
+from lomsong.collector.storage.scope import Scope
 from lomsong.collector.storage.sites import list_sites
 from lomsong.maps import i18n
 from lomsong.maps.labels import label
@@ -50,7 +51,8 @@ def _lookup(pool: PoolDep, enrolment_id: int) -> tuple[Enrolment | None, str | N
         found = get_enrolment(conn, enrolment_id)
         site_name = None
         if found is not None and found.site_id is not None:
-            site_name = next((s.name for s in list_sites(conn) if s.site_id == found.site_id),
+            sites = list_sites(conn, Scope.ward(found.ward_code))
+            site_name = next((s.name for s in sites if s.site_id == found.site_id),
                              found.site_id)
     return found, site_name
 

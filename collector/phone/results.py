@@ -114,7 +114,7 @@ async def post_results(request: Request, enrolment: CurrentEnrolment, pool: Pool
             history = recent_device_records(conn, device, received_at)
             flags = flag_records(records, history, settings.phone_max_serve_mbps)
             with conn.transaction():
-                result = ingest(conn, records, received_at)
+                result = ingest(conn, records, received_at, enrolment.ward_code)
                 note_browser_records(conn, [
                     BrowserNote(r.measurement.id, enrolment.id, device,
                                 flags.get(str(r.measurement.id), ())) for r in records],

@@ -150,7 +150,7 @@ async def post_measurements(
 
     def store() -> IngestResult:
         with pool.connection() as conn:
-            return ingest(conn, records, received_at)
+            return ingest(conn, records, received_at, probe.ward_code)
 
     try:
         result = await run_in_threadpool(store)
@@ -218,7 +218,7 @@ async def get_measurements(
     def query() -> Page[MeasurementOut]:
         with pool.connection() as conn:
             page = list_measurements(conn, filters, limit=limit, cursor=cursor,
-                                     include_raw=include_raw)
+                                     include_raw=include_raw, scope=reader.scope)
         items: list[Any] = [MeasurementOut.from_row(r) for r in page.items]
         return Page[MeasurementOut](items=items, next_cursor=page.next_cursor)
 

@@ -26,6 +26,7 @@ from psycopg import sql
 
 from lomsong.collector.errors import DatabaseUnavailable, StorageError
 from lomsong.collector.storage.columns import ANALYSIS_COLUMNS
+from lomsong.collector.storage.scope import SINGLE_WARD, Scope
 
 __all__ = ["ROW_COLUMNS", "copy_rows_in_cells", "copy_rows_near"]
 
@@ -50,10 +51,15 @@ def _select(columns: Sequence[str]) -> sql.Composable:
 
 
 def _common(
-    start: datetime | None, end: datetime | None, carriers: Sequence[str], accesses: Sequence[str]
+    start: datetime | None, end: datetime | None, carriers: Sequence[str], accesses: Sequence[str],
+    scope: Scope,
+    sources: Sequence[str] | None,
 ) -> tuple[list[sql.Composable], list[Any]]:
-    clauses: list[sql.Composable] = []
-    params: list[Any] = []
+    ward, params = scope.where("ward_code", "m")
+    clauses: list[sql.Composable] = [ward]
+    if sources is not None:
+        clauses.append(sql.SQL("m.source = ANY(%s::text[])"))
+        params.append(list(sources))
     if start is not None:
         clauses.append(sql.SQL("m.time >= %s"))
         params.append(start)
@@ -103,10 +109,13 @@ def copy_rows_in_cells(
     end: datetime | None = None,
     carriers: Sequence[str] = (),
     accesses: Sequence[str] = (),
+    sources: Sequence[str] | None = None,
     columns: Sequence[str] = ROW_COLUMNS,
+    scope: Scope = SINGLE_WARD,
 ) -> int:
     """Write the measurements of the given (resolution-10 H3 cell as int, carrier, access) groups
-    to `out` as CSV with a header line; return how many rows were written.
+    to `out` as CSV with a header line; return how many rows were written. `sources` keeps only
+    rows of those sources (every source when None).
 
     Raises
     ------
@@ -117,7 +126,7 @@ def copy_rows_in_cells(
     """
     if not cells:
         return _header(columns, out)
-    clauses, params = _common(start, end, carriers, accesses)
+    clauses, params = _common(start, end, carriers, accesses, scope, sources)
     clauses.append(sql.SQL(
         "(m.h3_r10, m.carrier, m.access) IN"
         " (SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[]))"
@@ -139,11 +148,14 @@ def copy_rows_near(
     end: datetime | None = None,
     carriers: Sequence[str] = (),
     accesses: Sequence[str] = (),
+    sources: Sequence[str] | None = None,
     columns: Sequence[str] = ROW_COLUMNS,
+    scope: Scope = SINGLE_WARD,
 ) -> int:
     """Write the measurements inside any of `boxes` (min_lon, min_lat, max_lon, max_lat, edges
     included) or tagged with one of `site_ids` to `out` as CSV with a header line; return how many
-    rows were written. A cheap first cut: the caller measures exact distances.
+    rows were written. A cheap first cut: the caller measures exact distances. `sources` keeps
+    only rows of those sources (every source when None).
 
     Raises
     ------
@@ -154,7 +166,7 @@ def copy_rows_near(
     """
     if not boxes and not site_ids:
         return _header(columns, out)
-    clauses, params = _common(start, end, carriers, accesses)
+    clauses, params = _common(start, end, carriers, accesses, scope, sources)
     inside = [sql.SQL("m.site_id = ANY(%s::text[])")]
     params.append(list(site_ids))
     for min_lon, min_lat, max_lon, max_lat in boxes:

@@ -3,7 +3,9 @@
 The counting rules are those of `analysis._samples` / `analysis.cells` (read there), restated as
 SQL so that 10 million rows never leave the database:
 
-- rows whose probe reported an unsynchronised clock (``clock = 'unsynced'``) are left out;
+- rows whose probe reported an unsynchronised clock (``clock = 'unsynced'``) are left out, and
+  so are rows of a source not in `sources` (`analysis.sources`: browser results only where the
+  ward counts them);
 - a *sample* is a ``throughput_down`` test that succeeded with a speed or failed for one of the
   `network_failures`; any other failure (our own kit) is not evidence and is left out;
 - the target of a row is ``plan_fraction x plan_down_mbps`` when its access has a plan fraction
@@ -23,7 +25,8 @@ Example
 -------
 >>> rows = select_cell_stats(conn, down_targets_mbps={"4g": 40.0}, plan_fractions={"fixed": 0.8},
 ...     floors_mbps={}, peak_hours=(19, 20, 21), timezone="Asia/Ho_Chi_Minh", slot_hours=4,
-...     network_failures=("no_service", "timeout"), no_service_failures=("no_service",))
+...     network_failures=("no_service", "timeout"), no_service_failures=("no_service",),
+...     sources=("probe", "import"))
 ...     # doctest: +SKIP
 """
 
@@ -38,6 +41,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from lomsong.collector.errors import DatabaseUnavailable, StorageError
+from lomsong.collector.storage.scope import SINGLE_WARD, Scope
 
 __all__ = ["select_cell_stats"]
 
@@ -119,9 +123,14 @@ def _where(
     end: datetime | None,
     carriers: Sequence[str],
     accesses: Sequence[str],
+    scope: Scope,
+    sources: Sequence[str],
 ) -> tuple[sql.Composable, dict[str, Any]]:
-    clauses = [sql.SQL("m.clock <> 'unsynced'")]
-    params: dict[str, Any] = {}
+    clauses = [sql.SQL("m.clock <> 'unsynced'"), sql.SQL("m.source = ANY(%(sources)s::text[])")]
+    params: dict[str, Any] = {"sources": list(sources)}
+    if not scope.city:
+        clauses.append(sql.SQL("m.ward_code IS NOT DISTINCT FROM %(ward)s"))
+        params["ward"] = scope.ward_code
     if start is not None:
         clauses.append(sql.SQL("m.time >= %(start)s"))
         params["start"] = start
@@ -148,10 +157,12 @@ def select_cell_stats(
     slot_hours: int,
     network_failures: Sequence[str],
     no_service_failures: Sequence[str],
+    sources: Sequence[str],
     start: datetime | None = None,
     end: datetime | None = None,
     carriers: Sequence[str] = (),
     accesses: Sequence[str] = (),
+    scope: Scope = SINGLE_WARD,
 ) -> list[dict[str, Any]]:
     """Statistics per cell x carrier x access x window, one dict per group (unordered).
 
@@ -168,6 +179,8 @@ def select_cell_stats(
         Length of a time slot (a slot is a local date and a block of this many hours).
     network_failures, no_service_failures : sequence of str
         Error kinds that count as failed samples, and those that mean "no service".
+    sources : sequence of str
+        Sources whose rows count (`Thresholds.sources.in_statistics`); the others are left out.
 
     Returns
     -------
@@ -187,7 +200,7 @@ def select_cell_stats(
     if not 1 <= slot_hours <= 24:
         raise ValueError(f"slot_hours: must be 1-24, got {slot_hours}")
     accesses_with_target = sorted(set(down_targets_mbps) | set(plan_fractions) | set(floors_mbps))
-    where, params = _where(start, end, carriers, accesses)
+    where, params = _where(start, end, carriers, accesses, scope, sources)
     params |= {
         "t_access": accesses_with_target,
         "t_down": [down_targets_mbps.get(a) for a in accesses_with_target],

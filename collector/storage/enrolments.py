@@ -11,11 +11,13 @@ from typing import Any
 import psycopg
 
 from lomsong.collector.errors import StorageError
+from lomsong.collector.storage.scope import SINGLE_WARD, Scope
+from lomsong.collector.storage.sites import get_ward
 
 __all__ = ["BrowserNote", "DeviceRecord", "Enrolment", "create_enrolment", "get_enrolment", "list_enrolments",
            "note_browser_records", "recent_device_records", "revoke_enrolment"]
 
-_COLUMNS = "id, ward, site_id, label, created_at, expires_at, revoked_at"
+_COLUMNS = "id, ward, site_id, label, created_at, expires_at, revoked_at, ward_code"
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class Enrolment:
     created_at: datetime
     expires_at: datetime
     revoked_at: datetime | None
+    ward_code: str | None = None  # the ward whose data the link's records become
 
 
 @dataclass(frozen=True)
@@ -38,23 +41,26 @@ class BrowserNote:
 
 
 def create_enrolment(conn: psycopg.Connection[Any], *, ward: str, site_id: str | None,
-                     label: str, expires_at: datetime) -> Enrolment:
+                     label: str, expires_at: datetime,
+                     scope: Scope = SINGLE_WARD) -> Enrolment:
     """Record a new enrolment link for `ward` (and the service point `site_id`, which must exist,
-    when given); the ward must be the one this collector serves."""
+    when given); the ward must be the scope's ward, whose data the link's records become."""
+    ward_code = scope.home()
     with conn.transaction():
-        row = conn.execute("SELECT name FROM ward WHERE id = 1").fetchone()
-        if row is None:
+        current = get_ward(conn, scope)
+        if current is None:
             raise StorageError("the ward is not set yet; an admin sets it on the admin page")
-        if row[0] != ward:
-            raise StorageError(f"this collector serves the ward {row[0]!r}, not {ward!r}")
+        if current.name != ward:
+            raise StorageError(f"this collector serves the ward {current.name!r}, not {ward!r}")
         if site_id is not None and conn.execute(
-                "SELECT 1 FROM service_points WHERE site_id = %s", (site_id,)).fetchone() is None:
+                "SELECT 1 FROM service_points WHERE site_id = %s"
+                " AND ward_code IS NOT DISTINCT FROM %s", (site_id, ward_code)).fetchone() is None:
             raise StorageError(f"no service point {site_id!r}")
         try:
             made = conn.execute(
-                f"INSERT INTO enrolments (ward, site_id, label, expires_at)"
-                f" VALUES (%s, %s, %s, %s) RETURNING {_COLUMNS}",
-                (ward, site_id, label, expires_at)).fetchone()
+                f"INSERT INTO enrolments (ward, site_id, label, expires_at, ward_code)"
+                f" VALUES (%s, %s, %s, %s, %s) RETURNING {_COLUMNS}",
+                (ward, site_id, label, expires_at, ward_code)).fetchone()
         except psycopg.errors.CheckViolation as exc:
             raise StorageError(f"enrolment has a value out of range: {exc}") from exc
     assert made is not None
@@ -67,8 +73,13 @@ def get_enrolment(conn: psycopg.Connection[Any], enrolment_id: int) -> Enrolment
     return None if row is None else Enrolment(*row)
 
 
-def list_enrolments(conn: psycopg.Connection[Any]) -> list[Enrolment]:
-    rows = conn.execute(f"SELECT {_COLUMNS} FROM enrolments ORDER BY id").fetchall()
+def list_enrolments(conn: psycopg.Connection[Any], limit: int | None = None) -> list[Enrolment]:
+    """Every link, oldest first; with `limit`, only the newest `limit`, newest first."""
+    if limit is None:
+        rows = conn.execute(f"SELECT {_COLUMNS} FROM enrolments ORDER BY id").fetchall()
+    else:
+        rows = conn.execute(f"SELECT {_COLUMNS} FROM enrolments ORDER BY id DESC LIMIT %s",
+                            (limit,)).fetchall()
     return [Enrolment(*r) for r in rows]
 
 

@@ -7,6 +7,9 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg import sql
+
+from lomsong.collector.storage.scope import SINGLE_WARD, Scope
 
 __all__ = ["DataVersion", "ProbeHealth", "ProbeStatus", "data_version", "list_fleet",
            "record_status"]
@@ -67,18 +70,21 @@ def record_status(conn: psycopg.Connection[Any], probe_name: str, status: ProbeS
     )
 
 
-def list_fleet(conn: psycopg.Connection[Any]) -> list[ProbeHealth]:
-    """Every probe name that ever had a token (its newest token), active ones first."""
-    rows = conn.execute(
+def list_fleet(conn: psycopg.Connection[Any], scope: Scope = SINGLE_WARD) -> list[ProbeHealth]:
+    """Every probe name of the scope's ward(s) that ever had a token (its newest token), active
+    ones first."""
+    where, params = scope.where("ward_code")
+    rows = conn.execute(sql.SQL(
         "SELECT t.name, t.created_at, t.revoked_at, t.last_used_at, lm.last_measured_at,"
         " s.queue_pending, s.rejected, s.dropped, s.last_upload_at, s.budget_used_bytes,"
         " s.budget_limit_bytes, s.clock, s.last_error, s.version, s.reported_at"
-        " FROM (SELECT DISTINCT ON (name) * FROM api_tokens WHERE role = 'probe'"
+        " FROM (SELECT DISTINCT ON (name) * FROM api_tokens WHERE role = 'probe' AND {}"
         "       ORDER BY name, revoked_at IS NULL DESC, created_at DESC) t"
         " LEFT JOIN probe_status s ON s.probe_name = t.name"
         " LEFT JOIN LATERAL (SELECT max(m.time) AS last_measured_at FROM measurements m"
-        "                    WHERE m.probe_id = t.name) lm ON true"
-        " ORDER BY t.revoked_at IS NOT NULL, t.name"
+        "                    WHERE m.probe_id = t.name"
+        "                    AND m.ward_code IS NOT DISTINCT FROM t.ward_code) lm ON true"
+        " ORDER BY t.revoked_at IS NOT NULL, t.name").format(where), params
     ).fetchall()
     fleet = []
     for r in rows:
@@ -87,14 +93,18 @@ def list_fleet(conn: psycopg.Connection[Any]) -> list[ProbeHealth]:
     return fleet
 
 
-def data_version(conn: psycopg.Connection[Any], start: datetime, end: datetime) -> DataVersion:
-    """A cheap fingerprint of what an analysis of [start, end) would read (uses the time index)."""
-    row = conn.execute(
-        "SELECT (SELECT count(*) FROM measurements WHERE time >= %s AND time < %s),"
-        " (SELECT max(received_at) FROM measurements WHERE time >= %s AND time < %s),"
-        " greatest((SELECT max(updated_at) FROM service_points), (SELECT updated_at FROM ward)),"
-        " (SELECT count(*) FROM service_points)",
-        (start, end, start, end),
+def data_version(conn: psycopg.Connection[Any], start: datetime, end: datetime,
+                 scope: Scope = SINGLE_WARD) -> DataVersion:
+    """A cheap fingerprint of what an analysis of the scope's [start, end) would read."""
+    where, params = scope.where("ward_code")
+    row = conn.execute(sql.SQL(
+        "SELECT (SELECT count(*) FROM measurements WHERE time >= %s AND time < %s AND {w}),"
+        " (SELECT max(received_at) FROM measurements WHERE time >= %s AND time < %s AND {w}),"
+        " greatest((SELECT max(updated_at) FROM service_points WHERE {w}),"
+        "          (SELECT updated_at FROM ward), (SELECT max(updated_at) FROM wards WHERE {c})),"
+        " (SELECT count(*) FROM service_points WHERE {w})").format(
+            w=where, c=scope.where("code")[0]),
+        (start, end, *params, start, end, *params, *params, *scope.where("code")[1], *params),
     ).fetchone()
     assert row is not None
     return DataVersion(*row)

@@ -94,7 +94,8 @@ _OWNERS = sql.SQL(
     " JOIN unnest(%s::uuid[], %s::text[]) AS c(id, probe_id) ON c.id = i.id"
     " WHERE i.probe_id IS NOT NULL AND i.probe_id <> c.probe_id"
 )
-_COPY = sql.SQL("COPY measurements ({}) FROM STDIN (FORMAT BINARY)").format(_COLUMN_LIST)
+_COPY = sql.SQL("COPY measurements ({}, ward_code) FROM STDIN (FORMAT BINARY)").format(
+    _COLUMN_LIST)
 _TYPES = sql.SQL(
     "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute"
     " WHERE attrelid = 'measurements'::regclass AND attnum > 0 AND NOT attisdropped"
@@ -102,9 +103,12 @@ _TYPES = sql.SQL(
 
 
 def ingest(
-    conn: psycopg.Connection[Any], records: Sequence[StoredRecord], received_at: datetime
+    conn: psycopg.Connection[Any], records: Sequence[StoredRecord], received_at: datetime,
+    ward_code: str | None = None,
 ) -> IngestResult:
-    """Store `records` once each; ids already stored are counted as duplicates, not errors.
+    """Store `records` once each, as measurements of the ward `ward_code` (None: the single
+    ward of a database without ward records); ids already stored are counted as duplicates,
+    not errors.
 
     In one transaction: ``INSERT ... ON CONFLICT (id) DO NOTHING RETURNING id`` into the id
     ledger claims the ids never seen before, then binary COPY writes exactly those records. A
@@ -130,9 +134,9 @@ def ingest(
             if claimed:
                 types = dict(cur.execute(_TYPES).fetchall())
                 with cur.copy(_COPY) as copy:
-                    copy.set_types([types[c] for c in COLUMNS])
+                    copy.set_types([*(types[c] for c in COLUMNS), "text"])
                     for (id_,) in claimed:
-                        copy.write_row(_row(unique[id_], received_at))
+                        copy.write_row((*_row(unique[id_], received_at), ward_code))
             stored = len(claimed)
     except psycopg.OperationalError as exc:
         raise DatabaseUnavailable(f"database unavailable during ingest: {exc}") from exc

@@ -16,6 +16,7 @@ from psycopg.rows import dict_row
 
 from lomsong.collector.errors import DatabaseUnavailable, StorageError
 from lomsong.collector.storage.columns import ANALYSIS_COLUMNS, COLUMNS
+from lomsong.collector.storage.scope import SINGLE_WARD, Scope
 
 __all__ = ["Filters", "Page", "decode_cursor", "encode_cursor", "list_measurements",
            "select_for_analysis", "source_counts"]
@@ -30,6 +31,7 @@ class Filters:
     accesses: Sequence[str] = ()
     kinds: Sequence[str] = ()
     probe_ids: Sequence[str] = ()
+    sources: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -53,9 +55,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise ValueError("cursor is not valid; use next_cursor from a previous page") from exc
 
 
-def _where(filters: Filters) -> tuple[list[sql.Composable], list[Any]]:
-    clauses: list[sql.Composable] = []
-    params: list[Any] = []
+def _where(filters: Filters, scope: Scope) -> tuple[list[sql.Composable], list[Any]]:
+    ward, params = scope.where("ward_code")
+    clauses: list[sql.Composable] = [ward]
     if filters.start is not None:
         clauses.append(sql.SQL("time >= %s"))
         params.append(filters.start)
@@ -71,6 +73,7 @@ def _where(filters: Filters) -> tuple[list[sql.Composable], list[Any]]:
         ("access", filters.accesses),
         ("kind", filters.kinds),
         ("probe_id", filters.probe_ids),
+        ("source", filters.sources),
     ):
         if values:
             clauses.append(sql.SQL("{} = ANY(%s)").format(sql.Identifier(column)))
@@ -98,9 +101,10 @@ def list_measurements(
     limit: int = 500,
     cursor: str | None = None,
     include_raw: bool = False,
+    scope: Scope = SINGLE_WARD,
 ) -> Page:
-    """One page of measurements ordered by (time, id); `next_cursor` continues after it."""
-    clauses, params = _where(filters)
+    """One page of the scope's measurements ordered by (time, id); `next_cursor` continues."""
+    clauses, params = _where(filters, scope)
     if cursor is not None:
         after_time, after_id = decode_cursor(cursor)
         clauses.append(sql.SQL("(time, id) > (%s, %s)"))
@@ -108,7 +112,7 @@ def list_measurements(
     columns = COLUMNS if include_raw else ANALYSIS_COLUMNS
     query = sql.SQL("SELECT {cols} FROM measurements {where} ORDER BY time, id LIMIT %s").format(
         cols=sql.SQL(", ").join(sql.Identifier(c) for c in columns),
-        where=sql.SQL("WHERE ") + sql.SQL(" AND ").join(clauses) if clauses else sql.SQL(""),
+        where=sql.SQL("WHERE ") + sql.SQL(" AND ").join(clauses),
     )
     rows = _run(conn, query, [*params, limit + 1])
     more = len(rows) > limit
@@ -125,27 +129,33 @@ def select_for_analysis(
     bbox: tuple[float, float, float, float] | None = None,
     carriers: Sequence[str] = (),
     accesses: Sequence[str] = (),
+    scope: Scope = SINGLE_WARD,
+    sources: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
-    """Every measurement in the selection as dicts keyed like `Measurement` fields.
+    """Every measurement of the scope's ward(s) in the selection as dicts keyed like `Measurement` fields.
+
+    `sources` keeps only those sources (all when empty); `compute_survey` reads every source,
+    counts them and leaves the ones the ward does not count to `analysis.sources`.
 
     `measured_at` holds the collector's best time (corrected when the probe clock was off);
     records whose time could not be trusted keep `clock = 'unsynced'` so analysis can drop them.
     """
-    filters = Filters(start=start, end=end, bbox=bbox, carriers=carriers, accesses=accesses)
-    clauses, params = _where(filters)
+    filters = Filters(start=start, end=end, bbox=bbox, carriers=carriers, accesses=accesses,
+                      sources=sources)
+    clauses, params = _where(filters, scope)
     cols = [c for c in ANALYSIS_COLUMNS if c not in ("time", "probe_time", "received_at", "h3_r10")]
     query = sql.SQL("SELECT time AS measured_at, {cols} FROM measurements {where} ORDER BY time, id").format(
         cols=sql.SQL(", ").join(sql.Identifier(c) for c in cols),
-        where=sql.SQL("WHERE ") + sql.SQL(" AND ").join(clauses) if clauses else sql.SQL(""),
+        where=sql.SQL("WHERE ") + sql.SQL(" AND ").join(clauses),
     )
     return _run(conn, query, params)
 
 
 def source_counts(conn: psycopg.Connection[Any], *, start: datetime | None = None,
-                  end: datetime | None = None) -> dict[str, int]:
-    """Measurements per `source` (probe, import, synthetic, browser...) in [start, end)."""
-    clauses, params = _where(Filters(start=start, end=end))
+                  end: datetime | None = None, scope: Scope = SINGLE_WARD) -> dict[str, int]:
+    """The scope's measurements per `source` (probe, import, synthetic, browser...) in
+    [start, end)."""
+    clauses, params = _where(Filters(start=start, end=end), scope)
     query = sql.SQL("SELECT source, count(*) AS n FROM measurements {where} GROUP BY source "
-                    "ORDER BY source").format(
-        where=sql.SQL("WHERE ") + sql.SQL(" AND ").join(clauses) if clauses else sql.SQL(""))
+                    "ORDER BY source").format(where=sql.SQL("WHERE ") + sql.SQL(" AND ").join(clauses))
     return {str(r["source"]): int(r["n"]) for r in _run(conn, query, params)}

@@ -7,15 +7,20 @@ from datetime import datetime
 from typing import Any, Literal
 
 import psycopg
+from psycopg import sql
 
 from lomsong.collector.errors import StorageError
+from lomsong.collector.storage.scope import SINGLE_WARD, Scope, ScopeError
 
-__all__ = ["UserRole", "UserRow", "create_user", "end_sessions", "get_user", "list_users",
-           "set_disabled", "set_password_hash"]
+__all__ = ["USER_ROLES", "UserRole", "UserRow", "create_user", "end_sessions", "get_user",
+           "list_users", "set_disabled", "set_password_hash"]
 
-UserRole = Literal["admin", "officer", "carrier"]
-_COLUMNS = ("id, username, password_hash, role, created_at, disabled_at, session_epoch, ward_code,"
-            " carrier")
+# admin and officer: of one ward; city_officer (reads every ward), city_admin; carrier: the
+# account of a carrier organisation (its cases only).
+UserRole = Literal["admin", "officer", "city_officer", "city_admin", "carrier"]
+USER_ROLES: tuple[UserRole, ...] = ("admin", "officer", "city_officer", "city_admin", "carrier")
+_COLUMNS = ("id, username, password_hash, role, created_at, disabled_at, session_epoch,"
+            " ward_code, carrier")
 
 
 @dataclass(frozen=True)
@@ -34,13 +39,23 @@ class UserRow:
     def active(self) -> bool:
         return self.disabled_at is None
 
+    @property
+    def scope(self) -> Scope:
+        """What this user may see and change (`Scope`)."""
+        if self.role in ("city_officer", "city_admin"):
+            return Scope.city_wide(write=self.role == "city_admin")
+        if self.role == "carrier":  # no ward data: a ward no row belongs to
+            return Scope.ward("", write=False)
+        return Scope.ward(self.ward_code, write=self.role == "admin")
+
 
 def create_user(conn: psycopg.Connection[Any], username: str, password_hash: str,
                 role: UserRole, *, ward_code: str | None = None,
                 carrier: str | None = None) -> UserRow:
     """Insert a user; `StorageError` if the name is taken or not allowed (a-z, 0-9, . _ -).
 
-    A carrier account names its carrier (viettel, vnpt, mobifone); an officer may name a ward.
+    `ward_code` is the ward of an ``admin`` or ``officer`` (None: the single ward of a database
+    without ward records); a carrier account names its carrier (viettel, vnpt, mobifone).
     """
     try:
         row = conn.execute(
@@ -50,6 +65,8 @@ def create_user(conn: psycopg.Connection[Any], username: str, password_hash: str
         ).fetchone()
     except psycopg.errors.UniqueViolation as exc:
         raise StorageError(f"user {username!r} exists") from exc
+    except psycopg.errors.ForeignKeyViolation as exc:
+        raise StorageError(f"ward {ward_code!r} does not exist") from exc
     except psycopg.errors.CheckViolation as exc:
         raise StorageError(
             f"user name {username!r}, role {role!r}, ward {ward_code!r} or carrier {carrier!r} not"
@@ -66,17 +83,27 @@ def get_user(conn: psycopg.Connection[Any], username: str) -> UserRow | None:
     return None if row is None else UserRow(*row)
 
 
-def list_users(conn: psycopg.Connection[Any]) -> list[UserRow]:
-    rows = conn.execute(f"SELECT {_COLUMNS} FROM dashboard_users ORDER BY username").fetchall()
+def list_users(conn: psycopg.Connection[Any], scope: Scope = SINGLE_WARD) -> list[UserRow]:
+    """The users of the scope's ward(s) (a city-wide scope also sees city and carrier users)."""
+    where, params = scope.where("ward_code")
+    if not scope.city:  # a ward sees its own staff only
+        where = sql.SQL("{} AND role IN ('admin', 'officer')").format(where)
+    rows = conn.execute(sql.SQL("SELECT {} FROM dashboard_users WHERE {} ORDER BY username")
+                        .format(sql.SQL(_COLUMNS), where), params).fetchall()
     return [UserRow(*r) for r in rows]
 
 
-def set_disabled(conn: psycopg.Connection[Any], username: str, disabled: bool) -> bool:
-    """Disable (ending every session) or enable a user; False when there is no such user."""
+def set_disabled(conn: psycopg.Connection[Any], username: str, disabled: bool,
+                 scope: Scope = SINGLE_WARD) -> bool:
+    """Disable (ending every session) or enable a user of the scope's ward(s); False when it
+    has no such user."""
+    where, params = scope.where("ward_code")
+    if not scope.write:
+        raise ScopeError("this account may not change users")
     cur = conn.execute(
-        "UPDATE dashboard_users SET disabled_at = CASE WHEN %s THEN now() END,"
-        " session_epoch = session_epoch + 1 WHERE username = %s",
-        (disabled, username),
+        sql.SQL("UPDATE dashboard_users SET disabled_at = CASE WHEN %s THEN now() END,"
+                " session_epoch = session_epoch + 1 WHERE username = %s AND {}").format(where),
+        (disabled, username, *params),
     )
     return cur.rowcount > 0
 

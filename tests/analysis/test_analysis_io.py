@@ -93,7 +93,9 @@ def test_exports_open_again(tmp_path, thresholds):
     path = write_geopackage(tmp_path / "s.gpkg", **result.layers())
     layers = dict(pyogrio.list_layers(path))
     assert set(layers) == {"cells", "weak_areas", "service_points", "proposals", "gaps",
-                           "walk_route"}
+                           "walk_route", "browser_points", "source_methods"}
+    sources = pyogrio.read_dataframe(path, layer="source_methods", read_geometry=False)
+    assert sources[["source", "count"]].values.tolist() == [["synthetic", 6]]
     cells = gpd.read_file(path, layer="cells")
     assert cells.crs.to_epsg() == 4326 and len(cells) == len(result.classified)
     assert gpd.read_file(path, layer="service_points").empty

@@ -42,7 +42,10 @@ def test_analyze_a_file_end_to_end(walk: Path, tmp_path: Path,
     out = tmp_path / "out.gpkg"
     assert main(["analyze", "--input", str(walk), "--sites", str(walk.parent / "sites.csv"),
                  "--from", "2026-11-02", "--to", "2026-11-03", "--out", str(out)]) == 0
-    assert "Đã ghi" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "Đã ghi" in printed
+    assert "Số phép đo theo nguồn và phương pháp: Dữ liệu tổng hợp (mô phỏng)" in printed
+    assert "(Measurements by source and method: Synthetic (simulated) data" in printed
     cards = gpd.read_file(out, layer="service_points")
     assert set(cards["site_id"]) == {p.site_id for p in SERVICE_POINTS}
     # the analysis GeoPackage is no measurements file: one clear line, no pyogrio warning

@@ -16,6 +16,7 @@ from lomsong.cli import main
 from lomsong.collector.dashboard.survey import SurveyCache, parse_period
 from lomsong.collector.storage.ingest import StoredRecord, ingest
 from lomsong.collector.storage.migrate import migrate
+from lomsong.collector.storage.scope import SINGLE_WARD
 from lomsong.outputs import store_sample_ward
 
 pytestmark = pytest.mark.db
@@ -42,7 +43,7 @@ def test_cli_and_dashboard_give_the_same_scorecards(db_url: str, tmp_path: Path)
     assert gpd.read_file(out, layer="boundary")["name"].iloc[0] == synthetic.SAMPLE_WARD
 
     with ConnectionPool(db_url, min_size=1, max_size=2, open=True) as pool:
-        shown = SurveyCache().get(pool, parse_period("2026-10-01", "2026-10-03"))
+        shown = SurveyCache().get(pool, parse_period("2026-10-01", "2026-10-03"), SINGLE_WARD)
     dashboard = pd.DataFrame(shown.result.scorecards.drop(columns="geometry"))
     left = cli[KEY + COMPARED].sort_values(KEY).reset_index(drop=True)
     right = dashboard[KEY + COMPARED].sort_values(KEY).reset_index(drop=True)

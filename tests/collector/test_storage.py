@@ -15,7 +15,7 @@ from lomsong.collector.storage.ingest import StoredRecord, ingest
 from lomsong.collector.storage.measurements import Filters, list_measurements, select_for_analysis
 from lomsong.collector.storage.migrate import available_migrations, migrate, migration_status
 from lomsong.collector.storage.tier import Tier
-from lomsong.probe.record import Carrier
+from lomsong.probe.record import Carrier, PositionSource, Source
 
 from .conftest import BASE_TIME, make_measurement
 
@@ -86,6 +86,32 @@ def test_ca_bands_migration_upgrades_a_database_with_rows(
         ingest(conn, stored([new]), BASE_TIME)
         rows = list_measurements(conn, Filters()).items
     assert [(r["tool"], r["ca_bands"]) for r in rows] == [("quectel-qeng", None), ("iperf3", "B3+B1+B8")]
+
+
+_SOURCE_MIGRATIONS = ("core/013_cell_hourly_source", "tsl/013_cell_hourly_source")
+
+
+def test_cell_hourly_source_migration_upgrades_a_database_with_rows(
+        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On every tier (the tsl one: a continuous aggregate already built without `source`)."""
+    def before_013(tier: Tier) -> list[migrate_module.Migration]:
+        return [m for m in available_migrations(tier) if m.name not in _SOURCE_MIGRATIONS]
+
+    monkeypatch.setattr(migrate_module, "available_migrations", before_013)
+    migrate(db_url)
+    records = [make_measurement(i, lat=21.0285) for i in range(3)]
+    records.append(make_measurement(3, lat=21.0285, source=Source.BROWSER, tool="lomsong-web",
+                                    position_source=PositionSource.BROWSER,
+                                    probe_id="web-0123456789abcdef"))
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        ingest(conn, stored(records), BASE_TIME)
+    monkeypatch.undo()
+    status = migrate(db_url)
+    assert status.current and set(_SOURCE_MIGRATIONS) & set(status.applied)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        rows = conn.execute("SELECT source, sum(tests)::int, sum(down_n)::int FROM cell_hourly"
+                            " GROUP BY source ORDER BY source").fetchall()
+    assert rows == [("browser", 1, 1), ("probe", 3, 3)]
 
 
 def test_ingest_is_idempotent_by_id(conn: psycopg.Connection[Any]) -> None:
@@ -163,6 +189,7 @@ def test_cell_hourly_view_aggregates_per_cell(conn: psycopg.Connection[Any]) -> 
         "SELECT sum(tests), sum(down_n), sum(down_sum), sum(down_below_40), sum(down_below_100)"
         " FROM cell_hourly").fetchone()
     assert rows == (4, 4, 210.0, 2, 3)
+    assert conn.execute("SELECT DISTINCT source FROM cell_hourly").fetchall() == [("probe",)]
 
 
 def test_token_use_is_noted_at_most_once_a_minute(conn: psycopg.Connection[Any]) -> None:

@@ -38,7 +38,7 @@ COMPRESS_AFTER = timedelta(days=30)
 
 # cell_hourly computed straight from the raw rows, to compare with the continuous aggregate.
 RAW_CELL_HOURLY = """
-SELECT date_trunc('hour', time, 'UTC') AS bucket, h3_r10, carrier, access, kind,
+SELECT date_trunc('hour', time, 'UTC') AS bucket, h3_r10, carrier, access, kind, source,
     count(*) AS tests, count(*) FILTER (WHERE error_kind IS NOT NULL) AS failed,
     count(download_mbps) AS down_n, sum(download_mbps) AS down_sum,
     min(download_mbps) AS down_min, max(download_mbps) AS down_max,
@@ -51,9 +51,9 @@ SELECT date_trunc('hour', time, 'UTC') AS bucket, h3_r10, carrier, access, kind,
     count(rtt_ms) AS rtt_n, sum(rtt_ms) AS rtt_sum,
     count(rsrp_dbm) AS rsrp_n, sum(rsrp_dbm) AS rsrp_sum,
     count(sinr_db) AS sinr_n, sum(sinr_db) AS sinr_sum
-FROM measurements WHERE h3_r10 IS NOT NULL GROUP BY 1, 2, 3, 4, 5
+FROM measurements WHERE h3_r10 IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6
 """
-KEYS = ("bucket", "h3_r10", "carrier", "access", "kind")
+KEYS = ("bucket", "h3_r10", "carrier", "access", "kind", "source")
 EXACT = ("tests", "failed", "down_n", "down_min", "down_max", "down_below_10", "down_below_30",
          "down_below_40", "down_below_50", "down_below_100", "up_n", "rtt_n", "rsrp_n", "sinr_n")
 SUMS = ("down_sum", "up_sum", "rtt_sum", "rsrp_sum", "sinr_sum")  # summed in another order

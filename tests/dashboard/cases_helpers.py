@@ -10,6 +10,7 @@ from lomsong.collector.caseflow import Actor
 from lomsong.collector.dashboard.security import hash_password
 from lomsong.collector.storage.cases import NewCase, create_case
 from lomsong.collector.storage.users import create_user
+from lomsong.collector.storage.wards import save_ward
 
 DINH_CONG = "00316"  # Phường Định Công (boundaries/hanoi_2025_wards/00316_dinh_cong.geojson)
 DONG_DA = "00235"  # Phường Đống Đa
@@ -33,6 +34,8 @@ def actor(name: str) -> Actor:
 
 def add_case_users(conn: psycopg.Connection[Any], with_passwords: bool = False) -> None:
     password_hash = hash_password(PASSWORD) if with_passwords else "x"
+    for code, name in ((DINH_CONG, "Phường Định Công"), (DONG_DA, "Phường Đống Đa")):
+        save_ward(conn, code, name, "01", "Thành phố Hà Nội", None)  # users belong to a ward
     for name, (role, ward, carrier) in USERS.items():
         create_user(conn, name, password_hash, role,  # type: ignore[arg-type]
                     ward_code=ward, carrier=carrier)

@@ -2,7 +2,8 @@
 
 The collector runs on a loopback port; the browser opens the QR link, consents, runs the test
 against the collector and the records arrive in the database as browser records of the link's
-ward and service point. A second phone loses its network mid-walk: its results wait in IndexedDB
+ward and service point; the ward officer then sees them on the dashboard's map, as their own
+layer at that service point. A second phone loses its network mid-walk: its results wait in IndexedDB
 and are sent, with the same ids, when the network returns. Abuse: an altered link and a flood.
 """
 
@@ -19,6 +20,7 @@ import pytest
 from lomsong.collector.phone.enrol import sign_token
 from lomsong.collector.settings import Settings
 from lomsong.collector.storage.enrolments import create_enrolment
+from tests.dashboard.conftest import OFFICER, add_users
 
 from .conftest import SECRET, WARD, free_port, live_collector
 
@@ -51,6 +53,7 @@ def test_volunteer_measures_at_a_service_point(ward: psycopg.Connection[Any],
     sync_api = pytest.importorskip("playwright.sync_api")
     ARTIFACTS.mkdir(exist_ok=True)
     token = _link(ward, "ubnd")
+    add_users(ward)
     requests: list[str] = []
     problems: list[str] = []
     with live_collector(_settings(migrated_url)) as base, sync_api.sync_playwright() as pw:
@@ -77,6 +80,7 @@ def test_volunteer_measures_at_a_service_point(ward: psycopg.Connection[Any],
             assert page.inner_text("#verdict")
             assert page.inner_text("#queue") == ""
             page.screenshot(path=str(ARTIFACTS / "phone-result.png"), full_page=True)
+            _officer_sees_the_result_on_the_map(browser, base, problems)
         finally:
             browser.close()
     rows = ward.execute(
@@ -95,6 +99,51 @@ def test_volunteer_measures_at_a_service_point(ward: psycopg.Connection[Any],
     outside = [u for u in requests if urlsplit(u).hostname != "127.0.0.1"]
     assert requests and outside == []
     assert problems == [], problems
+
+
+# In the officer's map frame: every phone result's popup, opened through Leaflet, as text.
+_POPUPS = """() => {
+  const map = Object.values(window).find(v => v instanceof L.Map);
+  const found = [];
+  map.eachLayer(layer => {
+    if (layer instanceof L.CircleMarker && layer.getPopup()) {
+      layer.openPopup();
+      const at = layer.getLatLng();
+      found.push({lat: at.lat, lon: at.lng,
+                  text: layer.getPopup().getElement().innerText});
+    }
+  });
+  return found;
+}"""
+
+
+def _officer_sees_the_result_on_the_map(browser: Any, base: str, problems: list[str]) -> None:
+    """The ward officer signs in; the map page counts the phone's records apart and its map frame
+    draws them as their own layer, at the service point, named with it."""
+    page = browser.new_page(locale="vi-VN")
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", OFFICER[0])
+    page.fill("input[name=password]", OFFICER[1])
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/map")
+    phones = page.locator("table.sources tr", has_text="Điện thoại và trình duyệt")
+    assert phones.locator("td").all_inner_texts() == [
+        "Điện thoại và trình duyệt", "lomsong-web", "3", "100%", "Không"]
+    frame = page.frame_locator("iframe.map")
+    frame.locator(".leaflet-control-layers").hover()
+    assert frame.get_by_text("Kết quả từ điện thoại (trình duyệt)").is_visible()
+    inner = next(f for f in page.frames if "/map/frame" in f.url)
+    popups = inner.evaluate(_POPUPS)
+    assert len(popups) == 3  # latency, download and upload, each where the phone was
+    for popup in popups:
+        assert (popup["lat"], popup["lon"]) == (HERE["latitude"], HERE["longitude"])
+        assert "Điểm phục vụ\tUBND phường Đống Đa (ubnd)" in popup["text"]
+        assert "không tính vào thống kê ô" in popup["text"]
+    assert any("Tải xuống\t" in p["text"] and "Mbps" in p["text"] for p in popups), popups
+    page.screenshot(path=str(ARTIFACTS / "officer-map.png"), full_page=True)
+    page.close()
 
 
 def test_results_wait_on_the_phone_while_offline(ward: psycopg.Connection[Any],

@@ -186,9 +186,12 @@ def test_monotonic_overflow_or_huge_gap_is_never_500_nor_corrected(
     resp = client.post(URL, content=sent, headers={**auth(tokens["probe"]),
                                                    "Content-Type": "application/json"})
     assert resp.status_code == 200, resp.text[:300]
-    row = conn.execute("SELECT time, clock FROM measurements").fetchone()
+    row = conn.execute("SELECT time, clock, probe_time FROM measurements").fetchone()
     assert row is not None and row[1] == "unsynced"
-    assert row[0] == datetime(1970, 1, 1, 0, 5, tzinfo=UTC)
+    # Not corrected to 1963 or anywhere: an impossible unsynced time is stored under the
+    # receipt (collector.timefix rule 3), and what the probe claimed is kept beside it.
+    assert row[0] > datetime(2026, 1, 1, tzinfo=UTC)
+    assert row[2] == datetime(1970, 1, 1, 0, 5, tzinfo=UTC)
 
 
 def test_two_records_with_one_id_in_a_batch_are_422_naming_both(post: Any) -> None:

@@ -61,3 +61,12 @@ def test_other_routes_take_small_bodies_only(client: TestClient,
     assert resp.status_code == 413
 
 
+
+
+def test_the_phone_pages_routes_get_their_own_body_limits() -> None:
+    from lomsong.collector.phone.results import BODY_MAX_BYTES
+
+    # A walk's queued results (up to 200 records) and an upload test are bigger than a form.
+    assert limit_for("/do/api/results", 1 << 20) == BODY_MAX_BYTES > SMALL_BODY_BYTES
+    assert limit_for("/do/api/up", 1 << 20, phone_payload_bytes=64 << 20) == 64 << 20
+    assert limit_for("/do/api/ping", 1 << 20, phone_payload_bytes=64 << 20) == SMALL_BODY_BYTES

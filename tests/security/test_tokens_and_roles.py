@@ -79,13 +79,14 @@ def test_every_api_operation_needs_a_token_of_the_right_role(
         client: TestClient, tokens: dict[str, str], conn: psycopg.Connection[Any]) -> None:
     operations = _api_operations(client)
     assert ("POST", URL) in operations and ("GET", URL) in operations
-    writes = {op for op in operations if op[0] == "POST"}
+    # Routes for probes: the writes and the server list a probe reads.
+    probe_routes = {op for op in operations if op[0] == "POST"} | {("GET", "/api/v1/probes/servers")}
     for method, path in operations:
         for headers in ({}, auth("lsk_not-a-real-token"), {"Authorization": "Basic cGk6cGk="}):
             resp = client.request(method, path, headers=headers, json={})
             assert resp.status_code == 401, (method, path, headers, resp.text)
             assert resp.json()["detail"] and resp.headers["WWW-Authenticate"] == "Bearer"
-        wrong = tokens["reader"] if (method, path) in writes else tokens["probe"]
+        wrong = tokens["reader"] if (method, path) in probe_routes else tokens["probe"]
         resp = client.request(method, path, headers=auth(wrong), json={})
         assert resp.status_code == 403, (method, path, resp.text)
     (count,) = conn.execute("SELECT count(*) FROM measurements").fetchone() or (None,)

@@ -1,0 +1,171 @@
+"""The city's pages: wards compared (per ward and carrier), a map of the wards coloured by status,
+and the choice of the ward the ward pages show (city accounts only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import geopandas as gpd
+import pandas as pd
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from lomsong.analysis.city import ward_status, ward_summary
+from lomsong.analysis.period import Period
+from lomsong.collector.dashboard.pages_map import load_survey, period_of
+from lomsong.collector.dashboard.survey import MAX_DAYS
+from lomsong.collector.dashboard.web import (
+    WARD_SESSION_KEY,
+    CsrfChecked,
+    CurrentUser,
+    Forbidden,
+    Lang,
+    Page,
+    render,
+)
+from lomsong.collector.deps import PoolDep
+from lomsong.collector.indicator import ward_indicator
+from lomsong.collector.storage.scope import Scope
+from lomsong.collector.storage.users import UserRow
+from lomsong.collector.storage.wards import WardRecord, get_ward_record, list_wards
+from lomsong.collector.survey import boundary_frame
+from lomsong.maps.city_report import CityWard, build_city_report
+from lomsong.maps.citysvg import ward_paths
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/city", tags=["dashboard"], include_in_schema=False)
+DateQuery = Annotated[str | None, Query(max_length=40)]
+FromQuery = Annotated[str | None, Query(alias="from", max_length=40)]
+ToQuery = Annotated[str | None, Query(alias="to", max_length=40)]
+
+
+@dataclass(frozen=True)
+class WardRow:
+    ward: WardRecord
+    status: str
+    measurements: int
+    carriers: list[dict[str, Any]]
+
+
+def _city_user(user: UserRow) -> UserRow:
+    if not user.scope.city:
+        raise Forbidden("ward")
+    return user
+
+
+def _map(rows: list[WardRow]) -> tuple[str, list[tuple[WardRow, str]]]:
+    drawn = [(r, boundary_frame(r.ward.boundary_json, r.ward.name)) for r in rows]
+    with_outline = [(r, f) for r, f in drawn if f is not None and not f.empty]
+    if not with_outline:
+        return "", []
+    frame = gpd.GeoDataFrame(geometry=[f.geometry.union_all() for _, f in with_outline],
+                             crs=4326)
+    box, paths = ward_paths(frame)
+    return box, [(r, d) for (r, _), d in zip(with_outline, paths, strict=True)]
+
+
+def _periods(first: str | None, last: str | None, baseline_from: str | None,
+             baseline_to: str | None) -> tuple[Period, Period | None] | str:
+    """The period and the optional baseline, or the reason they are not valid."""
+    period = period_of(first, last)
+    if isinstance(period, str):
+        return period
+    if not (baseline_from or baseline_to):
+        return period, None
+    try:
+        return period, Period.parse(baseline_from, baseline_to, max_days=MAX_DAYS,
+                                    flags=("baseline_from", "baseline_to"))
+    except ValueError as exc:
+        return str(exc)
+
+
+async def _compare(request: Request, user: UserRow, pool: PoolDep, period: Period,
+                   baseline: Period | None) -> list[WardRow]:
+    """Every ward the account sees, summed up per carrier (`analysis.city`)."""
+    def load() -> list[WardRecord]:
+        with pool.connection() as conn:
+            return list_wards(conn, user.scope)
+
+    rows = []
+    for ward in await run_in_threadpool(load):
+        scope = user.scope.narrowed(ward.code)
+        survey = await load_survey(request, period, scope)
+        indicator: pd.DataFrame | None = None
+        if baseline is not None:
+            def measure(b: Period = baseline, s: Scope = scope) -> pd.DataFrame:
+                with pool.connection() as conn:
+                    return ward_indicator(conn, s, b, period).result
+            indicator = await run_in_threadpool(measure)
+        summary = ward_summary(survey.result.scorecards, survey.result.weak_areas, indicator)
+        rows.append(WardRow(ward, ward_status(summary), survey.measurements,
+                            summary.to_dict("records")))
+    return rows
+
+
+@router.get("", response_class=HTMLResponse)
+async def city_page(request: Request, user: CurrentUser, lang: Lang, pool: PoolDep,
+                    first: FromQuery = None, last: ToQuery = None,
+                    baseline_from: DateQuery = None,
+                    baseline_to: DateQuery = None) -> HTMLResponse:
+    """Every ward the account sees, per carrier, for the period; with a baseline period, the
+    residential-group indicator (groups in a dead spot then, covered in the period)."""
+    _city_user(user)
+    page = Page(request, lang, user, "city")
+    periods = _periods(first, last, baseline_from, baseline_to)
+    if isinstance(periods, str):
+        return render(page, "error.html", 422, message=periods)
+    period, baseline = periods
+    rows = await _compare(request, user, pool, period, baseline)
+    box, shapes = await run_in_threadpool(_map, rows)
+    return render(page, "city.html", rows=rows, period=period, baseline=baseline, box=box,
+                  shapes=shapes, chosen=request.session.get(WARD_SESSION_KEY))
+
+
+@router.get("/report.pdf")
+async def city_report(request: Request, user: CurrentUser, pool: PoolDep,
+                      first: FromQuery = None, last: ToQuery = None,
+                      baseline_from: DateQuery = None, baseline_to: DateQuery = None,
+                      report_lang: Annotated[str, Query(pattern="^(vi|en)$")] = "vi"
+                      ) -> Response:
+    """The city page as a PDF (Vietnamese unless ``report_lang=en``)."""
+    _city_user(user)
+    periods = _periods(first, last, baseline_from, baseline_to)
+    if isinstance(periods, str):
+        return Response(periods, status_code=422, media_type="text/plain")
+    period, baseline = periods
+    rows = await _compare(request, user, pool, period, baseline)
+
+    def build() -> bytes:
+        wards = []
+        for r in rows:
+            outline = boundary_frame(r.ward.boundary_json, r.ward.name)
+            wards.append(CityWard(r.ward.code, r.ward.name, r.status, r.measurements,
+                                  r.carriers, None if outline is None
+                                  else outline.geometry.union_all()))
+        return build_city_report(wards, lang=report_lang, period_start=period.first,
+                                 period_end=period.last, baseline=None if baseline is None
+                                 else (baseline.first, baseline.last))
+
+    data = await run_in_threadpool(build)
+    name = f"lomsong-city-{period.first:%Y%m%d}-{period.last:%Y%m%d}.pdf"
+    return Response(data, media_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+
+
+@router.post("/ward", dependencies=[CsrfChecked])
+async def choose_ward(request: Request, user: CurrentUser, pool: PoolDep,
+                      code: Annotated[str, Form(pattern="^[0-9]{5}$")]) -> Response:
+    """Show ward `code` on the ward pages (map, service points, ...) of this session."""
+    _city_user(user)
+
+    def find() -> WardRecord | None:
+        with pool.connection() as conn:
+            return get_ward_record(conn, user.scope, code)
+
+    if await run_in_threadpool(find) is None:
+        return Response(f"no ward {code}", status_code=404, media_type="text/plain")
+    request.session[WARD_SESSION_KEY] = code
+    return RedirectResponse("/map", status_code=303)
