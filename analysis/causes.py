@@ -151,8 +151,8 @@ def judge_cause(rows: Mapping[str, np.ndarray], access: str, threshold: float,
     if off_slow and (good or far_below):
         k = int((rsrp >= c.rsrp_good_dbm).sum() if good else (sinr >= c.sinr_poor_db).sum())
         n_radio = len(rsrp) if good else len(sinr)
-        sure = _support(k, n_radio, thresholds)
+        support = _support(k, n_radio, thresholds)
         out.update(cause="backhaul",
-                   cause_certainty="medium" if good and sure != "low" else "low",
+                   cause_certainty="medium" if good and support != "low" else "low",
                    cause_readings=n_radio, cause_support=k / n_radio)
     return out

@@ -159,9 +159,9 @@ async def post_measurements(
         conflicts = [ErrorItem(index=index_of[i], field="id", message=(
             f"id {i} was already stored by another probe ({owner}); make a new id"))
             for i, owner in sorted(exc.owners.items(), key=lambda kv: index_of[kv[0]])]
-        body = error_body(f"{len(conflicts)} record(s) conflict with another probe's records;"
-                          " nothing from this batch was stored", conflicts, len(conflicts))
-        return JSONResponse(body.model_dump(), status_code=422)
+        reply = error_body(f"{len(conflicts)} record(s) conflict with another probe's records;"
+                           " nothing from this batch was stored", conflicts, len(conflicts))
+        return JSONResponse(reply.model_dump(), status_code=422)
     return IngestResponse(received=result.received, stored=result.stored,
                           duplicates=result.duplicates)
 
