@@ -3,9 +3,11 @@
 Only two selections of raw measurements still leave the database on that path: the rows of the
 weak cells (for weak areas: their PCIs, bands, worst hour, area medians) and the rows near the
 service points (for scorecards, where fixed probes make millions of rows in a large survey). Both
-are streamed as CSV (``COPY ... TO STDOUT``, with a header line, times in UTC ISO 8601, NULL as an
-empty field) into a binary file the caller gives, so nothing is held as Python objects per row and
-a table reader (pandas) parses them at C speed.
+are streamed in time order (as the in-memory path reads them, so both give the same areas in the
+same order on every tier; a hypertable returns rows chunk by chunk otherwise) as CSV (``COPY ...
+TO STDOUT``, with a header line, times in UTC ISO 8601, NULL as an empty field) into a binary file
+the caller gives, so nothing is held as Python objects per row and a table reader (pandas) parses
+them at C speed.
 
 Example
 -------
@@ -132,7 +134,7 @@ def copy_rows_in_cells(
         " (SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[]))"
     ))
     params += [[int(c) for c, _, _ in cells], [ca for _, ca, _ in cells], [a for _, _, a in cells]]
-    query = sql.SQL("SELECT {cols} FROM measurements m WHERE {where}").format(
+    query = sql.SQL("SELECT {cols} FROM measurements m WHERE {where} ORDER BY m.time, m.id").format(
         cols=_select(columns), where=sql.SQL(" AND ").join(clauses)
     )
     return _copy(conn, query, params, out)
@@ -173,7 +175,7 @@ def copy_rows_near(
         inside.append(sql.SQL("(m.lon BETWEEN %s AND %s AND m.lat BETWEEN %s AND %s)"))
         params += [float(min_lon), float(max_lon), float(min_lat), float(max_lat)]
     clauses.append(sql.SQL("({})").format(sql.SQL(" OR ").join(inside)))
-    query = sql.SQL("SELECT {cols} FROM measurements m WHERE {where}").format(
+    query = sql.SQL("SELECT {cols} FROM measurements m WHERE {where} ORDER BY m.time, m.id").format(
         cols=_select(columns), where=sql.SQL(" AND ").join(clauses)
     )
     return _copy(conn, query, params, out)
