@@ -17,6 +17,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from lomsong.analysis.period import PeriodError
 from lomsong.collector.dashboard.survey import Period, Survey, SurveyCache, parse_period
 from lomsong.collector.dashboard.web import CurrentUser, Lang, Page, WardScope, render
 from lomsong.collector.storage.scope import Scope
@@ -40,12 +41,13 @@ def frame_policy(nonce: str) -> str:
             "base-uri 'none'; form-action 'none'; frame-ancestors 'self'")
 
 
-def period_of(first: str | None, last: str | None) -> Period | str:
-    """The period, or the reason it is not valid."""
+def period_of(first: str | None, last: str | None, *, lang: str) -> Period | str:
+    """The period, or why it is not valid in `lang`, naming the form's field ("From", "To")."""
     try:
         return parse_period(first, last)
-    except ValueError as exc:
-        return str(exc)
+    except PeriodError as exc:
+        _ = translator(lang)
+        return exc.message(_, {"from": _("From"), "to": _("To")})
 
 
 async def load_survey(request: Request, period: Period, scope: Scope) -> Survey:
@@ -66,7 +68,7 @@ async def map_page(request: Request, user: CurrentUser, lang: Lang, scope: WardS
                    mode: Annotated[str, Query(pattern="^(status|speed)$")] = "status",
                    ) -> HTMLResponse:
     page = Page(request, lang, user, "map")
-    period = period_of(first, last)
+    period = period_of(first, last, lang=lang)
     if isinstance(period, str):
         return render(page, "error.html", 422, message=period)
     survey = await load_survey(request, period, scope)
@@ -80,9 +82,9 @@ async def map_frame(request: Request, user: CurrentUser, lang: Lang, scope: Ward
                     last: Annotated[str | None, Query(alias="to")] = None,
                     mode: Annotated[str, Query(pattern="^(status|speed)$")] = "status",
                     ) -> Response:
-    period = period_of(first, last)
+    period = period_of(first, last, lang=lang)
     if isinstance(period, str):
-        return Response(period, status_code=422, media_type="text/plain")
+        return Response(period, status_code=422, media_type="text/plain; charset=utf-8")
     survey = await load_survey(request, period, scope)
 
     def build() -> str:
