@@ -65,7 +65,7 @@ def _start_of(sites: list[StoredServicePoint], start: str, at: str,
     if at.strip():
         point = parse_point(at)
         if point is not None:
-            return Start(point[0], point[1], _("Start")), "", None
+            return Start(point[0], point[1], f"{point[0]:.5f}, {point[1]:.5f}"), "", None
         error = _("Start point: '{value}' is not a position; type latitude, longitude, e.g. "
                   "21.0285, 105.8542").format(value=at.strip()[:60])
     else:
