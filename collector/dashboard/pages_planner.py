@@ -55,7 +55,8 @@ def parse_point(text: str) -> tuple[float, float] | None:
 
 def _default_site(sites: list[StoredServicePoint]) -> StoredServicePoint | None:
     public = [s for s in sites if s.site_type == "public_service_point"]
-    return (public or sites or [None])[0]
+    chosen = public or sites
+    return chosen[0] if chosen else None
 
 
 def _start_of(sites: list[StoredServicePoint], start: str, at: str,

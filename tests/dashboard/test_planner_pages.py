@@ -14,8 +14,8 @@ from lomsong import synthetic
 from lomsong.collector.dashboard.pages_planner import parse_point
 from lomsong.maps.walk_text import GAP_TEXTS
 
-from .test_walk_plan import NS, check_gpx
 from .conftest import seed_survey
+from .test_walk_plan import NS, check_gpx
 
 RAW_CODES = (*GAP_TEXTS, "insufficient_data", "status_reason")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import itertools
 import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
@@ -129,7 +130,7 @@ def test_plan_orders_stops_from_the_start_and_words_every_gap() -> None:
         legs = np.array([s.leg_m for s in plan.stops])
         path = [(start.lat, start.lon), *(h3.cell_to_latlng(c) for c in cells)]
         geodesic = [Geod(ellps="WGS84").inv(a[1], a[0], b[1], b[0])[2]
-                    for a, b in zip(path, path[1:], strict=False)]
+                    for a, b in itertools.pairwise(path)]
         assert legs == pytest.approx(geodesic, abs=1.0)         # UTM metres, straight lines
         assert plan.stops[-1].cumulative_m == pytest.approx(legs.sum(), abs=0.5)
         every = " ".join(n for s in plan.stops for n in s.needs) + " ".join(
@@ -194,7 +195,7 @@ def test_the_svg_fits_the_box_and_puts_the_start_first() -> None:
 
 
 def xs_increase(xs: list[float]) -> bool:
-    return all(a < b for a, b in zip(xs, xs[1:], strict=False))
+    return all(a < b for a, b in itertools.pairwise(xs))
 
 
 def test_every_walk_message_is_in_both_catalogs() -> None:
