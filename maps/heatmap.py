@@ -19,6 +19,7 @@ Example
 from __future__ import annotations
 
 import re
+from html import escape
 
 import folium
 import geopandas as gpd
@@ -174,7 +175,18 @@ def _add_lines(fmap: folium.Map, data: MapData, routes: gpd.GeoDataFrame | None,
             boundary.geometry.union_all().boundary.__geo_interface__,
             style_function=lambda _f: {"color": "#542788", "weight": 2},
         ).add_to(group)
-        data.data["outlines"] = [outline.get_name()]
+        data.data.setdefault("outlines", []).append(outline.get_name())
+
+
+def _add_groups(fmap: folium.Map, data: MapData, groups: gpd.GeoDataFrame, _: Gettext) -> None:
+    """The ward's residential groups: outlines under everything, a click goes through them."""
+    group = folium.FeatureGroup(name=_("Residential groups"), show=True).add_to(fmap)
+    outline = folium.GeoJson(
+        groups.geometry.boundary.union_all().__geo_interface__,
+        style_function=lambda _f: {"color": "#6d6d6d", "weight": 1, "dashArray": "2 3",
+                                   "opacity": 0.8},
+    ).add_to(group)
+    data.data["backdrop"] = [outline.get_name()]
 
 
 class _Page(Figure):
@@ -210,6 +222,7 @@ def build_map(
     asset_base_url: str = "/static/vendor",
     basemap_url: str | None = None,
     basemap_attribution: str = "",
+    groups: gpd.GeoDataFrame | None = None,
     browser: gpd.GeoDataFrame | None = None,
     browser_counted: bool = False,
     targets_mbps: dict[str, float] | None = None,
@@ -221,7 +234,9 @@ def build_map(
     carrier's first technology, all day, at start), with that carrier's weak areas.
     `browser` (the phones' results, `analysis.sources.browser_points`) is its own layer, its
     points coloured against `targets_mbps` (download target per access); `browser_counted` says
-    whether the ward counts them in the cell statistics.
+    whether the ward counts them in the cell statistics. `groups` (the ward's residential
+    groups, a `name` and polygons) are drawn as thin outlines under the cells, never catching a
+    click; `basemap_attribution` is shown as text (escaped here: Leaflet writes it as HTML).
     """
     _ = translator(lang)
     if mode not in MODES:
@@ -232,12 +247,16 @@ def build_map(
                       location=[21.0285, 105.8542])
     fmap.default_js, fmap.default_css = asset_links(asset_base_url)
     if basemap_url:
-        folium.TileLayer(basemap_url, attr=basemap_attribution or basemap_url,
-                         name=_("Basemap"), max_zoom=19).add_to(fmap)
+        folium.TileLayer(basemap_url, attr=escape(basemap_attribution or basemap_url),
+                         name=_("Basemap"), max_zoom=19, overlay=True,
+                         show=True).add_to(fmap)
+
     if boundary is not None:
         boundary = check_frame(boundary, "boundary")
         frames.append(boundary)
     data = MapData(fmap.get_name())
+    if groups is not None and len(groups):
+        _add_groups(fmap, data, check_frame(groups, "boundary"), _)  # polygons, no columns
     _add_cells(data, cells, mode, _, lang)
     if weak_areas is not None and len(weak_areas):
         _add_weak_areas(fmap, data, check_frame(weak_areas, "weak_areas"), _, lang)
@@ -274,6 +293,8 @@ def render_html(
     mode: str = "status",
     asset_base_url: str = "/static/vendor",
     basemap_url: str | None = None,
+    basemap_attribution: str = "",
+    groups: gpd.GeoDataFrame | None = None,
     inline: bool = False,
     script_nonce: str | None = None,
     browser: gpd.GeoDataFrame | None = None,
@@ -288,7 +309,8 @@ def render_html(
     if script_nonce is not None and not _NONCE.fullmatch(script_nonce):
         raise ValueError("script_nonce: letters, digits, '-' and '_' only")
     fmap = build_map(cells, weak_areas, scorecards, routes, boundary, lang=lang, mode=mode,
-                     asset_base_url=asset_base_url, basemap_url=basemap_url, browser=browser,
+                     asset_base_url=asset_base_url, basemap_url=basemap_url,
+                     basemap_attribution=basemap_attribution, groups=groups, browser=browser,
                      browser_counted=browser_counted, targets_mbps=targets_mbps)
     page = _Page(lang, script_nonce)
     page.add_child(fmap)
