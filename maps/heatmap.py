@@ -178,15 +178,25 @@ def _add_lines(fmap: folium.Map, data: MapData, routes: gpd.GeoDataFrame | None,
         data.data.setdefault("outlines", []).append(outline.get_name())
 
 
-def _add_groups(fmap: folium.Map, data: MapData, groups: gpd.GeoDataFrame, _: Gettext) -> None:
-    """The ward's residential groups: outlines under everything, a click goes through them."""
-    group = folium.FeatureGroup(name=_("Residential groups"), show=True).add_to(fmap)
-    outline = folium.GeoJson(
-        groups.geometry.boundary.union_all().__geo_interface__,
-        style_function=lambda _f: {"color": "#6d6d6d", "weight": 1, "dashArray": "2 3",
-                                   "opacity": 0.8},
-    ).add_to(group)
-    data.data["backdrop"] = [outline.get_name()]
+def _add_backdrop(fmap: folium.Map, data: MapData, groups: gpd.GeoDataFrame | None,
+                  streets: gpd.GeoDataFrame | None, _: Gettext) -> None:
+    """The ward's own layers, streets and residential groups: thin lines under everything,
+    never catching a click (``backdrop``), added before map.js draws the cells over them."""
+    layers = []
+    for frame, name, style in (
+            (streets, _("Streets"), {"color": "#9a9a9a", "weight": 1.5, "opacity": 0.9}),
+            (groups, _("Residential groups"), {"color": "#6d6d6d", "weight": 1,
+                                               "dashArray": "2 3", "opacity": 0.8})):
+        if frame is None or not len(frame):
+            continue
+        shapes = check_frame(frame, "boundary").geometry  # lines or polygons, no columns
+        lines = shapes.boundary.where(shapes.geom_type.str.contains("Polygon"), shapes)
+        group = folium.FeatureGroup(name=name, show=True).add_to(fmap)
+        layer = folium.GeoJson(lines.union_all().__geo_interface__,
+                               style_function=lambda _f, s=style: s).add_to(group)
+        layers.append(layer.get_name())
+    if layers:
+        data.data["backdrop"] = layers
 
 
 class _Page(Figure):
@@ -223,6 +233,7 @@ def build_map(
     basemap_url: str | None = None,
     basemap_attribution: str = "",
     groups: gpd.GeoDataFrame | None = None,
+    streets: gpd.GeoDataFrame | None = None,
     browser: gpd.GeoDataFrame | None = None,
     browser_counted: bool = False,
     targets_mbps: dict[str, float] | None = None,
@@ -234,9 +245,9 @@ def build_map(
     carrier's first technology, all day, at start), with that carrier's weak areas.
     `browser` (the phones' results, `analysis.sources.browser_points`) is its own layer, its
     points coloured against `targets_mbps` (download target per access); `browser_counted` says
-    whether the ward counts them in the cell statistics. `groups` (the ward's residential
-    groups, a `name` and polygons) are drawn as thin outlines under the cells, never catching a
-    click; `basemap_attribution` is shown as text (escaped here: Leaflet writes it as HTML).
+    whether the ward counts them in the cell statistics. `streets` (lines) and `groups` (the
+    ward's residential groups, polygons) are drawn as thin lines under the cells, never catching
+    a click; `basemap_attribution` is shown as text (escaped here: Leaflet writes it as HTML).
     """
     _ = translator(lang)
     if mode not in MODES:
@@ -255,8 +266,7 @@ def build_map(
         boundary = check_frame(boundary, "boundary")
         frames.append(boundary)
     data = MapData(fmap.get_name())
-    if groups is not None and len(groups):
-        _add_groups(fmap, data, check_frame(groups, "boundary"), _)  # polygons, no columns
+    _add_backdrop(fmap, data, groups, streets, _)
     _add_cells(data, cells, mode, _, lang)
     if weak_areas is not None and len(weak_areas):
         _add_weak_areas(fmap, data, check_frame(weak_areas, "weak_areas"), _, lang)
@@ -295,6 +305,7 @@ def render_html(
     basemap_url: str | None = None,
     basemap_attribution: str = "",
     groups: gpd.GeoDataFrame | None = None,
+    streets: gpd.GeoDataFrame | None = None,
     inline: bool = False,
     script_nonce: str | None = None,
     browser: gpd.GeoDataFrame | None = None,
@@ -310,7 +321,8 @@ def render_html(
         raise ValueError("script_nonce: letters, digits, '-' and '_' only")
     fmap = build_map(cells, weak_areas, scorecards, routes, boundary, lang=lang, mode=mode,
                      asset_base_url=asset_base_url, basemap_url=basemap_url,
-                     basemap_attribution=basemap_attribution, groups=groups, browser=browser,
+                     basemap_attribution=basemap_attribution, groups=groups, streets=streets,
+                     browser=browser,
                      browser_counted=browser_counted, targets_mbps=targets_mbps)
     page = _Page(lang, script_nonce)
     page.add_child(fmap)

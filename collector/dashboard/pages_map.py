@@ -2,7 +2,8 @@
 
 With a basemap configured (`Settings.basemap_url`), its tiles come through `/map/tiles/...`, from
 the collector's disk cache, so the page only ever loads from this site. The ward's residential
-groups, when loaded, are drawn under the cells.
+streets and residential groups, when loaded (`lomsong wards streets|groups`), are drawn under the
+cells and take no clicks.
 
 The map itself (`/map/frame`) is folium's page; its data is a JSON block read by lomsong's static
 script, never inline code. The Content-Security-Policy allows the files under ``/static/vendor``
@@ -32,6 +33,7 @@ from lomsong.collector.dashboard.web import CurrentUser, Lang, Page, WardScope, 
 from lomsong.collector.settings import Settings
 from lomsong.collector.storage.groups import StoredGroup, list_groups
 from lomsong.collector.storage.scope import Scope
+from lomsong.collector.storage.streets import get_streets
 from lomsong.maps.browser_layer import browser_options
 from lomsong.maps.heatmap import MODES, render_html
 from lomsong.maps.i18n import translator
@@ -39,7 +41,7 @@ from lomsong.maps.report_text import SOURCE_ROWS_MAX
 from lomsong.maps.tiles import TileError
 
 __all__ = ["TILE_URL", "VENDOR_URL", "frame_policy", "groups_frame", "load_survey", "period_of",
-           "router"]
+           "router", "streets_frame"]
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
 log = logging.getLogger(__name__)
@@ -106,12 +108,13 @@ async def map_frame(request: Request, user: CurrentUser, lang: Lang, scope: Ward
     tiles = settings.basemap()
     pool = request.app.state.pool
 
-    def load_groups() -> list[StoredGroup]:
+    def load_layers() -> tuple[list[StoredGroup], str | None]:
         with pool.connection() as conn:
-            return list_groups(conn, scope)
+            return list_groups(conn, scope), get_streets(conn, scope)
 
-    stored = await run_in_threadpool(load_groups)
-    digest = hashlib.sha256(repr([(g.group_id, g.geometry_json) for g in stored]).encode())
+    stored, streets = await run_in_threadpool(load_layers)
+    digest = hashlib.sha256(repr(([(g.group_id, g.geometry_json) for g in stored],
+                                  streets)).encode())
 
     def build() -> str:
         r = survey.result
@@ -122,7 +125,7 @@ async def map_frame(request: Request, user: CurrentUser, lang: Lang, scope: Ward
                            script_nonce=_NONCE_SLOT, browser=r.browser,
                            basemap_url=TILE_URL if tiles else None,
                            basemap_attribution=tiles.attribution if tiles else "",
-                           groups=groups_frame(stored),
+                           groups=groups_frame(stored), streets=streets_frame(streets),
                            **browser_options(survey.report_input))
 
     key = ("map", lang, mode, digest.hexdigest(), tiles.url if tiles else "")
@@ -139,6 +142,13 @@ def groups_frame(groups: list[StoredGroup]) -> gpd.GeoDataFrame | None:
         return None
     shapes = [shapely.geometry.shape(json.loads(g.geometry_json)) for g in groups]
     return gpd.GeoDataFrame({"name": [g.name for g in groups]}, geometry=shapes, crs=4326)
+
+
+def streets_frame(streets_json: str | None) -> gpd.GeoDataFrame | None:
+    """The ward's streets (a stored GeoJSON FeatureCollection) as lines, or None."""
+    if not streets_json:
+        return None
+    return gpd.GeoDataFrame.from_features(json.loads(streets_json)["features"], crs=4326)
 
 
 @router.get("/map/tiles/{z}/{x}/{y}.png")

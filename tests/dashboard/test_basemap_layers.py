@@ -34,6 +34,7 @@ from lomsong.collector.storage.groups import replace_groups
 from lomsong.collector.storage.ingest import StoredRecord, ingest
 from lomsong.collector.storage.scope import Scope
 from lomsong.collector.storage.sites import ServicePoint, replace_sites
+from lomsong.collector.storage.streets import get_streets, replace_streets
 from lomsong.collector.storage.users import create_user
 from lomsong.collector.storage.wards import save_ward
 
@@ -97,6 +98,11 @@ def _seed_ward(conn: psycopg.Connection[Any]) -> None:
               shape.intersection(shapely.box((x0 + x1) / 2, y0, x1, y1))]
     replace_groups(conn, scope, [(f"to-{i + 1}", f"Tổ {i + 1} <x>", json.dumps(
         shapely.geometry.mapping(h))) for i, h in enumerate(halves)])
+    streets = shapely.MultiLineString([[(x0, (y0 + y1) / 2), (x1, (y0 + y1) / 2)],
+                                       [((x0 + x1) / 2, y0), ((x0 + x1) / 2, y1)]])
+    replace_streets(conn, scope, json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": "Phố <Mẫu>"},
+         "geometry": shapely.geometry.mapping(streets)}]}))
     create_user(conn, USER[0], hash_password(USER[1]), "officer", ward_code=WARD)
 
 
@@ -155,10 +161,12 @@ def test_no_basemap_by_default_and_groups_under_the_cells(migrated_url: str, tmp
         assert client.get("/map/tiles/15/26010/14463.png").status_code == 404
         data = json.loads(re.search(r'id="lomsong-map-data">(.*?)</script>', frame,
                                     re.S).group(1))  # type: ignore[union-attr]
-        assert len(data["backdrop"]) == 1 and data["backdrop"][0] not in data["outlines"]
-        assert "<x>" not in frame and "Tổ 1" not in frame  # outlines only; no name into code
-        # the groups' layer is added before the cells are drawn (map.js adds cells on load)
-        assert frame.index(data["backdrop"][0]) < frame.index(data["outlines"][0])
+        # streets and groups, neither of them the ward boundary (`outlines`)
+        assert len(data["backdrop"]) == 2 and not set(data["backdrop"]) & set(data["outlines"])
+        assert "<x>" not in frame and "Tổ 1" not in frame and "Mẫu>" not in frame  # lines only
+        # added before the boundary, and before the cells map.js draws on load
+        assert max(frame.index(f"var {n} ") for n in data["backdrop"]) < frame.index(
+            f"var {data['outlines'][0]} ")
     assert _Tiles.requests == []                                    # nothing left the machine
 
 
@@ -227,3 +235,24 @@ def test_cells_still_open_their_popup_with_basemap_and_groups(live: str) -> None
     assert tiles and all(urlsplit(u).netloc == urlsplit(live).netloc for u in tiles)
     assert len(_Tiles.requests) >= 1                  # the collector fetched them, not Chromium
     assert problems == [], problems
+
+
+@ONE_TIER
+def test_streets_loaded_by_the_cli(migrated_url: str, conn: psycopg.Connection[Any],
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from lomsong.cli import main
+
+    streets = Path(__file__).resolve().parents[1] / "data" / "layers" / \
+        "osm_o_cho_dua_streets_extract.geojson"
+    argv = ["wards", "streets", WARD, str(streets), "--database-url", migrated_url]
+    assert main(argv) == 1
+    assert "does not exist" in capsys.readouterr().err            # no such ward yet
+    save_ward(conn, WARD, "Phường thử", "01", "Thành phố Hà Nội", None)
+    assert main(argv) == 0
+    count = int(capsys.readouterr().out.split("\t")[1].split()[0])
+    stored = json.loads(get_streets(conn, Scope.ward(WARD)) or "{}")
+    assert count == len(stored["features"]) > 0
+    assert {f["geometry"]["type"] for f in stored["features"]} <= {"LineString",
+                                                                   "MultiLineString"}
+    assert get_streets(conn, Scope.ward("99002")) is None
+    assert get_streets(conn, Scope.city_wide()) is None
