@@ -7,9 +7,7 @@ from __future__ import annotations
 import io
 import json
 import re
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,8 +19,8 @@ import psycopg
 import pytest
 import shapely
 import shapely.geometry
-import uvicorn
 from fastapi.testclient import TestClient
+from livecollector import live_collector
 from PIL import Image
 from pydantic import ValidationError
 
@@ -174,24 +172,8 @@ def test_no_basemap_by_default_and_groups_under_the_cells(migrated_url: str, tmp
 def live(migrated_url: str, tmp_path: Path, conn: psycopg.Connection[Any],
          tile_server: str) -> Iterator[str]:
     _seed_ward(conn)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    instance = uvicorn.Server(uvicorn.Config(
-        create_app(_settings(migrated_url, tmp_path, tile_server)), host="127.0.0.1", port=port,
-        log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not instance.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        instance.should_exit = True
-        thread.join(timeout=30)
+    with live_collector(_settings(migrated_url, tmp_path, tile_server)) as url:
+        yield url
 
 
 @ONE_TIER
