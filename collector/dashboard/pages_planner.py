@@ -117,10 +117,16 @@ async def _plan(request: Request, pool: PoolDep, scope: Scope, lang: str, first:
     carrier = carrier if carrier in set(gaps["carrier"].astype(str)) else ""
     access = access if access in set(gaps["access"].astype(str)) - {"any"} else ""
     thresholds = survey.report_input.thresholds
-    key = ("planner", lang, repr(begin), carrier, access)
-    plan = await run_in_threadpool(survey.render_once, key, lambda: plan_walk(
-        gaps, translator(lang), thresholds, start=begin, carrier=carrier, access=access,
-        boundary=survey.boundary))
+
+    def build() -> WalkPlan:
+        return plan_walk(gaps, translator(lang), thresholds, start=begin, carrier=carrier,
+                         access=access, boundary=survey.boundary)
+
+    if chosen == "":  # a typed point: not kept, so no one can fill the cache with points
+        plan = await run_in_threadpool(build)
+    else:
+        key = ("planner", lang, chosen, carrier, access)
+        plan = await run_in_threadpool(survey.render_once, key, build)
     return _Context(survey, period, plan, sites, chosen, error)
 
 
