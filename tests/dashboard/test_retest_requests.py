@@ -161,8 +161,8 @@ def test_the_schedule_route_serves_a_probe_its_own_requests_only(
         "asked": create_token(conn, "pi-dc-ubnd", "probe", Scope.ward(DINH_CONG, write=True)),
         "old": create_token(conn, "pi-dc-old", "probe"),
         "other": create_token(conn, "pi-dc-vnpt", "probe", Scope.ward(DINH_CONG, write=True)),
-        "namesake": create_token(conn, "pi-dc-ubnd", "probe", Scope.ward(DONG_DA, write=True)),
-        "reader": create_token(conn, "officer", "reader", Scope.ward(DINH_CONG, write=False)),
+        "elsewhere": create_token(conn, "pi-dd-01", "probe", Scope.ward(DONG_DA, write=True)),
+        "reader": create_token(conn, "officer", "reader", Scope.ward(DINH_CONG, write=True)),
     }
     resp = client.get("/api/v1/probes/schedule", headers=auth(tokens["asked"]))
     assert resp.status_code == 200, resp.text
@@ -170,7 +170,7 @@ def test_the_schedule_route_serves_a_probe_its_own_requests_only(
     assert (request.case_id, request.carrier, request.every_min) == (case_id, Carrier.VIETTEL, 10)
     assert [r["case_id"] for r in client.get(
         "/api/v1/probes/schedule", headers=auth(tokens["old"])).json()["retests"]] == [case_id]
-    for other in ("other", "namesake"):  # another probe, and one of the same name in another ward
+    for other in ("other", "elsewhere"):  # another probe of the ward, and one of another ward
         resp = client.get("/api/v1/probes/schedule", headers=auth(tokens[other]))
         assert resp.status_code == 200 and resp.json()["retests"] == [], other
     assert client.get("/api/v1/probes/schedule", headers=auth(tokens["reader"])).status_code == 403
