@@ -33,10 +33,27 @@ def test_demo_once(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert rows[0][3] > 0 and rows[1][4] > 0
     # the loopback self-test is not survey data: no place, so no scorecard, cell or planner row
     assert all(r[6] is None and r[7] is None for r in rows)
-    for layer in ("service_points", "cells", "gaps"):
-        frame = gpd.read_file(tmp_path / "outputs" / "survey.gpkg", layer=layer)
-        assert len(frame) and "unknown" not in set(frame["carrier"]), layer
     assert synthetic is not None and synthetic[0] > 1000
-    outputs = tmp_path / "outputs"
-    for name in ("survey.gpkg", "map.html", "report-ward.pdf", "report-viettel.pdf"):
-        assert (outputs / name).stat().st_size > 1000, name
+    # Two real wards (official code, name, outline), each with its own synthetic survey inside it.
+    with psycopg.connect(db_url) as conn:
+        wards = conn.execute("SELECT code, name, boundary_json IS NOT NULL FROM wards ORDER BY code"
+                             ).fetchall()
+        per_ward = conn.execute(
+            "SELECT ward_code, count(*), count(*) FILTER (WHERE source <> 'synthetic')"
+            " FROM measurements WHERE probe_id LIKE 'synthetic-%' GROUP BY 1 ORDER BY 1").fetchall()
+        demo_pi = conn.execute("SELECT DISTINCT ward_code FROM measurements WHERE probe_id = 'demo-pi'"
+                               ).fetchall()
+    assert wards == [("00235", "Phường Đống Đa", True), ("00316", "Phường Định Công", True)]
+    assert [(code, fake) for code, _, fake in per_ward] == [("00235", 0), ("00316", 0)]
+    assert all(n > 1000 for _, n, _ in per_ward) and demo_pi == [("00316",)]
+    for code, name in (("00316", "Định Công"), ("00235", "Đống Đa")):
+        outputs = tmp_path / "outputs" / code
+        for layer in ("service_points", "cells", "gaps"):
+            frame = gpd.read_file(outputs / "survey.gpkg", layer=layer)
+            assert len(frame) and "unknown" not in set(frame["carrier"]), (code, layer)
+        outline = gpd.read_file(outputs / "survey.gpkg", layer="boundary")
+        points = gpd.read_file(outputs / "survey.gpkg", layer="service_points")
+        assert name in outline["name"].iloc[0] and points.within(outline.union_all()).all(), code
+        for file in ("survey.gpkg", "map.html", "report-ward.pdf", "report-viettel.pdf"):
+            assert (outputs / file).stat().st_size > 1000, (code, file)
+    assert "/city" in text and "--ward-code 00316" in text
