@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import geopandas as gpd
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 
+from lomsong.collector.app import create_app
+from lomsong.collector.settings import Settings
 from lomsong.demo import DemoOptions, run_demo
 
 pytestmark = [pytest.mark.iperf3, pytest.mark.db]
@@ -57,3 +61,16 @@ def test_demo_once(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         for file in ("survey.gpkg", "map.html", "report-ward.pdf", "report-viettel.pdf"):
             assert (outputs / file).stat().st_size > 1000, (code, file)
     assert "/city" in text and "--ward-code 00316" in text
+    # The printed account is the city's: its /city page compares both wards.
+    (password,) = re.findall(r"sign in\): demo-admin / (\S+)", text)
+    settings = Settings(database_url=db_url, pool_min_size=1, pool_max_size=2, pool_timeout_s=5,
+                        secret_key="demo-test-" + "x" * 32)
+    with TestClient(create_app(settings), follow_redirects=False) as client:
+        login = client.get("/login").text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', login)
+        assert csrf is not None
+        signed = client.post("/login", data={"username": "demo-admin", "password": password,
+                                             "csrf_token": csrf.group(1), "next": "/city"})
+        assert signed.status_code == 303, signed.text
+        city = client.get("/city")
+    assert city.status_code == 200 and "Định Công" in city.text and "Đống Đa" in city.text
