@@ -11,6 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from lomsong.analysis.thresholds import load_thresholds
+from lomsong.collector.app import create_app
+from lomsong.collector.dashboard.security import hash_password
 from lomsong.collector.retest import (
     EXTRA_EVERY_MIN,
     EXTRA_MAX_PER_DAY,
@@ -18,6 +20,7 @@ from lomsong.collector.retest import (
     judge_case,
     plan_retest,
 )
+from lomsong.collector.settings import Settings
 from lomsong.collector.storage.cases import get_case, move_case
 from lomsong.collector.storage.ingest import StoredRecord, ingest
 from lomsong.collector.storage.retest_requests import (
@@ -33,7 +36,16 @@ from lomsong.collector.storage.tokens import create_token
 from lomsong.probe.record import Access, Carrier, Kind, Measurement, PositionSource, Source
 from lomsong.probe.retest import parse_schedule
 
-from .cases_helpers import DINH_CONG, DINH_CONG_POINT, DONG_DA, actor, add_case_users, new_case
+from .cases_helpers import (
+    DINH_CONG,
+    DINH_CONG_POINT,
+    DONG_DA,
+    PASSWORD,
+    actor,
+    add_case_users,
+    new_case,
+)
+from .conftest import csrf_of, sign_in
 
 TODAY = date(2026, 12, 20)
 
@@ -176,3 +188,22 @@ def test_the_schedule_route_serves_a_probe_its_own_requests_only(
     assert client.get("/api/v1/probes/schedule", headers=auth(tokens["reader"])).status_code == 403
     assert client.get("/api/v1/probes/schedule").status_code == 401
     assert client.get("/api/v1/probes/schedule", headers=auth("lsp_wrong")).status_code == 401
+
+
+@pytest.mark.parametrize("db_server", ["plain"], indirect=True)
+def test_the_case_page_says_what_the_probes_were_asked(
+        settings: Settings, conn: psycopg.Connection[Any]) -> None:
+    case_id = _done_case(conn)
+    _nearby(conn)
+    conn.execute("UPDATE dashboard_users SET password_hash = %s", (hash_password(PASSWORD),))
+    with TestClient(create_app(settings), follow_redirects=False) as web:
+        assert sign_in(web, ("dc.canbo", PASSWORD)).status_code == 303
+        before = web.get(f"/cases/{case_id}")
+        assert before.status_code == 200 and 'id="retest-requests"' not in before.text
+        planned = web.post(f"/cases/{case_id}/retest/plan",
+                           data={"csrf_token": csrf_of(before.text)})
+        assert planned.status_code == 303, planned.text
+        page = web.get(f"/cases/{case_id}").text
+    line = page[page.index('id="retest-requests"'):].split("</p>")[0]
+    assert "10 phút một lần" in line and "tối đa 72 lần đo thêm" in line
+    assert "pi-dc-old, pi-dc-ubnd" in line
