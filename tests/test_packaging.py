@@ -108,6 +108,7 @@ def _env(venv: Path, home: Path) -> dict[str, str]:
 
 @pytest.mark.db
 @pytest.mark.iperf3
+@pytest.mark.timeout(600)  # two demos of two wards each, analyze, map, four reports, serve
 def test_the_readme_commands_from_the_installed_wheel(venv: Path, home: Path) -> None:
     where = subprocess.run([str(venv / "bin" / "python"), "-c",
                             "import lomsong, lomsong.collector.app; print(lomsong.__file__)"],
