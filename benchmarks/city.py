@@ -125,14 +125,14 @@ FROM w
 """
 
 
-def city_wards() -> list[dict[str, Any]]:
-    """The 126 wards: code, name, province, outline (GeoJSON text) and whether it is real."""
+def city_wards(count: int = WARDS) -> list[dict[str, Any]]:
+    """The first `count` (126) wards: code, name, province, outline (GeoJSON text) and whether it is real."""
     import shapely.geometry
 
     from lomsong.collector.ward_catalog import read_official_units, read_ward_boundary
 
     units = read_official_units(UNITS)
-    hanoi = sorted(c for c, u in units.items() if u.province_code == "01")[:WARDS]
+    hanoi = sorted(c for c, u in units.items() if u.province_code == "01")[:count]
     real = {}
     for path in sorted((BOUNDARIES / "hanoi_2025_wards").glob("*.geojson")):
         found = read_ward_boundary(path)
@@ -187,7 +187,7 @@ def _spots(wards: list[dict[str, Any]], seed: int) -> list[tuple[Any, ...]]:
     return rows
 
 
-def load(url: str, n: int, seed: int = 1) -> dict[str, Any]:
+def load(url: str, n: int, seed: int = 1, wards_count: int = WARDS) -> dict[str, Any]:
     """Migrate and fill `url`: wards, service points, users, `n` measurements; timings."""
     import psycopg
 
@@ -200,7 +200,7 @@ def load(url: str, n: int, seed: int = 1) -> dict[str, Any]:
 
     began = time.perf_counter()
     migrate(url)
-    wards = city_wards()
+    wards = city_wards(wards_count)
     spots = _spots(wards, seed)
     with psycopg.connect(url, autocommit=True) as conn:
         for w in wards:
@@ -281,7 +281,7 @@ def _new_rows(code: str, count: int) -> list[Any]:
     return out
 
 
-def measure(url: str, *, new_rows: int = 500) -> dict[str, Any]:
+def measure(url: str, *, new_rows: int = 500, settle_s: float = 11.0) -> dict[str, Any]:
     """Time the refreshes and the pages on the loaded database at `url`."""
     import psycopg
     from fastapi.testclient import TestClient
@@ -314,6 +314,7 @@ def measure(url: str, *, new_rows: int = 500) -> dict[str, Any]:
         began = time.perf_counter()
         city = client.get("/city?lang=en")
         out["city_page_s"] = round(time.perf_counter() - began, 2)
+        time.sleep(settle_s)  # a backend reports its table statistics within 10 s of idling
         out["city_page_measurement_scans"] = _scans(url) - before
         assert city.status_code == 200, city.text[:300]
         out["city_page_wards"] = city.text.count('name="code" value="')
@@ -384,6 +385,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pool-sizes", default="20,26,30",
                         help="server pool sizes to simulate ('' to skip)")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--wards", type=int, default=WARDS, help="fewer wards (smoke test)")
+    parser.add_argument("--settle-s", type=float, default=11.0,
+                        help="wait for the server's table statistics before counting scans")
     args = parser.parse_args(argv)
     name = f"lomsong_city_{uuid.uuid4().hex[:8]}"
     loaded = None
@@ -395,8 +399,8 @@ def main(argv: list[str] | None = None) -> int:
         url = re.sub(r"/[^/?]*(\?|$)", f"/{name}\\1", args.admin_url, count=1)
     try:
         if not args.reuse:
-            loaded = load(url, args.n)
-        m = measure(url)
+            loaded = load(url, args.n, wards_count=args.wards)
+        m = measure(url, settle_s=args.settle_s)
     finally:
         if not args.reuse and not args.keep:
             with psycopg.connect(args.admin_url, autocommit=True) as admin:
