@@ -206,3 +206,16 @@ def test_a_ward_officer_has_no_city_page_nor_pdf(seeded: psycopg.Connection[Any]
     _sign_in(no_measurements_app, f"{DINH_CONG.probe}.officer")
     assert no_measurements_app.get("/city").status_code == 403
     assert no_measurements_app.get("/city/report.pdf").status_code == 403
+
+
+def test_the_cli_refreshes_the_due_wards(seeded: psycopg.Connection[Any], migrated_url: str,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from lomsong.cli import main
+
+    assert main(["city", "refresh", "--database-url", migrated_url]) == 0
+    assert capsys.readouterr().out.split() == sorted([DINH_CONG.code, DONG_DA.code])
+    assert main(["city", "refresh", "--database-url", migrated_url]) == 0
+    assert capsys.readouterr().out.split() == []
+    assert main(["city", "refresh", "--all", "--ward", DONG_DA.code,
+                 "--database-url", migrated_url]) == 0
+    assert capsys.readouterr().out.split() == [DONG_DA.code]
