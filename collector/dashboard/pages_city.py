@@ -63,6 +63,8 @@ class WardRow:
     computed_at: datetime | None = None
     figures_period: tuple[date, date] | None = None
     outdated_since: datetime | None = None
+    # Open and overdue asks per carrier come from the cases' own storage function (cheap, live),
+    # added beside these fields; they are not part of the roll-ups.
 
 
 def _city_user(user: UserRow) -> UserRow:

@@ -91,7 +91,10 @@ def read_rollups(conn: psycopg.Connection[Any], scope: Scope, kind: str,
     for row in conn.execute(query, args).fetchall():
         carriers = row[6] if isinstance(row[6], list) else json.loads(row[6])
         version = row[7] if isinstance(row[7], dict) else json.loads(row[7])
-        out[row[0]] = WardRollup(*row[:6], carriers, version, *row[8:])
+        out[row[0]] = WardRollup(
+            ward_code=row[0], kind=row[1], period_first=row[2], period_last=row[3],
+            status=row[4], measurements=row[5], carriers=carriers, data_version=version,
+            computed_at=row[8], compute_ms=row[9], dirty_since=row[10])
     return out
 
 
