@@ -29,6 +29,21 @@ and checks that the city page read no measurement row (``pg_stat_user_tables`` s
 (`benchmarks.server_pool.pool_table`: 1,260 probes, 3 mobile paths, 48 runs a day).
 
     python benchmarks/city.py [N] [--admin-url URL] [--keep] [--pool-sizes 20,26] [--json]
+
+Measured 2026-12-05, plain PostgreSQL 15, 2 cores shared with other jobs (load average 2-12):
+
+- 20,000 rows: load 19 s; full refresh 175 s (126 wards x 2 periods, ~0.7 s each: the fixed
+  cost of a ward's analysis); city page 0.8 s; PDF 1.7 s; ward page cold 0.68 s, warm 0.04 s;
+  incremental refresh of the one changed ward 0.71 s.
+- 10,000,000 rows (4.0 GB database; load about 12 min with the index rebuild): full refresh
+  1,418 s (per ward ~8.5 s for the last 30 days, ~40k rows, and ~2.5 s for the month so far);
+  city page 1.52 s, reading no measurement; PDF 3.6 s; ward page /map/frame cold 12.3 s (its
+  survey computed: over the 3 s goal; warm 0.94 s); incremental refresh 10.1 s (1 ward of 126).
+  Before `Scope.where` used an indexable `ward_code = %s`, one ward took 49 s (every row of the
+  period read for each of its queries).
+- Server pool (`benchmarks.server_pool`, 1,260 probes, 3 mobile paths, ~355,000 tests a day):
+  20 servers: offered load 0.79, 5.15% server_busy (today's one-server layout 24.8%); 26 servers:
+  load 0.61, 0.68% (today 17.9%), the smallest under 1%. The simulation takes ~6 min.
 """
 
 from __future__ import annotations
