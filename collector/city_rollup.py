@@ -99,10 +99,12 @@ class RefreshReport:
     """What one `refresh` did: the wards recomputed, and its duration."""
 
     refreshed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def __str__(self) -> str:
-        return f"{len(self.refreshed)} ward(s) refreshed in {self.seconds:.1f} s"
+        failed = f", {len(self.failed)} failed ({', '.join(self.failed[:10])})" if self.failed else ""
+        return f"{len(self.refreshed)} ward(s) refreshed in {self.seconds:.1f} s{failed}"
 
 
 def refresh(conn: psycopg.Connection[Any], scope: Scope, *, config: SurveyConfig | None = None,
@@ -124,14 +126,23 @@ def refresh(conn: psycopg.Connection[Any], scope: Scope, *, config: SurveyConfig
         due = [c for c in due if c in set(codes)]
     report = RefreshReport()
     for code in due:
-        figures = {kind: compute_ward(conn, code, period, config)
-                   for kind, period in periods.items()}
-        with conn.transaction():
-            for kind, f in figures.items():
-                save_rollup(conn, scope, code, kind, periods[kind].first, periods[kind].last,
-                            f.status, f.measurements, f.carriers, f.data_version, f.compute_ms)
-            if code in marks:
-                clear_dirty(conn, code, marks[code])
+        try:
+            figures = {kind: compute_ward(conn, code, period, config)
+                       for kind, period in periods.items()}
+            with conn.transaction():
+                for kind, f in figures.items():
+                    save_rollup(conn, scope, code, kind, periods[kind].first,
+                                periods[kind].last, f.status, f.measurements, f.carriers,
+                                f.data_version, f.compute_ms)
+                if code in marks:
+                    clear_dirty(conn, code, marks[code])
+        except Exception as exc:  # one ward's failure (bad thresholds, lost connection) must
+            # not stop the others: it stays due and is tried again on the next round
+            if conn.closed or conn.broken:
+                raise
+            log.warning("city roll-ups: ward %s not refreshed: %s", code, exc)
+            report.failed.append(code)
+            continue
         report.refreshed.append(code)
     report.seconds = time.perf_counter() - started
     return report
@@ -161,5 +172,5 @@ async def city_refresh_forever(pool: ConnectionPool, interval_s: float,
             report = await run_in_threadpool(once)
             if report.refreshed:
                 log.info("city roll-ups: %s", report)
-        except (psycopg.Error, OSError, ValueError) as exc:
-            log.warning("city roll-ups: refresh failed: %s", exc)
+        except Exception:  # the loop must outlive any failure (database restarts included)
+            log.exception("city roll-ups: refresh failed; trying again next round")

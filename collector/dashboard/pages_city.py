@@ -10,6 +10,7 @@ from each ward's survey, as before (slow for many wards)."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
@@ -110,6 +111,9 @@ def _rollup_row(ward: WardRecord, r: WardRollup, kept: Period) -> WardRow:
                    figures_period=(r.period_first, r.period_last), outdated_since=outdated)
 
 
+_FIRST_COMPUTE = threading.Lock()
+
+
 async def _from_rollups(request: Request, user: UserRow, pool: PoolDep,
                         kind: str) -> list[WardRow]:
     """Every ward the account sees, from the stored roll-ups of `kind` (no measurement read,
@@ -118,13 +122,19 @@ async def _from_rollups(request: Request, user: UserRow, pool: PoolDep,
         with pool.connection() as conn:
             wards = list_wards(conn, user.scope)
             stored = read_rollups(conn, user.scope, kind)
-            missing = [w.code for w in wards if w.code not in stored]
-            if missing:
-                from lomsong.collector.dashboard import survey_config
+            if all(w.code in stored for w in wards):
+                return wards, stored
+            from lomsong.collector.dashboard import survey_config
 
-                refresh(conn, user.scope, codes=missing,
-                        config=survey_config(request.app.state.settings))
+            # One computation of never-computed wards at a time: visitors who come meanwhile
+            # wait for it and read what it stored, instead of computing the same wards again.
+            with _FIRST_COMPUTE:
                 stored = read_rollups(conn, user.scope, kind)
+                missing = [w.code for w in wards if w.code not in stored]
+                if missing:
+                    refresh(conn, user.scope, codes=missing,
+                            config=survey_config(request.app.state.settings))
+                    stored = read_rollups(conn, user.scope, kind)
             return wards, stored
 
     wards, stored = await run_in_threadpool(load)
