@@ -105,6 +105,17 @@ def test_a_refresh_recomputes_only_the_dirty_wards(seeded: psycopg.Connection[An
     assert refresh(seeded, CITY).refreshed == [DONG_DA.code]
 
 
+def test_one_wards_failure_leaves_it_due_and_the_others_refreshed(
+        seeded: psycopg.Connection[Any]) -> None:
+    # Thresholds that cannot be read (they were checked when stored; here a later bad edit).
+    seeded.execute("UPDATE wards SET thresholds_toml = 'not = [toml' WHERE code = %s",
+                   (DINH_CONG.code,))
+    done = refresh(seeded, CITY)
+    assert done.refreshed == [DONG_DA.code] and done.failed == [DINH_CONG.code]
+    assert "1 failed (" + DINH_CONG.code + ")" in str(done)
+    assert DINH_CONG.code in due_wards(seeded, CITY, _days())[0]  # tried again next round
+
+
 def test_a_marking_made_during_a_refresh_is_kept(seeded: psycopg.Connection[Any]) -> None:
     refresh(seeded, CITY)
     mark_dirty(seeded, DINH_CONG.code)
