@@ -21,10 +21,11 @@ import uvicorn
 
 from lomsong.collector.app import create_app
 from lomsong.collector.settings import Settings
+from lomsong.collector.storage.scope import Scope
 from lomsong.collector.storage.tokens import create_token
 from lomsong.probe.record import Access, Carrier, Kind, Measurement, PositionSource
 
-from .cases_helpers import DINH_CONG_POINT, PASSWORD, add_case_users
+from .cases_helpers import DINH_CONG, DINH_CONG_POINT, PASSWORD, add_case_users
 from .test_dashboard_browser import ARGS, ARTIFACTS, CHROMIUM, START_DEADLINE_S, _free_port
 
 pytestmark = [
@@ -36,7 +37,7 @@ pytestmark = [
 @pytest.fixture
 def server(migrated_url: str, conn: psycopg.Connection[Any]) -> Iterator[tuple[str, str]]:
     add_case_users(conn, with_passwords=True)
-    token = create_token(conn, "pi-dc-ubnd", "probe")
+    token = create_token(conn, "pi-dc-ubnd", "probe", Scope.ward(DINH_CONG, write=True))
     settings = Settings(database_url=migrated_url, pool_min_size=1, pool_max_size=4,
                         secret_key="browser-test-" + "k" * 32, alert_interval_s=0)
     port = _free_port()
