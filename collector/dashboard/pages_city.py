@@ -12,8 +12,9 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from lomsong.analysis.city import ward_status, ward_summary
+from lomsong.analysis.city import SUMMARY_COLUMNS, ward_status, ward_summary
 from lomsong.analysis.period import Period
+from lomsong.collector.dashboard.pages_cases import local_today
 from lomsong.collector.dashboard.pages_map import load_survey, period_of
 from lomsong.collector.dashboard.survey import MAX_DAYS
 from lomsong.collector.dashboard.web import (
@@ -27,6 +28,7 @@ from lomsong.collector.dashboard.web import (
 )
 from lomsong.collector.deps import PoolDep
 from lomsong.collector.indicator import ward_indicator
+from lomsong.collector.storage.cases import AskCounts, ask_counts
 from lomsong.collector.storage.scope import Scope
 from lomsong.collector.storage.users import UserRow
 from lomsong.collector.storage.wards import WardRecord, get_ward_record, list_wards
@@ -85,12 +87,13 @@ def _periods(first: str | None, last: str | None, baseline_from: str | None,
 async def _compare(request: Request, user: UserRow, pool: PoolDep, period: Period,
                    baseline: Period | None) -> list[WardRow]:
     """Every ward the account sees, summed up per carrier (`analysis.city`)."""
-    def load() -> list[WardRecord]:
+    def load() -> tuple[list[WardRecord], list[AskCounts]]:
         with pool.connection() as conn:
-            return list_wards(conn, user.scope)
+            return list_wards(conn, user.scope), ask_counts(conn, user.case_scope, local_today())
 
+    wards, counts = await run_in_threadpool(load)
     rows = []
-    for ward in await run_in_threadpool(load):
+    for ward in wards:
         scope = user.scope.narrowed(ward.code)
         survey = await load_survey(request, period, scope)
         indicator: pd.DataFrame | None = None
@@ -101,7 +104,21 @@ async def _compare(request: Request, user: UserRow, pool: PoolDep, period: Perio
             indicator = await run_in_threadpool(measure)
         summary = ward_summary(survey.result.scorecards, survey.result.weak_areas, indicator)
         rows.append(WardRow(ward, ward_status(summary), survey.measurements,
-                            summary.to_dict("records")))
+                            with_asks(summary.to_dict("records"),
+                                      [c for c in counts if c.ward_code == ward.code])))
+    return rows
+
+
+def with_asks(carriers: list[dict[str, Any]], counts: list[AskCounts]) -> list[dict[str, Any]]:
+    """The carriers' rows with their open and overdue asks (`storage.cases.ask_counts`); a
+    carrier with asks and no measurements gets a row of its asks alone."""
+    by_carrier = {c.carrier: c for c in counts}
+    rows = [{**row, "open_asks": by_carrier[row["carrier"]].open if row["carrier"] in by_carrier
+             else 0, "overdue_asks": by_carrier[row["carrier"]].overdue
+             if row["carrier"] in by_carrier else 0} for row in carriers]
+    seen = {row["carrier"] for row in carriers}
+    rows += [{**dict.fromkeys(SUMMARY_COLUMNS), "carrier": c.carrier, "open_asks": c.open,
+              "overdue_asks": c.overdue} for c in counts if c.carrier not in seen]
     return rows
 
 

@@ -89,6 +89,9 @@ def _state(url: str) -> dict[str, Any]:
             "ward": conn.execute("SELECT name, boundary_json FROM wards WHERE code = %s",
                                  (DONG_DA.code,)).fetchall(),
             "links": conn.execute("SELECT id, revoked_at FROM enrolments ORDER BY id").fetchall(),
+            "carriers": conn.execute("SELECT username, carrier, disabled_at, session_epoch FROM"
+                                     " dashboard_users WHERE role = 'carrier' ORDER BY username"
+                                     ).fetchall(),
         }
 
 
@@ -110,6 +113,8 @@ WRITES: list[tuple[str, dict[str, str], dict[str, Any] | None]] = [
     ("/city/ward", {"code": DONG_DA.code}, None),
     ("/admin/posters", {"site_id": DONG_DA.site_id}, None),
     ("/admin/links", {"days": "30", "site_id": DONG_DA.site_id, "label": "đổi"}, None),
+    ("/admin/carriers", {"username": "vnpt.new", "carrier": "vnpt", "password": PASSWORD}, None),
+    ("/admin/carriers/disable", {"username": "viettel.one", "confirmed": "yes"}, None),
 ]
 
 
