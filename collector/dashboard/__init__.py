@@ -23,6 +23,7 @@ from lomsong.collector.dashboard import (
     pages_cases,
     pages_city,
     pages_downloads,
+    pages_indicator,
     pages_map,
     pages_retest,
     pages_tables,
@@ -47,7 +48,7 @@ def install_dashboard(app: FastAPI, settings: Settings) -> None:
     app.state.hash_gate = HashGate(settings.max_concurrent_hashes, settings.hash_wait_s)
     app.state.survey_cache = SurveyCache(config=survey_config(settings))
     for module in (login, pages_map, pages_tables, pages_downloads, pages_admin, pages_carriers,
-                   pages_cases, pages_retest, pages_alerts, pages_city):
+                   pages_indicator, pages_cases, pages_retest, pages_alerts, pages_city):
         app.include_router(module.router)
     app.mount("/static/vendor", StaticFiles(directory=VENDOR_DIR), name="vendor")
     app.mount("/static/dashboard", StaticFiles(directory=_STATIC), name="dashboard-static")

@@ -28,7 +28,7 @@ READ_ROUTES = [
     "/map", "/map/frame", "/sites", "/weak-areas", "/planner", "/fleet", "/downloads",
     "/downloads/survey.gpkg", "/downloads/cells.csv", "/downloads/service_points.csv",
     "/downloads/weak_areas.csv", "/downloads/proposals.csv", "/downloads/gaps.csv",
-    "/downloads/walk_route.csv", "/report.pdf", "/admin", "/admin/links",
+    "/downloads/walk_route.csv", "/report.pdf", "/admin", "/admin/links", "/indicator",
 ]
 FOREIGN_MARKS = (DONG_DA.site_id, DONG_DA.site_name, DONG_DA.probe, "Đống Đa")
 
