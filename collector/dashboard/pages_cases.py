@@ -37,6 +37,7 @@ from lomsong.collector.storage.cases import (
     move_case,
     reply_case,
 )
+from lomsong.collector.storage.retest_requests import list_requests
 from lomsong.collector.storage.scope import ScopeError
 from lomsong.collector.storage.users import UserRow
 from lomsong.maps.i18n import translator
@@ -172,7 +173,8 @@ async def case_page(request: Request, case_id: int, user: UserRow, lang: str, po
             return {"case": case, "events": list_events(conn, case.id, scope),
                     "files": list_files(conn, case.id, scope),
                     "plan": get_plan(conn, case.id, scope),
-                    "verdicts": list_verdicts(conn, case.id, scope)}
+                    "verdicts": list_verdicts(conn, case.id, scope),
+                    "retest_requests": list_requests(conn, case.id)}
 
     data = await run_in_threadpool(load)
     if data is None:
