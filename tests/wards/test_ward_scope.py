@@ -269,6 +269,9 @@ NOT_WARD_ACCOUNTS = {
                             "its_ward",
     "/api/v1/probes/status": "a probe reports its own status under its token's name",
     "/api/v1/probes/servers": "the city's measurement servers, the same for every probe",
+    "/api/v1/probes/schedule": "a probe token's own re-test requests in its token's ward (tests/"
+                               "dashboard/test_retest_requests.py::test_the_schedule_route_"
+                               "serves_a_probe_its_own_requests_only)",
     "/admin/links/revoke": "test_a_ward_admin_cannot_revoke_another_wards_link",
     "/city": "test_the_city_officer_reads_every_ward_and_changes_none, "
              "test_a_ward_officer_has_no_city_page",
