@@ -10,6 +10,7 @@ from each ward's survey, as before (slow for many wards)."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -21,9 +22,10 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from lomsong.analysis.city import ward_status, ward_summary
+from lomsong.analysis.city import SUMMARY_COLUMNS, ward_status, ward_summary
 from lomsong.analysis.period import Period, PeriodError
 from lomsong.collector.city_rollup import kept_periods, kick, kind_of, refresh
+from lomsong.collector.dashboard.pages_cases import local_today
 from lomsong.collector.dashboard.pages_map import load_survey, period_of
 from lomsong.collector.dashboard.survey import MAX_DAYS
 from lomsong.collector.dashboard.web import (
@@ -37,6 +39,7 @@ from lomsong.collector.dashboard.web import (
 )
 from lomsong.collector.deps import PoolDep
 from lomsong.collector.indicator import ward_indicator
+from lomsong.collector.storage.cases import AskCounts, ask_counts
 from lomsong.collector.storage.rollups import WardRollup, read_rollups
 from lomsong.collector.storage.scope import Scope
 from lomsong.collector.storage.users import UserRow
@@ -151,8 +154,30 @@ async def _compare(request: Request, user: UserRow, pool: PoolDep, period: Perio
     for a kept period without baseline, else computed now."""
     kind = kind_of(period) if baseline is None else None
     if kind is not None:
-        return await _from_rollups(request, user, pool, kind)
-    return await _computed(request, user, pool, period, baseline)
+        rows = await _from_rollups(request, user, pool, kind)
+    else:
+        rows = await _computed(request, user, pool, period, baseline)
+
+    def load_asks() -> list[AskCounts]:
+        with pool.connection() as conn:  # a case's state is live, never rolled up
+            return ask_counts(conn, user.case_scope, local_today())
+
+    counts = await run_in_threadpool(load_asks)
+    return [dataclasses.replace(row, carriers=with_asks(
+        row.carriers, [c for c in counts if c.ward_code == row.ward.code])) for row in rows]
+
+
+def with_asks(carriers: list[dict[str, Any]], counts: list[AskCounts]) -> list[dict[str, Any]]:
+    """The carriers' rows with their open and overdue asks (`storage.cases.ask_counts`); a
+    carrier with asks and no measurements gets a row of its asks alone."""
+    by_carrier = {c.carrier: c for c in counts}
+    rows = [{**row, "open_asks": by_carrier[row["carrier"]].open if row["carrier"] in by_carrier
+             else 0, "overdue_asks": by_carrier[row["carrier"]].overdue
+             if row["carrier"] in by_carrier else 0} for row in carriers]
+    seen = {row["carrier"] for row in carriers}
+    rows += [{**dict.fromkeys(SUMMARY_COLUMNS), "carrier": c.carrier, "open_asks": c.open,
+              "overdue_asks": c.overdue} for c in counts if c.carrier not in seen]
+    return rows
 
 
 async def _computed(request: Request, user: UserRow, pool: PoolDep, period: Period,
