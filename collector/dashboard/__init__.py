@@ -18,6 +18,7 @@ from lomsong.analysis.thresholds import load_thresholds
 from lomsong.collector.dashboard import (
     login,
     pages_admin,
+    pages_behind,
     pages_alerts,
     pages_cases,
     pages_city,
@@ -46,7 +47,7 @@ def install_dashboard(app: FastAPI, settings: Settings) -> None:
     app.state.hash_gate = HashGate(settings.max_concurrent_hashes, settings.hash_wait_s)
     app.state.survey_cache = SurveyCache(config=survey_config(settings))
     for module in (login, pages_map, pages_tables, pages_downloads, pages_admin,
-                   pages_cases, pages_retest, pages_alerts, pages_city):
+                   pages_cases, pages_retest, pages_alerts, pages_city, pages_behind):
         app.include_router(module.router)
     app.mount("/static/vendor", StaticFiles(directory=VENDOR_DIR), name="vendor")
     app.mount("/static/dashboard", StaticFiles(directory=_STATIC), name="dashboard-static")
