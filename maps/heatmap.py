@@ -29,6 +29,7 @@ from lomsong.maps.assets import asset_links, inline_assets
 from lomsong.maps.browser_layer import add_browser_layer
 from lomsong.maps.cells_layer import pack_cells
 from lomsong.maps.controls import choice_data, legend_data
+from lomsong.maps.drill_link import DrillLink
 from lomsong.maps.frames import check_frame
 from lomsong.maps.i18n import Gettext, check_language, format_number, translator
 from lomsong.maps.labels import ACCESS_ORDER, CARRIER_ORDER, STATUS_ORDER, label
@@ -87,7 +88,7 @@ def _legend(cells: gpd.GeoDataFrame, mode: str, _: Gettext, lang: str) -> dict[s
 
 
 def _add_cells(data: MapData, cells: gpd.GeoDataFrame, mode: str, _: Gettext,
-               lang: str) -> None:
+               lang: str, drill: DrillLink | None = None) -> None:
     colours, colour_index = _cell_colours(cells, mode)
     status_index = [STATUS_ORDER.index(s) if s in STATUS_ORDER else len(STATUS_ORDER)
                     for s in cells["status"]]
@@ -106,6 +107,8 @@ def _add_cells(data: MapData, cells: gpd.GeoDataFrame, mode: str, _: Gettext,
     data.data["cells"] = {"rings": rings, "ids": ids,
                           "rows": {"|".join(k): v for k, v in rows.items()},
                           "heads": heads, "colours": colours, "statuses": statuses, "text": text}
+    if drill is not None:
+        data.data["cells"]["drill"] = drill.data(_("Measurements here"))
     combos = list(dict.fromkeys(f"{c}|{a}" for c, a, _w in order))
     carriers = list(dict.fromkeys(c for c, _a, _w in order))
     accesses = list(dict.fromkeys(a for _c, a, _w in order))
@@ -118,7 +121,7 @@ def _add_cells(data: MapData, cells: gpd.GeoDataFrame, mode: str, _: Gettext,
 
 
 def _add_weak_areas(fmap: folium.Map, data: MapData, areas: gpd.GeoDataFrame, _: Gettext,
-                    lang: str) -> None:
+                    lang: str, drill: DrillLink | None = None) -> None:
     """Each carrier x technology's weak areas in a layer of their own, shown with its cells.
 
     Drawn as outlines (lines): on the canvas, the inside of a polygon catches clicks even when
@@ -136,15 +139,16 @@ def _add_weak_areas(fmap: folium.Map, data: MapData, areas: gpd.GeoDataFrame, _:
             style_function=lambda _f, c=colour: {"color": c, "weight": 3, "dashArray": "6 4"},
         )
         layer.add_to(groups[key])
+        link = None if drill is None else drill.href(target="area", id=str(area["area_id"]))
         data.data["popups"].append({"layer": layer.get_name(), "maxWidth": 420,
-                                    "html": weak_area_popup(area, _, lang)})
+                                    "html": weak_area_popup(area, _, lang, link)})
     data.data["choice"]["weak"] = {k: g.get_name() for k, g in groups.items()}
 
 
 def _add_service_points(fmap: folium.Map, data: MapData, scorecards: gpd.GeoDataFrame,
-                        _: Gettext, lang: str) -> None:
+                        _: Gettext, lang: str, drill: DrillLink | None = None) -> None:
     group = folium.FeatureGroup(name=_("Service points"), show=True).add_to(fmap)
-    for _site_id, site in scorecards.groupby("site_id", sort=True):
+    for site_id, site in scorecards.groupby("site_id", sort=True):
         verdicts = [v for v in STATUS_ORDER if v in set(site["verdict"])]
         worst = verdicts[0] if verdicts else "insufficient_data"
         point = site.geometry.iloc[0]
@@ -154,8 +158,9 @@ def _add_service_points(fmap: folium.Map, data: MapData, scorecards: gpd.GeoData
         ).add_to(group)
         data.data["tooltips"].append({"layer": marker.get_name(),
                                       "text": str(site["name"].iloc[0])})
+        link = None if drill is None else drill.href(target="site", id=str(site_id))
         data.data["popups"].append({"layer": marker.get_name(), "maxWidth": 640,
-                                    "html": service_point_popup(site, _, lang)})
+                                    "html": service_point_popup(site, _, lang, link)})
 
 
 def _add_lines(fmap: folium.Map, data: MapData, routes: gpd.GeoDataFrame | None,
@@ -213,6 +218,7 @@ def build_map(
     browser: gpd.GeoDataFrame | None = None,
     browser_counted: bool = False,
     targets_mbps: dict[str, float] | None = None,
+    drill: DrillLink | None = None,
 ) -> folium.Map:
     """Build the folium map from the analysis outputs (EPSG:4326 GeoDataFrames).
 
@@ -221,7 +227,8 @@ def build_map(
     carrier's first technology, all day, at start), with that carrier's weak areas.
     `browser` (the phones' results, `analysis.sources.browser_points`) is its own layer, its
     points coloured against `targets_mbps` (download target per access); `browser_counted` says
-    whether the ward counts them in the cell statistics.
+    whether the ward counts them in the cell statistics. `drill` (the dashboard's) adds a link
+    to the measurements behind each cell, weak area and service point to their popups.
     """
     _ = translator(lang)
     if mode not in MODES:
@@ -238,13 +245,13 @@ def build_map(
         boundary = check_frame(boundary, "boundary")
         frames.append(boundary)
     data = MapData(fmap.get_name())
-    _add_cells(data, cells, mode, _, lang)
+    _add_cells(data, cells, mode, _, lang, drill)
     if weak_areas is not None and len(weak_areas):
-        _add_weak_areas(fmap, data, check_frame(weak_areas, "weak_areas"), _, lang)
+        _add_weak_areas(fmap, data, check_frame(weak_areas, "weak_areas"), _, lang, drill)
     if scorecards is not None and len(scorecards):
         scorecards = check_frame(scorecards, "scorecards")
         frames.append(scorecards)
-        _add_service_points(fmap, data, scorecards, _, lang)
+        _add_service_points(fmap, data, scorecards, _, lang, drill)
     _add_lines(fmap, data, None if routes is None else check_frame(routes, "routes"), boundary, _)
     if browser is not None and len(browser):
         browser = check_frame(browser, "browser")
@@ -279,6 +286,7 @@ def render_html(
     browser: gpd.GeoDataFrame | None = None,
     browser_counted: bool = False,
     targets_mbps: dict[str, float] | None = None,
+    drill: DrillLink | None = None,
 ) -> str:
     """The map as a complete HTML page; with `inline`, a standalone file with every asset in it.
 
@@ -289,7 +297,7 @@ def render_html(
         raise ValueError("script_nonce: letters, digits, '-' and '_' only")
     fmap = build_map(cells, weak_areas, scorecards, routes, boundary, lang=lang, mode=mode,
                      asset_base_url=asset_base_url, basemap_url=basemap_url, browser=browser,
-                     browser_counted=browser_counted, targets_mbps=targets_mbps)
+                     browser_counted=browser_counted, targets_mbps=targets_mbps, drill=drill)
     page = _Page(lang, script_nonce)
     page.add_child(fmap)
     html = page.render()

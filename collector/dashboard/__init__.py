@@ -18,8 +18,8 @@ from lomsong.analysis.thresholds import load_thresholds
 from lomsong.collector.dashboard import (
     login,
     pages_admin,
-    pages_behind,
     pages_alerts,
+    pages_behind,
     pages_cases,
     pages_city,
     pages_downloads,

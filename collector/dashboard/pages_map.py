@@ -21,6 +21,7 @@ from lomsong.collector.dashboard.survey import Period, Survey, SurveyCache, pars
 from lomsong.collector.dashboard.web import CurrentUser, Lang, Page, WardScope, render
 from lomsong.collector.storage.scope import Scope
 from lomsong.maps.browser_layer import browser_options
+from lomsong.maps.drill_link import DrillLink
 from lomsong.maps.heatmap import MODES, render_html
 from lomsong.maps.i18n import translator
 from lomsong.maps.report_text import SOURCE_ROWS_MAX
@@ -91,7 +92,9 @@ async def map_frame(request: Request, user: CurrentUser, lang: Lang, scope: Ward
             return _empty_map(lang)
         return render_html(r.classified, r.weak_areas, r.scorecards, r.route, survey.boundary,
                            lang=lang, mode=mode, asset_base_url=VENDOR_URL,
-                           script_nonce=_NONCE_SLOT, browser=r.browser,
+                           script_nonce=_NONCE_SLOT, browser=r.browser, drill=DrillLink(
+                               "/measurements", {"from": period.first.isoformat(),
+                                                 "to": period.last.isoformat(), "lang": lang}),
                            **browser_options(survey.report_input))
 
     html = await run_in_threadpool(survey.render_once, ("map", lang, mode), build)
