@@ -29,6 +29,8 @@ True
 
 from __future__ import annotations
 
+import math
+
 import h3
 import numpy as np
 import shapely
@@ -37,8 +39,8 @@ from shapely.geometry.base import BaseGeometry
 from lomsong.analysis.sites import _metres_per_degree
 from lomsong.analysis.thresholds import Thresholds
 
-__all__ = ["WINDOWS", "cell_number", "cells_of_list", "inside_outline", "site_circle",
-           "window_hours"]
+__all__ = ["WINDOWS", "cell_number", "cells_around", "cells_of_list", "inside_outline",
+           "site_circle", "window_hours"]
 
 WINDOWS: tuple[str, ...] = ("all", "peak", "offpeak")
 
@@ -87,6 +89,22 @@ def cells_of_list(cell_list: str, resolution: int) -> tuple[int, ...]:
 def site_circle(lat: float) -> tuple[float, float]:
     """Metres per degree of latitude and of longitude at `lat` (the scorecards' distances)."""
     return _metres_per_degree(lat)
+
+
+def cells_around(lat: float, lon: float, radius_m: float, resolution: int) -> tuple[int, ...]:
+    """H3 cells (integers) that cover every point within `radius_m` of (`lat`, `lon`), and a
+    margin: the disk of rings around the point's cell, each ring at least 50 m further out
+    (centres of resolution-10 cells are about 100 m apart and more), plus one ring for the
+    point's own place in its cell. A superset: the caller still measures the distance.
+
+    >>> len(cells_around(21.03, 105.85, 150.0, 10))
+    61
+    """
+    if resolution != 10:
+        raise ValueError(f"resolution: the stored cells are resolution 10, got {resolution}")
+    rings = math.ceil(radius_m / 50.0) + 1
+    centre = h3.latlng_to_cell(lat, lon, resolution)
+    return tuple(sorted(int(h3.str_to_int(c)) for c in h3.grid_disk(centre, rings)))
 
 
 def inside_outline(outline: BaseGeometry, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:

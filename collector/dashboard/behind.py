@@ -2,9 +2,9 @@
 
 `resolve` turns what the page was asked (`Ask`) into a storage `Selection` by the analysis's own
 rules (`analysis.behind`), from the survey the page shows (a weak area's cells and outline, a
-service point's position). `Reader` reads it newest first in keyset batches, each on a
-connection of its own from the pool (so a streamed export never holds one between batches), and
-keeps only the rows inside a dead spot's outline where one applies.
+service point's position). `Reader` reads a page newest first in keyset batches, each on a
+connection of its own from the pool, and keeps only the rows inside a dead spot's outline where
+one applies; `export` reads the whole selection in one pass (a server-side cursor).
 
 Limits: a page holds `PAGE_SIZE` rows; one page request reads at most `SCAN_MAX_ROWS` rows through
 an outline (then the page is shorter and its "next" link goes on from the last row read); an
@@ -15,7 +15,8 @@ export holds at most `EXPORT_MAX_ROWS` rows (the newest); the counts above a pag
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -31,6 +32,7 @@ from shapely.geometry.base import BaseGeometry
 from lomsong.analysis.behind import (
     WINDOWS,
     cell_number,
+    cells_around,
     cells_of_list,
     inside_outline,
     site_circle,
@@ -46,11 +48,12 @@ from lomsong.collector.storage.behind import (
     Selection,
     count_behind,
     select_behind,
+    stream_behind,
 )
 from lomsong.collector.storage.scope import Scope
 
 __all__ = ["COUNT_SCAN_MAX_ROWS", "EXPORT_MAX_ROWS", "PAGE_SIZE", "SCAN_MAX_ROWS", "TARGETS",
-           "Ask", "NotFound", "Reader", "Target", "counts", "page", "resolve"]
+           "Ask", "NotFound", "Reader", "Target", "counts", "export", "page", "resolve"]
 
 TARGETS: tuple[str, ...] = ("cell", "area", "site")
 PAGE_SIZE = 100
@@ -151,7 +154,9 @@ def resolve(survey: Survey, ask: Ask) -> Target:
         lat, lon = float(point.geometry.iloc[0].y), float(point.geometry.iloc[0].x)
         radius_m = SurveyConfig.radius_m
         row.update(lat=lat, lon=lon, radius_m=radius_m)
-        place = {"site_id": ask.ident, "circle": Circle(lat, lon, radius_m, *site_circle(lat))}
+        place = {"site_id": ask.ident,
+                 "circle": Circle(lat, lon, radius_m, *site_circle(lat),
+                                  cells_around(lat, lon, radius_m, RESOLUTION))}
         carriers, accesses = _options(point, "carrier"), _options(point, "access")
     thresholds = survey.report_input.thresholds
     ask = replace(ask, window=ask.window or "all")
@@ -229,6 +234,34 @@ def page(pool: ConnectionPool, target: Target, scope: Scope,
         rows = rows[:PAGE_SIZE]
         return rows, (rows[-1]["time"], rows[-1]["id"])
     return rows, None if reader.exhausted else reader.last_read
+
+
+def export(pool: ConnectionPool, target: Target, scope: Scope,
+           write: Callable[[Iterator[dict[str, Any]]], None]) -> bool:
+    """Hand `write` the target's rows, newest first, of the first `EXPORT_MAX_ROWS` read, in one
+    pass on one connection; True when the selection held more (the file is cut)."""
+    outline = target.outline
+    more = False
+
+    def rows(source: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        nonlocal more
+        for read, row in enumerate(source):
+            if read == EXPORT_MAX_ROWS:
+                more = True
+                return
+            if outline is None or _inside(outline, row):
+                yield row
+
+    with pool.connection() as conn, closing(stream_behind(
+            conn, target.selection, scope=scope, limit=EXPORT_MAX_ROWS + 1)) as source:
+        write(rows(source))
+    return more
+
+
+def _inside(outline: BaseGeometry, row: dict[str, Any]) -> bool:
+    if row["lat"] is None or row["lon"] is None:
+        return False
+    return bool(inside_outline(outline, np.array([row["lat"]]), np.array([row["lon"]]))[0])
 
 
 def counts(pool: ConnectionPool, target: Target, scope: Scope) -> tuple[Counts, bool]:

@@ -19,7 +19,7 @@ import csv
 import io
 import json
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from lomsong.analysis.export import CSV_FLOAT_FORMAT, spreadsheet_safe
 from lomsong.maps.i18n import LOCAL_TZ
 
-__all__ = ["EXPORT_COLUMNS", "csv_chunks", "geojson_chunks"]
+__all__ = ["EXPORT_COLUMNS", "csv_chunks", "geojson_chunks", "geojson_tail"]
 
 EXPORT_COLUMNS: tuple[str, ...] = (
     "time_local", "time_utc", "carrier", "access", "kind", "tool", "download_mbps",
@@ -85,10 +85,8 @@ def _feature(row: dict[str, Any]) -> str:
                       ensure_ascii=False, allow_nan=False)
 
 
-def geojson_chunks(rows: Iterable[dict[str, Any]], *, row_cap: int,
-                   truncated: Callable[[], bool]) -> Iterator[bytes]:
-    """The GeoJSON FeatureCollection of `rows`, in chunks; `truncated()` (called at the end)
-    says whether the rows stopped at `row_cap`."""
+def geojson_chunks(rows: Iterable[dict[str, Any]]) -> Iterator[bytes]:
+    """The start and features of a GeoJSON FeatureCollection of `rows`; `geojson_tail` ends it."""
     yield b'{"type":"FeatureCollection","features":['
     parts: list[str] = []
     first = True
@@ -98,5 +96,9 @@ def geojson_chunks(rows: Iterable[dict[str, Any]], *, row_cap: int,
         if len(parts) >= _ROWS_PER_CHUNK:
             yield "".join(parts).encode()
             parts = []
-    tail = json.dumps({"row_cap": row_cap, "truncated": truncated()})
-    yield ("".join(parts) + "]," + tail[1:]).encode()
+    yield "".join(parts).encode()
+
+
+def geojson_tail(row_cap: int, truncated: bool) -> bytes:
+    """The end of the FeatureCollection, saying whether the features stopped at `row_cap`."""
+    return ("]," + json.dumps({"row_cap": row_cap, "truncated": truncated})[1:]).encode()

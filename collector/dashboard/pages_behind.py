@@ -3,14 +3,17 @@
 ``/measurements?target=cell|area|site&id=...`` lists them newest first, `behind.PAGE_SIZE` a
 page (keyset: ``after`` is the opaque position of the last row shown), filtered by carrier,
 technology, time window, outcome and period (``from``/``to``, the dashboard's one period
-parser); ``/measurements.csv`` and ``/measurements.geojson`` export the same selection, streamed
-batch by batch, at most `behind.EXPORT_MAX_ROWS` rows (the newest). Links come from the map's
-cell and weak-area popups, the weak-area table and the service-point table. The ward is the
+parser); ``/measurements.csv`` and ``/measurements.geojson`` export the same selection, read in
+one pass into a temporary file and streamed from it, at most `behind.EXPORT_MAX_ROWS` rows (the
+newest; ``X-Lomsong-Truncated`` and the GeoJSON's ``truncated`` say when the file was cut).
+Links come from the map's cell, weak-area and service-point popups, the weak-area table and the
+service-point table. The ward is the
 signed-in account's (`web.WardScope`), applied in the SQL.
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -20,7 +23,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from lomsong.collector.dashboard import behind
-from lomsong.collector.dashboard.behind_export import csv_chunks, geojson_chunks
+from lomsong.collector.dashboard.behind_export import csv_chunks, geojson_chunks, geojson_tail
 from lomsong.collector.dashboard.pages_map import load_survey, period_of
 from lomsong.collector.dashboard.survey import Period
 from lomsong.collector.dashboard.web import CurrentUser, Lang, Page, WardScope, render
@@ -59,6 +62,9 @@ POSITION_SOURCES = {"site": N_("Service point (fixed)"), "gps": N_("GPS"),
                     "gpx_match": N_("Matched to a GPX track"), "import": N_("Imported"),
                     "browser": N_("Browser location"), "none": N_("No position")}
 _ACTIVE = {"cell": "map", "area": "weak", "site": "sites"}
+# An export is written to a temporary file (memory up to this size, then disk), then streamed.
+_SPOOL_BYTES = 8 * 1024 * 1024
+_CHUNK_BYTES = 256 * 1024
 
 
 def behind_href(target: str, ident: str, period: Period, **filters: str | None) -> str:
@@ -146,20 +152,35 @@ async def _export(request: Request, scope: Scope, ask: behind.Ask, first: str | 
         return Response(f"not found: {exc}", status_code=404, media_type="text/plain")
     except ValueError as exc:
         return Response(str(exc), status_code=422, media_type="text/plain")
-    reader = behind.Reader(request.app.state.pool, resolved, scope)
-    rows = reader.rows(scan_max=behind.EXPORT_MAX_ROWS)
     name = (f"lomsong-{ask.target}-{_safe_name(resolved.ask.ident)}-"
             f"{period.first:%Y%m%d}-{period.last:%Y%m%d}.{suffix}")
-    chunks: Iterator[bytes]
-    if suffix == "csv":
-        chunks, media = csv_chunks(rows), "text/csv; charset=utf-8"
-    else:
-        chunks = geojson_chunks(rows, row_cap=behind.EXPORT_MAX_ROWS,
-                                truncated=lambda: not reader.exhausted)
-        media = "application/geo+json"
-    return StreamingResponse(chunks, media_type=media, headers={
+    file = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115 (streamed below)
+
+    def write(rows: Iterator[dict[str, Any]]) -> None:
+        chunks = csv_chunks(rows) if suffix == "csv" else geojson_chunks(rows)
+        for chunk in chunks:
+            file.write(chunk)
+
+    try:
+        cut = await run_in_threadpool(behind.export, request.app.state.pool, resolved, scope,
+                                      write)
+    except BaseException:
+        file.close()
+        raise
+    if suffix == "geojson":
+        file.write(geojson_tail(behind.EXPORT_MAX_ROWS, cut))
+    file.seek(0)
+
+    def stream() -> Iterator[bytes]:
+        with file:
+            while chunk := file.read(_CHUNK_BYTES):
+                yield chunk
+
+    media = "text/csv; charset=utf-8" if suffix == "csv" else "application/geo+json"
+    return StreamingResponse(stream(), media_type=media, headers={
         "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store",
-        "X-Lomsong-Row-Cap": str(behind.EXPORT_MAX_ROWS)})
+        "X-Lomsong-Row-Cap": str(behind.EXPORT_MAX_ROWS),
+        "X-Lomsong-Truncated": "true" if cut else "false"})
 
 
 def _safe_name(ident: str) -> str:

@@ -19,6 +19,7 @@ Example
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,7 +31,8 @@ from psycopg.rows import dict_row
 from lomsong.collector.errors import DatabaseUnavailable, StorageError
 from lomsong.collector.storage.scope import Scope
 
-__all__ = ["BEHIND_COLUMNS", "OUTCOMES", "Circle", "Selection", "count_behind", "select_behind"]
+__all__ = ["BEHIND_COLUMNS", "OUTCOMES", "Circle", "Counts", "Selection", "count_behind",
+           "select_behind", "stream_behind"]
 
 # What a drill-down shows and exports of each measurement (`time` is the collector's best time).
 BEHIND_COLUMNS: tuple[str, ...] = (
@@ -46,13 +48,15 @@ _MAX_BATCH = 5_000
 
 @dataclass(frozen=True)
 class Circle:
-    """Within `radius_m` of (`lat`, `lon`), with the metres per degree of `analysis.sites`."""
+    """Within `radius_m` of (`lat`, `lon`), with the metres per degree of `analysis.sites`;
+    `cells` (H3 resolution 10) cover the circle, so the index on `h3_r10` finds its rows."""
 
     lat: float
     lon: float
     radius_m: float
     m_per_deg_lat: float
     m_per_deg_lon: float
+    cells: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -92,15 +96,16 @@ def _place(sel: Selection) -> tuple[sql.Composable, list[Any]]:
         params.append(sel.site_id)
     if sel.circle is not None:
         c = sel.circle
-        # The box first (cheap), then the scorecards' exact test, written as they compute it:
+        # The covering cells and the box first (cheap), then the scorecards' exact test, as they
+        # compute it:
         # ((lat - y) * m_lat)^2 + ((lon - x) * m_lon)^2 <= r^2, squares as products.
         dlat = 2 * c.radius_m / c.m_per_deg_lat
         dlon = 2 * c.radius_m / c.m_per_deg_lon
         parts.append(sql.SQL(
-            "(lat BETWEEN %s AND %s AND lon BETWEEN %s AND %s AND "
+            "(h3_r10 = ANY(%s::bigint[]) AND lat BETWEEN %s AND %s AND lon BETWEEN %s AND %s AND "
             "((lat - %s) * %s) * ((lat - %s) * %s) + ((lon - %s) * %s) * ((lon - %s) * %s)"
             " <= %s)"))
-        params += [c.lat - dlat, c.lat + dlat, c.lon - dlon, c.lon + dlon,
+        params += [list(c.cells), c.lat - dlat, c.lat + dlat, c.lon - dlon, c.lon + dlon,
                    c.lat, c.m_per_deg_lat, c.lat, c.m_per_deg_lat,
                    c.lon, c.m_per_deg_lon, c.lon, c.m_per_deg_lon, c.radius_m * c.radius_m]
     return sql.SQL("({})").format(sql.SQL(" OR ").join(parts)), params
@@ -180,6 +185,37 @@ def select_behind(
                     "ORDER BY time DESC, id DESC LIMIT %s").format(
         cols=sql.SQL(", ").join(sql.Identifier(c) for c in columns), where=where)
     return _fetch(conn, query, [*params, limit])
+
+
+def stream_behind(
+    conn: psycopg.Connection[Any],
+    selection: Selection,
+    *,
+    scope: Scope,
+    limit: int,
+) -> Iterator[dict[str, Any]]:
+    """Up to `limit` measurements of `selection`, newest first, in one pass through a
+    server-side cursor (for exports: one read of the selection, whatever its size). The
+    connection is busy until the iterator ends or is closed.
+
+    Raises
+    ------
+    StorageError
+        The query failed.
+    """
+    where, params = _where(selection, scope)
+    query = sql.SQL("SELECT {cols} FROM measurements WHERE {where} "
+                    "ORDER BY time DESC, id DESC LIMIT %s").format(
+        cols=sql.SQL(", ").join(sql.Identifier(c) for c in BEHIND_COLUMNS), where=where)
+    try:
+        with conn.transaction(), conn.cursor(name="lomsong_behind", row_factory=dict_row) as cur:
+            cur.itersize = 2_000
+            cur.execute(query, [*params, limit])
+            yield from cur
+    except psycopg.OperationalError as exc:
+        raise DatabaseUnavailable(f"database unavailable: {exc}") from exc
+    except psycopg.Error as exc:
+        raise StorageError(f"query failed: {exc}") from exc
 
 
 @dataclass(frozen=True)

@@ -182,3 +182,15 @@ def test_tables_filter_by_carrier_and_sort(officer: TestClient, seeded: Any) -> 
     rows = _csv(exported.text)
     assert rows and {r["carrier"] for r in rows} == {"mobifone"}
     assert officer.get("/sites?carrier=<x>").status_code == 422
+
+
+def test_exports_stop_at_their_cap_and_say_so(officer: TestClient, seeded: Any,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(behind, "EXPORT_MAX_ROWS", 3)
+    query = f"target=site&id={quote(HOSTILE_ID)}"
+    cut = officer.get(f"/measurements.csv?{query}")
+    assert cut.headers["x-lomsong-truncated"] == "true" and len(_csv(cut.text)) == 3
+    data = json.loads(officer.get(f"/measurements.geojson?{query}").text)
+    assert (data["truncated"], data["row_cap"], len(data["features"])) == (True, 3, 3)
+    whole = officer.get(f"/measurements.csv?{query}&outcome=failed")
+    assert whole.headers["x-lomsong-truncated"] == "false" and len(_csv(whole.text)) == 2
