@@ -18,10 +18,12 @@ from typing import Any
 import h3
 import psycopg
 import pytest
+from livecollector import live_collector
 
+from lomsong.collector.settings import Settings
 from lomsong.collector.storage.ingest import StoredRecord, ingest
 from lomsong.probe.record import Access, Carrier, ErrorKind, Kind, Measurement, PositionSource
-from tests.security.browserkit import ARGS, CHROMIUM, Watch, live_collector
+from tests.security.browserkit import ARGS, CHROMIUM, Watch
 
 from .conftest import OFFICER, add_users, seed_survey
 from .test_dashboard_browser import CLICK_AT, PICK_CELL
@@ -56,7 +58,9 @@ def test_from_a_cell_to_its_measurements_and_csv(migrated_url: str,
     ARTIFACTS.mkdir(exist_ok=True)
     add_users(conn)
     seed_survey(conn, days=7, walks=3)
-    with live_collector(migrated_url) as base, sync_api.sync_playwright() as pw:
+    settings = Settings(database_url=migrated_url, pool_min_size=1, pool_max_size=4,
+                        secret_key="browser-test-" + "k" * 32)
+    with live_collector(settings) as base, sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         try:
             context = browser.new_context(viewport={"width": 1366, "height": 768},

@@ -147,3 +147,12 @@ def test_another_wards_rows_are_never_selected(conn: psycopg.Connection[Any]) ->
     assert select_behind(conn, sel, scope=Scope.ward("00999"), limit=1000) == []
     assert select_behind(conn, sel, scope=Scope.ward(None), limit=1000) == []
     assert len(select_behind(conn, sel, scope=Scope.all_wards(), limit=1000)) == 2 * len(walked)
+
+
+def test_a_weak_area_opens_on_its_deciding_window(survey: Survey, pool: ConnectionPool) -> None:
+    for _i, area in survey.result.weak_areas.iterrows():
+        target = behind.resolve(survey, behind.Ask("area", area["area_id"]))
+        assert target.ask.window == (area["deciding_window"] or "all")
+        assert target.fixed and target.carriers == (area["carrier"],)
+        hours = target.selection.local_hours
+        assert (hours is None) == (target.ask.window == "all")
