@@ -19,7 +19,7 @@ Example
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -193,7 +193,7 @@ def stream_behind(
     *,
     scope: Scope,
     limit: int,
-) -> Iterator[dict[str, Any]]:
+) -> Generator[dict[str, Any], None, None]:
     """Up to `limit` measurements of `selection`, newest first, in one pass through a
     server-side cursor (for exports: one read of the selection, whatever its size). The
     connection is busy until the iterator ends or is closed.
