@@ -24,6 +24,7 @@ from lomsong.collector.dashboard import (
     pages_city,
     pages_downloads,
     pages_map,
+    pages_planner,
     pages_retest,
     pages_tables,
 )
@@ -46,7 +47,7 @@ def install_dashboard(app: FastAPI, settings: Settings) -> None:
     app.state.login_throttle = LoginThrottle()
     app.state.hash_gate = HashGate(settings.max_concurrent_hashes, settings.hash_wait_s)
     app.state.survey_cache = SurveyCache(config=survey_config(settings))
-    for module in (login, pages_map, pages_tables, pages_downloads, pages_admin,
+    for module in (login, pages_map, pages_tables, pages_planner, pages_downloads, pages_admin,
                    pages_cases, pages_retest, pages_alerts, pages_city, pages_behind):
         app.include_router(module.router)
     app.mount("/static/vendor", StaticFiles(directory=VENDOR_DIR), name="vendor")

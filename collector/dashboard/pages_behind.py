@@ -104,7 +104,7 @@ async def measurements_page(
 ) -> HTMLResponse:
     page = Page(request, lang, user, _ACTIVE.get(target, "map"))
     _ = translator(lang)
-    period = period_of(first, last)
+    period = period_of(first, last, lang=lang)
     if isinstance(period, str):
         return render(page, "error.html", 422, message=period)
     try:
@@ -141,9 +141,9 @@ async def measurements_page(
     )
 
 
-async def _export(request: Request, scope: Scope, ask: behind.Ask, first: str | None,
-                  last: str | None, suffix: str) -> Response:
-    period = period_of(first, last)
+async def _export(request: Request, scope: Scope, lang: str, ask: behind.Ask,
+                  first: str | None, last: str | None, suffix: str) -> Response:
+    period = period_of(first, last, lang=lang)
     if isinstance(period, str):
         return Response(period, status_code=422, media_type="text/plain; charset=utf-8")
     try:
@@ -190,21 +190,21 @@ def _safe_name(ident: str) -> str:
 
 @router.get("/measurements.csv")
 async def measurements_csv(
-    request: Request, user: CurrentUser, scope: WardScope, target: TargetQuery,
+    request: Request, user: CurrentUser, scope: WardScope, lang: Lang, target: TargetQuery,
     ident: IdQuery, carrier: CodeQuery = None, access: CodeQuery = None,
     window: WindowQuery = None, outcome: OutcomeQuery = "all", first: FromQuery = None,
     last: ToQuery = None,
 ) -> Response:
     ask = _ask(target, ident, carrier, access, window, outcome)
-    return await _export(request, scope, ask, first, last, "csv")
+    return await _export(request, scope, lang, ask, first, last, "csv")
 
 
 @router.get("/measurements.geojson")
 async def measurements_geojson(
-    request: Request, user: CurrentUser, scope: WardScope, target: TargetQuery,
+    request: Request, user: CurrentUser, scope: WardScope, lang: Lang, target: TargetQuery,
     ident: IdQuery, carrier: CodeQuery = None, access: CodeQuery = None,
     window: WindowQuery = None, outcome: OutcomeQuery = "all", first: FromQuery = None,
     last: ToQuery = None,
 ) -> Response:
     ask = _ask(target, ident, carrier, access, window, outcome)
-    return await _export(request, scope, ask, first, last, "geojson")
+    return await _export(request, scope, lang, ask, first, last, "geojson")
