@@ -20,9 +20,11 @@ from lomsong.collector.dashboard import (
     pages_admin,
     pages_alerts,
     pages_behind,
+    pages_carriers,
     pages_cases,
     pages_city,
     pages_downloads,
+    pages_indicator,
     pages_map,
     pages_planner,
     pages_retest,
@@ -48,7 +50,8 @@ def install_dashboard(app: FastAPI, settings: Settings) -> None:
     app.state.hash_gate = HashGate(settings.max_concurrent_hashes, settings.hash_wait_s)
     app.state.survey_cache = SurveyCache(config=survey_config(settings))
     for module in (login, pages_map, pages_tables, pages_planner, pages_downloads, pages_admin,
-                   pages_cases, pages_retest, pages_alerts, pages_city, pages_behind):
+                   pages_carriers, pages_indicator, pages_cases, pages_retest, pages_alerts,
+                   pages_city, pages_behind):
         app.include_router(module.router)
     app.mount("/static/vendor", StaticFiles(directory=VENDOR_DIR), name="vendor")
     app.mount("/static/dashboard", StaticFiles(directory=_STATIC), name="dashboard-static")
