@@ -30,6 +30,7 @@ from lomsong.maps.assets import asset_links, inline_assets
 from lomsong.maps.browser_layer import add_browser_layer
 from lomsong.maps.cells_layer import pack_cells
 from lomsong.maps.controls import choice_data, legend_data
+from lomsong.maps.drill_link import DrillLink
 from lomsong.maps.frames import check_frame
 from lomsong.maps.i18n import Gettext, check_language, format_number, translator
 from lomsong.maps.labels import ACCESS_ORDER, CARRIER_ORDER, STATUS_ORDER, label
@@ -88,7 +89,7 @@ def _legend(cells: gpd.GeoDataFrame, mode: str, _: Gettext, lang: str) -> dict[s
 
 
 def _add_cells(data: MapData, cells: gpd.GeoDataFrame, mode: str, _: Gettext,
-               lang: str) -> None:
+               lang: str, drill: DrillLink | None = None) -> None:
     colours, colour_index = _cell_colours(cells, mode)
     status_index = [STATUS_ORDER.index(s) if s in STATUS_ORDER else len(STATUS_ORDER)
                     for s in cells["status"]]
@@ -107,6 +108,8 @@ def _add_cells(data: MapData, cells: gpd.GeoDataFrame, mode: str, _: Gettext,
     data.data["cells"] = {"rings": rings, "ids": ids,
                           "rows": {"|".join(k): v for k, v in rows.items()},
                           "heads": heads, "colours": colours, "statuses": statuses, "text": text}
+    if drill is not None:
+        data.data["cells"]["drill"] = drill.data(_("Measurements here"))
     combos = list(dict.fromkeys(f"{c}|{a}" for c, a, _w in order))
     carriers = list(dict.fromkeys(c for c, _a, _w in order))
     accesses = list(dict.fromkeys(a for _c, a, _w in order))
@@ -119,7 +122,7 @@ def _add_cells(data: MapData, cells: gpd.GeoDataFrame, mode: str, _: Gettext,
 
 
 def _add_weak_areas(fmap: folium.Map, data: MapData, areas: gpd.GeoDataFrame, _: Gettext,
-                    lang: str) -> None:
+                    lang: str, drill: DrillLink | None = None) -> None:
     """Each carrier x technology's weak areas in a layer of their own, shown with its cells.
 
     Drawn as outlines (lines): on the canvas, the inside of a polygon catches clicks even when
@@ -137,15 +140,16 @@ def _add_weak_areas(fmap: folium.Map, data: MapData, areas: gpd.GeoDataFrame, _:
             style_function=lambda _f, c=colour: {"color": c, "weight": 3, "dashArray": "6 4"},
         )
         layer.add_to(groups[key])
+        link = None if drill is None else drill.href(target="area", id=str(area["area_id"]))
         data.data["popups"].append({"layer": layer.get_name(), "maxWidth": 420,
-                                    "html": weak_area_popup(area, _, lang)})
+                                    "html": weak_area_popup(area, _, lang, link)})
     data.data["choice"]["weak"] = {k: g.get_name() for k, g in groups.items()}
 
 
 def _add_service_points(fmap: folium.Map, data: MapData, scorecards: gpd.GeoDataFrame,
-                        _: Gettext, lang: str) -> None:
+                        _: Gettext, lang: str, drill: DrillLink | None = None) -> None:
     group = folium.FeatureGroup(name=_("Service points"), show=True).add_to(fmap)
-    for _site_id, site in scorecards.groupby("site_id", sort=True):
+    for site_id, site in scorecards.groupby("site_id", sort=True):
         verdicts = [v for v in STATUS_ORDER if v in set(site["verdict"])]
         worst = verdicts[0] if verdicts else "insufficient_data"
         point = site.geometry.iloc[0]
@@ -155,8 +159,9 @@ def _add_service_points(fmap: folium.Map, data: MapData, scorecards: gpd.GeoData
         ).add_to(group)
         data.data["tooltips"].append({"layer": marker.get_name(),
                                       "text": str(site["name"].iloc[0])})
+        link = None if drill is None else drill.href(target="site", id=str(site_id))
         data.data["popups"].append({"layer": marker.get_name(), "maxWidth": 640,
-                                    "html": service_point_popup(site, _, lang)})
+                                    "html": service_point_popup(site, _, lang, link)})
 
 
 def _add_lines(fmap: folium.Map, data: MapData, routes: gpd.GeoDataFrame | None,
@@ -237,6 +242,7 @@ def build_map(
     browser: gpd.GeoDataFrame | None = None,
     browser_counted: bool = False,
     targets_mbps: dict[str, float] | None = None,
+    drill: DrillLink | None = None,
 ) -> folium.Map:
     """Build the folium map from the analysis outputs (EPSG:4326 GeoDataFrames).
 
@@ -248,6 +254,8 @@ def build_map(
     whether the ward counts them in the cell statistics. `streets` (lines) and `groups` (the
     ward's residential groups, polygons) are drawn as thin lines under the cells, never catching
     a click; `basemap_attribution` is shown as text (escaped here: Leaflet writes it as HTML).
+    `drill` (the dashboard's) adds a link to the measurements behind each cell, weak area and
+    service point to their popups.
     """
     _ = translator(lang)
     if mode not in MODES:
@@ -267,13 +275,13 @@ def build_map(
         frames.append(boundary)
     data = MapData(fmap.get_name())
     _add_backdrop(fmap, data, groups, streets, _)
-    _add_cells(data, cells, mode, _, lang)
+    _add_cells(data, cells, mode, _, lang, drill)
     if weak_areas is not None and len(weak_areas):
-        _add_weak_areas(fmap, data, check_frame(weak_areas, "weak_areas"), _, lang)
+        _add_weak_areas(fmap, data, check_frame(weak_areas, "weak_areas"), _, lang, drill)
     if scorecards is not None and len(scorecards):
         scorecards = check_frame(scorecards, "scorecards")
         frames.append(scorecards)
-        _add_service_points(fmap, data, scorecards, _, lang)
+        _add_service_points(fmap, data, scorecards, _, lang, drill)
     _add_lines(fmap, data, None if routes is None else check_frame(routes, "routes"), boundary, _)
     if browser is not None and len(browser):
         browser = check_frame(browser, "browser")
@@ -311,6 +319,7 @@ def render_html(
     browser: gpd.GeoDataFrame | None = None,
     browser_counted: bool = False,
     targets_mbps: dict[str, float] | None = None,
+    drill: DrillLink | None = None,
 ) -> str:
     """The map as a complete HTML page; with `inline`, a standalone file with every asset in it.
 
@@ -322,8 +331,8 @@ def render_html(
     fmap = build_map(cells, weak_areas, scorecards, routes, boundary, lang=lang, mode=mode,
                      asset_base_url=asset_base_url, basemap_url=basemap_url,
                      basemap_attribution=basemap_attribution, groups=groups, streets=streets,
-                     browser=browser,
-                     browser_counted=browser_counted, targets_mbps=targets_mbps)
+                     browser=browser, browser_counted=browser_counted, targets_mbps=targets_mbps,
+                     drill=drill)
     page = _Page(lang, script_nonce)
     page.add_child(fmap)
     html = page.render()

@@ -81,8 +81,17 @@ def _table(rows: list[tuple[str, str]]) -> str:
     return f"<table class='lomsong-popup'>{cells}</table>"
 
 
-def weak_area_popup(area: pd.Series, _: Gettext, lang: str) -> str:
-    """Popup of one weak area: carrier, status, likely cause and the evidence behind it."""
+def _link(href: str | None, text: str) -> str:
+    """A link to the dashboard's drill-down, opened in the top window (not the map's frame)."""
+    if href is None:
+        return ""
+    return (f"<p class='lomsong-drill'><a href=\"{escape(href)}\" target=\"_top\">"
+            f"{escape(text)}</a></p>")
+
+
+def weak_area_popup(area: pd.Series, _: Gettext, lang: str, link: str | None = None) -> str:
+    """Popup of one weak area: carrier, status, likely cause and the evidence behind it; `link`
+    (the dashboard's) leads to its measurements."""
     head = (f"{label('carrier', area['carrier'], _)} · {label('access', area['access'], _)} · "
             f"{_('Weak area')} {area['area_id']}")
     worst = area["worst_hour"]
@@ -107,7 +116,7 @@ def weak_area_popup(area: pd.Series, _: Gettext, lang: str) -> str:
     ]
     if area["cause"] == "congestion" and not missing(area.get("congestion_p")):
         rows.insert(3, (_("Peak / off-peak at the same places"), congestion_text(area, _, lang)))
-    return f"<b>{escape(head)}</b>{_table(rows)}"
+    return f"<b>{escape(head)}</b>{_table(rows)}{_link(link, _('Measurements in this area'))}"
 
 
 def evidence_text(row: pd.Series, _: Gettext, lang: str) -> str:
@@ -175,8 +184,9 @@ def _p_value(p: float, lang: str) -> str:
         p, lang, decimals=3)
 
 
-def service_point_popup(site: pd.DataFrame, _: Gettext, lang: str) -> str:
-    """Popup of one service point: one line per carrier x access with its verdict and figures."""
+def service_point_popup(site: pd.DataFrame, _: Gettext, lang: str, link: str | None = None) -> str:
+    """Popup of one service point: one line per carrier x access with its verdict and figures;
+    `link` (the dashboard's) leads to its measurements."""
     first = site.iloc[0]
     heads = [_("Carrier"), _("Access"), _("Verdict"), _("Tests"), _("Median download"),
              _("10th percentile"), _("Share below target"), _("Trend (Mbps/week)"),
@@ -197,4 +207,5 @@ def service_point_popup(site: pd.DataFrame, _: Gettext, lang: str) -> str:
     header = "".join(f"<th>{escape(h)}</th>" for h in heads)
     title = f"<b>{escape(str(first['name']))}</b><br>{escape(str(first['address']))} · "
     title += escape(label("site_type", str(first["site_type"]), _))
-    return (f"{title}<table class='lomsong-popup'><tr>{header}</tr>{''.join(lines)}</table>")
+    return (f"{title}<table class='lomsong-popup'><tr>{header}</tr>{''.join(lines)}</table>"
+            f"{_link(link, _('Measurements at this point'))}")

@@ -19,6 +19,7 @@ from lomsong.collector.dashboard import (
     login,
     pages_admin,
     pages_alerts,
+    pages_behind,
     pages_carriers,
     pages_cases,
     pages_city,
@@ -50,7 +51,7 @@ def install_dashboard(app: FastAPI, settings: Settings) -> None:
     app.state.survey_cache = SurveyCache(config=survey_config(settings))
     for module in (login, pages_map, pages_tables, pages_planner, pages_downloads, pages_admin,
                    pages_carriers, pages_indicator, pages_cases, pages_retest, pages_alerts,
-                   pages_city):
+                   pages_city, pages_behind):
         app.include_router(module.router)
     app.mount("/static/vendor", StaticFiles(directory=VENDOR_DIR), name="vendor")
     app.mount("/static/dashboard", StaticFiles(directory=_STATIC), name="dashboard-static")

@@ -84,7 +84,10 @@ async def download_geopackage(request: Request, user: CurrentUser, scope: WardSc
 @router.get("/downloads/{layer}.csv")
 async def download_csv(request: Request, user: CurrentUser, scope: WardScope, lang: Lang,
                        layer: str, first: FromQuery = None,
-                       last: ToQuery = None) -> Response:
+                       last: ToQuery = None,
+                       carrier: Annotated[str | None, Query(pattern="^[a-z0-9_]{0,20}$")] = None,
+                       ) -> Response:
+    """One layer as CSV; `carrier` keeps that carrier's rows (of a layer with carriers)."""
     if layer not in LAYERS:
         return Response(f"unknown layer {layer!r}", status_code=404, media_type="text/plain")
     period = period_of(first, last, lang=lang)
@@ -93,11 +96,15 @@ async def download_csv(request: Request, user: CurrentUser, scope: WardScope, la
     survey = await load_survey(request, period, scope)
 
     def build() -> bytes:
+        frame = survey.result.layers()[layer]
+        if carrier and "carrier" in frame.columns:
+            frame = frame[frame["carrier"] == carrier]
         with tempfile.TemporaryDirectory(prefix="lomsong-csv-") as folder:
-            return write_csv(Path(folder) / "layer.csv", survey.result.layers()[layer]).read_bytes()
+            return write_csv(Path(folder) / "layer.csv", frame).read_bytes()
 
     data = await run_in_threadpool(build)
-    return _attachment(data, f"{_stem(survey)}-{layer}.csv", "text/csv; charset=utf-8")
+    name = f"{_stem(survey)}-{layer}{'-' + carrier if carrier else ''}.csv"
+    return _attachment(data, name, "text/csv; charset=utf-8")
 
 
 @router.get("/report.pdf")

@@ -37,6 +37,7 @@ from lomsong.collector.storage.scope import Scope
 from lomsong.collector.storage.streets import get_streets
 from lomsong.collector.storage.wards import list_wards
 from lomsong.maps.browser_layer import browser_options
+from lomsong.maps.drill_link import DrillLink
 from lomsong.maps.heatmap import MODES, render_html
 from lomsong.maps.i18n import translator
 from lomsong.maps.report_text import SOURCE_ROWS_MAX
@@ -128,6 +129,9 @@ async def map_frame(request: Request, user: CurrentUser, lang: Lang, scope: Ward
                            basemap_url=TILE_URL if tiles else None,
                            basemap_attribution=tiles.attribution if tiles else "",
                            groups=groups_frame(stored), streets=streets_frame(streets),
+                           drill=DrillLink("/measurements", {
+                               "from": period.first.isoformat(), "to": period.last.isoformat(),
+                               "lang": lang}),
                            **browser_options(survey.report_input))
 
     key = ("map", lang, mode, digest.hexdigest(), tiles.url if tiles else "")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import geopandas as gpd
 import pandas as pd
@@ -11,7 +12,16 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
+from lomsong.collector.dashboard.pages_behind import behind_href
 from lomsong.collector.dashboard.pages_map import load_survey, period_of
+from lomsong.collector.dashboard.survey import Period
+from lomsong.collector.dashboard.table_sort import (
+    Key,
+    Sorting,
+    by_column,
+    by_severity,
+    filter_carrier,
+)
 from lomsong.collector.dashboard.web import CurrentUser, Lang, Page, WardScope, render
 from lomsong.collector.deps import PoolDep
 from lomsong.collector.storage.fleet import ProbeHealth, list_fleet
@@ -27,11 +37,28 @@ from lomsong.maps.popups import (
     share_interval,
 )
 
-__all__ = ["CLOCK_LABELS", "records", "router"]
+__all__ = ["AREA_SORTS", "CLOCK_LABELS", "SITE_SORTS", "records", "router"]
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
 FromQuery = Annotated[str | None, Query(alias="from")]
 ToQuery = Annotated[str | None, Query(alias="to")]
+CarrierQuery = Annotated[str | None, Query(pattern="^[a-z0-9_]{0,20}$")]
+SortQuery = Annotated[str | None, Query(pattern="^[a-z0-9_]{0,20}$")]
+OrderQuery = Annotated[str, Query(pattern="^(asc|desc)$")]
+# The columns the service-point and weak-area tables sort by (query value -> key).
+SITE_SORTS: dict[str, Key] = {
+    "name": by_column("name"), "carrier": by_column("carrier"), "access": by_column("access"),
+    "verdict": by_severity("verdict"), "target": by_column("threshold_mbps"),
+    "tests": by_column("samples"), "median": by_column("down_median_mbps"),
+    "p10": by_column("down_p10_mbps"), "share": by_column("share_below"),
+    "trend": by_column("trend_mbps_per_week"), "last": by_column("last_measured_at")}
+AREA_SORTS: dict[str, Key] = {
+    "area": by_column("area_id"), "carrier": by_column("carrier"),
+    "status": by_severity("status"), "cause": by_column("cause"),
+    "deciding": by_column("deciding_share_below"), "cells": by_column("cells"),
+    "tests": by_column("samples"), "dates": by_column("first_date"),
+    "median": by_column("down_median_mbps"), "peak": by_column("peak_median_mbps"),
+    "rsrp": by_column("rsrp_median_dbm"), "sinr": by_column("sinr_median_db")}
 # probe.record.ClockState values as the fleet page names them.
 CLOCK_LABELS = {"synced": N_("in sync"), "unsynced": N_("not synchronised"),
                 "unknown": N_("unknown"), "corrected": N_("corrected by the collector")}
@@ -64,22 +91,44 @@ def _helpers(lang: str) -> dict[str, Any]:
     }
 
 
+def _table_context(period: Period, carriers: list[str], carrier: str | None, sort: str | None,
+                   order: str) -> dict[str, Any]:
+    """Carrier filter, sorting and links shared by the service-point and weak-area pages."""
+    query = {"from": period.first.isoformat(), "to": period.last.isoformat(),
+             "carrier": carrier or None}
+    export = urlencode({k: v for k, v in query.items() if v})
+    return {"sorting": Sorting(sort or None, order == "desc", query), "carrier": carrier or "",
+            "carriers": carriers, "export_query": export,
+            "behind": lambda target, ident, **f: behind_href(target, str(ident), period, **f)}
+
+
+def _carriers(*frames: gpd.GeoDataFrame) -> list[str]:
+    found = {str(c) for f in frames if "carrier" in f.columns for c in f["carrier"].dropna()}
+    return sorted(found)
+
+
 @router.get("/sites", response_class=HTMLResponse)
 async def sites_page(request: Request, user: CurrentUser, scope: WardScope,
                      lang: Lang, first: FromQuery = None,
-                     last: ToQuery = None) -> HTMLResponse:
+                     last: ToQuery = None, carrier: CarrierQuery = None,
+                     sort: SortQuery = None, order: OrderQuery = "asc") -> HTMLResponse:
     page = Page(request, lang, user, "sites")
     period = period_of(first, last, lang=lang)
     if isinstance(period, str):
         return render(page, "error.html", 422, message=period)
     survey = await load_survey(request, period, scope)
     rows = records(survey.result.scorecards, ["site_id", "carrier", "access"])
-    return render(page, "sites.html", survey=survey, period=period, rows=rows, **_helpers(lang))
+    context = _table_context(period, _carriers(survey.result.scorecards), carrier, sort, order)
+    rows = context["sorting"].apply(filter_carrier(rows, carrier), SITE_SORTS)
+    return render(page, "sites.html", survey=survey, period=period, rows=rows, **context,
+                  **_helpers(lang))
 
 
 @router.get("/weak-areas", response_class=HTMLResponse)
 async def weak_areas_page(request: Request, user: CurrentUser, scope: WardScope, lang: Lang,
-                          first: FromQuery = None, last: ToQuery = None) -> HTMLResponse:
+                          first: FromQuery = None, last: ToQuery = None,
+                          carrier: CarrierQuery = None, sort: SortQuery = None,
+                          order: OrderQuery = "asc") -> HTMLResponse:
     page = Page(request, lang, user, "weak")
     period = period_of(first, last, lang=lang)
     if isinstance(period, str):
@@ -97,8 +146,12 @@ async def weak_areas_page(request: Request, user: CurrentUser, scope: WardScope,
         row = targets.get((p["target_type"], p["target_id"], p["carrier"], p["access"]))
         return "–" if row is None else evidence_text(pd.Series(row), _, lang)
 
-    return render(page, "weak_areas.html", survey=survey, period=period, proposals=proposals,
-                  areas=areas, evidence=evidence, **_helpers(lang))
+    context = _table_context(period, _carriers(survey.result.weak_areas,
+                                               survey.result.proposals), carrier, sort, order)
+    areas = context["sorting"].apply(filter_carrier(areas, carrier), AREA_SORTS)
+    return render(page, "weak_areas.html", survey=survey, period=period,
+                  proposals=filter_carrier(proposals, carrier), areas=areas, evidence=evidence,
+                  **context, **_helpers(lang))
 
 
 @router.get("/fleet", response_class=HTMLResponse)

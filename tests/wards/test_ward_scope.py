@@ -285,6 +285,10 @@ NOT_WARD_ACCOUNTS = {
     "/do/api/ping": "an enrolment link's latency test, nothing stored",
     "/do/api/results": "an enrolment link's records, stored in its ward (tests/phone/"
                        "test_phone_api.py::test_a_record_the_link_does_not_allow_is_refused)",
+    "/measurements": "the measurements behind a figure, of the ward's survey only "
+                     "(tests/wards/test_behind_scope.py)",
+    "/measurements.csv": "its CSV (tests/wards/test_behind_scope.py)",
+    "/measurements.geojson": "its GeoJSON (tests/wards/test_behind_scope.py)",
     "/static/vendor": "vendored scripts and styles",
     "/static/dashboard": "the dashboard's own scripts and styles",
     "/static/phone": "the phone page's own scripts",

@@ -35,6 +35,16 @@
     }
     return out;
   }
+  function drillLink(drill, cell, key) {
+    /* the measurements behind this cell, opened in the dashboard's window, not in this frame */
+    var parts = key.split("|"), query = new URLSearchParams(drill.query),
+      link = textNode("a", drill.text, "lomsong-drill");
+    query.set("target", "cell"); query.set("id", cell); query.set("carrier", parts[0]);
+    query.set("access", parts[1]); query.set("window", parts[2]);
+    link.href = drill.url + "?" + query.toString();
+    link.target = "_top";
+    return link;
+  }
   function cellLayer(d, key) {
     /* the cells of one carrier x technology x window, as canvas polygons with their popups */
     var group = L.layerGroup(), head = d.heads[key];
@@ -53,6 +63,7 @@
           [t.share.replace("{threshold}", num(r[10], 1)),
            num(r[7], 1) + "% (" + num(r[8], 1) + "–" + num(r[9], 1) + "%)"],
           [t.rsrp, num(r[11], 1) + " dBm"], [t.sinr, num(r[12], 1) + " dB"]]));
+        if (d.drill) { box.appendChild(drillLink(d.drill, d.ids[r[0]], key)); }
         return box;
       });
       poly.addTo(group);
