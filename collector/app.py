@@ -88,6 +88,7 @@ def create_app(settings: Settings) -> FastAPI:
                 alerts.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await alerts
+            app.state.survey_cache.close()
             pool.close()
 
     app = FastAPI(

@@ -49,9 +49,14 @@ def period_of(first: str | None, last: str | None) -> Period | str:
 
 
 async def load_survey(request: Request, period: Period, scope: Scope) -> Survey:
-    """The survey of `period` in the one ward of `scope` (`web.WardScope`)."""
+    """The survey of `period` in the one ward of `scope` (`web.WardScope`): the last one made,
+    perhaps while a newer one is computed. When it was made and whether a newer one is coming
+    go to ``request.state.analysis`` (a `refresh.Fetched`), which `web.render` passes to every
+    page (``analysis_made.html`` says it)."""
     cache: SurveyCache = request.app.state.survey_cache
-    return await run_in_threadpool(cache.get, request.app.state.pool, period, scope)
+    fetched = await run_in_threadpool(cache.fetch, request.app.state.pool, period, scope)
+    request.state.analysis = fetched
+    return fetched.value
 
 
 @router.get("/", include_in_schema=False)
