@@ -23,6 +23,8 @@ Example
 
 from __future__ import annotations
 
+from typing import cast
+
 import geopandas as gpd
 import h3
 import numpy as np
@@ -125,7 +127,8 @@ def _members(table: pd.DataFrame, area: dict[str, object],
     with np.errstate(invalid="ignore"):
         box = (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
     rows, lon, lat = rows[box], lon[box], lat[box]
-    return rows[shapely.contains_xy(outline, lon, lat)]
+    inside: np.ndarray = rows[shapely.contains_xy(outline, lon, lat)]
+    return inside
 
 
 def _deciding(stats: pd.DataFrame, thresholds: Thresholds) -> pd.DataFrame:
@@ -259,7 +262,8 @@ def weak_areas(
             # Its cells agree on a cause that all its samples together do not show.
             judged.update(cause_certainty="low", cause_readings=0, cause_support=np.nan)
         cell_ints = np.unique(all_cells[members])
-        cells = list(area.get("cells") or [h3.int_to_str(int(c)) for c in cell_ints])
+        listed = cast("list[str] | None", area.get("cells"))
+        cells = list(listed or [h3.int_to_str(int(c)) for c in cell_ints])
         outline = area.get("outline")
         geometry = (outline if outline is not None
                     else shapely.geometry.shape(h3.cells_to_geo(cells)))

@@ -39,6 +39,7 @@ __all__ = [
     "SOURCE_COLUMNS",
     "browser_points",
     "counted",
+    "per_source",
     "source_of",
     "source_table",
     "source_table_from_rows",
@@ -110,6 +111,12 @@ def source_table_from_rows(rows: Iterable[tuple[str, str | None, int]],
     if table.empty:
         table["count"] = table["count"].astype("int64")
     return _ordered(table, sources)
+
+
+def per_source(table: pd.DataFrame) -> dict[str, int]:
+    """Measurements per source (methods added up) of a `source_table`, sources in name order."""
+    totals = table.groupby("source", sort=True)["count"].sum()
+    return {str(source): int(n) for source, n in totals.items()}
 
 
 def browser_points(measurements: gpd.GeoDataFrame,

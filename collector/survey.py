@@ -21,9 +21,10 @@ import shapely.geometry
 from lomsong.analysis.load import measurements_frame
 from lomsong.analysis.period import Period
 from lomsong.analysis.pipeline import SurveyConfig, SurveyResult, run_survey
+from lomsong.analysis.sources import per_source
 from lomsong.analysis.thresholds import load_thresholds
 from lomsong.collector.storage.fleet import DataVersion, data_version
-from lomsong.collector.storage.measurements import select_for_analysis, source_counts
+from lomsong.collector.storage.measurements import select_for_analysis
 from lomsong.collector.storage.scope import SINGLE_WARD, Scope
 from lomsong.collector.storage.sites import StoredServicePoint, get_ward, list_sites
 from lomsong.collector.survey_db import run_survey_db
@@ -119,6 +120,5 @@ def compute_survey(conn: psycopg.Connection[Any], period: Period,
                                scorecards=result.scorecards, proposals=result.proposals,
                                routes=result.route, boundary=boundary,
                                thresholds=config.thresholds,
-                               sources=source_counts(conn, start=period.start_utc,
-                                                     end=period.end_utc, scope=scope))
+                               sources=per_source(result.sources))
     return Survey(period, version, ward_name, count, result, report_input, boundary)

@@ -15,9 +15,11 @@ Example
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import geopandas as gpd
 import matplotlib as mpl
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.text import Text
@@ -116,7 +118,7 @@ def place_labels(ax: mpl.axes.Axes, labels: list[Label], key_title: str,
     did not fit; return the boxes of the labels placed."""
     figure = ax.figure
     ax.apply_aspect()
-    renderer = figure.canvas.get_renderer()
+    renderer = cast(FigureCanvasAgg, figure.canvas).get_renderer()  # type: ignore[no-untyped-call]  # untyped in the stubs
     inside = ax.get_window_extent(renderer)
     taken = list(avoid)
     boxes: list[Box] = []

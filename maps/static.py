@@ -15,6 +15,7 @@ b'\\x89PNG'
 from __future__ import annotations
 
 import io
+from typing import cast
 
 import geopandas as gpd
 import matplotlib as mpl
@@ -213,8 +214,8 @@ def render_static_map_boxes(
         _scale_bar(ax, lang)
         _north_arrow(ax, _)
         figure.canvas.draw()  # lays out the scale bar and north arrow: labels keep off them
-        renderer = figure.canvas.get_renderer()
-        arrows = [t.arrow_patch for t in ax.texts if getattr(t, "arrow_patch", None) is not None]
+        renderer = cast(FigureCanvasAgg, figure.canvas).get_renderer()  # type: ignore[no-untyped-call]  # untyped in the stubs
+        arrows = [a for t in ax.texts if (a := getattr(t, "arrow_patch", None)) is not None]
         avoid = [artist.get_window_extent(renderer) for artist in [*ax.texts, *ax.patches]]
         avoid += [arrow.get_window_extent(renderer) for arrow in arrows]
         if legend:

@@ -19,7 +19,7 @@ from lomsong.collector.storage.columns import ANALYSIS_COLUMNS, COLUMNS
 from lomsong.collector.storage.scope import SINGLE_WARD, Scope
 
 __all__ = ["Filters", "Page", "decode_cursor", "encode_cursor", "list_measurements",
-           "select_for_analysis", "source_counts"]
+           "select_for_analysis"]
 
 
 @dataclass(frozen=True)
@@ -149,13 +149,3 @@ def select_for_analysis(
         where=sql.SQL("WHERE ") + sql.SQL(" AND ").join(clauses),
     )
     return _run(conn, query, params)
-
-
-def source_counts(conn: psycopg.Connection[Any], *, start: datetime | None = None,
-                  end: datetime | None = None, scope: Scope = SINGLE_WARD) -> dict[str, int]:
-    """The scope's measurements per `source` (probe, import, synthetic, browser...) in
-    [start, end)."""
-    clauses, params = _where(Filters(start=start, end=end), scope)
-    query = sql.SQL("SELECT source, count(*) AS n FROM measurements {where} GROUP BY source "
-                    "ORDER BY source").format(where=sql.SQL("WHERE ") + sql.SQL(" AND ").join(clauses))
-    return {str(r["source"]): int(r["n"]) for r in _run(conn, query, params)}

@@ -7,8 +7,6 @@ the officer plans and judges the re-test, and the case is verified with its comp
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,15 +15,14 @@ from urllib.parse import urlsplit
 import httpx
 import psycopg
 import pytest
-import uvicorn
+from livecollector import live_collector
 
-from lomsong.collector.app import create_app
 from lomsong.collector.settings import Settings
 from lomsong.collector.storage.tokens import create_token
 from lomsong.probe.record import Access, Carrier, Kind, Measurement, PositionSource
 
 from .cases_helpers import DINH_CONG_POINT, PASSWORD, add_case_users
-from .test_dashboard_browser import ARGS, ARTIFACTS, CHROMIUM, START_DEADLINE_S, _free_port
+from .test_dashboard_browser import ARGS, ARTIFACTS, CHROMIUM
 
 pytestmark = [
     pytest.mark.parametrize("db_server", ["plain"], indirect=True),
@@ -39,22 +36,8 @@ def server(migrated_url: str, conn: psycopg.Connection[Any]) -> Iterator[tuple[s
     token = create_token(conn, "pi-dc-ubnd", "probe")
     settings = Settings(database_url=migrated_url, pool_min_size=1, pool_max_size=4,
                         secret_key="browser-test-" + "k" * 32, alert_interval_s=0)
-    port = _free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                            log_level="warning", lifespan="on")
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + START_DEADLINE_S
-    while not instance.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", token
-    finally:
-        instance.should_exit = True
-        thread.join(timeout=START_DEADLINE_S)
+    with live_collector(settings) as base:
+        yield base, token
 
 
 def _tests(start: datetime, speeds: list[float]) -> list[dict[str, Any]]:

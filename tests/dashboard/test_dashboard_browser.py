@@ -8,9 +8,6 @@ screenshots to test-artifacts/, and every request it made must stay on 127.0.0.1
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,10 +15,9 @@ from urllib.parse import urlsplit
 
 import psycopg
 import pytest
-import uvicorn
+from livecollector import live_collector
 
 from lomsong import synthetic
-from lomsong.collector.app import create_app
 from lomsong.collector.settings import Settings
 
 from .conftest import ADMIN, OFFICER, add_users, seed_survey
@@ -30,19 +26,11 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
-START_DEADLINE_S = 30.0
 
 pytestmark = [
     pytest.mark.parametrize("db_server", ["plain"], indirect=True),
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} missing (apt-get install chromium)"),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -51,22 +39,8 @@ def server(migrated_url: str, conn: psycopg.Connection[Any]) -> Iterator[str]:
     seed_survey(conn, days=7, walks=3)
     settings = Settings(database_url=migrated_url, pool_min_size=1, pool_max_size=4,
                         secret_key="browser-test-" + "k" * 32)
-    port = _free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                            log_level="warning", lifespan="on")
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + START_DEADLINE_S
-    while not instance.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        instance.should_exit = True
-        thread.join(timeout=START_DEADLINE_S)
+    with live_collector(settings) as base:
+        yield base
 
 
 def test_officer_uses_the_dashboard_offline(server: str) -> None:

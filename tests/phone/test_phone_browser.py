@@ -16,13 +16,14 @@ from urllib.parse import urlsplit
 
 import psycopg
 import pytest
+from livecollector import free_port, live_collector
 
 from lomsong.collector.phone.enrol import sign_token
 from lomsong.collector.settings import Settings
 from lomsong.collector.storage.enrolments import create_enrolment
 from tests.dashboard.conftest import OFFICER, add_users
 
-from .conftest import SECRET, WARD, free_port, live_collector
+from .conftest import SECRET, WARD
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

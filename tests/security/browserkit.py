@@ -5,31 +5,19 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import uvicorn
+from livecollector import live_collector as serving
 
-from lomsong.collector.app import create_app
 from lomsong.collector.settings import Settings
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
-_START_DEADLINE_S = 30.0
 _DATA = re.compile(r'id="lomsong-map-data">(.*?)</script>', re.DOTALL)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextmanager
@@ -37,21 +25,8 @@ def live_collector(database_url: str) -> Iterator[str]:
     """The collector's base URL while it runs."""
     settings = Settings(database_url=database_url, pool_min_size=1, pool_max_size=4,
                         secret_key="browser-security-" + "k" * 32)
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=_free_port(),
-                            log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + _START_DEADLINE_S
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{config.port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=_START_DEADLINE_S)
+    with serving(settings) as base:
+        yield base
 
 
 class Watch:
