@@ -138,7 +138,6 @@ def _timed(client: Any, path: str, query: str) -> float:
 def measure(url: str) -> dict[str, Any]:
     """Time every page: first load, stale after new data, time until fresh, fresh."""
     from lomsong.collector.dashboard.survey import SurveyCache, parse_period
-    from lomsong.collector.storage.scope import SINGLE_WARD
 
     first = datetime.fromisoformat(analysis_db.START).date()
     period = parse_period(first.isoformat(),
@@ -152,7 +151,8 @@ def measure(url: str) -> dict[str, Any]:
             app.state.survey_cache = SurveyCache(config=used._config)
             rows[name]["first_s"] = _timed(client, path, query)
         cache: SurveyCache = app.state.survey_cache
-        took_s = cache.fetch(app.state.pool, period, SINGLE_WARD).took_s
+        ((_, made),) = cache.cache.snapshot()
+        took_s = made.took_s
         for name, path in PAGES.items():
             rows[name]["warm_s"] = _timed(client, path, query)
         arrive(url, NEW_MEASUREMENTS)
@@ -164,8 +164,8 @@ def measure(url: str) -> dict[str, Any]:
         for name, path in PAGES.items():
             rows[name]["fresh_ready_s"] = ready
             rows[name]["fresh_s"] = _timed(client, path, query)
-        refreshed = cache.fetch(app.state.pool, period, SINGLE_WARD)
-        assert not refreshed.refreshing and refreshed.took_s > 0
+        ((_, refreshed),) = cache.cache.snapshot()
+        assert not refreshed.refreshing and refreshed.made_at > made.made_at
     return {"pages": rows, "analysis_s": round(took_s, 2),
             "background_analysis_s": round(refreshed.took_s, 2)}
 

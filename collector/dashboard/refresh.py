@@ -162,6 +162,11 @@ class RefreshCache(Generic[K, V]):
             except CancelledError:
                 return True  # closed
 
+    def snapshot(self) -> list[tuple[K, Fetched[V]]]:
+        """The keys kept and their last finished values, least recently used first."""
+        with self._lock:
+            return [(k, _with(e.done, e.pending is not None)) for k, e in self._entries.items()]
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._entries)

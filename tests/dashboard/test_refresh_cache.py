@@ -127,7 +127,7 @@ def test_bounded_entries_least_recently_used_dropped(cache: RefreshCache[str, st
     gated.open(1)
     for key in ("a", "b", "a", "c"):
         cache.get(key, 1, gated(1))
-    assert len(cache) == 2
+    assert len(cache) == 2 and [k for k, _ in cache.snapshot()] == ["a", "c"]
     assert gated.calls == [1, 1, 1]
     cache.get("a", 1, gated(1))  # kept (used after b)
     assert gated.calls == [1, 1, 1]
