@@ -46,7 +46,7 @@ def install_dashboard(app: FastAPI, settings: Settings) -> None:
     app.state.hash_gate = HashGate(settings.max_concurrent_hashes, settings.hash_wait_s)
     app.state.survey_cache = SurveyCache(
         settings.survey_cache_entries, survey_config(settings), workers=settings.survey_workers,
-        wait_below_s=settings.survey_wait_below_s)
+        wait_below_s=settings.survey_wait_below_s, prepare=pages_map.render_maps_again)
     for module in (login, pages_map, pages_tables, pages_downloads, pages_admin,
                    pages_cases, pages_retest, pages_alerts, pages_city):
         app.include_router(module.router)

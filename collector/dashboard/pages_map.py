@@ -25,7 +25,15 @@ from lomsong.maps.heatmap import MODES, render_html
 from lomsong.maps.i18n import translator
 from lomsong.maps.report_text import SOURCE_ROWS_MAX
 
-__all__ = ["VENDOR_URL", "frame_policy", "load_survey", "period_of", "router"]
+__all__ = [
+    "VENDOR_URL",
+    "frame_policy",
+    "load_survey",
+    "map_html",
+    "period_of",
+    "render_maps_again",
+    "router",
+]
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
 VENDOR_URL = "/static/vendor"
@@ -89,21 +97,31 @@ async def map_frame(request: Request, user: CurrentUser, lang: Lang, scope: Ward
     if isinstance(period, str):
         return Response(period, status_code=422, media_type="text/plain")
     survey = await load_survey(request, period, scope)
-
-    def build() -> str:
-        r = survey.result
-        if r.classified.empty and r.scorecards.empty and r.browser.empty:
-            return _empty_map(lang)
-        return render_html(r.classified, r.weak_areas, r.scorecards, r.route, survey.boundary,
-                           lang=lang, mode=mode, asset_base_url=VENDOR_URL,
-                           script_nonce=_NONCE_SLOT, browser=r.browser,
-                           **browser_options(survey.report_input))
-
-    html = await run_in_threadpool(survey.render_once, ("map", lang, mode), build)
+    html = await run_in_threadpool(survey.render_once, ("map", lang, mode),
+                                   lambda: map_html(survey, lang, mode))
     nonce = secrets.token_urlsafe(18)
     return HTMLResponse(html.replace(_NONCE_SLOT, nonce), headers={
         "Content-Security-Policy": frame_policy(nonce), "X-Frame-Options": "SAMEORIGIN",
         "Cache-Control": "private, max-age=300"})
+
+
+def map_html(survey: Survey, lang: str, mode: str) -> str:
+    """The map frame's page of `survey` (with the nonce slot `map_frame` fills per response)."""
+    r = survey.result
+    if r.classified.empty and r.scorecards.empty and r.browser.empty:
+        return _empty_map(lang)
+    return render_html(r.classified, r.weak_areas, r.scorecards, r.route, survey.boundary,
+                       lang=lang, mode=mode, asset_base_url=VENDOR_URL,
+                       script_nonce=_NONCE_SLOT, browser=r.browser,
+                       **browser_options(survey.report_input))
+
+
+def render_maps_again(new: Survey, last: Survey) -> None:
+    """Render for `new` the map frames that were asked of `last` (`SurveyCache`'s ``prepare``:
+    in the background worker, so the first map after a refresh is served at once too)."""
+    for key in list(last.rendered):
+        if len(key) == 3 and key[0] == "map":
+            new.render_once(key, lambda k=key: map_html(new, k[1], k[2]))
 
 
 def _empty_map(lang: str) -> str:

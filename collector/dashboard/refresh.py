@@ -38,6 +38,7 @@ from collections.abc import Callable, Hashable
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Generic, TypeVar
 
 __all__ = ["Fetched", "RefreshCache"]
@@ -91,8 +92,12 @@ class RefreshCache(Generic[K, V]):
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="refresh")
         self._closed = False
 
-    def get(self, key: K, version: Hashable, compute: Callable[[], V]) -> Fetched[V]:
-        """The value of `key`, computed by `compute()` for `version` (see the module's note)."""
+    def get(self, key: K, version: Hashable, compute: Callable[[], V], *,
+            refresh: Callable[[V], V] | None = None) -> Fetched[V]:
+        """The value of `key`, computed by `compute()` for `version` (see the module's note).
+
+        A background refresh runs ``refresh(last value)`` instead when given (it may compute
+        and then prepare the new value from what the last one was used for)."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
@@ -115,7 +120,8 @@ class RefreshCache(Generic[K, V]):
             if entry.done.version == version:
                 return _with(entry.done, entry.pending is not None)
             if entry.pending is None and entry.failed_version != version and not self._closed:
-                entry.pending = self._pool.submit(self._refresh, key, entry, version, compute)
+                again = compute if refresh is None else partial(refresh, entry.done.value)
+                entry.pending = self._pool.submit(self._refresh, key, entry, version, again)
             pending, stale = entry.pending, entry.done
         if pending is not None and stale.took_s < self._wait_below_s:
             with contextlib.suppress(CancelledError):  # closed meanwhile: the stale value

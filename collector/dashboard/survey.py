@@ -61,13 +61,18 @@ class SurveyCache:
         After a data change a page waits for the new survey when the last one took less.
     compute : Compute, optional
         Makes one survey; `SurveyCache.default_compute` unless given.
+    prepare : callable, optional
+        ``prepare(new, last)`` runs in the background worker on a refreshed survey before pages
+        see it (the dashboard renders again the maps that were asked of the last one).
     """
 
     def __init__(self, max_entries: int = 4, config: SurveyConfig | None = None, *,
                  workers: int = 1, wait_below_s: float = 2.0,
-                 compute: Compute | None = None) -> None:
+                 compute: Compute | None = None,
+                 prepare: Callable[[Survey, Survey], None] | None = None) -> None:
         self._config = config
         self._compute = compute or self.default_compute
+        self._prepare = prepare
         self.cache: RefreshCache[tuple[Scope, Period], Survey] = RefreshCache(
             max_entries=max_entries, workers=workers, wait_below_s=wait_below_s)
 
@@ -83,8 +88,16 @@ class SurveyCache:
         newer one is being computed."""
         with pool.connection() as conn:
             version = data_version(conn, period.start_utc, period.end_utc, scope)
-        return self.cache.get((scope, period), version,
-                              lambda: self._compute(pool, period, scope, version))
+        def compute() -> Survey:
+            return self._compute(pool, period, scope, version)
+
+        def refresh(last: Survey) -> Survey:
+            made = compute()
+            if self._prepare is not None:
+                self._prepare(made, last)
+            return made
+
+        return self.cache.get((scope, period), version, compute, refresh=refresh)
 
     def get(self, pool: ConnectionPool, period: Period, scope: Scope) -> Survey:
         """`fetch`'s survey alone."""

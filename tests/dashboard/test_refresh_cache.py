@@ -176,3 +176,17 @@ def test_closed_cache_starts_no_refresh(cache: RefreshCache[str, str]) -> None:
 def test_bad_sizes_refused() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         RefreshCache(max_entries=0)
+
+
+def test_background_refresh_is_handed_the_last_value(cache: RefreshCache[str, str]) -> None:
+    gated = Gated()
+    gated.open(1)
+    gated.open(2)
+    cache.get("w", 1, gated(1))
+
+    def refresh(last: str) -> str:
+        return f"{gated(2)()} (after {last})"
+
+    assert cache.get("w", 2, gated(2), refresh=refresh).refreshing
+    assert cache.wait_idle(WAIT_S)
+    assert cache.get("w", 2, gated(2)).value == "survey v2 (after survey v1)"

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
 from lomsong import synthetic
+from lomsong.collector.dashboard.pages_map import render_maps_again
 from lomsong.collector.dashboard.survey import Period, Scope, Survey, SurveyCache
 from lomsong.collector.storage.fleet import DataVersion
 
@@ -43,7 +44,7 @@ def held(officer: TestClient, conn: psycopg.Connection[Any]) -> HeldBack:
     seed_survey(conn)
     app = officer.app
     app.state.survey_cache.close()  # type: ignore[attr-defined]
-    cache = SurveyCache(wait_below_s=0.0)
+    cache = SurveyCache(wait_below_s=0.0, prepare=render_maps_again)
     gate = HeldBack(cache)
     cache._compute = gate  # the real analysis, held back so the test sees both states
     app.state.survey_cache = cache  # type: ignore[attr-defined]
@@ -61,6 +62,7 @@ def test_pages_show_the_last_survey_while_the_new_one_computes(
         assert first.status_code == 200
         assert "Phân tích lập lúc" in first.text and _REFRESHING not in first.text, page
     assert point.name in officer.get("/sites").text
+    assert officer.get("/map/frame").status_code == 200
     conn.execute("UPDATE service_points SET name = 'Tên mới', updated_at = now()"
                  " WHERE site_id = %s", (point.site_id,))
     for page in PAGES:  # served at once from the last survey, saying a newer one is coming
@@ -74,6 +76,9 @@ def test_pages_show_the_last_survey_while_the_new_one_computes(
     officer.get("/map?lang=vi")
     held.release.set()
     assert held.cache.wait_idle(WAIT_S)
+    ((_, made),) = held.cache.cache.snapshot()
+    assert ("map", "vi", "status") in made.value.rendered  # drawn by the worker, not the page
+    assert "Tên mới" in made.value.rendered[("map", "vi", "status")]
     for page in PAGES:
         fresh = officer.get(page)
         assert _REFRESHING not in fresh.text and "Phân tích lập lúc" in fresh.text, page
