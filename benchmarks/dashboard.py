@@ -75,7 +75,9 @@ def arrive(url: str, count: int) -> None:
     from lomsong.collector.storage.ingest import StoredRecord, ingest
 
     start = datetime.fromisoformat(analysis_db.START) + timedelta(days=analysis_db.DAYS // 2)
-    made = [m for m in synthetic.survey(start, days=1, walks=1)][:count]
+    # new ids every time (the synthetic survey's are the same for the same times and places)
+    made = [m.model_copy(update={"id": uuid.uuid4()})
+            for m in synthetic.survey(start, days=1, walks=1)][:count]
     with psycopg.connect(url, autocommit=True) as conn:
         ingest(conn, [StoredRecord(m, m.measured_at, m.clock) for m in made], datetime.now(UTC))
 

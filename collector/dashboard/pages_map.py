@@ -10,6 +10,7 @@ so no data can contain it). Only this site may frame it.
 from __future__ import annotations
 
 import secrets
+from functools import partial
 from html import escape
 from typing import Annotated
 
@@ -121,7 +122,7 @@ def render_maps_again(new: Survey, last: Survey) -> None:
     in the background worker, so the first map after a refresh is served at once too)."""
     for key in list(last.rendered):
         if len(key) == 3 and key[0] == "map":
-            new.render_once(key, lambda k=key: map_html(new, k[1], k[2]))
+            new.render_once(key, partial(map_html, new, key[1], key[2]))
 
 
 def _empty_map(lang: str) -> str:
