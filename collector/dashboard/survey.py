@@ -15,6 +15,9 @@ whether a newer one is coming); `SurveyCache.get` returns the survey alone.
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 
 from psycopg_pool import ConnectionPool
@@ -26,7 +29,7 @@ from lomsong.collector.storage.fleet import DataVersion, data_version
 from lomsong.collector.storage.scope import Scope
 from lomsong.collector.survey import Survey, compute_survey
 
-__all__ = ["IN_DB_FROM", "MAX_DAYS", "Compute", "Fetched", "Period", "Survey", "SurveyCache",
+__all__ = ["IN_DB_FROM", "MAX_DAYS", "SLOW_CHECK_S", "Compute", "Fetched", "Period", "Survey", "SurveyCache",
            "parse_period"]
 
 # The dashboard refuses longer periods (a year of a ward's data is the most a page should wait for).
@@ -34,6 +37,8 @@ MAX_DAYS = 366
 # From this many measurements in the period on, the cell statistics are grouped in SQL and only
 # the rows of weak cells and near service points are read (`collector.survey_db`).
 IN_DB_FROM = 200_000
+# A data-version query slower than this is reused for `SurveyCache`'s `recheck_s` seconds.
+SLOW_CHECK_S = 0.5
 
 
 def parse_period(first: str | None, last: str | None) -> Period:
@@ -61,6 +66,10 @@ class SurveyCache:
         After a data change a page waits for the new survey when the last one took less.
     compute : Compute, optional
         Makes one survey; `SurveyCache.default_compute` unless given.
+    recheck_s : float
+        The data version is a query over the period's rows (a second for 10M of them): when it
+        took `SLOW_CHECK_S` or more, pages of that key reuse it for `recheck_s` seconds (new
+        data then show up to that much later); quicker checks run on every page.
     prepare : callable, optional
         ``prepare(new, last)`` runs in the background worker on a refreshed survey before pages
         see it (the dashboard renders again the maps that were asked of the last one).
@@ -69,8 +78,14 @@ class SurveyCache:
     def __init__(self, max_entries: int = 4, config: SurveyConfig | None = None, *,
                  workers: int = 1, wait_below_s: float = 2.0,
                  compute: Compute | None = None,
-                 prepare: Callable[[Survey, Survey], None] | None = None) -> None:
+                 prepare: Callable[[Survey, Survey], None] | None = None,
+                 recheck_s: float = 15.0) -> None:
         self._config = config
+        self._max = max_entries
+        self._recheck_s = recheck_s
+        self._checked: OrderedDict[tuple[Scope, Period], tuple[float, DataVersion]] = \
+            OrderedDict()
+        self._lock = threading.Lock()
         self._compute = compute or self.default_compute
         self._prepare = prepare
         self.cache: RefreshCache[tuple[Scope, Period], Survey] = RefreshCache(
@@ -86,8 +101,7 @@ class SurveyCache:
     def fetch(self, pool: ConnectionPool, period: Period, scope: Scope) -> Fetched[Survey]:
         """The survey of `period` in the one ward of `scope`, when it was made, and whether a
         newer one is being computed."""
-        with pool.connection() as conn:
-            version = data_version(conn, period.start_utc, period.end_utc, scope)
+        version = self._version(pool, period, scope)
         def compute() -> Survey:
             return self._compute(pool, period, scope, version)
 
@@ -98,6 +112,23 @@ class SurveyCache:
             return made
 
         return self.cache.get((scope, period), version, compute, refresh=refresh)
+
+    def _version(self, pool: ConnectionPool, period: Period, scope: Scope) -> DataVersion:
+        key = (scope, period)
+        now = time.monotonic()
+        with self._lock:
+            seen = self._checked.get(key)
+        if seen is not None and now - seen[0] < self._recheck_s:
+            return seen[1]
+        with pool.connection() as conn:
+            version = data_version(conn, period.start_utc, period.end_utc, scope)
+        with self._lock:
+            self._checked.pop(key, None)
+            if time.monotonic() - now >= SLOW_CHECK_S:
+                self._checked[key] = (now, version)
+                while len(self._checked) > self._max:
+                    self._checked.popitem(last=False)
+        return version
 
     def get(self, pool: ConnectionPool, period: Period, scope: Scope) -> Survey:
         """`fetch`'s survey alone."""
