@@ -19,6 +19,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 
 from psycopg_pool import ConnectionPool
 
@@ -100,7 +101,8 @@ class SurveyCache:
 
     def fetch(self, pool: ConnectionPool, period: Period, scope: Scope) -> Fetched[Survey]:
         """The survey of `period` in the one ward of `scope`, when it was made, and whether a
-        newer one is being computed."""
+        newer one is being computed. Read-only and read-write accounts of a ward share it."""
+        scope = replace(scope, write=False)  # what is read does not depend on it
         version = self._version(pool, period, scope)
         def compute() -> Survey:
             return self._compute(pool, period, scope, version)
