@@ -11,7 +11,7 @@ from setuptools import find_namespace_packages, setup
 
 PARTS = ("probe", "collector", "analysis", "maps")
 
-packages = ["lomsong"]
+packages = ["lomsong", "lomsong.demo_wards"]
 for part in PARTS:
     for name in find_namespace_packages(include=[part, f"{part}.*"], exclude=["*.__pycache__"]):
         packages.append(f"lomsong.{name}")

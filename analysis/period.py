@@ -7,8 +7,11 @@ A period is given by two values, ``from`` and ``to``:
   exact instant; the period then ends just before the ``to`` instant.
 
 A missing ``to`` is today; a missing ``from`` is 30 days before ``to``. A reversed period, a date
-and time without an offset, or a value that is neither is refused with a `PeriodError` whose
-bilingual message names the flag. Only the standard library is imported (the CLI stays light).
+and time without an offset, or a value that is neither is refused with a `PeriodError`: its
+`kind` says which mistake, `field` which value, and `PeriodError.message` words it in one
+language through a catalog's gettext (the message ids are `PERIOD_MESSAGES`; the dashboard shows
+it in the page's language, the CLI in Vietnamese then English). Only the standard library is
+imported (the CLI stays light).
 
 Example
 -------
@@ -22,11 +25,12 @@ Example
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-__all__ = ["DEFAULT_DAYS", "LOCAL", "Period", "PeriodError"]
+__all__ = ["DEFAULT_DAYS", "LOCAL", "PERIOD_MESSAGES", "Period", "PeriodError"]
 
 DEFAULT_DAYS = 30
 LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -36,19 +40,58 @@ _FIRST_YEAR, _LAST_YEAR = 2000, 2999
 _MAX_CHARS = 40
 
 
+
+def _n(message: str) -> str:
+    """Mark a message id for the catalog (translated where it is shown)."""
+    return message
+
+
+# The message of each kind of mistake (English message ids of the ``maps/locale`` catalogs).
+PERIOD_MESSAGES: dict[str, str] = {
+    "not_a_date": _n("{field}: '{value}' is not a date; write it as YYYY-MM-DD, e.g. 2026-11-30"),
+    "no_offset": _n("{field}: '{value}' has a time but no time zone; add one, e.g. +07:00"),
+    "year": _n("{field}: the year {year} is outside {first_year}-{last_year}"),
+    "reversed": _n("{field} ({value}) is before {other_field} ({other}); swap the two dates"),
+    "too_long": _n("The period is longer than {days} days; choose a shorter one"),
+}
+
+
 class PeriodError(ValueError):
-    """A period value cannot be used; the message is Vietnamese first, English in brackets."""
+    """A period value cannot be used: `kind` (a key of `PERIOD_MESSAGES`), `field` (the flag or
+    form field), `value` as given (cut at 40 characters) and what the message needs besides.
+
+    ``str()`` is the English message; `message` words it through a catalog.
+    """
+
+    def __init__(self, kind: str, field: str = "", value: str = "", *, other_field: str = "",
+                 other: str = "", year: int = 0, days: int = 0) -> None:
+        self.kind, self.field, self.value = kind, field, value
+        self.other_field, self.other, self.year, self.days = other_field, other, year, days
+        super().__init__(self.message(str))
+
+    def message(self, gettext: Callable[[str], str],
+                fields: Mapping[str, str] | None = None) -> str:
+        """The message through `gettext`; `fields` renames flags (``{"from": "Từ ngày"}``)."""
+        names = fields or {}
+        return gettext(PERIOD_MESSAGES[self.kind]).format(
+            field=names.get(self.field, self.field), value=self.value,
+            other_field=names.get(self.other_field, self.other_field), other=self.other,
+            year=self.year, first_year=_FIRST_YEAR, last_year=_LAST_YEAR, days=self.days)
 
 
 def _local_midnight(day: date) -> datetime:
     return datetime.combine(day, time(), LOCAL).astimezone(UTC)
 
 
+def _cut(value: str) -> str:
+    """`value` as shown in a message: trimmed, at most `_MAX_CHARS` characters and "..."."""
+    text = value.strip()
+    return text[:_MAX_CHARS] + "..." if len(text) > _MAX_CHARS else text
+
+
 def _bound(value: str, flag: str, *, end: bool) -> datetime:
     """The UTC instant `value` starts (or, for `end`, stops) the period at."""
-    text = value.strip()
-    if len(text) > _MAX_CHARS:
-        text = text[:_MAX_CHARS] + "..."
+    text = _cut(value)
     try:
         if _DATE.fullmatch(text):
             day = date.fromisoformat(text)
@@ -57,19 +100,13 @@ def _bound(value: str, flag: str, *, end: bool) -> datetime:
             exact = datetime.fromisoformat(text)
             day = exact.date()
     except ValueError:
-        raise PeriodError(
-            f"{flag}: '{text}' không phải ngày YYYY-MM-DD hay ngày giờ ISO có múi giờ "
-            f"({flag}: '{text}' is neither a date YYYY-MM-DD nor an ISO date-time with offset)"
-        ) from None
+        raise PeriodError("not_a_date", flag, text) from None
     if not _FIRST_YEAR <= day.year <= _LAST_YEAR:
-        raise PeriodError(f"{flag}: năm {day.year} ngoài khoảng {_FIRST_YEAR}-{_LAST_YEAR} "
-                          f"({flag}: year {day.year} outside {_FIRST_YEAR}-{_LAST_YEAR})")
+        raise PeriodError("year", flag, text, year=day.year)
     if exact is None:
         return _local_midnight(day + timedelta(days=1) if end else day)
     if exact.tzinfo is None:
-        raise PeriodError(
-            f"{flag}: '{text}' thiếu múi giờ, ví dụ +07:00 "
-            f"({flag}: '{text}' has no UTC offset; add one, e.g. +07:00)")
+        raise PeriodError("no_offset", flag, text)
     return exact.astimezone(UTC)
 
 
@@ -100,8 +137,8 @@ class Period:
         >>> Period.parse("2026-11-02", "2026-11-01")
         Traceback (most recent call last):
         ...
-        lomsong.analysis.period.PeriodError: --to (2026-11-01) trước --from (2026-11-02) \
-(--to is before --from)
+        lomsong.analysis.period.PeriodError: --to (2026-11-01) is before --from (2026-11-02); \
+swap the two dates
         """
         from_flag, to_flag = flags
         today = today or datetime.now(LOCAL).date()
@@ -112,11 +149,10 @@ class Period:
             last_day = (end - timedelta(microseconds=1)).astimezone(LOCAL).date()
             start = _local_midnight(last_day - timedelta(days=DEFAULT_DAYS - 1))
         if end <= start:
-            raise PeriodError(f"{to_flag} ({last or today}) trước {from_flag} ({first}) "
-                              f"({to_flag} is before {from_flag})")
+            raise PeriodError("reversed", to_flag, _cut(last or str(today)),
+                              other_field=from_flag, other=_cut(first or ""))
         if max_days is not None and end - start > timedelta(days=max_days):
-            raise PeriodError(f"khoảng thời gian dài hơn {max_days} ngày; chọn khoảng ngắn hơn "
-                              f"(period longer than {max_days} days; choose a shorter one)")
+            raise PeriodError("too_long", days=max_days)
         return cls(start, end)
 
     @property

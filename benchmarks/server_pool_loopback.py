@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import math
 import random
-import re
 import socket
 import subprocess
 import sys
@@ -39,9 +38,6 @@ from lomsong.probe.runners.iperf3 import Iperf3Runner  # noqa: E402
 from lomsong.probe.runners.pool import BusyPolicy, PooledRunner, Server  # noqa: E402
 
 __all__ = ["LoopbackCheck", "check"]
-
-_NOTE = re.compile(r"lomsong-pool: (?:served by \S+ after (\d+) busy|every try met a busy server)")
-
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -126,11 +122,10 @@ def _client(runner: PooledRunner, gap_s: float, deadline: float, rng: random.Ran
     while due < deadline:
         time.sleep(max(0.0, due - time.monotonic()))
         for m in runner.start_test(ctx):
-            note = _NOTE.search((m.raw or "").splitlines()[-1] if m.raw else "")
-            if note is None:
-                raise RuntimeError(f"no pool note on a record: {m.error_kind} {m.error_message}")
+            if m.busy_tries is None:
+                raise RuntimeError(f"no busy count on a pooled record: {m.error_kind} {m.error_message}")
             server_busy = m.error_kind is ErrorKind.SERVER_BUSY
-            out.append((server_busy or int(note.group(1) or 0) > 0, server_busy))
+            out.append((server_busy or m.busy_tries > 0, server_busy))
         due = time.monotonic() + gap_s * rng.uniform(0.5, 1.5)
 
 

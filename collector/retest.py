@@ -33,12 +33,25 @@ from lomsong.collector.storage.case_retests import (
     save_verdict,
 )
 from lomsong.collector.storage.cases import CaseRow, get_case, move_case
+from lomsong.collector.storage.retest_requests import (
+    RetestRequest,
+    end_requests,
+    fixed_probes_near,
+    save_requests,
+)
 
-__all__ = ["BEFORE_DAYS", "JudgedCase", "case_box", "judge_case", "plan_retest"]
+__all__ = ["BEFORE_DAYS", "EXTRA_EVERY_MIN", "EXTRA_MAX_PER_DAY", "EXTRA_WINDOW_DAYS", "JudgedCase",
+           "case_box", "judge_case", "plan_retest"]
 
 # The "before" sample: the tests of the last 90 days before the ask was sent (older ones describe
 # a network that may have changed since).
 BEFORE_DAYS = 90
+# What the nearby fixed probes are asked: test the case's carrier every 10 min (instead of about
+# every 30) for 7 days, at most 72 extra tests a day (a probe's own cap may be lower: its SIM's
+# data budget decides). 72 x ~25 MB (an adaptive 4G test) is about 1.8 GB a day at most.
+EXTRA_EVERY_MIN = 10
+EXTRA_MAX_PER_DAY = 72
+EXTRA_WINDOW_DAYS = 7
 _COLUMNS = ("measured_at", "clock", "kind", "carrier", "access", "plan_down_mbps",
             "download_mbps", "error_kind", "probe_id", "site_id", "lat", "lon")
 _TEXT = {"clock", "kind", "carrier", "access", "error_kind", "probe_id", "site_id"}
@@ -59,17 +72,28 @@ def case_box(case: CaseRow) -> tuple[float, float, float, float]:
 
 def plan_retest(conn: psycopg.Connection[Any], case: CaseRow, actor: Actor,
                 thresholds: Thresholds) -> RetestPlan:
-    """Plan (or re-plan) the re-test of a done case: walk route, fixed probes, sample rule."""
+    """Plan (or re-plan) the re-test of a done case: walk route, fixed probes, sample rule; and
+    ask those probes to test the case's carrier more often for `EXTRA_WINDOW_DAYS`."""
     if case.state != "done" or case.done_at is None:
         raise MoveRefused("state: a re-test is planned for a done case, not {frm}",
                           frm=case.state)
     rules = thresholds.rules
+    now = datetime.now(UTC)
+    box = case_box(case)
     plan = RetestPlan(
-        case_id=case.id, planned_at=datetime.now(UTC), after_time=case.done_at,
+        case_id=case.id, planned_at=now, after_time=case.done_at,
         min_samples=rules.min_samples, min_slots=rules.min_slots, slot_hours=rules.slot_hours,
-        probes=probes_near(conn, case_box(case), case.carrier),
+        probes=probes_near(conn, box, case.carrier),
         route_gpx=walk_route_gpx(case.lat, case.lon, case.radius_m, f"lomsong case {case.id}"))
-    save_plan(conn, plan, actor.username)
+    starts_at = max(now, case.done_at)
+    requests = [RetestRequest(
+        case_id=case.id, probe_id=p.probe_id, ward_code=p.ward_code, carrier=case.carrier,
+        access=case.access, starts_at=starts_at,
+        ends_at=starts_at + timedelta(days=EXTRA_WINDOW_DAYS), every_min=EXTRA_EVERY_MIN,
+        max_extra_per_day=EXTRA_MAX_PER_DAY) for p in fixed_probes_near(conn, box, case.carrier)]
+    with conn.transaction():
+        save_plan(conn, plan, actor.username)
+        save_requests(conn, case.id, requests)
     return plan
 
 
@@ -115,4 +139,6 @@ def judge_case(conn: psycopg.Connection[Any], case_id: int, actor: Actor, today:
             case = move_case(conn, case.id, "verified", actor, today, "", {}, judged=True)
         elif result.outcome == "not_met":
             case = move_case(conn, case.id, "reopened", actor, today, "", {}, judged=True)
+        if result.outcome != "not_enough_data":  # judged: the probes go back to their schedule
+            end_requests(conn, case.id, datetime.now(UTC))
     return JudgedCase(case, result)

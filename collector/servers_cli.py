@@ -62,13 +62,22 @@ def _remove(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
+
     import psycopg
 
     from lomsong.collector.cli import database_from_args
-    from lomsong.collector.storage.servers import list_servers
+    from lomsong.collector.storage.scope import Scope
+    from lomsong.collector.storage.servers import list_servers, pool_load
 
+    end = datetime.now(UTC)
     with database_from_args(args) as url, psycopg.connect(url, autocommit=True) as conn:
         servers = list_servers(conn)
+        load = pool_load(conn, Scope.all_wards(), end - timedelta(days=1), end)
     for s in servers:
         print(f"{s.address}\tcapacity {s.capacity:g}\tadded {s.added_at:%Y-%m-%d}")
+    share = "-" if load.met_busy_share is None else f"{100 * load.met_busy_share:.1f}%"
+    print(f"24 giờ qua (last 24 h): {load.tests} phép đo qua nhóm máy chủ (pooled tests), "
+          f"{load.met_busy} gặp máy chủ bận (met a busy server: {share}), "
+          f"{load.server_busy} server_busy")
     return 0

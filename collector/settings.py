@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import platformdirs
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from lomsong.maps.tiles import TileSource
 
 __all__ = ["Settings", "default_data_dir"]
 
@@ -96,6 +99,36 @@ class Settings(BaseSettings):
     # addresses or networks, "*" for any). Sign-in lockout and rate limits key on the address
     # this gives; behind a proxy on another host, name it here.
     trusted_proxies: str = Field(default="127.0.0.1", max_length=2000)
+
+    # An optional raster basemap under the dashboard's map: an XYZ tile server
+    # ("https://host/{z}/{x}/{y}.png") and the attribution its licence requires (shown on the
+    # map). The collector fetches each tile once and keeps it under `basemap_cache_dir` (default:
+    # data_dir/tiles); browsers only ever ask the collector. Unset: no basemap, nothing leaves
+    # the machine and the map works offline.
+    basemap_url: str | None = Field(default=None, max_length=500)
+    basemap_attribution: str = Field(default="", max_length=200)
+    basemap_cache_dir: Path | None = None
+
+    @model_validator(mode="after")
+    def _basemap_is_usable(self) -> Settings:
+        if self.basemap_url is not None:
+            from lomsong.maps.tiles import TileError, TileSource
+
+            try:
+                TileSource(self.basemap_url, self.basemap_attribution, self.data_dir)
+            except TileError as exc:
+                raise ValueError(f"LOMSONG_BASEMAP_URL / LOMSONG_BASEMAP_ATTRIBUTION: {exc}") \
+                    from exc
+        return self
+
+    def basemap(self) -> TileSource | None:
+        """The configured tile server with its disk cache, or None (no basemap)."""
+        if self.basemap_url is None:
+            return None
+        from lomsong.maps.tiles import TileSource
+
+        return TileSource(self.basemap_url, self.basemap_attribution,
+                          self.basemap_cache_dir or self.data_dir / "tiles")
 
     @model_validator(mode="after")
     def _no_placeholder_secrets_in_prod(self) -> Settings:

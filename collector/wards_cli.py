@@ -1,4 +1,4 @@
-"""`lomsong wards add|import|list|groups|indicator|adopt`: the wards one collector serves.
+"""`lomsong wards add|import|list|groups|streets|indicator|adopt`: the wards one collector serves.
 
 Argparse only at import time.
 
@@ -49,6 +49,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                         help="bán kính cho nhóm chỉ có một điểm (radius of a group given as a "
                              "point, default 150 m)")
     groups.set_defaults(handler=_groups)
+    streets = cmds.add_parser(
+        "streets", parents=[db_options],
+        help="nạp đường phố của phường, vẽ dưới các ô trên bản đồ (load a ward's streets, drawn "
+             "under the map's cells: GeoJSON, GeoPackage or zipped Shapefile of lines)")
+    streets.add_argument("code", help="mã 5 số (the 5-digit official code)")
+    streets.add_argument("file", type=Path)
+    streets.set_defaults(handler=_streets)
     ind = cmds.add_parser(
         "indicator", parents=[db_options],
         help="tỷ lệ tổ dân phố/thôn lõm sóng đã được phủ sóng (the residential-group indicator)")
@@ -171,6 +178,29 @@ def _adopt(args: argparse.Namespace) -> int:
             return _fail(str(exc))
     for table, n in counts.items():
         print(f"{table}\t{n}")
+    return 0
+
+
+def _streets(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from lomsong.analysis.layers import LayerError, read_layer
+    from lomsong.collector.cli import database_from_args
+    from lomsong.collector.errors import StorageError
+    from lomsong.collector.storage.scope import Scope
+    from lomsong.collector.storage.streets import replace_streets
+
+    try:
+        frame = read_layer(args.file, "streets")
+    except LayerError as exc:
+        return _fail(str(exc))
+    text = frame[["name", "geometry"]].to_json(drop_id=True)
+    with database_from_args(args) as url, psycopg.connect(url, autocommit=True) as conn:
+        try:
+            replace_streets(conn, Scope.ward(args.code, write=True), text)
+        except StorageError as exc:
+            return _fail(str(exc))
+    print(f"{args.code}\t{len(frame)} đường phố (streets)")
     return 0
 
 

@@ -19,8 +19,12 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from lomsong import __version__
+
+if TYPE_CHECKING:
+    from lomsong.analysis.period import PeriodError
 
 # Modules whose `register(subparsers)` adds their subcommands (skipped if their part is absent).
 _PARTS: tuple[str, ...] = (
@@ -90,6 +94,16 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     return (*found, CollectorError, InputError)
 
 
+def _period_text(exc: PeriodError) -> str:
+    """A period mistake in Vietnamese, then English in brackets, as every line here (catalogs of
+    `maps.i18n`; the English message ids alone where the maps part is not installed)."""
+    try:
+        from lomsong.maps.i18n import translator
+    except ImportError:
+        return str(exc)
+    return f"{exc.message(translator('vi'))} ({exc.message(translator('en'))})"
+
+
 def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -114,7 +128,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         if args.verbose >= 2:
             logging.exception("lomsong %s", args.command)
-        if isinstance(exc, OSError) and exc.strerror:
+        from lomsong.analysis.period import PeriodError
+
+        if isinstance(exc, PeriodError):
+            text = _period_text(exc)
+        elif isinstance(exc, OSError) and exc.strerror:
             where = f": {exc.filename}" if exc.filename else ""
             text = f"lỗi tệp hoặc mạng (file or network error): {exc.strerror}{where}"
         else:

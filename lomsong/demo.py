@@ -4,12 +4,15 @@
 2. starts the collector on 127.0.0.1 and registers a probe and a reader;
 3. starts a local ``iperf3 -s`` and runs ``lomsong probe run --once``: real iperf3 measurements
    through the probe's spool and uploader (a self-test with no place, so the survey leaves it out);
-4. loads the SYNTHETIC walk survey of the sample ward (`lomsong.synthetic`) through the API;
+4. loads a SYNTHETIC walk survey (`lomsong.synthetic`) in each of two real 2025 wards of Hà Nội,
+   Phường Định Công (00316) and Phường Đống Đa (00235) (`lomsong.demo_city`: official codes,
+   names and outlines; synthetic service points, probes and measurements) through the API, each
+   with its ward's probe tokens;
 5. reads the probe's real measurement back through the query API;
-6. stores the sample ward and its service points, runs the analysis the dashboard shows, and
-   writes the survey GeoPackage, the offline map and the PDF reports;
-7. prints the dashboard URL with a fresh demo admin password, and serves until Ctrl-C (or exits
-   with ``--once``).
+6. runs the analysis the dashboard shows for each ward and writes its survey GeoPackage, offline
+   map and PDF reports into ``outputs/<ward code>/``;
+7. prints the dashboard URL (a city admin sees both wards side by side at /city) with a fresh demo
+   admin password, and serves until Ctrl-C (or exits with ``--once``).
 """
 
 from __future__ import annotations
@@ -41,15 +44,16 @@ from lomsong.collector.settings import Settings
 from lomsong.collector.storage.migrate import migrate
 from lomsong.collector.storage.tokens import Role, create_token, revoke_token
 from lomsong.collector.storage.users import create_user, get_user, set_password_hash
+from lomsong.demo_city import DEMO_WARDS, DemoWard, store_demo_wards, synthetic_probes, ward_place
 from lomsong.maps.i18n import format_number
-from lomsong.outputs import store_sample_ward, write_outputs
+from lomsong.outputs import write_outputs
 from lomsong.probe.record import Measurement
 
 __all__ = ["DemoOptions", "run_demo"]
 
 Say = Callable[[str], None]
 DEMO_PROBE = "demo-pi"
-SYNTHETIC_PROBES = ("synthetic-walk", "synthetic-pi")
+HOME_WARD = DEMO_WARDS[0]  # the ward of the demo's own probe and reader
 UPLOAD_BATCH = 2_000
 
 
@@ -114,27 +118,31 @@ def _iperf3_server() -> Iterator[int]:
 
 
 def _officer(url: str) -> tuple[str, str]:
-    """A fresh demo admin account for the dashboard (a new random password every run)."""
+    """A fresh demo account for the dashboard (a new random password every run): a city admin,
+    who sees every ward and the city's page."""
     username = "demo-admin"
     password = secrets.token_urlsafe(12)
     with psycopg.connect(url, autocommit=True) as conn:
-        store_sample_ward(conn)
         if get_user(conn, username) is None:
-            create_user(conn, username, hash_password(password), "admin")
+            create_user(conn, username, hash_password(password), "city_admin")
         else:
             set_password_hash(conn, username, hash_password(password))
     return username, password
 
 
 def _tokens(url: str) -> dict[str, str]:
-    """Fresh tokens for the demo's probes and reader (old demo tokens are revoked)."""
+    """Fresh tokens for the demo's probes and reader, each in its ward (old demo tokens are
+    revoked)."""
     out: dict[str, str] = {}
     with psycopg.connect(url, autocommit=True) as conn:
-        wanted: list[tuple[str, Role]] = [(DEMO_PROBE, "probe"), ("demo-officer", "reader")]
-        wanted += [(p, "probe") for p in SYNTHETIC_PROBES]
-        for name, role in wanted:
-            revoke_token(conn, name, role)
-            out[name] = create_token(conn, name, role)
+        store_demo_wards(conn)  # the tokens' wards
+        wanted: list[tuple[str, Role, DemoWard]] = [(DEMO_PROBE, "probe", HOME_WARD),
+                                                   ("demo-officer", "reader", HOME_WARD)]
+        wanted += [(p, "probe", w) for w in DEMO_WARDS for p in synthetic_probes(w)]
+        for name, role, ward in wanted:
+            revoke_token(conn, name, role)  # one a demo made before wards were records
+            revoke_token(conn, name, role, ward.scope)
+            out[name] = create_token(conn, name, role, ward.scope)
     return out
 
 
@@ -184,9 +192,10 @@ def _run_probe(config: Path, say: Say) -> None:
 def _load_synthetic(base_url: str, tokens: dict[str, str], days: int, say: Say) -> int:
     # Walk times are set to local hours on their day: end a day early so none lies in the future.
     start = (datetime.now(UTC) - timedelta(days=days + 1)).replace(minute=0, second=0, microsecond=0)
-    by_probe: dict[str, list[Measurement]] = {p: [] for p in SYNTHETIC_PROBES}
-    for m in synthetic.survey(start, days=days):
-        by_probe[m.probe_id].append(m)
+    by_probe: dict[str, list[Measurement]] = {p: [] for w in DEMO_WARDS for p in synthetic_probes(w)}
+    for ward in DEMO_WARDS:
+        for m in synthetic.survey(start, days=days, place=ward_place(ward)):
+            by_probe[m.probe_id].append(m)
     stored = 0
     with httpx.Client(base_url=base_url, timeout=httpx.Timeout(60.0, connect=5.0)) as client:
         for probe_id, records in by_probe.items():
@@ -197,7 +206,8 @@ def _load_synthetic(base_url: str, tokens: dict[str, str], days: int, say: Say) 
                 resp = client.post("/api/v1/measurements", json=body, headers=headers)
                 resp.raise_for_status()
                 stored += int(resp.json()["stored"])
-    say(f"  {stored} bản ghi tổng hợp đã lưu (synthetic records stored; "
+    names = ", ".join(f"{w.name} ({w.code})" for w in DEMO_WARDS)
+    say(f"  {stored} bản ghi tổng hợp đã lưu ở {names} (synthetic records stored; "
         f"{sum(len(r) for r in by_probe.values())} sent, resends are harmless)")
     return stored
 
@@ -240,8 +250,9 @@ def _reuse_hint(options: DemoOptions, settings: Settings) -> str:
         where = " --demo"
     else:
         where = f" --demo {shlex.quote(str(options.data_dir))}"
-    return (f"CSDL của bản demo (the demo's database): lomsong analyze{where} --out survey.gpkg; "
-            f"lomsong report{where} --carrier viettel --out viettel.pdf")
+    ward = f" --ward-code {HOME_WARD.code}"
+    return (f"CSDL của bản demo (the demo's database): lomsong analyze{where}{ward} --out "
+            f"survey.gpkg; lomsong report{where}{ward} --carrier viettel --out viettel.pdf")
 
 
 def run_demo(options: DemoOptions, say: Say = print) -> int:
@@ -261,14 +272,19 @@ def run_demo(options: DemoOptions, say: Say = print) -> int:
                 config = _probe_config(options.data_dir / "probe" / "probe.toml", base_url,
                                        tokens[DEMO_PROBE], iperf3_port, options.iperf3_seconds)
                 _run_probe(config, say)
-            say("4. Nạp khảo sát mẫu TỔNG HỢP (loading the SYNTHETIC sample-ward survey)")
+            say("4. Nạp khảo sát TỔNG HỢP ở hai phường thật (loading the SYNTHETIC survey of two"
+                " real wards)")
             _load_synthetic(base_url, tokens, options.days, say)
             say("5. Đọc lại phép đo thật của đầu đo qua API (reading the real measurement back)")
             _read_back(base_url, tokens["demo-officer"], say)
             say("6. Phân tích, bản đồ, báo cáo (analysis, map, report)")
-            for path in write_outputs(url, options.data_dir / "outputs", say=say):
-                say(f"  {path}")
-            say(f"\nBảng điều khiển (dashboard): {base_url}/")
+            for ward in DEMO_WARDS:
+                say(f"  {ward.name} ({ward.code}):")
+                for path in write_outputs(url, options.data_dir / "outputs" / ward.code, say=say,
+                                          scope=ward.scope):
+                    say(f"  {path}")
+            say(f"\nBảng điều khiển (dashboard): {base_url}/   so sánh các phường (the wards"
+                f" compared): {base_url}/city")
             say(f"  đăng nhập (sign in): {username} / {password}")
             say(f"API docs: {base_url}/docs   reader token: {tokens['demo-officer']}")
             say(_reuse_hint(options, settings))

@@ -17,6 +17,7 @@ import psycopg
 from lomsong import synthetic
 from lomsong.analysis.export import write_geopackage
 from lomsong.analysis.period import LOCAL, Period
+from lomsong.collector.storage.scope import SINGLE_WARD, Scope
 from lomsong.collector.storage.sites import ServicePoint, replace_sites, set_ward
 from lomsong.collector.survey import compute_survey
 from lomsong.maps.heatmap import render_html
@@ -38,13 +39,14 @@ def store_sample_ward(conn: psycopg.Connection[Any]) -> int:
 
 
 def write_outputs(url: str, out_dir: Path, *, days: int = 30,
-                  say: Callable[[str], None] = print) -> list[Path]:
-    """Analyse the last `days` (local days, today included); return the files written."""
+                  say: Callable[[str], None] = print, scope: Scope = SINGLE_WARD) -> list[Path]:
+    """Analyse the last `days` (local days, today included) of the ward `scope`; return the files
+    written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     today = datetime.now(LOCAL).date()
     period = Period.days(today - timedelta(days=days - 1), today)
     with psycopg.connect(url, connect_timeout=10) as conn:
-        survey = compute_survey(conn, period)
+        survey = compute_survey(conn, period, scope=scope)
     result = survey.result
     cells = result.classified[result.classified["window"] == "all"]
     weak = int(cells["status"].isin(["dead_spot", "confirmed_weak"]).sum())

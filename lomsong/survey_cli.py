@@ -47,6 +47,26 @@ def _period_options() -> argparse.ArgumentParser:
     return parent
 
 
+def ward_scope(conn: Any, code: str | None) -> Any:
+    """The `Scope` of ``--ward-code`` in the database of `conn`: that ward (which must exist when
+    the database has wards), or with no code the database's one ward; several wards and no code
+    is a usage error that lists them."""
+    from lomsong.collector.storage.scope import Scope
+    from lomsong.collector.storage.wards import list_wards
+
+    wards = list_wards(conn, Scope.all_wards())
+    listed = ", ".join(f"{w.code} ({w.name})" for w in wards[:20]) + (" ..." if len(wards) > 20 else "")
+    if code is not None:
+        if wards and code not in {w.code for w in wards}:
+            raise UsageError(f"--ward-code {code}: không có phường/xã này trong CSDL; có: {listed} "
+                             f"(no such ward in the database; it has: {listed})")
+        return Scope.ward(code)
+    if len(wards) > 1:
+        raise UsageError(f"--ward-code: CSDL có {len(wards)} phường/xã, hãy chọn một: {listed} "
+                         f"(the database holds {len(wards)} wards, choose one)")
+    return Scope.ward(wards[0].code if wards else None)
+
+
 def _no_database_with_input(args: argparse.Namespace) -> None:
     if args.input is not None and (args.database_url or args.demo is not None):
         raise UsageError("--input đọc tệp, không dùng cùng --database-url/--demo "
@@ -135,7 +155,6 @@ def _analyze(args: argparse.Namespace) -> int:
     from lomsong.analysis.sites import read_service_points
     from lomsong.analysis.thresholds import load_thresholds
     from lomsong.collector.cli import database_from_args
-    from lomsong.collector.storage.scope import Scope
     from lomsong.collector.survey import compute_survey
     from lomsong.maps.report_input import sources_layer
 
@@ -163,7 +182,7 @@ def _analyze(args: argparse.Namespace) -> int:
             with database_from_args(args) as url, psycopg.connect(url, connect_timeout=10) as conn:
                 survey = compute_survey(conn, period, config=config, points=points,
                                         in_db=args.aggregate_in_db,
-                                        scope=Scope.ward(args.ward_code))
+                                        scope=ward_scope(conn, args.ward_code))
             result, count, layers = survey.result, survey.measurements, survey.layers()
         args.out.unlink(missing_ok=True)
         write_geopackage(args.out, **layers)
@@ -247,7 +266,6 @@ def _report(args: argparse.Namespace) -> int:
     from lomsong.analysis.pipeline import SurveyConfig
     from lomsong.analysis.thresholds import load_thresholds
     from lomsong.collector.cli import database_from_args
-    from lomsong.collector.storage.scope import Scope
     from lomsong.collector.survey import compute_survey
     from lomsong.maps.cli import InputError, read_survey
     from lomsong.maps.report import build_report, check_period
@@ -279,7 +297,7 @@ def _report(args: argparse.Namespace) -> int:
         with database_from_args(args) as url, psycopg.connect(url, connect_timeout=10) as conn:
             # Without --thresholds, the ward's own (stored) thresholds, as on the dashboard.
             stored = compute_survey(conn, period, config=config if args.thresholds else None,
-                                    scope=Scope.ward(args.ward_code))
+                                    scope=ward_scope(conn, args.ward_code))
         data_file = args.out.with_suffix(".gpkg")
         data_file.unlink(missing_ok=True)
         write_geopackage(data_file, **stored.layers())

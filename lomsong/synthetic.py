@@ -2,7 +2,10 @@
 
 Every record it makes has ``source = synthetic`` and probe ids starting with ``synthetic-``, so it
 can never pass for real evidence. The ward ("Phường Mẫu", a sample ward around Hoàn Kiếm lake,
-Hanoi) and its service points are illustrative, not official boundaries or addresses.
+Hanoi) and its service points are illustrative, not official boundaries or addresses. A
+`SamplePlace` lays the same survey out elsewhere (the demo puts it inside real 2025 ward outlines):
+its origin moves the model, its tag keeps probe, site and record ids apart, and its `inside` test
+keeps walks and service points within the ward.
 
 Radio model (per carrier, downlink, LTE 20 MHz unless stated)
 ------------------------------------------------------------
@@ -31,7 +34,7 @@ from __future__ import annotations
 import math
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -49,7 +52,8 @@ from lomsong.probe.record import (
     Source,
 )
 
-__all__ = ["SAMPLE_WARD", "SERVICE_POINTS", "ServicePoint", "survey", "ward_boundary"]
+__all__ = ["SAMPLE_WARD", "SERVICE_POINTS", "SamplePlace", "ServicePoint", "place_points", "survey",
+           "ward_boundary"]
 
 LOCAL_TZ: Final = ZoneInfo("Asia/Ho_Chi_Minh")
 ORIGIN_LAT: Final = 21.0285
@@ -67,6 +71,34 @@ _NAMESPACE: Final = uuid.UUID("6f1c2b1e-6c6f-6d73-6f6e-670000000000")
 
 def to_lonlat(x_m: float, y_m: float) -> tuple[float, float]:
     return ORIGIN_LON + x_m / M_PER_DEG_LON, ORIGIN_LAT + y_m / M_PER_DEG_LAT
+
+
+@dataclass(frozen=True)
+class SamplePlace:
+    """Where the survey is laid out: the origin (lat, lon) of its metre grid, a `tag` added to its
+    probe, site and record ids (empty: the sample ward's own ids), and `inside(lon, lat)`, which
+    keeps walk points and service points within a ward (None: keep all)."""
+
+    lat: float = ORIGIN_LAT
+    lon: float = ORIGIN_LON
+    tag: str = ""
+    inside: Callable[[float, float], bool] | None = None
+
+    def to_lonlat(self, x_m: float, y_m: float) -> tuple[float, float]:
+        m_per_deg_lon = 111_320.0 * math.cos(math.radians(self.lat))
+        return self.lon + x_m / m_per_deg_lon, self.lat + y_m / M_PER_DEG_LAT
+
+    def keeps(self, x_m: float, y_m: float) -> bool:
+        return self.inside is None or self.inside(*self.to_lonlat(x_m, y_m))
+
+    def probe(self, name: str) -> str:
+        return f"{name}-{self.tag}" if self.tag else name
+
+    def site(self, site_id: str) -> str:
+        return f"{self.tag}-{site_id}" if self.tag else site_id
+
+
+SAMPLE_PLACE: Final = SamplePlace()
 
 
 # Ward outline in metres east/north of the origin (about 1.3 km x 1.1 km).
@@ -157,9 +189,10 @@ def _is_peak(when: datetime) -> bool:
 
 
 def _mobile(carrier: Carrier, x: float, y: float, when: datetime, rng: random.Random,
-            probe_id: str, setting: Setting, site_id: str | None) -> Measurement:
+            probe_id: str, setting: Setting, site_id: str | None,
+            place: SamplePlace = SAMPLE_PLACE) -> Measurement:
     rsrp, sinr, serving = _radio(carrier, x, y)
-    lon, lat = to_lonlat(x + rng.gauss(0, 4), y + rng.gauss(0, 4))
+    lon, lat = place.to_lonlat(x + rng.gauss(0, 4), y + rng.gauss(0, 4))
     site = _SITES[carrier][serving]
     common: dict[str, Any] = dict(
         id=uuid.uuid5(_NAMESPACE, f"{probe_id}/{carrier.value}/{when.isoformat()}/{x:.0f}/{y:.0f}"),
@@ -187,19 +220,21 @@ def _mobile(carrier: Carrier, x: float, y: float, when: datetime, rng: random.Ra
     )
 
 
-def _fixed(point: ServicePoint, when: datetime, rng: random.Random) -> Measurement:
-    lon, lat = point.lonlat
+def _fixed(point: ServicePoint, when: datetime, rng: random.Random,
+           place: SamplePlace = SAMPLE_PLACE) -> Measurement:
+    lon, lat = place.to_lonlat(point.x_m, point.y_m)
+    site_id = place.site(point.site_id)
     peak_factor = 0.92 if _is_peak(when) else 1.0
     rate = point.plan_down_mbps * point.fixed_efficiency * peak_factor * rng.uniform(0.95, 1.02)
     return Measurement(
-        id=uuid.uuid5(_NAMESPACE, f"fixed/{point.site_id}/{when.isoformat()}"),
-        probe_id="synthetic-pi", source=Source.SYNTHETIC, measured_at=when,
+        id=uuid.uuid5(_NAMESPACE, f"fixed/{site_id}/{when.isoformat()}"),
+        probe_id=place.probe("synthetic-pi"), source=Source.SYNTHETIC, measured_at=when,
         clock=ClockState.SYNCED, kind=Kind.THROUGHPUT_DOWN, tool="synthetic-model",
         server="synthetic", interface="eth0", carrier=Carrier.VNPT, access=Access.FIXED,
         plan_down_mbps=point.plan_down_mbps, download_mbps=round(rate, 2),
         rtt_ms=round(6 + rng.random() * 4, 1), bytes_used=int(rate * 1e6 / 8 * 3),
         duration_s=3.0, lat=lat, lon=lon, accuracy_m=5.0, position_source=PositionSource.SITE,
-        setting=Setting.INDOOR, site_id=point.site_id,
+        setting=Setting.INDOOR, site_id=site_id,
     )
 
 
@@ -213,16 +248,25 @@ def _walk_points(rng: random.Random, step_m: float = 35.0) -> Iterator[tuple[flo
             yield x + rng.gauss(0, 5), y + rng.gauss(0, 5)
 
 
+def place_points(place: SamplePlace = SAMPLE_PLACE) -> list[tuple[ServicePoint, str, float, float]]:
+    """The service points `place` keeps: (point, its site id there, lon, lat)."""
+    return [(p, place.site(p.site_id), *place.to_lonlat(p.x_m, p.y_m))
+            for p in SERVICE_POINTS if place.keeps(p.x_m, p.y_m)]
+
+
 def survey(start: datetime, days: int = 14, *, seed: int = 7, walks: int = 6,
-           pi_interval_min: int = 60) -> Iterator[Measurement]:
+           pi_interval_min: int = 60, place: SamplePlace = SAMPLE_PLACE) -> Iterator[Measurement]:
     """Yield the synthetic survey: volunteer walks plus Pi probes at every service point.
 
     Walks happen on `walks` evenings/mornings spread over `days`; Pis test every carrier and the
-    fixed line every `pi_interval_min` minutes. Deterministic for a given `seed`.
+    fixed line every `pi_interval_min` minutes. Deterministic for a given `seed`; `place` lays it
+    out elsewhere (see `SamplePlace`).
     """
     if start.tzinfo is None:
         raise ValueError("start must be timezone-aware")
     rng = random.Random(seed)
+    walker, pi = place.probe("synthetic-walk"), place.probe("synthetic-pi")
+    points = [p for p in SERVICE_POINTS if place.keeps(p.x_m, p.y_m)]
     carriers = list(_SITES)
     walk_hours = (8, 20, 14, 19, 10, 21)
     for w in range(walks):
@@ -230,14 +274,16 @@ def survey(start: datetime, days: int = 14, *, seed: int = 7, walks: int = 6,
         local = day.astimezone(LOCAL_TZ).replace(hour=walk_hours[w % len(walk_hours)], minute=0)
         t = local.astimezone(UTC)
         for x, y in _walk_points(rng):
+            if not place.keeps(x, y):
+                continue
             for carrier in carriers:
-                yield _mobile(carrier, x, y, t, rng, "synthetic-walk", Setting.OUTDOOR, None)
+                yield _mobile(carrier, x, y, t, rng, walker, Setting.OUTDOOR, None, place)
             t += timedelta(seconds=40)
     steps = days * 24 * 60 // pi_interval_min
     for step in range(steps):
         t = start + timedelta(minutes=step * pi_interval_min)
-        for point in SERVICE_POINTS:
+        for point in points:
             for carrier in carriers:
-                yield _mobile(carrier, point.x_m, point.y_m, t, rng, "synthetic-pi",
-                              Setting.INDOOR, point.site_id)
-            yield _fixed(point, t, rng)
+                yield _mobile(carrier, point.x_m, point.y_m, t, rng, pi, Setting.INDOOR,
+                              place.site(point.site_id), place)
+            yield _fixed(point, t, rng, place)

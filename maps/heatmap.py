@@ -19,6 +19,7 @@ Example
 from __future__ import annotations
 
 import re
+from html import escape
 
 import folium
 import geopandas as gpd
@@ -174,7 +175,28 @@ def _add_lines(fmap: folium.Map, data: MapData, routes: gpd.GeoDataFrame | None,
             boundary.geometry.union_all().boundary.__geo_interface__,
             style_function=lambda _f: {"color": "#542788", "weight": 2},
         ).add_to(group)
-        data.data["outlines"] = [outline.get_name()]
+        data.data.setdefault("outlines", []).append(outline.get_name())
+
+
+def _add_backdrop(fmap: folium.Map, data: MapData, groups: gpd.GeoDataFrame | None,
+                  streets: gpd.GeoDataFrame | None, _: Gettext) -> None:
+    """The ward's own layers, streets and residential groups: thin lines under everything,
+    never catching a click (``backdrop``), added before map.js draws the cells over them."""
+    layers = []
+    for frame, name, style in (
+            (streets, _("Streets"), {"color": "#9a9a9a", "weight": 1.5, "opacity": 0.9}),
+            (groups, _("Residential groups"), {"color": "#6d6d6d", "weight": 1,
+                                               "dashArray": "2 3", "opacity": 0.8})):
+        if frame is None or not len(frame):
+            continue
+        shapes = check_frame(frame, "boundary").geometry  # lines or polygons, no columns
+        lines = shapes.boundary.where(shapes.geom_type.str.contains("Polygon"), shapes)
+        group = folium.FeatureGroup(name=name, show=True).add_to(fmap)
+        layer = folium.GeoJson(lines.union_all().__geo_interface__,
+                               style_function=lambda _f, s=style: s).add_to(group)
+        layers.append(layer.get_name())
+    if layers:
+        data.data["backdrop"] = layers
 
 
 class _Page(Figure):
@@ -210,6 +232,8 @@ def build_map(
     asset_base_url: str = "/static/vendor",
     basemap_url: str | None = None,
     basemap_attribution: str = "",
+    groups: gpd.GeoDataFrame | None = None,
+    streets: gpd.GeoDataFrame | None = None,
     browser: gpd.GeoDataFrame | None = None,
     browser_counted: bool = False,
     targets_mbps: dict[str, float] | None = None,
@@ -221,7 +245,9 @@ def build_map(
     carrier's first technology, all day, at start), with that carrier's weak areas.
     `browser` (the phones' results, `analysis.sources.browser_points`) is its own layer, its
     points coloured against `targets_mbps` (download target per access); `browser_counted` says
-    whether the ward counts them in the cell statistics.
+    whether the ward counts them in the cell statistics. `streets` (lines) and `groups` (the
+    ward's residential groups, polygons) are drawn as thin lines under the cells, never catching
+    a click; `basemap_attribution` is shown as text (escaped here: Leaflet writes it as HTML).
     """
     _ = translator(lang)
     if mode not in MODES:
@@ -232,12 +258,15 @@ def build_map(
                       location=[21.0285, 105.8542])
     fmap.default_js, fmap.default_css = asset_links(asset_base_url)
     if basemap_url:
-        folium.TileLayer(basemap_url, attr=basemap_attribution or basemap_url,
-                         name=_("Basemap"), max_zoom=19).add_to(fmap)
+        folium.TileLayer(basemap_url, attr=escape(basemap_attribution or basemap_url),
+                         name=_("Basemap"), max_zoom=19, overlay=True,
+                         show=True).add_to(fmap)
+
     if boundary is not None:
         boundary = check_frame(boundary, "boundary")
         frames.append(boundary)
     data = MapData(fmap.get_name())
+    _add_backdrop(fmap, data, groups, streets, _)
     _add_cells(data, cells, mode, _, lang)
     if weak_areas is not None and len(weak_areas):
         _add_weak_areas(fmap, data, check_frame(weak_areas, "weak_areas"), _, lang)
@@ -274,6 +303,9 @@ def render_html(
     mode: str = "status",
     asset_base_url: str = "/static/vendor",
     basemap_url: str | None = None,
+    basemap_attribution: str = "",
+    groups: gpd.GeoDataFrame | None = None,
+    streets: gpd.GeoDataFrame | None = None,
     inline: bool = False,
     script_nonce: str | None = None,
     browser: gpd.GeoDataFrame | None = None,
@@ -288,7 +320,9 @@ def render_html(
     if script_nonce is not None and not _NONCE.fullmatch(script_nonce):
         raise ValueError("script_nonce: letters, digits, '-' and '_' only")
     fmap = build_map(cells, weak_areas, scorecards, routes, boundary, lang=lang, mode=mode,
-                     asset_base_url=asset_base_url, basemap_url=basemap_url, browser=browser,
+                     asset_base_url=asset_base_url, basemap_url=basemap_url,
+                     basemap_attribution=basemap_attribution, groups=groups, streets=streets,
+                     browser=browser,
                      browser_counted=browser_counted, targets_mbps=targets_mbps)
     page = _Page(lang, script_nonce)
     page.add_child(fmap)

@@ -40,8 +40,9 @@ class MapData(MacroElement):
 
     `data` is filled while the map is built: ``map`` (the map's JS variable), ``cells``,
     ``popups`` ([{layer, html, maxWidth}]), ``tooltips`` ([{layer, text}]), ``legend``,
-    ``choice`` (carrier, technology, window) and ``outlines`` (layers that take no
-    clicks). Layers are named by their folium variable, never by data.
+    ``choice`` (carrier, technology, window), ``outlines`` (the ward boundary) and
+    ``backdrop`` (the ward's own layers under the cells), layers that take no clicks. Layers
+    are named by their folium variable, never by data.
     """
 
     _template = Template(

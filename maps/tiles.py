@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+import secrets
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -63,9 +64,23 @@ class TileSource:
 
     def tile(self, z: int, x: int, y: int) -> np.ndarray:
         """The tile as RGB pixels, from the cache or the server (then cached)."""
+        data, where = self._fetch(z, x, y)
+        return _decode(data, where)
+
+    def tile_bytes(self, z: int, x: int, y: int) -> bytes:
+        """The tile's file as the server sent it (checked to be a 256 x 256 image), from the cache
+        or the server (then cached): what the dashboard hands its map, so the browser only ever
+        asks the collector."""
+        if not (0 <= z <= _MAX_ZOOM and 0 <= x < 2**z and 0 <= y < 2**z):
+            raise TileError(f"no tile {z}/{x}/{y}: zoom 0-{_MAX_ZOOM}, x and y 0-{2**z - 1}")
+        data, where = self._fetch(z, x, y)
+        _decode(data, where)
+        return data
+
+    def _fetch(self, z: int, x: int, y: int) -> tuple[bytes, str]:
         path = self._cached(z, x, y)
         if path.is_file():
-            return _decode(path.read_bytes(), str(path))
+            return path.read_bytes(), str(path)
         url = self.url.format(z=z, x=x, y=y)
         request = urllib.request.Request(url, headers={"User-Agent": "lomsong-report"})
         try:
@@ -75,12 +90,12 @@ class TileSource:
             raise TileError(f"{url}: {exc}") from exc
         if len(data) > MAX_TILE_BYTES:
             raise TileError(f"{url}: tile larger than {MAX_TILE_BYTES} bytes")
-        pixels = _decode(data, url)
+        _decode(data, url)
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".part")
+        partial = path.with_suffix(f".{secrets.token_hex(4)}.part")
         partial.write_bytes(data)
         partial.replace(path)
-        return pixels
+        return data, url
 
 
 def _decode(data: bytes, where: str) -> np.ndarray:

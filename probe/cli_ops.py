@@ -85,6 +85,7 @@ def handle_run_forever(args: argparse.Namespace) -> int:
     from lomsong.probe.errors import ProbeError
     from lomsong.probe.pathrun import gps_locator, measure_path
     from lomsong.probe.pool_source import PoolSource, pool_cache_path
+    from lomsong.probe.retest import RetestPlanner, retest_state_path
     from lomsong.probe.scheduler import Scheduler
     from lomsong.probe.uploader import CollectorClient, UploadReport, upload_pending
 
@@ -119,8 +120,11 @@ def handle_run_forever(args: argparse.Namespace) -> int:
                 current, current_path = servers.path(path)  # [pool] from_collector: its latest list
                 return measure_path(current, current_path, ledger=ledger, locate=locate)
 
+            retest = RetestPlanner(cfg.retest, cfg.schedule, retest_state_path(spool_path),
+                                   client.get_schedule)  # the collector's re-test requests, kept
             scheduler = Scheduler(
                 cfg, spool, measure, upload, lambda: datetime.now(UTC), stop.wait, after_upload=report,
+                retest=retest,
             )  # fmt: skip
             runs = scheduler.run()
     except (ProbeError, ValueError) as exc:

@@ -34,6 +34,7 @@ from lomsong.probe.plan import (
     ChecksSettings,
     GpsSettings,
     ModemSettings,
+    RetestSettings,
     ScheduleSettings,
     SpeedtestSettings,
 )
@@ -214,6 +215,7 @@ class ProbeConfig(_Strict):
     pool: PoolSettings = PoolSettings()
     site: SiteSettings | None = None
     schedule: ScheduleSettings = ScheduleSettings()
+    retest: RetestSettings = RetestSettings()
     checks: ChecksSettings = ChecksSettings()
     gps: GpsSettings | None = None
     source: Path | None = None

@@ -25,6 +25,7 @@ __all__ = [
     "ChecksSettings",
     "GpsSettings",
     "ModemSettings",
+    "RetestSettings",
     "ScheduleSettings",
     "SpeedtestSettings",
     "parse_window",
@@ -161,3 +162,17 @@ class GpsSettings(_Strict):
 
     gpsd: str = "127.0.0.1:2947"
     timeout_s: float = Field(default=3.0, gt=0, le=30)
+
+
+class RetestSettings(_Strict):
+    """``[retest]``: whether the collector's re-test requests are followed, and within what.
+
+    A done case's nearby probes are asked to test its carrier more often for a while
+    (`probe.retest`); `max_extra_per_day` is this probe's own hard cap on extra tests per path
+    and local day, whatever the collector asks (each extra test still spends the path's budget).
+    """
+
+    enabled: bool = True
+    max_extra_per_day: int = Field(default=48, ge=0, le=288)
+    refresh_s: float = Field(default=900.0, ge=60, le=86_400)
+    offline_keep_h: float = Field(default=24.0, gt=0, le=336)

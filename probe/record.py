@@ -231,6 +231,14 @@ class Measurement(BaseModel):
     tool: ShortText
     tool_version: str | None = Field(default=None, max_length=100, pattern=NO_NUL)
     server: str | None = Field(default=None, max_length=255, pattern=NO_NUL)
+    busy_tries: int | None = Field(
+        default=None,
+        ge=0,
+        le=1_000,
+        description="A test spread over a pool of iperf3 servers: how many of its tries met a busy"
+        " server before it was served (or, with error_kind server_busy, before it gave up); null"
+        " for a test against one server, and in records made before the field existed",
+    )
     interface: str | None = Field(default=None, max_length=64, pattern=NO_NUL)
     carrier: Carrier = Carrier.UNKNOWN
     access: Access = Access.UNKNOWN

@@ -31,6 +31,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from lomsong.probe.config import PathSettings, ProbeConfig
@@ -38,6 +39,9 @@ from lomsong.probe.plan import ScheduleSettings
 from lomsong.probe.record import Measurement
 from lomsong.probe.spool import Spool
 from lomsong.probe.uploader import UploadReport
+
+if TYPE_CHECKING:
+    from lomsong.probe.retest import RetestPlanner
 
 __all__ = ["PeakCount", "Scheduler", "in_window", "next_test_at"]
 
@@ -120,15 +124,19 @@ def next_test_at(
 @dataclass
 class _PathState:
     path: PathSettings
-    next_at: datetime
+    next_at: datetime  # the next test of the normal schedule
     peak: PeakCount = field(default_factory=PeakCount)
+    last_at: datetime | None = None  # the last test, normal or extra
+    factor: float = 1.0  # spreads re-test gaps (0.9-1.1), drawn after each test
 
 
 @dataclass
 class Scheduler:
     """Runs paths when due, spools their results, uploads; see the module docstring.
 
-    `wait(seconds)` returns True when a stop was requested (then the loop ends).
+    `wait(seconds)` returns True when a stop was requested (then the loop ends). With `retest`
+    (the collector's re-test requests, `probe.retest`), a path whose carrier is asked to test more
+    often gets extra tests between its normal ones; the normal schedule itself is unchanged.
     """
 
     cfg: ProbeConfig
@@ -139,7 +147,9 @@ class Scheduler:
     wait: Callable[[float], bool]
     after_upload: Callable[[UploadReport], None] | None = None
     rng: random.Random = field(default_factory=random.Random)
+    retest: RetestPlanner | None = None
     tests_run: int = 0
+    extra_tests: int = 0
     upload_failures: int = 0
     _upload_not_before: datetime | None = None
 
@@ -150,8 +160,23 @@ class Scheduler:
         for path in self.cfg.paths:
             per_day = path.tests_per_day or schedule.tests_per_day
             peak = PeakCount()
-            states.append(_PathState(path, next_test_at(start, schedule, per_day, peak, self.rng), peak))
+            states.append(_PathState(path, next_test_at(start, schedule, per_day, peak, self.rng), peak,
+                                     last_at=start))
         return states
+
+    def _due(self, states: list[_PathState], now: datetime) -> tuple[_PathState, datetime, bool]:
+        """The path to test next, when, and whether it is an extra (re-test) test."""
+        best: tuple[_PathState, datetime, bool] | None = None
+        for state in states:
+            at, extra = state.next_at, False
+            if self.retest is not None and state.last_at is not None:
+                more = self.retest.next_extra(state.path, state.last_at, state.factor, now)
+                if more is not None and more < at:
+                    at, extra = more, True
+            if best is None or at < best[1]:
+                best = (state, at, extra)
+        assert best is not None
+        return best
 
     def run(self) -> int:
         """Loop until `wait` reports a stop; returns the number of path runs done."""
@@ -160,16 +185,29 @@ class Scheduler:
             raise ValueError("no [[path]] configured: nothing to schedule")
         schedule = self.cfg.schedule
         while True:
-            state = min(states, key=lambda s: s.next_at)
-            if self.wait(max(0.0, (state.next_at - self.now()).total_seconds())):
+            now = self.now()
+            refresh_s = None
+            if self.retest is not None:
+                self.retest.refresh(now)
+                refresh_s = self.retest.refresh_in_s(now)
+            state, due, extra = self._due(states, now)
+            wait_s = max(0.0, (due - now).total_seconds())
+            if self.wait(wait_s if refresh_s is None else min(wait_s, refresh_s)):
                 return self.tests_run
-            if self.now() < state.next_at:
-                continue  # woken early (clock step): wait again
+            if self.now() < due:
+                continue  # woken early (clock step, or time to ask for re-tests): look again
             self._run_path(state.path)
             ran_at = self.now()
-            state.peak.note(state.next_at, schedule)
-            per_day = state.path.tests_per_day or schedule.tests_per_day
-            state.next_at = next_test_at(ran_at, schedule, per_day, state.peak, self.rng)
+            if extra and self.retest is not None:
+                self.retest.note_extra(state.path, ran_at)
+                self.extra_tests += 1
+            else:
+                state.peak.note(state.next_at, schedule)
+                per_day = state.path.tests_per_day or schedule.tests_per_day
+                state.next_at = next_test_at(ran_at, schedule, per_day, state.peak, self.rng)
+            state.last_at = ran_at
+            if self.retest is not None:
+                state.factor = self.rng.uniform(0.9, 1.1)
             self._upload(ran_at)
 
     def _run_path(self, path: PathSettings) -> None:

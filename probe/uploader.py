@@ -56,7 +56,8 @@ DEFAULT_TIMEOUT: Final = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool
 PATH: Final = "/api/v1/measurements"
 STATUS_PATH: Final = "/api/v1/probes/status"
 SERVERS_PATH: Final = "/api/v1/probes/servers"
-_SERVERS_MAX_BYTES: Final = 65_536
+SCHEDULE_PATH: Final = "/api/v1/probes/schedule"
+_GET_MAX_BYTES: Final = 65_536
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,11 +215,18 @@ class CollectorClient:
         """GET the city's iperf3 servers (``/api/v1/probes/servers``): the decoded JSON body, or
         None when the collector could not be reached, did not answer 200, or sent more than 64 KiB
         or no JSON (the caller validates the body)."""
+        return self._get_json(SERVERS_PATH)
+
+    def get_schedule(self) -> object:
+        """GET this probe's re-test requests (``/api/v1/probes/schedule``), as `get_servers`."""
+        return self._get_json(SCHEDULE_PATH)
+
+    def _get_json(self, path: str) -> object:
         try:
-            response = self._http.get(self.base_url + SERVERS_PATH)
+            response = self._http.get(self.base_url + path)
         except httpx.TransportError:
             return None
-        if response.status_code != 200 or len(response.content) > _SERVERS_MAX_BYTES:
+        if response.status_code != 200 or len(response.content) > _GET_MAX_BYTES:
             return None
         try:
             body: object = response.json()

@@ -108,6 +108,7 @@ def _env(venv: Path, home: Path) -> dict[str, str]:
 
 @pytest.mark.db
 @pytest.mark.iperf3
+@pytest.mark.timeout(600)  # two demos of two wards each, analyze, map, four reports, serve
 def test_the_readme_commands_from_the_installed_wheel(venv: Path, home: Path) -> None:
     where = subprocess.run([str(venv / "bin" / "python"), "-c",
                             "import lomsong, lomsong.collector.app; print(lomsong.__file__)"],
@@ -134,16 +135,18 @@ def test_the_readme_commands_from_the_installed_wheel(venv: Path, home: Path) ->
     assert record["carrier"] == "viettel" and record["upload_mbps"] > 0
 
     printed = _run(venv, home, "demo", "--once", "--days", "2", "--port", "0")
-    assert "lomsong analyze --demo" in printed  # how to reach the demo's database
+    assert "lomsong analyze --demo --ward-code 00316" in printed  # how to reach the demo's database
     assert "probe| " in printed  # the probe ran from the installed wheel too
-    assert "Đã ghi survey.gpkg" in _run(venv, home, "analyze", "--demo", "--out", "survey.gpkg")
+    assert "Đã ghi survey.gpkg" in _run(venv, home, "analyze", "--demo", "--ward-code", "00316",
+                                         "--out", "survey.gpkg")
     _run(venv, home, "map", "--input", "survey.gpkg", "--out", "map.html")
     assert (home / "map.html").stat().st_size > 100_000
     for carrier in ("Viettel", "VinaPhone", "Mobifone", "all"):
-        _run(venv, home, "report", "--demo", "--carrier", carrier, "--out", f"{carrier}.pdf")
+        _run(venv, home, "report", "--demo", "--ward-code", "00316", "--carrier", carrier,
+             "--out", f"{carrier}.pdf")
         text = subprocess.run(["pdftotext", str(home / f"{carrier}.pdf"), "-"],
                               capture_output=True, text=True, check=True, timeout=60).stdout
-        assert synthetic_ward() in text
+        assert demo_ward() in text
 
     with running([str(venv / "bin" / "lomsong"), "demo", "--days", "1", "--port", "0"],
                  _env(venv, home), home, "Ctrl-C") as demo:
@@ -153,7 +156,7 @@ def test_the_readme_commands_from_the_installed_wheel(venv: Path, home: Path) ->
         stop_and_check(serve, signal.SIGTERM, home / "data" / "postgres")
 
 
-def synthetic_ward() -> str:
-    from lomsong.synthetic import SAMPLE_WARD
+def demo_ward() -> str:
+    from lomsong.demo_city import DEMO_WARDS
 
-    return SAMPLE_WARD.split(" (")[0]
+    return DEMO_WARDS[0].name

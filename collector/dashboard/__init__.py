@@ -23,6 +23,7 @@ from lomsong.collector.dashboard import (
     pages_city,
     pages_downloads,
     pages_map,
+    pages_planner,
     pages_retest,
     pages_tables,
 )
@@ -47,7 +48,7 @@ def install_dashboard(app: FastAPI, settings: Settings) -> None:
     app.state.survey_cache = SurveyCache(
         settings.survey_cache_entries, survey_config(settings), workers=settings.survey_workers,
         wait_below_s=settings.survey_wait_below_s, prepare=pages_map.render_maps_again)
-    for module in (login, pages_map, pages_tables, pages_downloads, pages_admin,
+    for module in (login, pages_map, pages_tables, pages_planner, pages_downloads, pages_admin,
                    pages_cases, pages_retest, pages_alerts, pages_city):
         app.include_router(module.router)
     app.mount("/static/vendor", StaticFiles(directory=VENDOR_DIR), name="vendor")

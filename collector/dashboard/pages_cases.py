@@ -37,6 +37,7 @@ from lomsong.collector.storage.cases import (
     list_events,
     move_case,
 )
+from lomsong.collector.storage.retest_requests import list_requests
 from lomsong.collector.storage.users import UserRow
 from lomsong.maps.i18n import translator
 from lomsong.maps.labels import label
@@ -159,7 +160,8 @@ async def case_page(request: Request, case_id: int, user: UserRow, lang: str, po
                 return None
             return {"case": case, "events": list_events(conn, case.id),
                     "files": list_files(conn, case.id), "plan": get_plan(conn, case.id),
-                    "verdicts": list_verdicts(conn, case.id)}
+                    "verdicts": list_verdicts(conn, case.id),
+                    "retest_requests": list_requests(conn, case.id)}
 
     data = await run_in_threadpool(load)
     if data is None:

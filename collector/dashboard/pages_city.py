@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from lomsong.analysis.city import ward_status, ward_summary
-from lomsong.analysis.period import Period
+from lomsong.analysis.period import Period, PeriodError
 from lomsong.collector.dashboard.pages_map import load_survey, period_of
 from lomsong.collector.dashboard.survey import MAX_DAYS
 from lomsong.collector.dashboard.web import (
@@ -33,6 +33,7 @@ from lomsong.collector.storage.wards import WardRecord, get_ward_record, list_wa
 from lomsong.collector.survey import boundary_frame
 from lomsong.maps.city_report import CityWard, build_city_report
 from lomsong.maps.citysvg import ward_paths
+from lomsong.maps.i18n import translator
 
 __all__ = ["router"]
 
@@ -68,9 +69,9 @@ def _map(rows: list[WardRow]) -> tuple[str, list[tuple[WardRow, str]]]:
 
 
 def _periods(first: str | None, last: str | None, baseline_from: str | None,
-             baseline_to: str | None) -> tuple[Period, Period | None] | str:
-    """The period and the optional baseline, or the reason they are not valid."""
-    period = period_of(first, last)
+             baseline_to: str | None, lang: str) -> tuple[Period, Period | None] | str:
+    """The period and the optional baseline, or why they are not valid (in `lang`)."""
+    period = period_of(first, last, lang=lang)
     if isinstance(period, str):
         return period
     if not (baseline_from or baseline_to):
@@ -78,8 +79,10 @@ def _periods(first: str | None, last: str | None, baseline_from: str | None,
     try:
         return period, Period.parse(baseline_from, baseline_to, max_days=MAX_DAYS,
                                     flags=("baseline_from", "baseline_to"))
-    except ValueError as exc:
-        return str(exc)
+    except PeriodError as exc:
+        _ = translator(lang)
+        return exc.message(_, {"baseline_from": _("Baseline from"),
+                               "baseline_to": _("Baseline to")})
 
 
 async def _compare(request: Request, user: UserRow, pool: PoolDep, period: Period,
@@ -114,7 +117,7 @@ async def city_page(request: Request, user: CurrentUser, lang: Lang, pool: PoolD
     residential-group indicator (groups in a dead spot then, covered in the period)."""
     _city_user(user)
     page = Page(request, lang, user, "city")
-    periods = _periods(first, last, baseline_from, baseline_to)
+    periods = _periods(first, last, baseline_from, baseline_to, lang)
     if isinstance(periods, str):
         return render(page, "error.html", 422, message=periods)
     period, baseline = periods
@@ -125,16 +128,16 @@ async def city_page(request: Request, user: CurrentUser, lang: Lang, pool: PoolD
 
 
 @router.get("/report.pdf")
-async def city_report(request: Request, user: CurrentUser, pool: PoolDep,
+async def city_report(request: Request, user: CurrentUser, pool: PoolDep, lang: Lang,
                       first: FromQuery = None, last: ToQuery = None,
                       baseline_from: DateQuery = None, baseline_to: DateQuery = None,
                       report_lang: Annotated[str, Query(pattern="^(vi|en)$")] = "vi"
                       ) -> Response:
     """The city page as a PDF (Vietnamese unless ``report_lang=en``)."""
     _city_user(user)
-    periods = _periods(first, last, baseline_from, baseline_to)
+    periods = _periods(first, last, baseline_from, baseline_to, lang)
     if isinstance(periods, str):
-        return Response(periods, status_code=422, media_type="text/plain")
+        return Response(periods, status_code=422, media_type="text/plain; charset=utf-8")
     period, baseline = periods
     rows = await _compare(request, user, pool, period, baseline)
 

@@ -60,7 +60,7 @@ async def downloads_page(request: Request, user: CurrentUser, scope: WardScope,
                          lang: Lang, first: FromQuery = None,
                          last: ToQuery = None) -> HTMLResponse:
     page = Page(request, lang, user, "downloads")
-    period = period_of(first, last)
+    period = period_of(first, last, lang=lang)
     if isinstance(period, str):
         return render(page, "error.html", 422, message=period)
     survey = await load_survey(request, period, scope)
@@ -69,12 +69,12 @@ async def downloads_page(request: Request, user: CurrentUser, scope: WardScope,
 
 
 @router.get("/downloads/survey.gpkg")
-async def download_geopackage(request: Request, user: CurrentUser, scope: WardScope,
+async def download_geopackage(request: Request, user: CurrentUser, scope: WardScope, lang: Lang,
                               first: FromQuery = None,
                               last: ToQuery = None) -> Response:
-    period = period_of(first, last)
+    period = period_of(first, last, lang=lang)
     if isinstance(period, str):
-        return Response(period, status_code=422, media_type="text/plain")
+        return Response(period, status_code=422, media_type="text/plain; charset=utf-8")
     survey = await load_survey(request, period, scope)
 
     data = await run_in_threadpool(_geopackage_bytes, survey)
@@ -82,14 +82,14 @@ async def download_geopackage(request: Request, user: CurrentUser, scope: WardSc
 
 
 @router.get("/downloads/{layer}.csv")
-async def download_csv(request: Request, user: CurrentUser, scope: WardScope,
+async def download_csv(request: Request, user: CurrentUser, scope: WardScope, lang: Lang,
                        layer: str, first: FromQuery = None,
                        last: ToQuery = None) -> Response:
     if layer not in LAYERS:
         return Response(f"unknown layer {layer!r}", status_code=404, media_type="text/plain")
-    period = period_of(first, last)
+    period = period_of(first, last, lang=lang)
     if isinstance(period, str):
-        return Response(period, status_code=422, media_type="text/plain")
+        return Response(period, status_code=422, media_type="text/plain; charset=utf-8")
     survey = await load_survey(request, period, scope)
 
     def build() -> bytes:
@@ -102,7 +102,7 @@ async def download_csv(request: Request, user: CurrentUser, scope: WardScope,
 
 @router.get("/report.pdf")
 async def report_pdf(
-    request: Request, user: CurrentUser, scope: WardScope,
+    request: Request, user: CurrentUser, scope: WardScope, lang: Lang,
     carrier: Annotated[str, Query(max_length=20)] = "all",
     report_lang: Annotated[str, Query(alias="report_lang", max_length=5)] = "vi",
     first: FromQuery = None, last: ToQuery = None,
@@ -110,9 +110,9 @@ async def report_pdf(
     """The PDF for one carrier, or `all` for the ward leadership's summary (Vietnamese default)."""
     if carrier not in REPORT_CARRIERS or report_lang not in LANGUAGES:
         return Response("unknown carrier or language", status_code=422, media_type="text/plain")
-    period = period_of(first, last)
+    period = period_of(first, last, lang=lang)
     if isinstance(period, str):
-        return Response(period, status_code=422, media_type="text/plain")
+        return Response(period, status_code=422, media_type="text/plain; charset=utf-8")
     survey = await load_survey(request, period, scope)
     if not survey.ward_name.strip():
         return Response("chưa đặt tên phường: báo cáo gửi nhà mạng cần tên phường "

@@ -1,5 +1,10 @@
 """The map page: the folium map of the chosen period, framed in the dashboard.
 
+With a basemap configured (`Settings.basemap_url`), its tiles come through `/map/tiles/...`, from
+the collector's disk cache, so the page only ever loads from this site. The ward's residential
+streets and residential groups, when loaded (`lomsong wards streets|groups`), are drawn under the
+cells and take no clicks.
+
 The map itself (`/map/frame`) is folium's page; its data is a JSON block read by lomsong's static
 script, never inline code. The Content-Security-Policy allows the files under ``/static/vendor``
 and only the inline scripts lomsong's templates write, by a nonce that is new for each response
@@ -9,35 +14,52 @@ so no data can contain it). Only this site may frame it.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import secrets
+from dataclasses import dataclass
 from functools import partial
 from html import escape
 from typing import Annotated
 
+import geopandas as gpd
+import shapely.geometry
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from lomsong.analysis.period import PeriodError
 from lomsong.collector.dashboard.survey import Period, Survey, SurveyCache, parse_period
 from lomsong.collector.dashboard.web import CurrentUser, Lang, Page, WardScope, render
+from lomsong.collector.settings import Settings
+from lomsong.collector.storage.groups import StoredGroup, list_groups
 from lomsong.collector.storage.scope import Scope
+from lomsong.collector.storage.streets import get_streets
 from lomsong.maps.browser_layer import browser_options
 from lomsong.maps.heatmap import MODES, render_html
 from lomsong.maps.i18n import translator
 from lomsong.maps.report_text import SOURCE_ROWS_MAX
+from lomsong.maps.tiles import TileError, TileSource
 
 __all__ = [
+    "TILE_URL",
     "VENDOR_URL",
     "frame_policy",
+    "groups_frame",
     "load_survey",
     "map_html",
     "period_of",
     "render_maps_again",
     "router",
+    "streets_frame",
 ]
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
+log = logging.getLogger(__name__)
 VENDOR_URL = "/static/vendor"
+# The basemap's tiles, served by the collector from its disk cache (`Settings.basemap`).
+TILE_URL = "/map/tiles/{z}/{x}/{y}.png"
 _NONCE_SLOT = "slot" + secrets.token_hex(16)
 
 
@@ -49,12 +71,13 @@ def frame_policy(nonce: str) -> str:
             "base-uri 'none'; form-action 'none'; frame-ancestors 'self'")
 
 
-def period_of(first: str | None, last: str | None) -> Period | str:
-    """The period, or the reason it is not valid."""
+def period_of(first: str | None, last: str | None, *, lang: str) -> Period | str:
+    """The period, or why it is not valid in `lang`, naming the form's field ("From", "To")."""
     try:
         return parse_period(first, last)
-    except ValueError as exc:
-        return str(exc)
+    except PeriodError as exc:
+        _ = translator(lang)
+        return exc.message(_, {"from": _("From"), "to": _("To")})
 
 
 async def load_survey(request: Request, period: Period, scope: Scope) -> Survey:
@@ -80,7 +103,7 @@ async def map_page(request: Request, user: CurrentUser, lang: Lang, scope: WardS
                    mode: Annotated[str, Query(pattern="^(status|speed)$")] = "status",
                    ) -> HTMLResponse:
     page = Page(request, lang, user, "map")
-    period = period_of(first, last)
+    period = period_of(first, last, lang=lang)
     if isinstance(period, str):
         return render(page, "error.html", 422, message=period)
     survey = await load_survey(request, period, scope)
@@ -94,35 +117,99 @@ async def map_frame(request: Request, user: CurrentUser, lang: Lang, scope: Ward
                     last: Annotated[str | None, Query(alias="to")] = None,
                     mode: Annotated[str, Query(pattern="^(status|speed)$")] = "status",
                     ) -> Response:
-    period = period_of(first, last)
+    period = period_of(first, last, lang=lang)
     if isinstance(period, str):
-        return Response(period, status_code=422, media_type="text/plain")
+        return Response(period, status_code=422, media_type="text/plain; charset=utf-8")
     survey = await load_survey(request, period, scope)
-    html = await run_in_threadpool(survey.render_once, ("map", lang, mode),
-                                   lambda: map_html(survey, lang, mode))
+    settings: Settings = request.app.state.settings
+    tiles = settings.basemap()
+    pool = request.app.state.pool
+
+    def load_layers() -> tuple[list[StoredGroup], str | None]:
+        with pool.connection() as conn:
+            return list_groups(conn, scope), get_streets(conn, scope)
+
+    stored, streets = await run_in_threadpool(load_layers)
+    digest = hashlib.sha256(repr(([(g.group_id, g.geometry_json) for g in stored],
+                                  streets)).encode())
+    inputs = MapInputs(lang, mode, tiles, stored, streets)
+    key = ("map", lang, mode, digest.hexdigest(), tiles.url if tiles else "")
+    html = await run_in_threadpool(survey.render_once, key, partial(map_html, survey, inputs))
+    survey.render_once(("map inputs", *key), lambda: inputs)
     nonce = secrets.token_urlsafe(18)
     return HTMLResponse(html.replace(_NONCE_SLOT, nonce), headers={
         "Content-Security-Policy": frame_policy(nonce), "X-Frame-Options": "SAMEORIGIN",
         "Cache-Control": "private, max-age=300"})
 
 
-def map_html(survey: Survey, lang: str, mode: str) -> str:
+@dataclass(frozen=True)
+class MapInputs:
+    """What a map frame is drawn from besides the survey (the request's and the ward's layers)."""
+
+    lang: str
+    mode: str
+    tiles: TileSource | None
+    groups: list[StoredGroup]
+    streets: str | None
+
+
+def map_html(survey: Survey, inputs: MapInputs) -> str:
     """The map frame's page of `survey` (with the nonce slot `map_frame` fills per response)."""
     r = survey.result
     if r.classified.empty and r.scorecards.empty and r.browser.empty:
-        return _empty_map(lang)
+        return _empty_map(inputs.lang)
+    tiles = inputs.tiles
     return render_html(r.classified, r.weak_areas, r.scorecards, r.route, survey.boundary,
-                       lang=lang, mode=mode, asset_base_url=VENDOR_URL,
+                       lang=inputs.lang, mode=inputs.mode, asset_base_url=VENDOR_URL,
                        script_nonce=_NONCE_SLOT, browser=r.browser,
+                       basemap_url=TILE_URL if tiles else None,
+                       basemap_attribution=tiles.attribution if tiles else "",
+                       groups=groups_frame(inputs.groups),
+                       streets=streets_frame(inputs.streets),
                        **browser_options(survey.report_input))
 
 
 def render_maps_again(new: Survey, last: Survey) -> None:
-    """Render for `new` the map frames that were asked of `last` (`SurveyCache`'s ``prepare``:
-    in the background worker, so the first map after a refresh is served at once too)."""
+    """Render for `new` the map frames that were asked of `last`, from the same inputs
+    (`SurveyCache`'s ``prepare``: in the background worker, so the first map after a refresh
+    is served at once too)."""
     for key in list(last.rendered):
-        if len(key) == 3 and key[0] == "map":
-            new.render_once(key, partial(map_html, new, key[1], key[2]))
+        if key[0] == "map inputs":
+            inputs: MapInputs = last.rendered[key]
+            with new.lock:
+                new.rendered[key] = inputs
+            new.render_once(key[1:], partial(map_html, new, inputs))
+
+
+def groups_frame(groups: list[StoredGroup]) -> gpd.GeoDataFrame | None:
+    """The ward's residential groups as polygons (WGS 84), or None when it has none."""
+    if not groups:
+        return None
+    shapes = [shapely.geometry.shape(json.loads(g.geometry_json)) for g in groups]
+    return gpd.GeoDataFrame({"name": [g.name for g in groups]}, geometry=shapes, crs=4326)
+
+
+def streets_frame(streets_json: str | None) -> gpd.GeoDataFrame | None:
+    """The ward's streets (a stored GeoJSON FeatureCollection) as lines, or None."""
+    if not streets_json:
+        return None
+    return gpd.GeoDataFrame.from_features(json.loads(streets_json)["features"], crs=4326)
+
+
+@router.get("/map/tiles/{z}/{x}/{y}.png")
+async def map_tile(request: Request, user: CurrentUser, z: int, x: int, y: int) -> Response:
+    """A basemap tile through the collector's disk cache (404 when no basemap is configured)."""
+    settings: Settings = request.app.state.settings
+    tiles = settings.basemap()
+    if tiles is None:
+        return Response("no basemap configured", status_code=404, media_type="text/plain")
+    try:
+        data = await run_in_threadpool(tiles.tile_bytes, z, x, y)
+    except TileError as exc:
+        log.warning("basemap tile %s/%s/%s: %s", z, x, y, exc)
+        return Response("tile not available", status_code=404, media_type="text/plain")
+    return Response(data, media_type="image/png",
+                    headers={"Cache-Control": "private, max-age=86400"})
 
 
 def _empty_map(lang: str) -> str:

@@ -1,4 +1,5 @@
-"""Read-only tables: service points, weak areas ranked as proposals, the coverage planner, fleet."""
+"""Read-only tables: service points, weak areas ranked as proposals, fleet (the planner is
+`pages_planner`)."""
 
 from __future__ import annotations
 
@@ -68,7 +69,7 @@ async def sites_page(request: Request, user: CurrentUser, scope: WardScope,
                      lang: Lang, first: FromQuery = None,
                      last: ToQuery = None) -> HTMLResponse:
     page = Page(request, lang, user, "sites")
-    period = period_of(first, last)
+    period = period_of(first, last, lang=lang)
     if isinstance(period, str):
         return render(page, "error.html", 422, message=period)
     survey = await load_survey(request, period, scope)
@@ -80,7 +81,7 @@ async def sites_page(request: Request, user: CurrentUser, scope: WardScope,
 async def weak_areas_page(request: Request, user: CurrentUser, scope: WardScope, lang: Lang,
                           first: FromQuery = None, last: ToQuery = None) -> HTMLResponse:
     page = Page(request, lang, user, "weak")
-    period = period_of(first, last)
+    period = period_of(first, last, lang=lang)
     if isinstance(period, str):
         return render(page, "error.html", 422, message=period)
     survey = await load_survey(request, period, scope)
@@ -98,21 +99,6 @@ async def weak_areas_page(request: Request, user: CurrentUser, scope: WardScope,
 
     return render(page, "weak_areas.html", survey=survey, period=period, proposals=proposals,
                   areas=areas, evidence=evidence, **_helpers(lang))
-
-
-@router.get("/planner", response_class=HTMLResponse)
-async def planner_page(request: Request, user: CurrentUser, scope: WardScope,
-                       lang: Lang, first: FromQuery = None,
-                       last: ToQuery = None) -> HTMLResponse:
-    page = Page(request, lang, user, "planner")
-    period = period_of(first, last)
-    if isinstance(period, str):
-        return render(page, "error.html", 422, message=period)
-    survey = await load_survey(request, period, scope)
-    gaps = records(survey.result.gaps, ["samples", "cell", "carrier"])
-    stops = records(survey.result.route, ["order"])
-    return render(page, "planner.html", survey=survey, period=period, gaps=gaps, stops=stops,
-                  **_helpers(lang))
 
 
 @router.get("/fleet", response_class=HTMLResponse)

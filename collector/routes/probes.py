@@ -11,10 +11,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from lomsong.collector.deps import CurrentProbe, PoolDep
 from lomsong.collector.schemas import ErrorBody
 from lomsong.collector.storage.fleet import ProbeStatus, record_status
+from lomsong.collector.storage.retest_requests import requests_for_probe
 from lomsong.collector.storage.servers import list_servers
 from lomsong.probe.record import ClockState
 
-__all__ = ["PoolOut", "ProbeStatusIn", "ProbeStatusOut", "ServerOut", "router"]
+__all__ = ["PoolOut", "ProbeStatusIn", "ProbeStatusOut", "RetestOut", "ScheduleOut", "ServerOut",
+           "router"]
 
 router = APIRouter(prefix="/api/v1/probes", tags=["probes"])
 
@@ -94,5 +96,44 @@ async def get_servers(probe: CurrentProbe, pool: PoolDep) -> PoolOut:
         with pool.connection() as conn:
             return PoolOut(servers=[ServerOut(address=s.address, capacity=s.capacity)
                                     for s in list_servers(conn)])
+
+    return await run_in_threadpool(read)
+
+
+class RetestOut(BaseModel):
+    """Test `carrier`'s path every `every_min` minutes from `starts_at` until `ends_at`, at most
+    `max_extra_per_day` tests a day more than the probe's own schedule (its cap may be lower)."""
+
+    case_id: int
+    carrier: str
+    access: str
+    starts_at: datetime
+    ends_at: datetime
+    every_min: int
+    max_extra_per_day: int
+
+
+class ScheduleOut(BaseModel):
+    generated_at: datetime
+    retests: list[RetestOut]
+
+
+@router.get(
+    "/schedule",
+    response_model=ScheduleOut,
+    responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 503: {"model": ErrorBody}},
+)
+async def get_schedule(probe: CurrentProbe, pool: PoolDep) -> ScheduleOut:
+    """The calling probe's re-test requests not yet ended (a done case's nearby fixed probes test
+    its carrier more often until it is judged); another probe's requests are never listed."""
+    now = datetime.now(UTC)
+
+    def read() -> ScheduleOut:
+        with pool.connection() as conn:
+            rows = requests_for_probe(conn, probe.name, probe.scope, now)
+        return ScheduleOut(generated_at=now, retests=[RetestOut(
+            case_id=r.case_id, carrier=r.carrier, access=r.access, starts_at=r.starts_at,
+            ends_at=r.ends_at, every_min=r.every_min, max_extra_per_day=r.max_extra_per_day)
+            for r in rows])
 
     return await run_in_threadpool(read)

@@ -13,11 +13,14 @@ from datetime import datetime
 from typing import Any, Final
 
 import psycopg
+from psycopg import sql
 
 from lomsong.collector.errors import StorageError
+from lomsong.collector.storage.scope import Scope
 from lomsong.probe.servers import split_host_port
 
-__all__ = ["MAX_SERVERS", "PoolServer", "add_server", "list_servers", "normalise_address", "remove_server"]
+__all__ = ["MAX_SERVERS", "PoolLoad", "PoolServer", "add_server", "list_servers", "normalise_address",
+           "pool_load", "remove_server"]
 
 MAX_SERVERS: Final = 64  # what a probe's [pool] accepts
 
@@ -73,3 +76,32 @@ def list_servers(conn: psycopg.Connection[Any]) -> list[PoolServer]:
         (MAX_SERVERS,),
     ).fetchall()
     return [PoolServer(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class PoolLoad:
+    """Pooled tests (those with `Measurement.busy_tries`) received in a period, and how many met
+    a busy server: the figure that says when the city needs another server."""
+
+    tests: int
+    met_busy: int  # busy_tries > 0: at least one try was refused
+    server_busy: int  # every try was refused: recorded as server_busy
+    busy_tries: int  # refused tries in all
+
+    @property
+    def met_busy_share(self) -> float | None:
+        return None if self.tests == 0 else self.met_busy / self.tests
+
+
+def pool_load(conn: psycopg.Connection[Any], scope: Scope, start: datetime, end: datetime) -> PoolLoad:
+    """`PoolLoad` of the tests in [start, end) of the wards `scope` sees (rows without
+    ``busy_tries``, i.e. tests against one server, are not counted)."""
+    where, params = scope.where("ward_code")
+    row = conn.execute(
+        sql.SQL("SELECT count(*), count(*) FILTER (WHERE busy_tries > 0),"
+                " count(*) FILTER (WHERE error_kind = 'server_busy'), coalesce(sum(busy_tries), 0)"
+                " FROM measurements WHERE busy_tries IS NOT NULL AND time >= %s AND time < %s"
+                " AND {}").format(where),
+        [start, end, *params]).fetchone()
+    assert row is not None
+    return PoolLoad(*(int(v) for v in row))

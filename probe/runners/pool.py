@@ -20,7 +20,8 @@ servers, busy 61% of the time (``benchmarks/server_pool.py``).
 `PooledRunner` runs one of the path's runners (its interface binding, byte cap, stopping rule
 and congestion control unchanged) against the server each try picks. Its record names the
 server that served it (`Measurement.server`) and ends `raw` with one line stating how many tries
-met a busy server first, e.g. ``lomsong-pool: served by b:5201 after 1 busy (a:5201)``.
+met a busy server first, e.g. ``lomsong-pool: served by b:5201 after 1 busy (a:5201)``, and
+carries that count as `Measurement.busy_tries` (which the collector stores and counts).
 
 Example
 -------
@@ -186,11 +187,12 @@ class PooledRunner(Runner):
                 self.sleep(wait_s)
             results = self.on(server).start_test(ctx)
             if not any(m.error_kind is ErrorKind.SERVER_BUSY for m in results):
-                return _noted(results, pool_note(server, walk.busy_seen))
+                return _noted(results, pool_note(server, walk.busy_seen), len(walk.busy_seen))
             walk.busy(server)
-        return _noted(results, pool_note(None, walk.busy_seen))
+        return _noted(results, pool_note(None, walk.busy_seen), len(walk.busy_seen))
 
 
-def _noted(results: list[Measurement], note: str) -> list[Measurement]:
-    return [m.model_copy(update={"raw": bounded_raw(f"{m.raw}\n{note}" if m.raw else note)})
+def _noted(results: list[Measurement], note: str, busy_tries: int) -> list[Measurement]:
+    return [m.model_copy(update={"raw": bounded_raw(f"{m.raw}\n{note}" if m.raw else note),
+                                 "busy_tries": busy_tries})
             for m in results]  # fmt: skip

@@ -79,11 +79,12 @@ def test_analyze_a_file_end_to_end(walk: Path, tmp_path: Path,
     (["analyze", "--input", "{walk}", "--sites", "{tmp}/none.csv", "--out", "{tmp}/o.gpkg"],
      ("none.csv",)),
     (["analyze", "--input", "{walk}", "--from", "2026-11-05", "--to", "2026-11-02",
-      "--out", "{tmp}/o.gpkg"], ("trước --from", "(--to is before --from)")),
+      "--out", "{tmp}/o.gpkg"], ("--to (2026-11-02) trước --from (2026-11-05)",
+                                 "(--to (2026-11-02) is before --from (2026-11-05)")),
     (["report", "--input", "{walk}", "--carrier", "viettel", "--from", "2026-11-05",
-      "--to", "2026-11-02", "--out", "{tmp}/r.pdf"], ("(--to is before --from)",)),
+      "--to", "2026-11-02", "--out", "{tmp}/r.pdf"], ("is before --from",)),
     (["analyze", "--input", "{walk}", "--from", "01/11/2026", "--out", "{tmp}/o.gpkg"],
-     ("--from: '01/11/2026' không phải", "is neither a date")),
+     ("--from: '01/11/2026' không phải là ngày", "is not a date; write it as YYYY-MM-DD")),
     (["report", "--carrier", "viettel", "--to", "2026-11-31", "--out", "{tmp}/r.pdf"],
      ("--to: '2026-11-31'",)),
     (["analyze", "--input", "{walk}", "--database-url", "postgresql://x/y"],
@@ -163,3 +164,27 @@ def test_the_environment_comes_after_the_flag(db_url: str, tmp_path: Path,
     capsys.readouterr()
     assert main(["analyze", "--out", str(out)]) == 2  # the environment's (unreachable) database
     _one_line(capsys, "lomsong analyze:", "cannot reach the database")
+
+
+@pytest.mark.db
+@pytest.mark.parametrize("db_server", ["plain"], indirect=True)
+def test_a_city_database_needs_the_ward_code(db_url: str, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    import psycopg
+
+    from lomsong.collector.storage.wards import save_ward
+
+    assert main(["db", "migrate", "--database-url", db_url]) == 0
+    out = str(tmp_path / "o.gpkg")
+    with psycopg.connect(db_url) as conn:
+        save_ward(conn, "00316", "Phường Định Công", "01", "Thành phố Hà Nội", None)
+    assert main(["analyze", "--database-url", db_url, "--out", out]) == 0  # its one ward
+    with psycopg.connect(db_url) as conn:
+        save_ward(conn, "00235", "Phường Đống Đa", "01", "Thành phố Hà Nội", None)
+    capsys.readouterr()
+    assert main(["analyze", "--database-url", db_url, "--out", out]) == 2
+    _one_line(capsys, "--ward-code", "00235 (Phường Đống Đa)", "00316 (Phường Định Công)",
+              "the database holds 2 wards")
+    assert main(["analyze", "--database-url", db_url, "--out", out, "--ward-code", "00999"]) == 2
+    _one_line(capsys, "--ward-code 00999", "no such ward")
+    assert main(["analyze", "--database-url", db_url, "--out", out, "--ward-code", "00235"]) == 0

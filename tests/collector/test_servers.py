@@ -79,6 +79,9 @@ def test_servers_cli(migrated_url: str) -> None:
     assert bad.returncode == 2 and "address: bad port" in bad.stderr
     listed = _lomsong(migrated_url, "servers", "list")
     assert listed.returncode == 0 and listed.stdout.startswith("iperf1.hanoi.invalid:5202\tcapacity 2\t")
+    assert listed.stdout.splitlines()[-1] == (
+        "24 giờ qua (last 24 h): 0 phép đo qua nhóm máy chủ (pooled tests), 0 gặp máy chủ bận"
+        " (met a busy server: -), 0 server_busy")
     assert _lomsong(migrated_url, "servers", "remove", "iperf1.hanoi.invalid:5202").returncode == 0
     gone = _lomsong(migrated_url, "servers", "remove", "iperf1.hanoi.invalid:5202")
     assert gone.returncode == 1 and "no such server" in gone.stderr

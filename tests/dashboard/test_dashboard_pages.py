@@ -105,7 +105,7 @@ def test_weak_areas_ranked_and_planner(seeded: TestClient) -> None:
     ranks = [int(r) for r in re.findall(r'<tr><td class="num">(\d+)</td>', weak)]
     assert ranks and ranks == sorted(ranks)
     planner = seeded.get("/planner").text
-    assert "Lộ trình đo đề xuất" in planner and "Nơi cần đo thêm" in planner
+    assert "Lộ trình đo đề xuất" in planner and "Còn thiếu" in planner
 
 
 def test_fleet_page_shows_status_reports(seeded: TestClient) -> None:
@@ -171,7 +171,8 @@ def test_period_extremes_are_4xx_on_every_page(officer: TestClient, query: str) 
                  "/downloads/survey.gpkg", "/downloads/cells.csv", "/report.pdf"):
         resp = officer.get(f"{path}?{query}")
         assert resp.status_code == 422, (path, resp.status_code)
-        assert "from" in resp.text or "to:" in resp.text, (path, resp.text[:200])
+        assert "Từ ngày" in resp.text or "Đến ngày" in resp.text, (path, resp.text[:200])
+        assert "outside" not in resp.text and "is not a date" not in resp.text, path
 
 
 def test_a_row_stored_at_9999_before_the_fix_does_not_break_the_pages(

@@ -206,6 +206,7 @@ def test_busy_server_moves_the_test_to_a_free_one(three_servers: list[int], lo_c
     assert m.server == f"127.0.0.1:{free}"
     assert m.raw is not None
     assert m.raw.endswith(f"lomsong-pool: served by 127.0.0.1:{free} after 1 busy (127.0.0.1:{busy})")
+    assert m.busy_tries == 1
     # Every try stays bound to the path's interface and keeps its byte cap.
     assert [a[a.index("-p") + 1] for a in commands.argvs] == [str(busy), str(free)]
     for argv in commands.argvs:
@@ -245,6 +246,7 @@ def test_server_busy_only_when_every_server_is_busy(three_servers: list[int], lo
     assert m.raw is not None
     last = m.raw.splitlines()[-1]
     assert last.startswith("lomsong-pool: every try met a busy server: 4 busy (")
+    assert m.busy_tries == 4
     assert {f"127.0.0.1:{p}" for p in ports} <= set(last.split("(")[1].rstrip(")").split(", "))
 
 

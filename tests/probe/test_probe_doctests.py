@@ -36,6 +36,7 @@ MODULES = [
     "lomsong.probe.runners.iperf3",
     "lomsong.probe.runners.iperf3_text",
     "lomsong.probe.pool_source",
+    "lomsong.probe.retest",
     "lomsong.probe.runners.ping",
     "lomsong.probe.runners.pool",
     "lomsong.probe.runners.speedtest",

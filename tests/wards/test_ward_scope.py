@@ -198,7 +198,10 @@ def test_the_city_page_compares_the_wards_escaped(city_client: TestClient, city:
     assert f"{DINH_CONG.records} measurements" in page.text
     assert f"{DONG_DA.records} measurements" in page.text
     bad = city_client.get("/city?baseline_from=2026-13-01")
-    assert bad.status_code == 422 and "baseline_from" in bad.text
+    assert bad.status_code == 422      # in the page's language, naming the form's field
+    assert "Baseline from: &#39;2026-13-01&#39; is not a date" in bad.text
+    assert "Kỳ gốc từ: &#39;2026-13-01&#39; không phải là ngày" in city_client.get(
+        "/city?baseline_from=2026-13-01&lang=vi").text
 
 
 def test_the_city_pdf_shows_every_ward_coloured_and_escaped(city_client: TestClient,

@@ -166,8 +166,9 @@
     if (!block) { return; }
     var d = JSON.parse(block.textContent), map = layer(d.map);
     L.control.scale({imperial: false}).addTo(map);
-    (d.outlines || []).forEach(function (name) {
-      /* outlines only: a click inside them goes to the cell underneath */
+    (d.outlines || []).concat(d.backdrop || []).forEach(function (name) {
+      /* outlines only (ward boundary; residential groups, `backdrop`): a click inside them goes
+       * to the cell underneath */
       layer(name).eachLayer(function (p) { p.options.interactive = false; });
     });
     (d.popups || []).forEach(function (p) {

@@ -1,0 +1,1 @@
+"""Real 2025 ward outlines the demo lays its SYNTHETIC survey in (see PROVENANCE.md)."""

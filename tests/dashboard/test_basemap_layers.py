@@ -1,0 +1,240 @@
+"""The dashboard map's optional basemap (a tile server on loopback, tiles cached on disk by the
+collector) and the ward's residential groups drawn under the cells; in Chromium, a click on a
+cell still opens its popup with both layers on."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import psycopg
+import pytest
+import shapely
+import shapely.geometry
+from fastapi.testclient import TestClient
+from livecollector import live_collector
+from PIL import Image
+from pydantic import ValidationError
+
+from lomsong import synthetic
+from lomsong.collector.app import create_app
+from lomsong.collector.dashboard.security import hash_password
+from lomsong.collector.settings import Settings
+from lomsong.collector.storage.groups import replace_groups
+from lomsong.collector.storage.ingest import StoredRecord, ingest
+from lomsong.collector.storage.scope import Scope
+from lomsong.collector.storage.sites import ServicePoint, replace_sites
+from lomsong.collector.storage.streets import get_streets, replace_streets
+from lomsong.collector.storage.users import create_user
+from lomsong.collector.storage.wards import save_ward
+
+from .conftest import sign_in
+from .test_dashboard_browser import ARGS, CHROMIUM, CLICK_AT, PICK_CELL
+
+ONE_TIER = pytest.mark.parametrize("db_server", ["plain"], indirect=True)
+WARD = "99001"
+USER = ("ward.officer", "mat-khau-phuong-99")
+ATTRIBUTION = "© Nền thử <b>nghiệm</b> & co"
+TEAL = (0, 128, 128)
+
+
+class _Tiles(BaseHTTPRequestHandler):
+    requests: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        type(self).requests.append(self.path)
+        buffer = io.BytesIO()
+        Image.new("RGB", (256, 256), TEAL).save(buffer, format="PNG")
+        body = buffer.getvalue()
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def tile_server() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Tiles)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    _Tiles.requests.clear()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/{{z}}/{{x}}/{{y}}.png"
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(timeout=10)
+
+
+def _seed_ward(conn: psycopg.Connection[Any]) -> None:
+    """A ward record with the synthetic survey, its service points and two residential groups
+    (the west and east halves of the ward)."""
+    ring = synthetic.ward_boundary()
+    boundary = {"type": "Polygon", "coordinates": [ring]}
+    save_ward(conn, WARD, "Phường thử", "01", "Thành phố Hà Nội", json.dumps(boundary))
+    scope = Scope.ward(WARD, write=True)
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=3)
+    records = [StoredRecord(m, m.measured_at, m.clock)
+               for m in synthetic.survey(start, days=3, walks=2)]
+    for i in range(0, len(records), 2_000):
+        ingest(conn, records[i:i + 2_000], datetime.now(UTC), WARD)
+    replace_sites(conn, [ServicePoint(p.site_id, p.name, p.site_type, p.address, p.lonlat[1],
+                                      p.lonlat[0]) for p in synthetic.SERVICE_POINTS], scope)
+    shape = shapely.Polygon(ring)
+    x0, y0, x1, y1 = shape.bounds
+    halves = [shape.intersection(shapely.box(x0, y0, (x0 + x1) / 2, y1)),
+              shape.intersection(shapely.box((x0 + x1) / 2, y0, x1, y1))]
+    replace_groups(conn, scope, [(f"to-{i + 1}", f"Tổ {i + 1} <x>", json.dumps(
+        shapely.geometry.mapping(h))) for i, h in enumerate(halves)])
+    streets = shapely.MultiLineString([[(x0, (y0 + y1) / 2), (x1, (y0 + y1) / 2)],
+                                       [((x0 + x1) / 2, y0), ((x0 + x1) / 2, y1)]])
+    replace_streets(conn, scope, json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": "Phố <Mẫu>"},
+         "geometry": shapely.geometry.mapping(streets)}]}))
+    create_user(conn, USER[0], hash_password(USER[1]), "officer", ward_code=WARD)
+
+
+def _settings(url: str, tmp_path: Path, tiles: str | None) -> Settings:
+    return Settings(database_url=url, pool_min_size=1, pool_max_size=4, pool_timeout_s=5,
+                    secret_key="basemap-test-" + "x" * 32, data_dir=tmp_path,
+                    basemap_url=tiles, basemap_attribution=ATTRIBUTION if tiles else "")
+
+
+def test_a_basemap_needs_its_attribution(tmp_path: Path) -> None:
+    assert Settings().basemap() is None
+    with pytest.raises(ValidationError, match="tiles need their attribution"):
+        Settings(basemap_url="http://127.0.0.1:9/{z}/{x}/{y}.png")
+    with pytest.raises(ValidationError, match=r"must contain \{z\}"):
+        Settings(basemap_url="http://127.0.0.1:9/tiles.png", basemap_attribution="© x")
+    source = Settings(basemap_url="http://127.0.0.1:9/{z}/{x}/{y}.png",
+                      basemap_attribution="© x", data_dir=tmp_path).basemap()
+    assert source is not None and source.cache_dir == tmp_path / "tiles"
+
+
+@ONE_TIER
+def test_tiles_through_the_collector_cached_on_disk(migrated_url: str, tmp_path: Path,
+                                                     conn: psycopg.Connection[Any],
+                                                     tile_server: str) -> None:
+    _seed_ward(conn)
+    with TestClient(create_app(_settings(migrated_url, tmp_path, tile_server)),
+                    follow_redirects=False) as client:
+        assert client.get("/map/tiles/15/26010/14463.png").status_code == 303  # signed in only
+        assert sign_in(client, USER).status_code == 303
+        frame = client.get("/map/frame?lang=en").text
+        assert '"/map/tiles/{z}/{x}/{y}.png"' in frame and "127.0.0.1:" not in frame
+        # escaped for Leaflet, which writes the attribution as HTML: shown as text
+        assert "\\u0026lt;b\\u0026gt;nghi" in frame and "<b>nghi" not in frame
+        tile = client.get("/map/tiles/15/26010/14463.png")
+        assert tile.status_code == 200 and tile.headers["content-type"] == "image/png"
+        assert Image.open(io.BytesIO(tile.content)).getpixel((9, 9)) == TEAL
+        assert _Tiles.requests == ["/15/26010/14463.png"]
+        assert client.get("/map/tiles/15/26010/14463.png").content == tile.content
+        assert _Tiles.requests == ["/15/26010/14463.png"]            # the second from disk
+        assert list((tmp_path / "tiles").rglob("14463.png"))
+        assert client.get("/map/tiles/3/8/1.png").status_code == 404  # no such tile
+        assert client.get("/map/tiles/25/1/1.png").status_code == 404
+        assert len(_Tiles.requests) == 1
+
+
+@ONE_TIER
+def test_no_basemap_by_default_and_groups_under_the_cells(migrated_url: str, tmp_path: Path,
+                                                          conn: psycopg.Connection[Any],
+                                                          tile_server: str) -> None:
+    _seed_ward(conn)
+    with TestClient(create_app(_settings(migrated_url, tmp_path, None)),
+                    follow_redirects=False) as client:
+        assert sign_in(client, USER).status_code == 303
+        frame = client.get("/map/frame?lang=vi").text
+        assert "/map/tiles/" not in frame and "tileLayer" not in frame
+        assert client.get("/map/tiles/15/26010/14463.png").status_code == 404
+        data = json.loads(re.search(r'id="lomsong-map-data">(.*?)</script>', frame,
+                                    re.S).group(1))  # type: ignore[union-attr]
+        # streets and groups, neither of them the ward boundary (`outlines`)
+        assert len(data["backdrop"]) == 2 and not set(data["backdrop"]) & set(data["outlines"])
+        assert "<x>" not in frame and "Tổ 1" not in frame and "Mẫu>" not in frame  # lines only
+        # added before the boundary, and before the cells map.js draws on load
+        assert max(frame.index(f"var {n} ") for n in data["backdrop"]) < frame.index(
+            f"var {data['outlines'][0]} ")
+    assert _Tiles.requests == []                                    # nothing left the machine
+
+
+@pytest.fixture
+def live(migrated_url: str, tmp_path: Path, conn: psycopg.Connection[Any],
+         tile_server: str) -> Iterator[str]:
+    _seed_ward(conn)
+    with live_collector(_settings(migrated_url, tmp_path, tile_server)) as url:
+        yield url
+
+
+@ONE_TIER
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} missing")
+def test_cells_still_open_their_popup_with_basemap_and_groups(live: str) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    requests: list[str] = []
+    problems: list[str] = []
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 768}, locale="vi-VN")
+            page.on("request", lambda r: requests.append(r.url))
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.goto(f"{live}/login")
+            page.fill("input[name=username]", USER[0])
+            page.fill("input[name=password]", USER[1])
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{live}/map")
+            frame = page.frame_locator("iframe.map")
+            frame.locator(".lomsong-what").wait_for()
+            frame.locator(".leaflet-tile-loaded").first.wait_for()
+            attribution = frame.locator(".leaflet-control-attribution").inner_text()
+            assert "© Nền thử <b>nghiệm</b> & co" in attribution
+            clicked = 0
+            for in_weak in (False, True):
+                cell = frame.locator("body").evaluate(PICK_CELL, in_weak)
+                if cell is None:
+                    continue
+                clicked += 1
+                frame.locator("body").evaluate(CLICK_AT, cell)
+                popup = frame.locator(".leaflet-popup-content")
+                popup.wait_for()
+                assert cell["id"] in popup.inner_text()
+                frame.locator(".leaflet-popup-close-button").click()
+                popup.wait_for(state="detached")
+            assert clicked >= 1, "no cell to click"
+        finally:
+            browser.close()
+    tiles = [u for u in requests if "/map/tiles/" in u]
+    assert tiles and all(urlsplit(u).netloc == urlsplit(live).netloc for u in tiles)
+    assert len(_Tiles.requests) >= 1                  # the collector fetched them, not Chromium
+    assert problems == [], problems
+
+
+@ONE_TIER
+def test_streets_loaded_by_the_cli(migrated_url: str, conn: psycopg.Connection[Any],
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from lomsong.cli import main
+
+    streets = Path(__file__).resolve().parents[1] / "data" / "layers" / \
+        "osm_o_cho_dua_streets_extract.geojson"
+    argv = ["wards", "streets", WARD, str(streets), "--database-url", migrated_url]
+    assert main(argv) == 1
+    assert "does not exist" in capsys.readouterr().err            # no such ward yet
+    save_ward(conn, WARD, "Phường thử", "01", "Thành phố Hà Nội", None)
+    assert main(argv) == 0
+    count = int(capsys.readouterr().out.split("\t")[1].split()[0])
+    stored = json.loads(get_streets(conn, Scope.ward(WARD)) or "{}")
+    assert count == len(stored["features"]) > 0
+    assert {f["geometry"]["type"] for f in stored["features"]} <= {"LineString",
+                                                                   "MultiLineString"}
+    assert get_streets(conn, Scope.ward("99002")) is None
+    assert get_streets(conn, Scope.city_wide()) is None
