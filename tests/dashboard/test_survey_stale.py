@@ -68,7 +68,8 @@ def test_pages_show_the_last_survey_while_the_new_one_computes(
     for page in PAGES:  # served at once from the last survey, saying a newer one is coming
         stale = officer.get(page)
         assert stale.status_code == 200 and _REFRESHING in stale.text, page
-        assert "Tên mới" not in stale.text, page
+        if page == "/sites":  # the scorecards of the last survey (other pages read live lists)
+            assert "Tên mới" not in stale.text
     assert held.started.wait(WAIT_S)
     assert point.name in officer.get("/sites").text
     english = officer.get("/weak-areas?lang=en").text
