@@ -20,7 +20,8 @@ from starlette.requests import ClientDisconnect
 from lomsong import __version__
 from lomsong.collector.alerts.service import alerts_forever
 from lomsong.collector.bodylimit import BodyLimit
-from lomsong.collector.dashboard import install_dashboard
+from lomsong.collector.city_rollup import city_refresh_forever
+from lomsong.collector.dashboard import install_dashboard, survey_config
 from lomsong.collector.errors import DatabaseUnavailable, StorageError
 from lomsong.collector.phone import install_phone
 from lomsong.collector.ratelimit import ApiLimits
@@ -81,6 +82,12 @@ def create_app(settings: Settings) -> FastAPI:
         alerts = (asyncio.create_task(alerts_forever(pool, settings))
                   if settings.alert_interval_s > 0 else None)
         app.state.alerts_task = alerts
+        city_refresh = None
+        if settings.city_refresh_interval_s > 0:
+            app.state.city_refresh_event = asyncio.Event()
+            city_refresh = asyncio.create_task(city_refresh_forever(
+                pool, settings.city_refresh_interval_s, app.state.city_refresh_event,
+                survey_config(settings)))
         try:
             yield
         finally:
@@ -88,6 +95,10 @@ def create_app(settings: Settings) -> FastAPI:
                 alerts.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await alerts
+            if city_refresh is not None:
+                city_refresh.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await city_refresh
             app.state.survey_cache.close()
             pool.close()
 

@@ -7,12 +7,14 @@
     draft -> closed (withdrawn)            planned -> planned (new promise)
 
 `verified` and the automatic `reopened` come only from a re-test judgement (`judge_retest`); an
-officer may also reopen a done case by hand. A carrier account sees only its own carrier's cases
-once they were sent; a ward officer only their ward's; an administrator every case.
+officer may also reopen a done case by hand. Who sees a case is the actor's `Scope`
+(`storage.users.case_scope`), applied in the SQL of `storage.cases`: a carrier account sees only
+its own carrier's cases once they were sent, in every ward; a ward's staff only their ward's; the
+city's accounts every case, the city officer without changing any.
 
 Example
 -------
->>> officer = Actor("an", "officer", ward_code="00316", carrier=None)
+>>> officer = Actor.of("an", "officer", ward_code="00316", carrier=None)
 >>> allowed_moves("draft", officer)
 ('sent', 'closed')
 >>> can_see(officer, ward_code="00235", carrier="viettel", state="sent")
@@ -23,6 +25,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+
+from lomsong.collector.storage.scope import Scope
+from lomsong.collector.storage.users import case_scope
 
 __all__ = ["CARRIERS", "JUDGED_MOVES", "STATES", "Actor", "CaseState", "MoveRefused",
            "allowed_moves", "can_see", "can_write", "check_move"]
@@ -68,29 +73,28 @@ class MoveRefused(ValueError):
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acts: a dashboard user's name, role and scope (ward code or carrier)."""
+    """Who acts: a dashboard user's name, role and the cases' `Scope` of that user."""
 
     username: str
     role: str
-    ward_code: str | None
-    carrier: str | None
+    scope: Scope
 
-    @property
-    def all_wards(self) -> bool:
-        return self.role in ("admin", "city_admin", "city_officer")
+    @classmethod
+    def of(cls, username: str, role: str, ward_code: str | None, carrier: str | None) -> Actor:
+        return cls(username, role, case_scope(role, ward_code, carrier))
 
 
 def can_see(actor: Actor, *, ward_code: str, carrier: str, state: str) -> bool:
-    """Whether `actor` may read a case of `ward_code` for `carrier` in `state`."""
-    if actor.role == "carrier":
-        return actor.carrier == carrier and state != "draft"
-    return actor.all_wards or (actor.ward_code is not None and actor.ward_code == ward_code)
+    """Whether `actor` may read a case of `ward_code` for `carrier` in `state` (the same rule
+    as the SQL of `storage.cases`)."""
+    if actor.scope.carrier is not None:
+        return actor.scope.carrier == carrier and state != "draft"
+    return actor.scope.sees(ward_code)
 
 
 def can_write(actor: Actor, *, ward_code: str, carrier: str, state: str) -> bool:
     """Whether `actor` may change the case at all (city officers only read)."""
-    return actor.role != "city_officer" and can_see(actor, ward_code=ward_code, carrier=carrier,
-                                                    state=state)
+    return actor.scope.write and can_see(actor, ward_code=ward_code, carrier=carrier, state=state)
 
 
 def allowed_moves(state: str, actor: Actor) -> tuple[str, ...]:

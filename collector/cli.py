@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lomsong.collector import servers_cli, users_cli, wards_cli
+from lomsong.collector import city_cli, servers_cli, users_cli, wards_cli
 
 if TYPE_CHECKING:
     from lomsong.collector.settings import Settings
@@ -97,6 +97,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     users_cli.register(sub, db_options)
     servers_cli.register(sub, db_options)
     wards_cli.register(sub, db_options)
+    city_cli.register(sub, db_options)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:

@@ -39,6 +39,7 @@ from lomsong.collector.storage.retest_requests import (
     fixed_probes_near,
     save_requests,
 )
+from lomsong.collector.storage.scope import Scope
 
 __all__ = ["BEFORE_DAYS", "EXTRA_EVERY_MIN", "EXTRA_MAX_PER_DAY", "EXTRA_WINDOW_DAYS", "JudgedCase",
            "case_box", "judge_case", "plan_retest"]
@@ -83,7 +84,7 @@ def plan_retest(conn: psycopg.Connection[Any], case: CaseRow, actor: Actor,
     plan = RetestPlan(
         case_id=case.id, planned_at=now, after_time=case.done_at,
         min_samples=rules.min_samples, min_slots=rules.min_slots, slot_hours=rules.slot_hours,
-        probes=probes_near(conn, box, case.carrier),
+        probes=probes_near(conn, box, case.carrier, _ward(case)),
         route_gpx=walk_route_gpx(case.lat, case.lon, case.radius_m, f"lomsong case {case.id}"))
     starts_at = max(now, case.done_at)
     requests = [RetestRequest(
@@ -92,15 +93,20 @@ def plan_retest(conn: psycopg.Connection[Any], case: CaseRow, actor: Actor,
         ends_at=starts_at + timedelta(days=EXTRA_WINDOW_DAYS), every_min=EXTRA_EVERY_MIN,
         max_extra_per_day=EXTRA_MAX_PER_DAY) for p in fixed_probes_near(conn, box, case.carrier)]
     with conn.transaction():
-        save_plan(conn, plan, actor.username)
+        save_plan(conn, plan, actor)
         save_requests(conn, case.id, requests)
     return plan
+
+
+def _ward(case: CaseRow) -> Scope:
+    """The measurements a case is judged on: its own ward's (read only)."""
+    return Scope.ward(case.ward_code)
 
 
 def _rows(conn: psycopg.Connection[Any], case: CaseRow, start: datetime) -> gpd.GeoDataFrame:
     with tempfile.TemporaryFile() as out:
         copy_rows_near(conn, [case_box(case)], [], out, start=start, carriers=[case.carrier],
-                       accesses=[case.access], columns=_COLUMNS)
+                       accesses=[case.access], columns=_COLUMNS, scope=_ward(case))
         out.seek(0)
         types = {c: ("object" if c in _TEXT else "float64") for c in _COLUMNS}
         types["measured_at"] = "object"
@@ -116,12 +122,12 @@ def _rows(conn: psycopg.Connection[Any], case: CaseRow, start: datetime) -> gpd.
 def judge_case(conn: psycopg.Connection[Any], case_id: int, actor: Actor, today: date,
                thresholds: Thresholds) -> JudgedCase:
     """Judge a done case on the tests after its done time; store the verdict; move the case."""
-    case = get_case(conn, case_id, actor, today)
-    if case is None or actor.role == "carrier" or actor.role == "city_officer":
+    case = get_case(conn, case_id, actor.scope, today)
+    if case is None or actor.role == "carrier" or not actor.scope.write:
         raise MoveRefused("case {id}: not found", not_found=True, id=str(case_id))
     if case.state != "done" or case.done_at is None or case.sent_on is None:
         raise MoveRefused("state: only a done case is judged, not {frm}", frm=case.state)
-    plan = get_plan(conn, case.id)
+    plan = get_plan(conn, case.id, actor.scope)
     if plan is None:
         plan = plan_retest(conn, case, actor, thresholds)
     local = ZoneInfo(thresholds.windows.timezone)
@@ -133,7 +139,7 @@ def judge_case(conn: psycopg.Connection[Any], case_id: int, actor: Actor, today:
     start = place.before_until - timedelta(days=BEFORE_DAYS)
     result = judge_retest(_rows(conn, case, start), place, thresholds)
     with conn.transaction():
-        save_verdict(conn, case.id, actor.username, result.outcome, result.as_json())
+        save_verdict(conn, case.id, actor, result.outcome, result.as_json())
         # The verdict (stored above, shown beside the history) is the note of the move.
         if result.outcome == "met":
             case = move_case(conn, case.id, "verified", actor, today, "", {}, judged=True)

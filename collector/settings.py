@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     # Alerts (collector.alerts): evaluated every `alert_interval_s` by `lomsong serve` (0: only by
     # `lomsong alerts run`), e-mailed through this SMTP server.
     alert_interval_s: float = Field(default=300.0, ge=0)
+    # City roll-ups (collector.city_rollup): the due wards are recomputed every
+    # `city_refresh_interval_s` by `lomsong serve` and when the city page finds one out of date
+    # (0: only by `lomsong city refresh`).
+    city_refresh_interval_s: float = Field(default=300.0, ge=0)
     alert_quiet_s: float = Field(default=3_600.0, ge=0)
     alert_below_runs: int = Field(default=5, ge=1, le=100)
     alert_silent_h: float = Field(default=6.0, gt=0)

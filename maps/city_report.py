@@ -89,20 +89,25 @@ def build_city_report(wards: Sequence[CityWard], *, lang: str = "vi", period_sta
                 + _("{count} measurements in this period").format(
                     count=format_number(w.measurements, lang, decimals=0)) + ")"]
         if not w.carriers:
-            rows.append([*head, "–", _("No measurement data in this period"), "", "", ""])
+            rows.append([*head, "–", _("No measurement data in this period"), "", "", "", ""])
         for c in w.carriers:
             indicator = "–" if c["groups_dead_at_start"] is None else (
                 f"{c['groups_covered']} / {c['groups_dead_at_start']}"
                 + ("" if c["indicator_share"] is None
                    else f" ({format_percent(c['indicator_share'], lang)})"))
-            rows.append([*head, label("carrier", str(c["carrier"]), _),
-                         f"{c['points_meeting_target']} / {c['points_measured']}",
-                         str(c["dead_spots"]), str(c["weak_areas"]), indicator])
+            measured = ([_("No measurement data in this period"), "", ""]
+                        if c["points_measured"] is None else
+                        [f"{c['points_meeting_target']} / {c['points_measured']}",
+                         str(c["dead_spots"]), str(c["weak_areas"])])
+            asks = f"{c.get('open_asks', 0)} ({c.get('overdue_asks', 0)})"
+            rows.append([*head, label("carrier", str(c["carrier"]), _), *measured, indicator,
+                         asks])
     story.append(Spacer(1, 4 * mm))
     story.append(table([_("Code"), _("Ward"), _("Carrier"), _("Service points meeting the target"),
                         _("Dead spots"), _("Weak areas"),
-                        _("Residential groups in a dead spot at the baseline, covered since")],
-                       rows, styles, [14, 52, 22, 28, 18, 18, 34]))
+                        _("Residential groups in a dead spot at the baseline, covered since"),
+                        _("Open asks (overdue)")],
+                       rows, styles, [14, 44, 20, 26, 16, 16, 30, 20]))
     buffer = io.BytesIO()
     document = SimpleDocTemplate(
         buffer, pagesize=PAGE_SIZE, leftMargin=12 * mm, rightMargin=12 * mm, topMargin=15 * mm,

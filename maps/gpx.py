@@ -16,6 +16,7 @@ True
 from __future__ import annotations
 
 import io
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,12 +43,22 @@ class GpxPoint:
                              "outside WGS 84 ranges")
 
 
+# Characters XML 1.0 cannot hold at all (escaping does not help): C0 controls but tab, newline and
+# carriage return, lone surrogates, U+FFFE and U+FFFF. A name with them would make an unreadable file.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _text(value: str) -> str:
+    """`value` cut to `_MAX_TEXT` characters, without characters XML cannot hold."""
+    return _NOT_XML.sub("", value)[:_MAX_TEXT]
+
+
 def _point(parent: ET.Element, tag: str, p: GpxPoint, kind: str) -> None:
     element = ET.SubElement(parent, f"{{{GPX_NS}}}{tag}",
                             {"lat": f"{p.lat:.6f}", "lon": f"{p.lon:.6f}"})
-    ET.SubElement(element, f"{{{GPX_NS}}}name").text = p.name[:_MAX_TEXT]
+    ET.SubElement(element, f"{{{GPX_NS}}}name").text = _text(p.name)
     if p.desc:
-        ET.SubElement(element, f"{{{GPX_NS}}}desc").text = p.desc[:_MAX_TEXT]
+        ET.SubElement(element, f"{{{GPX_NS}}}desc").text = _text(p.desc)
     ET.SubElement(element, f"{{{GPX_NS}}}type").text = kind
 
 
@@ -57,16 +68,16 @@ def walk_gpx(stops: Sequence[GpxPoint], *, name: str, start: GpxPoint | None = N
     ET.register_namespace("", GPX_NS)
     root = ET.Element(f"{{{GPX_NS}}}gpx", {"version": "1.1", "creator": "lomsong"})
     meta = ET.SubElement(root, f"{{{GPX_NS}}}metadata")
-    ET.SubElement(meta, f"{{{GPX_NS}}}name").text = name[:_MAX_TEXT]
+    ET.SubElement(meta, f"{{{GPX_NS}}}name").text = _text(name)
     if desc:
-        ET.SubElement(meta, f"{{{GPX_NS}}}desc").text = desc[:_MAX_TEXT]
+        ET.SubElement(meta, f"{{{GPX_NS}}}desc").text = _text(desc)
     stamp = (made_at or datetime.now(UTC)).astimezone(UTC)
     ET.SubElement(meta, f"{{{GPX_NS}}}time").text = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
     walk = ([(start, "start")] if start is not None else []) + [(s, "stop") for s in stops]
     for p, kind in walk:
         _point(root, "wpt", p, kind)
     route = ET.SubElement(root, f"{{{GPX_NS}}}rte")
-    ET.SubElement(route, f"{{{GPX_NS}}}name").text = name[:_MAX_TEXT]
+    ET.SubElement(route, f"{{{GPX_NS}}}name").text = _text(name)
     for p, kind in walk:
         _point(route, "rtept", p, kind)
     out = io.BytesIO()

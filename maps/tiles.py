@@ -17,7 +17,10 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+import os
 import secrets
+import threading
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -29,11 +32,28 @@ from matplotlib.transforms import Bbox
 from PIL import Image, UnidentifiedImageError
 from pyproj import Transformer
 
-__all__ = ["MAX_TILES", "TileError", "TileSource", "draw_tiles"]
+__all__ = ["MAX_CACHED_TILES", "MAX_TILES", "TileError", "TileSource", "draw_tiles", "tile_lonlat"]
 
 MAX_TILES = 36
 MAX_TILE_BYTES = 2 << 20
 TIMEOUT_S = 10.0
+# At most this many tiles are kept per tile server (about 1 GB at 20 kB a tile); beyond it only
+# cached tiles are served, so no one can fill the disk or bulk-download through the collector.
+MAX_CACHED_TILES = 50_000
+_FETCHES = threading.BoundedSemaphore(4)  # tiles fetched from servers at once, in this process
+_COUNT_LOCK = threading.Lock()
+_COUNTS: dict[Path, int] = {}
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A tile server's redirect is an error: tiles come from the configured server only."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        raise urllib.error.HTTPError(req.full_url, code, f"redirect to {newurl!r:.80} refused",
+                                     headers, fp)
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
 _SIZE = 256
 _MAX_ZOOM = 19
 
@@ -55,6 +75,11 @@ class TileSource:
             raise TileError(f"tile URL must start with http:// or https:// (got {self.url!r:.80})")
         if not all(part in self.url for part in ("{z}", "{x}", "{y}")):
             raise TileError("tile URL must contain {z}, {x} and {y}")
+        try:
+            self.url.format(z=0, x=0, y=0)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise TileError("tile URL may hold only {z}, {x} and {y} as placeholders "
+                            f"(got {self.url!r:.80})") from exc
         if not self.attribution.strip() or len(self.attribution) > 200:
             raise TileError("tiles need their attribution (1 to 200 characters)")
 
@@ -81,21 +106,68 @@ class TileSource:
         path = self._cached(z, x, y)
         if path.is_file():
             return path.read_bytes(), str(path)
+        folder = path.parents[2]
+        if _cached_count(folder) >= MAX_CACHED_TILES:
+            raise TileError(f"tile cache full ({MAX_CACHED_TILES} tiles in {folder}): "
+                            f"{z}/{x}/{y} not fetched")
         url = self.url.format(z=z, x=x, y=y)
         request = urllib.request.Request(url, headers={"User-Agent": "lomsong-report"})
+        if not _FETCHES.acquire(timeout=TIMEOUT_S):
+            raise TileError(f"{url}: too many tiles being fetched")
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
-                data = response.read(MAX_TILE_BYTES + 1)
-        except (urllib.error.URLError, OSError) as exc:
-            raise TileError(f"{url}: {exc}") from exc
-        if len(data) > MAX_TILE_BYTES:
-            raise TileError(f"{url}: tile larger than {MAX_TILE_BYTES} bytes")
+            data = _download(request, url)
+        finally:
+            _FETCHES.release()
         _decode(data, url)
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(f".{secrets.token_hex(4)}.part")
         partial.write_bytes(data)
         partial.replace(path)
+        with _COUNT_LOCK:
+            _COUNTS[folder] = _COUNTS.get(folder, 0) + 1
         return data, url
+
+
+def _download(request: urllib.request.Request, url: str) -> bytes:
+    """The tile's bytes: no redirects, at most `MAX_TILE_BYTES`, all within `TIMEOUT_S` (each
+    read is bounded too, so a server trickling bytes cannot hold the thread)."""
+    deadline = time.monotonic() + TIMEOUT_S
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        with _OPENER.open(request, timeout=TIMEOUT_S) as response:
+            while size <= MAX_TILE_BYTES:
+                if time.monotonic() > deadline:
+                    raise TileError(f"{url}: slower than {TIMEOUT_S:g} s")
+                chunk = response.read(64 << 10)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+    except (urllib.error.URLError, OSError) as exc:
+        raise TileError(f"{url}: {exc}") from exc
+    if size > MAX_TILE_BYTES:
+        raise TileError(f"{url}: tile larger than {MAX_TILE_BYTES} bytes")
+    return b"".join(chunks)
+
+
+def _cached_count(folder: Path) -> int:
+    """Tiles kept under `folder` (counted on disk once per process, then kept up to date)."""
+    with _COUNT_LOCK:
+        if folder not in _COUNTS:
+            _COUNTS[folder] = sum(
+                1 for _root, _dirs, files in os.walk(folder) for f in files if f.endswith(".png"))
+        return _COUNTS[folder]
+
+
+def tile_lonlat(z: int, x: int, y: int) -> tuple[float, float, float, float]:
+    """(west, south, east, north) in degrees of the Web Mercator tile z/x/y."""
+    n = 2.0**z
+
+    def lat(row: int) -> float:
+        return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * row / n))))
+
+    return x / n * 360.0 - 180.0, lat(y + 1), (x + 1) / n * 360.0 - 180.0, lat(y)
 
 
 def _decode(data: bytes, where: str) -> np.ndarray:

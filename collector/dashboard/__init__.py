@@ -19,9 +19,11 @@ from lomsong.collector.dashboard import (
     login,
     pages_admin,
     pages_alerts,
+    pages_carriers,
     pages_cases,
     pages_city,
     pages_downloads,
+    pages_indicator,
     pages_map,
     pages_planner,
     pages_retest,
@@ -49,7 +51,8 @@ def install_dashboard(app: FastAPI, settings: Settings) -> None:
         settings.survey_cache_entries, survey_config(settings), workers=settings.survey_workers,
         wait_below_s=settings.survey_wait_below_s, prepare=pages_map.render_maps_again)
     for module in (login, pages_map, pages_tables, pages_planner, pages_downloads, pages_admin,
-                   pages_cases, pages_retest, pages_alerts, pages_city):
+                   pages_carriers, pages_indicator, pages_cases, pages_retest, pages_alerts,
+                   pages_city):
         app.include_router(module.router)
     app.mount("/static/vendor", StaticFiles(directory=VENDOR_DIR), name="vendor")
     app.mount("/static/dashboard", StaticFiles(directory=_STATIC), name="dashboard-static")

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from lomsong.collector.caseflow import CARRIERS
 from lomsong.collector.dashboard.security import HashGate, HashingBusy, hash_password
 from lomsong.collector.dashboard.site_upload import (
     MAX_UPLOAD_BYTES,
@@ -39,11 +40,16 @@ from lomsong.collector.storage.sites import (
     set_ward,
 )
 from lomsong.collector.storage.tokens import PROBE_NAME, create_token, revoke_token
-from lomsong.collector.storage.users import create_user, list_users, set_disabled
+from lomsong.collector.storage.users import (
+    create_user,
+    list_carrier_users,
+    list_users,
+    set_disabled,
+)
 from lomsong.collector.survey import boundary_frame
 from lomsong.maps.i18n import translator
 
-__all__ = ["router"]
+__all__ = ["MIN_PASSWORD_CHARS", "Confirmed", "admin_page_with", "confirm_page", "router"]
 
 router = APIRouter(prefix="/admin", tags=["dashboard"], include_in_schema=False)
 Text = Annotated[str, Form(max_length=300)]
@@ -67,8 +73,17 @@ async def _admin_page(request: Request, user: AdminUser, lang: Lang, pool: PoolD
     context = {"notice": notice if notice in NOTICES else None, "error": None, "token": None,
                "site_types": SITE_TYPES, "max_upload_kib": MAX_UPLOAD_BYTES // 1024,
                "edit": None, **extra}
+
+    def carriers() -> list[Any]:  # the carrier organisations' users: the city admin's part
+        with pool.connection() as conn:
+            return list_carrier_users(conn, user.scope) if user.scope.write else []
+
     return render(Page(request, lang, user, "admin"), "admin.html", status_code,
-                  **await _data(pool, scope), **context)
+                  **await _data(pool, scope), carrier_users=await run_in_threadpool(carriers),
+                  carrier_codes=CARRIERS, **context)
+
+
+admin_page_with = _admin_page  # for the carrier accounts (pages_carriers)
 
 
 @router.get("", response_class=HTMLResponse)
@@ -112,6 +127,9 @@ def _confirm(request: Request, user: AdminUser, lang: Lang, action: str, field: 
     """The second step of an action that cannot be undone: the same form, with ``confirmed``."""
     return render(Page(request, lang, user, "admin"), "confirm.html", action=action, field=field,
                   value=value, question=question, button=button)
+
+
+confirm_page = _confirm
 
 
 @router.post("/sites/delete", dependencies=[CsrfChecked])

@@ -30,14 +30,15 @@ from lomsong.collector.storage.case_files import add_file, get_file_content, lis
 from lomsong.collector.storage.case_retests import get_plan, list_verdicts
 from lomsong.collector.storage.cases import (
     NewCase,
-    add_event,
     create_case,
     get_case,
     list_cases,
     list_events,
     move_case,
+    reply_case,
 )
 from lomsong.collector.storage.retest_requests import list_requests
+from lomsong.collector.storage.scope import ScopeError
 from lomsong.collector.storage.users import UserRow
 from lomsong.maps.i18n import translator
 from lomsong.maps.labels import label
@@ -54,7 +55,13 @@ NOTICES = ("created", "moved", "replied", "attached", "planned", "judged")
 
 
 def actor_of(user: UserRow) -> Actor:
-    return Actor(user.username, user.role, user.ward_code, user.carrier)
+    return Actor(user.username, user.role, user.case_scope)
+
+
+def _may_create(actor: Actor) -> bool:
+    """Ward staff of a ward record, and the city administrator (who names the ward)."""
+    scope = actor.scope
+    return scope.write and scope.carrier is None and (scope.city or scope.ward_code is not None)
 
 
 def local_today() -> date:
@@ -91,12 +98,11 @@ async def cases_page(request: Request, user: UserRow, lang: str, pool: PoolDep,
 
     def load() -> list[Any]:
         with pool.connection() as conn:
-            return list_cases(conn, actor_of(user), local_today())
+            return list_cases(conn, actor_of(user).scope, local_today())
 
     rows = await run_in_threadpool(load)
-    may_create = user.role == "admin" or (user.role == "officer" and user.ward_code is not None)
     return render(Page(request, lang, user, "cases"), "cases.html", status_code, cases=rows,
-                  may_create=may_create, carriers=CARRIERS, accesses=_ACCESS, error=error)
+                  may_create=_may_create(actor_of(user)), carriers=CARRIERS, accesses=_ACCESS, error=error)
 
 
 def _float(text: str, field: str, low: float, high: float, lang: str) -> float:
@@ -117,9 +123,10 @@ async def create_case_form(request: Request, user: CaseUser, lang: Lang, pool: P
                            site_id: Annotated[str, Form(max_length=64)] = "",
                            radius_m: Short = "150", ward_code: Short = "") -> Response:
     _ = translator(lang)
-    if user.role not in ("admin", "officer") or (user.role == "officer" and not user.ward_code):
+    actor = actor_of(user)
+    if not _may_create(actor):
         return not_found(request, lang, user)
-    ward = user.ward_code if user.role == "officer" else ward_code.strip()
+    ward = ward_code.strip() if actor.scope.city else actor.scope.ward_code
     try:
         if ward is None or not _WARD_CODE.fullmatch(ward):
             raise ValueError(_("ward_code: the official 5-digit code of the 2025 ward"))
@@ -137,9 +144,13 @@ async def create_case_form(request: Request, user: CaseUser, lang: Lang, pool: P
 
     def store() -> int:
         with pool.connection() as conn:
-            return create_case(conn, new, actor_of(user))
+            return create_case(conn, new, actor)
 
-    return _done(await run_in_threadpool(store), "created")
+    try:
+        return _done(await run_in_threadpool(store), "created")
+    except ScopeError:
+        return await cases_page(request, user, lang, pool, 422,
+                                _("ward_code: the official 5-digit code of the 2025 ward"))
 
 
 @router.get("/{case_id}", response_class=HTMLResponse)
@@ -155,12 +166,14 @@ async def case_page(request: Request, case_id: int, user: UserRow, lang: str, po
 
     def load() -> dict[str, Any] | None:
         with pool.connection() as conn:
-            case = get_case(conn, case_id, actor, local_today())
+            scope = actor.scope
+            case = get_case(conn, case_id, scope, local_today())
             if case is None:
                 return None
-            return {"case": case, "events": list_events(conn, case.id),
-                    "files": list_files(conn, case.id), "plan": get_plan(conn, case.id),
-                    "verdicts": list_verdicts(conn, case.id),
+            return {"case": case, "events": list_events(conn, case.id, scope),
+                    "files": list_files(conn, case.id, scope),
+                    "plan": get_plan(conn, case.id, scope),
+                    "verdicts": list_verdicts(conn, case.id, scope),
                     "retest_requests": list_requests(conn, case.id)}
 
     data = await run_in_threadpool(load)
@@ -218,7 +231,7 @@ async def move_form(request: Request, case_id: int, user: CaseUser, lang: Lang, 
 async def _writable_case(pool: PoolDep, case_id: int, user: UserRow) -> bool:
     def check() -> bool:
         with pool.connection() as conn:
-            case = get_case(conn, case_id, actor_of(user), local_today())
+            case = get_case(conn, case_id, actor_of(user).scope, local_today())
         return case is not None and can_write(actor_of(user), ward_code=case.ward_code,
                                               carrier=case.carrier, state=case.state)
 
@@ -228,14 +241,12 @@ async def _writable_case(pool: PoolDep, case_id: int, user: UserRow) -> bool:
 @router.post("/{case_id}/reply", response_class=HTMLResponse, dependencies=[CsrfChecked])
 async def reply_form(request: Request, case_id: int, user: CaseUser, lang: Lang, pool: PoolDep,
                      note: Annotated[str, Form(min_length=1, max_length=2000)]) -> Response:
-    if not await _writable_case(pool, case_id, user):
-        return not_found(request, lang, user)
-
-    def store() -> None:
+    def store() -> bool:
         with pool.connection() as conn:
-            add_event(conn, case_id, user.username, "reply", None, None, note.strip())
+            return reply_case(conn, case_id, actor_of(user), note.strip())
 
-    await run_in_threadpool(store)
+    if not await run_in_threadpool(store):
+        return not_found(request, lang, user)
     return _done(case_id, "replied")
 
 
@@ -254,9 +265,13 @@ async def upload_form(request: Request, case_id: int, user: CaseUser, lang: Lang
 
     def store() -> int | None:
         with pool.connection() as conn:
-            return add_file(conn, case_id, name, media_type, content, user.username)
+            return add_file(conn, case_id, name, media_type, content, actor_of(user))
 
-    if await run_in_threadpool(store) is None:
+    try:
+        stored = await run_in_threadpool(store)
+    except MoveRefused:
+        return not_found(request, lang, user)
+    if stored is None:
         return await case_page(request, case_id, user, lang, pool, 422,
                                _("file: this case holds as many files as it may"))
     return _done(case_id, "attached")
@@ -267,9 +282,7 @@ async def download_file(request: Request, case_id: int, file_id: int, user: Case
                         lang: Lang, pool: PoolDep) -> Response:
     def load() -> tuple[Any, bytes] | None:
         with pool.connection() as conn:
-            if get_case(conn, case_id, actor_of(user), local_today()) is None:
-                return None
-            return get_file_content(conn, case_id, file_id)
+            return get_file_content(conn, case_id, file_id, actor_of(user).scope)
 
     found = await run_in_threadpool(load)
     if found is None:

@@ -1,9 +1,19 @@
 """The city's pages: wards compared (per ward and carrier), a map of the wards coloured by status,
-and the choice of the ward the ward pages show (city accounts only)."""
+and the choice of the ward the ward pages show (city accounts only).
+
+For the kept periods (the last 30 days, the current month: `collector.city_rollup.KINDS`) the
+figures come from the stored per-ward roll-ups (`collector.storage.rollups.read_rollups`), never
+from the measurements; each ward says when its figures were computed. A ward never computed yet is
+computed once, now; one out of date is shown as stored, marked, and the background refresh asked
+to run. Any other period, or a baseline (the residential-group indicator), is computed on request
+from each ward's survey, as before (slow for many wards)."""
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import geopandas as gpd
@@ -12,8 +22,10 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from lomsong.analysis.city import ward_status, ward_summary
+from lomsong.analysis.city import SUMMARY_COLUMNS, ward_status, ward_summary
 from lomsong.analysis.period import Period, PeriodError
+from lomsong.collector.city_rollup import kept_periods, kick, kind_of, refresh
+from lomsong.collector.dashboard.pages_cases import local_today
 from lomsong.collector.dashboard.pages_map import load_survey, period_of
 from lomsong.collector.dashboard.survey import MAX_DAYS
 from lomsong.collector.dashboard.web import (
@@ -27,6 +39,8 @@ from lomsong.collector.dashboard.web import (
 )
 from lomsong.collector.deps import PoolDep
 from lomsong.collector.indicator import ward_indicator
+from lomsong.collector.storage.cases import AskCounts, ask_counts
+from lomsong.collector.storage.rollups import WardRollup, read_rollups
 from lomsong.collector.storage.scope import Scope
 from lomsong.collector.storage.users import UserRow
 from lomsong.collector.storage.wards import WardRecord, get_ward_record, list_wards
@@ -49,6 +63,13 @@ class WardRow:
     status: str
     measurements: int
     carriers: list[dict[str, Any]]
+    # From a stored roll-up: when it was computed, for which days, and since when newer data
+    # wait for the refresh (None when computed on request).
+    computed_at: datetime | None = None
+    figures_period: tuple[date, date] | None = None
+    outdated_since: datetime | None = None
+    # Open and overdue asks per carrier come from the cases' own storage function (cheap, live),
+    # added beside these fields; they are not part of the roll-ups.
 
 
 def _city_user(user: UserRow) -> UserRow:
@@ -85,9 +106,83 @@ def _periods(first: str | None, last: str | None, baseline_from: str | None,
                                "baseline_to": _("Baseline to")})
 
 
+def _rollup_row(ward: WardRecord, r: WardRollup, kept: Period) -> WardRow:
+    outdated = r.dirty_since
+    if outdated is None and (r.period_first, r.period_last) != (kept.first, kept.last):
+        outdated = r.computed_at  # a new day: the kept period moved on
+    return WardRow(ward, r.status, r.measurements, r.carriers, computed_at=r.computed_at,
+                   figures_period=(r.period_first, r.period_last), outdated_since=outdated)
+
+
+_FIRST_COMPUTE = threading.Lock()
+
+
+async def _from_rollups(request: Request, user: UserRow, pool: PoolDep,
+                        kind: str) -> list[WardRow]:
+    """Every ward the account sees, from the stored roll-ups of `kind` (no measurement read,
+    except to compute once a ward that has never been computed)."""
+    def load() -> tuple[list[WardRecord], dict[str, WardRollup]]:
+        with pool.connection() as conn:
+            wards = list_wards(conn, user.scope)
+            stored = read_rollups(conn, user.scope, kind)
+            if all(w.code in stored for w in wards):
+                return wards, stored
+            from lomsong.collector.dashboard import survey_config
+
+            # One computation of never-computed wards at a time: visitors who come meanwhile
+            # wait for it and read what it stored, instead of computing the same wards again.
+            with _FIRST_COMPUTE:
+                stored = read_rollups(conn, user.scope, kind)
+                missing = [w.code for w in wards if w.code not in stored]
+                if missing:
+                    refresh(conn, user.scope, codes=missing,
+                            config=survey_config(request.app.state.settings))
+                    stored = read_rollups(conn, user.scope, kind)
+            return wards, stored
+
+    wards, stored = await run_in_threadpool(load)
+    kept = kept_periods()[kind]
+    rows = [_rollup_row(w, stored[w.code], kept) for w in wards if w.code in stored]
+    if any(r.outdated_since is not None for r in rows):
+        kick(request.app.state)
+    return rows
+
+
 async def _compare(request: Request, user: UserRow, pool: PoolDep, period: Period,
                    baseline: Period | None) -> list[WardRow]:
-    """Every ward the account sees, summed up per carrier (`analysis.city`)."""
+    """Every ward the account sees, summed up per carrier (`analysis.city`): from the roll-ups
+    for a kept period without baseline, else computed now."""
+    kind = kind_of(period) if baseline is None else None
+    if kind is not None:
+        rows = await _from_rollups(request, user, pool, kind)
+    else:
+        rows = await _computed(request, user, pool, period, baseline)
+
+    def load_asks() -> list[AskCounts]:
+        with pool.connection() as conn:  # a case's state is live, never rolled up
+            return ask_counts(conn, user.case_scope, local_today())
+
+    counts = await run_in_threadpool(load_asks)
+    return [dataclasses.replace(row, carriers=with_asks(
+        row.carriers, [c for c in counts if c.ward_code == row.ward.code])) for row in rows]
+
+
+def with_asks(carriers: list[dict[str, Any]], counts: list[AskCounts]) -> list[dict[str, Any]]:
+    """The carriers' rows with their open and overdue asks (`storage.cases.ask_counts`); a
+    carrier with asks and no measurements gets a row of its asks alone."""
+    by_carrier = {c.carrier: c for c in counts}
+    rows = [{**row, "open_asks": by_carrier[row["carrier"]].open if row["carrier"] in by_carrier
+             else 0, "overdue_asks": by_carrier[row["carrier"]].overdue
+             if row["carrier"] in by_carrier else 0} for row in carriers]
+    seen = {row["carrier"] for row in carriers}
+    rows += [{**dict.fromkeys(SUMMARY_COLUMNS), "carrier": c.carrier, "open_asks": c.open,
+              "overdue_asks": c.overdue} for c in counts if c.carrier not in seen]
+    return rows
+
+
+async def _computed(request: Request, user: UserRow, pool: PoolDep, period: Period,
+                    baseline: Period | None) -> list[WardRow]:
+    """Every ward the account sees, each ward's survey computed (or taken from the cache)."""
     def load() -> list[WardRecord]:
         with pool.connection() as conn:
             return list_wards(conn, user.scope)

@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import secrets
+import time
 from dataclasses import dataclass
 from functools import partial
 from html import escape
@@ -36,11 +37,12 @@ from lomsong.collector.settings import Settings
 from lomsong.collector.storage.groups import StoredGroup, list_groups
 from lomsong.collector.storage.scope import Scope
 from lomsong.collector.storage.streets import get_streets
+from lomsong.collector.storage.wards import list_wards
 from lomsong.maps.browser_layer import browser_options
 from lomsong.maps.heatmap import MODES, render_html
 from lomsong.maps.i18n import translator
 from lomsong.maps.report_text import SOURCE_ROWS_MAX
-from lomsong.maps.tiles import TileError, TileSource
+from lomsong.maps.tiles import TileError, TileSource, tile_lonlat
 
 __all__ = [
     "TILE_URL",
@@ -196,13 +198,45 @@ def streets_frame(streets_json: str | None) -> gpd.GeoDataFrame | None:
     return gpd.GeoDataFrame.from_features(json.loads(streets_json)["features"], crs=4326)
 
 
+# From this zoom on, tiles are served only over the wards this server holds (with a margin): the
+# whole world at street level is billions of tiles; a city at street level is a few thousand.
+DETAIL_ZOOM = 12
+_AREA_MARGIN_DEG = 0.02  # about 2 km
+_AREA_TTL_S = 300.0
+
+
+def _wards_area(request: Request) -> tuple[float, float, float, float] | None:
+    """(west, south, east, north) around every ward outline on this server, or None when no ward
+    has one (a one-ward database: the tile cache's size limit still holds). Kept 5 minutes."""
+    state = request.app.state
+    cached = getattr(state, "tile_area", None)
+    if cached is not None and cached[0] > time.monotonic():
+        area: tuple[float, float, float, float] | None = cached[1]
+        return area
+    with state.pool.connection() as conn:
+        outlines = [w.boundary_json for w in list_wards(conn, Scope.all_wards()) if w.boundary_json]
+    bounds = [shapely.geometry.shape(json.loads(o)).bounds for o in outlines]
+    area = None if not bounds else (
+        min(b[0] for b in bounds) - _AREA_MARGIN_DEG, min(b[1] for b in bounds) - _AREA_MARGIN_DEG,
+        max(b[2] for b in bounds) + _AREA_MARGIN_DEG, max(b[3] for b in bounds) + _AREA_MARGIN_DEG)
+    state.tile_area = (time.monotonic() + _AREA_TTL_S, area)
+    return area
+
+
 @router.get("/map/tiles/{z}/{x}/{y}.png")
 async def map_tile(request: Request, user: CurrentUser, z: int, x: int, y: int) -> Response:
-    """A basemap tile through the collector's disk cache (404 when no basemap is configured)."""
+    """A basemap tile through the collector's disk cache (404 when no basemap is configured, or
+    for a detailed tile away from the wards this server holds)."""
     settings: Settings = request.app.state.settings
     tiles = settings.basemap()
     if tiles is None:
         return Response("no basemap configured", status_code=404, media_type="text/plain")
+    if z >= DETAIL_ZOOM and 0 <= x < 2**z and 0 <= y < 2**z:
+        area = await run_in_threadpool(_wards_area, request)
+        west, south, east, north = tile_lonlat(z, x, y)
+        if area is not None and (east < area[0] or west > area[2] or north < area[1]
+                                 or south > area[3]):
+            return Response("tile outside the wards", status_code=404, media_type="text/plain")
     try:
         data = await run_in_threadpool(tiles.tile_bytes, z, x, y)
     except TileError as exc:

@@ -33,7 +33,7 @@ async def plan_form(request: Request, case_id: int, user: CaseUser, lang: Lang,
 
     def plan() -> bool:
         with pool.connection() as conn:
-            case = get_case(conn, case_id, actor, local_today())
+            case = get_case(conn, case_id, actor.scope, local_today())
             if case is None or user.role == "carrier" or not can_write(
                     actor, ward_code=case.ward_code, carrier=case.carrier, state=case.state):
                 return False
@@ -44,6 +44,8 @@ async def plan_form(request: Request, case_id: int, user: CaseUser, lang: Lang,
         if not await run_in_threadpool(plan):
             return not_found(request, lang, user)
     except MoveRefused as exc:
+        if exc.not_found:
+            return not_found(request, lang, user)
         return await case_page(request, case_id, user, lang, pool, 422, refusal(exc, lang))
     return RedirectResponse(f"/cases/{case_id}?done=planned", status_code=303)
 
@@ -53,9 +55,7 @@ async def route_gpx(request: Request, case_id: int, user: CaseUser, lang: Lang,
                     pool: PoolDep) -> Response:
     def load() -> str | None:
         with pool.connection() as conn:
-            if get_case(conn, case_id, actor_of(user), local_today()) is None:
-                return None
-            plan = get_plan(conn, case_id)
+            plan = get_plan(conn, case_id, actor_of(user).scope)
             return None if plan is None else plan.route_gpx
 
     gpx = await run_in_threadpool(load)

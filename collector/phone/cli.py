@@ -108,9 +108,10 @@ def _enrol_list(args: argparse.Namespace) -> int:
 
     from lomsong.collector.cli import database
     from lomsong.collector.storage.enrolments import list_enrolments
+    from lomsong.collector.storage.scope import Scope
 
     with database(settings_from_args(args)) as url, psycopg.connect(url, autocommit=True) as conn:
-        rows = list_enrolments(conn)
+        rows = list_enrolments(conn, scope=Scope.all_wards())  # the operator's: every ward
     for e in rows:
         state = "revoked" if e.revoked_at else "active"
         print(f"{e.id}\t{state}\t{e.ward}\t{e.site_id or '-'}\tuntil {e.expires_at:%Y-%m-%d}"
@@ -123,9 +124,10 @@ def _enrol_revoke(args: argparse.Namespace) -> int:
 
     from lomsong.collector.cli import database
     from lomsong.collector.storage.enrolments import revoke_enrolment
+    from lomsong.collector.storage.scope import Scope
 
     with database(settings_from_args(args)) as url, psycopg.connect(url, autocommit=True) as conn:
-        revoked = revoke_enrolment(conn, args.id)
+        revoked = revoke_enrolment(conn, args.id, Scope.all_wards())
     if not revoked:
         print(f"lomsong: no active link {args.id}", file=sys.stderr)
         return 1

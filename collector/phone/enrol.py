@@ -36,6 +36,7 @@ from lomsong.collector.deps import PoolDep
 from lomsong.collector.ratelimit import RateLimiter
 from lomsong.collector.settings import Settings
 from lomsong.collector.storage.enrolments import Enrolment, get_enrolment
+from lomsong.collector.storage.scope import Scope
 
 __all__ = ["CurrentEnrolment", "EnrolmentRejected", "PhoneLimits", "SignedLink", "check_token",
            "sign_token", "verify_signature"]
@@ -124,7 +125,7 @@ async def _enrolment(
 
     def lookup() -> Enrolment | None:
         with pool.connection() as conn:
-            return get_enrolment(conn, enrolment_id)
+            return get_enrolment(conn, enrolment_id, Scope.all_wards())  # the signed link
 
     found = await run_in_threadpool(lookup)
     try:

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from lomsong.collector.dashboard.web import AdminUser, CsrfChecked, Lang, Page, render
+from lomsong.collector.dashboard.web import AdminUser, CsrfChecked, Lang, Page, WardScope, render
 from lomsong.collector.deps import PoolDep, SettingsDep
 from lomsong.collector.errors import StorageError
 from lomsong.collector.phone.enrol import sign_token
@@ -26,6 +26,7 @@ from lomsong.collector.storage.enrolments import (
     list_enrolments,
     revoke_enrolment,
 )
+from lomsong.collector.storage.scope import Scope
 from lomsong.collector.storage.sites import get_ward, list_sites
 
 __all__ = ["LINKS_SHOWN", "MAX_DAYS", "router"]
@@ -49,12 +50,12 @@ def _address(request: Request, secret_key: str, link: Enrolment) -> str:
     return f"{str(request.base_url).rstrip('/')}/do?t={token}"
 
 
-async def _page(request: Request, user: AdminUser, lang: Lang, pool: PoolDep,
+async def _page(request: Request, user: AdminUser, scope: Scope, lang: Lang, pool: PoolDep,
                 settings: SettingsDep, status_code: int = 200, **extra: Any) -> HTMLResponse:
     def load() -> dict[str, Any]:
         with pool.connection() as conn:
-            return {"links": list_enrolments(conn, limit=LINKS_SHOWN), "sites": list_sites(conn),
-                    "ward": get_ward(conn)}
+            return {"links": list_enrolments(conn, limit=LINKS_SHOWN, scope=scope),
+                    "sites": list_sites(conn, scope), "ward": get_ward(conn, scope)}
 
     data = await run_in_threadpool(load)
     now = datetime.now(UTC)
@@ -70,13 +71,14 @@ async def _page(request: Request, user: AdminUser, lang: Lang, pool: PoolDep,
 
 
 @router.get("", response_class=HTMLResponse)
-async def links_page(request: Request, user: AdminUser, lang: Lang, pool: PoolDep,
-                     settings: SettingsDep) -> HTMLResponse:
-    return await _page(request, user, lang, pool, settings)
+async def links_page(request: Request, user: AdminUser, scope: WardScope, lang: Lang,
+                     pool: PoolDep, settings: SettingsDep) -> HTMLResponse:
+    return await _page(request, user, scope, lang, pool, settings)
 
 
 @router.post("", response_class=HTMLResponse, dependencies=[CsrfChecked])
-async def issue_link(request: Request, user: AdminUser, lang: Lang, pool: PoolDep,
+async def issue_link(request: Request, user: AdminUser, scope: WardScope, lang: Lang,
+                     pool: PoolDep,
                      settings: SettingsDep,
                      days: Annotated[int, Form(ge=1, le=MAX_DAYS)],
                      site_id: Annotated[str, Form(max_length=64)] = "",
@@ -86,42 +88,43 @@ async def issue_link(request: Request, user: AdminUser, lang: Lang, pool: PoolDe
 
     def issue() -> Enrolment:
         with pool.connection() as conn:
-            ward = get_ward(conn)
+            ward = get_ward(conn, scope)
             if ward is None:
                 raise StorageError("the ward is not set yet; set it on the admin page first")
             return create_enrolment(conn, ward=ward.name, site_id=site_id or None,
                                     label=label.strip() or f"by {user.username}",
-                                    expires_at=expires)
+                                    expires_at=expires, scope=scope)
 
     try:
         made = await run_in_threadpool(issue)
     except StorageError as exc:
-        return await _page(request, user, lang, pool, settings, 409, error=str(exc))
-    return await _page(request, user, lang, pool, settings,
+        return await _page(request, user, scope, lang, pool, settings, 409, error=str(exc))
+    return await _page(request, user, scope, lang, pool, settings,
                        issued={"link": made,
                                "address": _address(request, settings.secret_key, made)})
 
 
 @router.post("/revoke", response_class=HTMLResponse, dependencies=[CsrfChecked])
-async def revoke_link(request: Request, user: AdminUser, lang: Lang, pool: PoolDep,
+async def revoke_link(request: Request, user: AdminUser, scope: WardScope, lang: Lang,
+                      pool: PoolDep,
                       settings: SettingsDep,
                       enrolment_id: Annotated[int, Form(ge=1, le=2**62)],
                       confirm: Annotated[str, Form(max_length=3)] = "") -> Response:
     """Without ``confirm=yes``: the page asking to confirm. With it: the link is revoked."""
     def find() -> Enrolment | None:
         with pool.connection() as conn:
-            return get_enrolment(conn, enrolment_id)
+            return get_enrolment(conn, enrolment_id, scope)
 
     link = await run_in_threadpool(find)
     if link is None or link.revoked_at is not None:
-        return await _page(request, user, lang, pool, settings, 404,
+        return await _page(request, user, scope, lang, pool, settings, 404,
                            error=f"enrolment_id: no active link {enrolment_id}")
     if confirm != "yes":
-        return await _page(request, user, lang, pool, settings, confirm=link)
+        return await _page(request, user, scope, lang, pool, settings, confirm=link)
 
     def revoke() -> None:
         with pool.connection() as conn:
-            revoke_enrolment(conn, enrolment_id)
+            revoke_enrolment(conn, enrolment_id, scope)
 
     await run_in_threadpool(revoke)
     return RedirectResponse("/admin/links?done=revoked", status_code=303)

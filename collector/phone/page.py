@@ -48,7 +48,7 @@ router = APIRouter(tags=["phone page"], include_in_schema=False)
 
 def _lookup(pool: PoolDep, enrolment_id: int) -> tuple[Enrolment | None, str | None]:
     with pool.connection() as conn:
-        found = get_enrolment(conn, enrolment_id)
+        found = get_enrolment(conn, enrolment_id, Scope.all_wards())  # the signed link
         site_name = None
         if found is not None and found.site_id is not None:
             sites = list_sites(conn, Scope.ward(found.ward_code))

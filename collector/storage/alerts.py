@@ -11,13 +11,17 @@ from datetime import date, datetime
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from lomsong.collector.errors import StorageError
 from lomsong.collector.storage.cases import overdue_cases
+from lomsong.collector.storage.scope import Scope
+from lomsong.collector.storage.users import role_scope
 
 __all__ = ["ALERT_KINDS", "MOBILE_CARRIERS", "AlertRow", "Condition", "Subscription",
-           "add_subscription", "delete_subscription", "find_conditions", "list_subscriptions",
-           "mark_delivered", "sync_alerts", "undelivered", "user_subscriptions"]
+           "add_subscription", "alert_scope", "delete_subscription", "find_conditions",
+           "list_subscriptions", "mark_delivered", "sync_alerts", "undelivered",
+           "user_subscriptions"]
 
 ALERT_KINDS = ("site_below_target", "probe_silent", "spool_backlog", "case_overdue")
 MAX_ROWS = 1_000
@@ -70,7 +74,7 @@ def _sites_below(conn: psycopg.Connection[Any], runs: int, since: datetime,
     the size of the table (index ``measurements_site_recent`` of migration 011).
     """
     rows = conn.execute(
-        "SELECT p.site_id, c.carrier, t.access, count(*) FILTER (WHERE last.below)"
+        "SELECT p.site_id, p.ward_code, c.carrier, t.access, count(*) FILTER (WHERE last.below)"
         " FROM service_points p CROSS JOIN unnest(%(carriers)s::text[]) AS c(carrier)"
         " CROSS JOIN unnest(%(acc)s::text[], %(tgt)s::float8[]) AS t(access, target)"
         " CROSS JOIN LATERAL (SELECT coalesce(m.error_kind = ANY(%(fail)s) OR (m.error_kind IS"
@@ -79,31 +83,31 @@ def _sites_below(conn: psycopg.Connection[Any], runs: int, since: datetime,
         "  AND m.kind = 'throughput_down' AND m.time >= %(since)s"
         "  AND (m.error_kind IS NULL OR m.error_kind = ANY(%(fail)s))"
         "  ORDER BY m.time DESC LIMIT %(runs)s) last"
-        " GROUP BY p.site_id, c.carrier, t.access"
+        " GROUP BY p.site_id, p.ward_code, c.carrier, t.access"
         " HAVING count(*) = %(runs)s AND bool_and(last.below)"
         f" ORDER BY p.site_id, c.carrier, t.access LIMIT {MAX_ROWS}",
         {"fail": _NETWORK_FAILURES, "acc": list(targets), "tgt": list(targets.values()),
          "carriers": list(MOBILE_CARRIERS), "since": since, "runs": runs}).fetchall()
-    return [Condition("site_below_target", f"{site}|{carrier}|{access}", None, str(carrier),
+    return [Condition("site_below_target", f"{site}|{carrier}|{access}", ward, str(carrier),
                       f"{site} {carrier} {access}: {runs}/{runs} < {targets[str(access)]:g} Mbps")
-            for site, carrier, access, _n in rows]
+            for site, ward, carrier, access, _n in rows]
 
 
 def _probes(conn: psycopg.Connection[Any], silent_before: datetime,
             backlog: int) -> list[Condition]:
     rows = conn.execute(
-        "SELECT t.name, greatest(t.created_at, t.last_used_at, s.reported_at) AS heard,"
+        "SELECT t.name, t.ward_code, greatest(t.created_at, t.last_used_at, s.reported_at),"
         " s.queue_pending FROM (SELECT DISTINCT ON (name) * FROM api_tokens WHERE role = 'probe'"
         " AND revoked_at IS NULL ORDER BY name, created_at DESC) t"
         " LEFT JOIN probe_status s ON s.probe_name = t.name"
         f" ORDER BY t.name LIMIT {MAX_ROWS}").fetchall()
     found = []
-    for name, heard, pending in rows:
+    for name, ward, heard, pending in rows:
         if heard < silent_before:
-            found.append(Condition("probe_silent", str(name), None, None,
+            found.append(Condition("probe_silent", str(name), ward, None,
                                    f"{name}: {heard:%Y-%m-%d %H:%M} UTC"))
         if pending is not None and pending >= backlog:
-            found.append(Condition("spool_backlog", str(name), None, None,
+            found.append(Condition("spool_backlog", str(name), ward, None,
                                    f"{name}: {pending} > {backlog}"))
     return found
 
@@ -111,9 +115,10 @@ def _probes(conn: psycopg.Connection[Any], silent_before: datetime,
 def find_conditions(conn: psycopg.Connection[Any], *, now: datetime, today: date, runs: int,
                     since: datetime, targets: dict[str, float], silent_before: datetime,
                     backlog: int) -> list[Condition]:
-    """Every alert condition that holds now."""
+    """Every alert condition that holds now, in every ward (each names its ward, if any)."""
     cases = [Condition("case_overdue", str(c.id), c.ward_code, c.carrier,
-                       f"#{c.id} {c.title[:120]} ({c.state})") for c in overdue_cases(conn, today)]
+                       f"#{c.id} {c.title[:120]} ({c.state})")
+             for c in overdue_cases(conn, Scope.all_wards(), today)]
     return [*_sites_below(conn, runs, since, targets), *_probes(conn, silent_before, backlog),
             *cases]
 
@@ -178,24 +183,23 @@ def delete_subscription(conn: psycopg.Connection[Any], subscription_id: int,
     return cur.rowcount > 0
 
 
+def alert_scope(scope: Scope) -> tuple[sql.Composable, list[Any]]:
+    """The alerts an account of `scope` receives: its ward's (every ward's for the city), or a
+    carrier organisation's own (its service points' tests and its cases, in every ward)."""
+    if scope.carrier is not None:
+        return sql.SQL("a.carrier = %s"), [scope.carrier]
+    return scope.where("ward_code", "a")
+
+
 def undelivered(conn: psycopg.Connection[Any], sub: Subscription, limit: int) -> list[AlertRow]:
     """Open alerts of the subscribed kinds, in the user's scope, not yet sent on `sub`."""
-    carrier = sub.user_carrier if sub.role == "carrier" else None
-    ward = sub.user_ward if sub.role in ("officer", "ward_officer") else None
-    if sub.role == "carrier" and carrier is None:
-        return []
-    rows = conn.execute(
+    where, scoped = alert_scope(role_scope(sub.role, sub.user_ward, sub.user_carrier))
+    rows = conn.execute(sql.SQL(
         "SELECT id, kind, key, ward_code, carrier, detail, opened_at FROM alerts a"
-        " WHERE resolved_at IS NULL AND kind = ANY(%(kinds)s)"
-        " AND (%(carrier)s::text IS NULL OR a.carrier = %(carrier)s)"
-        " AND (%(ward)s::text IS NULL OR a.ward_code IS NULL OR a.ward_code = %(ward)s)"
-        " AND (%(officer_without_ward)s = false OR a.ward_code IS NULL)"
+        " WHERE resolved_at IS NULL AND kind = ANY(%s) AND {}"
         " AND NOT EXISTS (SELECT 1 FROM alert_deliveries d WHERE d.alert_id = a.id"
-        "  AND d.subscription_id = %(sub)s) ORDER BY opened_at, id LIMIT %(limit)s",
-        {"kinds": sub.kinds, "carrier": carrier,
-         "ward": ward, "sub": sub.id, "limit": limit,
-         "officer_without_ward": sub.role in ("officer", "ward_officer") and ward is None},
-    ).fetchall()
+        "  AND d.subscription_id = %s) ORDER BY opened_at, id LIMIT %s").format(where),
+        [sub.kinds, *scoped, sub.id, min(limit, MAX_ROWS)]).fetchall()
     return [AlertRow(*r) for r in rows]
 
 

@@ -129,8 +129,11 @@ def _where(
     clauses = [sql.SQL("m.clock <> 'unsynced'"), sql.SQL("m.source = ANY(%(sources)s::text[])")]
     params: dict[str, Any] = {"sources": list(sources)}
     if not scope.city:
-        clauses.append(sql.SQL("m.ward_code IS NOT DISTINCT FROM %(ward)s"))
-        params["ward"] = scope.ward_code
+        if scope.ward_code is None:  # indexable forms (see `Scope.where`)
+            clauses.append(sql.SQL("m.ward_code IS NULL"))
+        else:
+            clauses.append(sql.SQL("m.ward_code = %(ward)s"))
+            params["ward"] = scope.ward_code
     if start is not None:
         clauses.append(sql.SQL("m.time >= %(start)s"))
         params["start"] = start

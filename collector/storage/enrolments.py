@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from lomsong.collector.errors import StorageError
 from lomsong.collector.storage.scope import SINGLE_WARD, Scope
@@ -67,26 +68,34 @@ def create_enrolment(conn: psycopg.Connection[Any], *, ward: str, site_id: str |
     return Enrolment(*made)
 
 
-def get_enrolment(conn: psycopg.Connection[Any], enrolment_id: int) -> Enrolment | None:
-    row = conn.execute(f"SELECT {_COLUMNS} FROM enrolments WHERE id = %s",
-                       (enrolment_id,)).fetchone()
+def get_enrolment(conn: psycopg.Connection[Any], enrolment_id: int,
+                  scope: Scope = SINGLE_WARD) -> Enrolment | None:
+    """The link if it belongs to the scope's ward(s) (the phone routes, where the signed link is
+    the credential, look it up in every ward)."""
+    where, params = scope.where("ward_code")
+    row = conn.execute(sql.SQL("SELECT {} FROM enrolments WHERE id = %s AND {}").format(
+        sql.SQL(_COLUMNS), where), [enrolment_id, *params]).fetchone()
     return None if row is None else Enrolment(*row)
 
 
-def list_enrolments(conn: psycopg.Connection[Any], limit: int | None = None) -> list[Enrolment]:
-    """Every link, oldest first; with `limit`, only the newest `limit`, newest first."""
-    if limit is None:
-        rows = conn.execute(f"SELECT {_COLUMNS} FROM enrolments ORDER BY id").fetchall()
-    else:
-        rows = conn.execute(f"SELECT {_COLUMNS} FROM enrolments ORDER BY id DESC LIMIT %s",
-                            (limit,)).fetchall()
+def list_enrolments(conn: psycopg.Connection[Any], limit: int | None = None,
+                    scope: Scope = SINGLE_WARD) -> list[Enrolment]:
+    """The scope's links, oldest first; with `limit`, only the newest `limit`, newest first."""
+    where, params = scope.where("ward_code")
+    order = sql.SQL("ORDER BY id") if limit is None else sql.SQL("ORDER BY id DESC LIMIT %s")
+    rows = conn.execute(sql.SQL("SELECT {} FROM enrolments WHERE {} {}").format(
+        sql.SQL(_COLUMNS), where, order), [*params, *([] if limit is None else [limit])]
+    ).fetchall()
     return [Enrolment(*r) for r in rows]
 
 
-def revoke_enrolment(conn: psycopg.Connection[Any], enrolment_id: int) -> bool:
-    """Revoke an active link; False when there was none."""
-    cur = conn.execute("UPDATE enrolments SET revoked_at = now()"
-                       " WHERE id = %s AND revoked_at IS NULL", (enrolment_id,))
+def revoke_enrolment(conn: psycopg.Connection[Any], enrolment_id: int,
+                     scope: Scope = SINGLE_WARD) -> bool:
+    """Revoke an active link of the scope's ward(s); False when there was none."""
+    where, params = scope.where("ward_code")
+    cur = conn.execute(sql.SQL("UPDATE enrolments SET revoked_at = now()"
+                               " WHERE id = %s AND revoked_at IS NULL AND {}").format(where),
+                       [enrolment_id, *params])
     return cur.rowcount > 0
 
 

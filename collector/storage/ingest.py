@@ -20,6 +20,7 @@ from psycopg import sql
 
 from lomsong.collector.errors import DatabaseUnavailable, IdConflict, StorageError
 from lomsong.collector.storage.columns import COLUMNS
+from lomsong.collector.storage.rollups import mark_dirty
 from lomsong.probe.record import ClockState, Measurement
 
 __all__ = ["IngestResult", "StoredRecord", "ingest"]
@@ -137,6 +138,8 @@ def ingest(
                     copy.set_types([*(types[c] for c in COLUMNS), "text"])
                     for (id_,) in claimed:
                         copy.write_row((*_row(unique[id_], received_at), ward_code))
+                # The ward's city roll-ups are out of date (collector.storage.rollups).
+                mark_dirty(conn, ward_code)
             stored = len(claimed)
     except psycopg.OperationalError as exc:
         raise DatabaseUnavailable(f"database unavailable during ingest: {exc}") from exc

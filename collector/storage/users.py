@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -12,8 +12,11 @@ from psycopg import sql
 from lomsong.collector.errors import StorageError
 from lomsong.collector.storage.scope import SINGLE_WARD, Scope, ScopeError
 
-__all__ = ["USER_ROLES", "UserRole", "UserRow", "create_user", "end_sessions", "get_user",
-           "list_users", "set_disabled", "set_password_hash"]
+__all__ = ["USER_ROLES", "UserRole", "UserRow", "case_scope", "create_carrier_user",
+           "create_user", "end_sessions", "get_user", "list_carrier_users", "list_users",
+           "role_scope", "set_carrier_disabled", "set_disabled", "set_password_hash"]
+
+MAX_CARRIER_USERS = 1_000
 
 # admin and officer: of one ward; city_officer (reads every ward), city_admin; carrier: the
 # account of a carrier organisation (its cases only).
@@ -41,12 +44,29 @@ class UserRow:
 
     @property
     def scope(self) -> Scope:
-        """What this user may see and change (`Scope`)."""
-        if self.role in ("city_officer", "city_admin"):
-            return Scope.city_wide(write=self.role == "city_admin")
-        if self.role == "carrier":  # no ward data: a ward no row belongs to
-            return Scope.ward("", write=False)
-        return Scope.ward(self.ward_code, write=self.role == "admin")
+        """What this user may see and change of the wards' data (`Scope`)."""
+        return role_scope(self.role, self.ward_code, self.carrier)
+
+    @property
+    def case_scope(self) -> Scope:
+        """What this user may see and change of the asks (`storage.cases`)."""
+        return case_scope(self.role, self.ward_code, self.carrier)
+
+
+def role_scope(role: str, ward_code: str | None, carrier: str | None) -> Scope:
+    """The `Scope` of an account's role: admin (writes) and officer of one ward, the city's
+    roles (city_admin writes), a carrier organisation (no ward data)."""
+    if role in ("city_officer", "city_admin"):
+        return Scope.city_wide(write=role == "city_admin")
+    if role == "carrier":
+        return Scope.of_carrier(carrier)
+    return Scope.ward(ward_code, write=role == "admin")
+
+
+def case_scope(role: str, ward_code: str | None, carrier: str | None) -> Scope:
+    """The asks an account sees (as `role_scope`), and changes: every role but the city
+    officer, who only reads (ward officers send asks, carriers reply to theirs)."""
+    return replace(role_scope(role, ward_code, carrier), write=role != "city_officer")
 
 
 def create_user(conn: psycopg.Connection[Any], username: str, password_hash: str,
@@ -105,6 +125,40 @@ def set_disabled(conn: psycopg.Connection[Any], username: str, disabled: bool,
                 " session_epoch = session_epoch + 1 WHERE username = %s AND {}").format(where),
         (disabled, username, *params),
     )
+    return cur.rowcount > 0
+
+
+def _city_admin(scope: Scope) -> None:
+    if not (scope.city and scope.write):
+        raise ScopeError("only the city's administrator manages carrier accounts")
+
+
+def create_carrier_user(conn: psycopg.Connection[Any], username: str, password_hash: str,
+                        carrier: str, scope: Scope) -> UserRow:
+    """A user of carrier organisation `carrier` (viettel, vnpt, mobifone), made by the city's
+    administrator (`ScopeError` for any other scope); `StorageError` as `create_user`."""
+    _city_admin(scope)
+    return create_user(conn, username, password_hash, "carrier", carrier=carrier)
+
+
+def list_carrier_users(conn: psycopg.Connection[Any], scope: Scope) -> list[UserRow]:
+    """The carrier organisations' users, for a city-wide scope (none for a ward's)."""
+    if not scope.city:
+        return []
+    rows = conn.execute(f"SELECT {_COLUMNS} FROM dashboard_users WHERE role = 'carrier'"
+                        f" ORDER BY carrier, username LIMIT {MAX_CARRIER_USERS}").fetchall()
+    return [UserRow(*r) for r in rows]
+
+
+def set_carrier_disabled(conn: psycopg.Connection[Any], username: str, disabled: bool,
+                         scope: Scope) -> bool:
+    """Disable (ending every session) or enable a carrier organisation's user; only the city's
+    administrator may; False when there is no such carrier user."""
+    _city_admin(scope)
+    cur = conn.execute(
+        "UPDATE dashboard_users SET disabled_at = CASE WHEN %s THEN now() END,"
+        " session_epoch = session_epoch + 1 WHERE username = %s AND role = 'carrier'",
+        (disabled, username))
     return cur.rowcount > 0
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 
 from lomsong.collector.errors import StorageError
+from lomsong.collector.storage.rollups import mark_dirty
 from lomsong.collector.storage.scope import Scope, ScopeError
 
 __all__ = ["ADOPTED_TABLES", "WardRecord", "adopt_single_ward", "get_ward_record", "list_wards",
@@ -90,4 +91,5 @@ def adopt_single_ward(conn: psycopg.Connection[Any], code: str) -> dict[str, int
                    else ""),
                 (code,))
             counts[table] = cur.rowcount
+        mark_dirty(conn, code)  # its city roll-ups now count the adopted rows
     return counts

@@ -9,6 +9,7 @@ import psycopg
 from lomsong.collector.caseflow import Actor
 from lomsong.collector.dashboard.security import hash_password
 from lomsong.collector.storage.cases import NewCase, create_case
+from lomsong.collector.storage.scope import Scope
 from lomsong.collector.storage.users import create_user
 from lomsong.collector.storage.wards import save_ward
 
@@ -17,19 +18,20 @@ DONG_DA = "00235"  # Phường Đống Đa
 # A point inside Định Công's 2025 outline.
 DINH_CONG_POINT = (20.9845, 105.8330)
 PASSWORD = "mat-khau-du-dai-1"
+CITY = Scope.all_wards()  # what the city officer reads
 USERS = {
     "dc.canbo": ("officer", DINH_CONG, None),
     "dd.canbo": ("officer", DONG_DA, None),
     "viettel.a": ("carrier", None, "viettel"),
     "viettel.b": ("carrier", None, "viettel"),
     "vnpt.a": ("carrier", None, "vnpt"),
-    "tp.admin": ("admin", None, None),
+    "tp.admin": ("city_admin", None, None),
 }
 
 
 def actor(name: str) -> Actor:
     role, ward, carrier = USERS[name]
-    return Actor(name, role, ward, carrier)
+    return Actor.of(name, role, ward, carrier)
 
 
 def add_case_users(conn: psycopg.Connection[Any], with_passwords: bool = False) -> None:

@@ -128,22 +128,62 @@ def test_tiles_through_the_collector_cached_on_disk(migrated_url: str, tmp_path:
     _seed_ward(conn)
     with TestClient(create_app(_settings(migrated_url, tmp_path, tile_server)),
                     follow_redirects=False) as client:
-        assert client.get("/map/tiles/15/26010/14463.png").status_code == 303  # signed in only
+        assert client.get("/map/tiles/15/26018/14425.png").status_code == 303  # signed in only
         assert sign_in(client, USER).status_code == 303
         frame = client.get("/map/frame?lang=en").text
         assert '"/map/tiles/{z}/{x}/{y}.png"' in frame and "127.0.0.1:" not in frame
         # escaped for Leaflet, which writes the attribution as HTML: shown as text
         assert "\\u0026lt;b\\u0026gt;nghi" in frame and "<b>nghi" not in frame
-        tile = client.get("/map/tiles/15/26010/14463.png")
+        tile = client.get("/map/tiles/15/26018/14425.png")
         assert tile.status_code == 200 and tile.headers["content-type"] == "image/png"
         assert Image.open(io.BytesIO(tile.content)).getpixel((9, 9)) == TEAL
-        assert _Tiles.requests == ["/15/26010/14463.png"]
-        assert client.get("/map/tiles/15/26010/14463.png").content == tile.content
-        assert _Tiles.requests == ["/15/26010/14463.png"]            # the second from disk
-        assert list((tmp_path / "tiles").rglob("14463.png"))
+        assert _Tiles.requests == ["/15/26018/14425.png"]
+        assert client.get("/map/tiles/15/26018/14425.png").content == tile.content
+        assert _Tiles.requests == ["/15/26018/14425.png"]            # the second from disk
+        assert list((tmp_path / "tiles").rglob("14425.png"))
         assert client.get("/map/tiles/3/8/1.png").status_code == 404  # no such tile
         assert client.get("/map/tiles/25/1/1.png").status_code == 404
-        assert len(_Tiles.requests) == 1
+        assert client.get("/map/tiles/15/26010/14463.png").status_code == 404  # 45 km away
+        assert client.get("/map/tiles/19/1/1.png").status_code == 404          # the Arctic
+        assert client.get("/map/tiles/8/204/113.png").status_code == 200       # an overview
+        assert len(_Tiles.requests) == 2
+
+
+class _Redirect(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(302)
+        self.send_header("Location", "http://127.0.0.1:9/elsewhere.png")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_tile_fetches_refuse_redirects_placeholders_and_a_full_cache(
+        tmp_path: Path, tile_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lomsong.maps import tiles
+
+    with pytest.raises(ValidationError, match=r"only \{z\}, \{x\} and \{y\}"):
+        Settings(basemap_url="http://{s}.127.0.0.1:9/{z}/{x}/{y}.png", basemap_attribution="© x")
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Redirect)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        moved = tiles.TileSource(f"http://127.0.0.1:{httpd.server_address[1]}/{{z}}/{{x}}/{{y}}.png",
+                                 "© x", tmp_path / "a")
+        with pytest.raises(tiles.TileError, match="redirect"):
+            moved.tile_bytes(1, 0, 0)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    source = tiles.TileSource(tile_server, "© x", tmp_path / "b")
+    monkeypatch.setattr(tiles, "MAX_CACHED_TILES", 2)
+    source.tile_bytes(1, 0, 0)
+    source.tile_bytes(1, 1, 0)
+    with pytest.raises(tiles.TileError, match="tile cache full"):
+        source.tile_bytes(1, 0, 1)
+    assert len(source.tile_bytes(1, 0, 0)) > 0  # cached tiles are still served
+    assert _Tiles.requests == ["/1/0/0.png", "/1/1/0.png"]
 
 
 @ONE_TIER
@@ -156,7 +196,7 @@ def test_no_basemap_by_default_and_groups_under_the_cells(migrated_url: str, tmp
         assert sign_in(client, USER).status_code == 303
         frame = client.get("/map/frame?lang=vi").text
         assert "/map/tiles/" not in frame and "tileLayer" not in frame
-        assert client.get("/map/tiles/15/26010/14463.png").status_code == 404
+        assert client.get("/map/tiles/15/26018/14425.png").status_code == 404
         data = json.loads(re.search(r'id="lomsong-map-data">(.*?)</script>', frame,
                                     re.S).group(1))  # type: ignore[union-attr]
         # streets and groups, neither of them the ward boundary (`outlines`)

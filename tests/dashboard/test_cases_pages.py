@@ -14,7 +14,7 @@ from lomsong.collector.settings import Settings
 from lomsong.collector.storage.case_files import add_file
 from lomsong.collector.storage.cases import list_events, move_case
 
-from .cases_helpers import DINH_CONG_POINT, PASSWORD, actor, add_case_users, new_case
+from .cases_helpers import CITY, DINH_CONG_POINT, PASSWORD, actor, add_case_users, new_case
 from .conftest import csrf_of, sign_in
 from .tests_support import plain_only
 
@@ -49,7 +49,7 @@ def sent_case(conn: psycopg.Connection[Any]) -> int:
     move_case(conn, case_id, "sent", actor("dc.canbo"), date(2026, 12, 5), "",
               {"sent_on": date(2026, 12, 1), "document_no": "1/UBND",
                "reply_due_on": date(2026, 12, 30)})
-    add_file(conn, case_id, "cv.pdf", "application/pdf", PDF, "dc.canbo")
+    add_file(conn, case_id, "cv.pdf", "application/pdf", PDF, actor("dc.canbo"))
     return case_id
 
 
@@ -95,7 +95,7 @@ def test_out_of_scope_is_not_found(web: TestClient, conn: psycopg.Connection[Any
                                    data: dict[str, str]) -> None:
     file_id = conn.execute("SELECT id FROM case_files").fetchone()[0]  # type: ignore[index]
     url = f"/cases/{sent_case}" + route.format(file=file_id)
-    before = len(list_events(conn, sent_case))
+    before = len(list_events(conn, sent_case, CITY))
     if method == "get":
         login(web, name)
         answer = web.get(url)
@@ -103,7 +103,7 @@ def test_out_of_scope_is_not_found(web: TestClient, conn: psycopg.Connection[Any
         answer = post(web, url, name, **data)
     assert answer.status_code == 404
     assert "alert(1)" not in answer.text
-    assert len(list_events(conn, sent_case)) == before
+    assert len(list_events(conn, sent_case, CITY)) == before
     assert f"/cases/{sent_case}\"" not in web.get("/cases").text
 
 
@@ -154,10 +154,10 @@ def test_files_checked_by_content_and_served_as_attachment(web: TestClient,
 
 def test_forms_need_csrf(web: TestClient, conn: psycopg.Connection[Any], sent_case: int) -> None:
     login(web, "viettel.a")
-    before = len(list_events(conn, sent_case))
+    before = len(list_events(conn, sent_case, CITY))
     answer = web.post(f"/cases/{sent_case}/move", data={"to": "acknowledged"})
     assert answer.status_code == 403
-    assert len(list_events(conn, sent_case)) == before
+    assert len(list_events(conn, sent_case, CITY)) == before
 
 
 def test_other_ward_officer_cannot_create_for_another_ward(web: TestClient,
@@ -191,7 +191,7 @@ def test_carrier_replies_and_moves_its_promise(web: TestClient, conn: psycopg.Co
                 promised_on="2026-12-20").status_code == 303
     assert post(web, url + "/move", "viettel.a", to="planned", action="Lắp trạm mới",
                 promised_on="2027-01-15", note="lùi hạn").status_code == 303
-    events = list_events(conn, sent_case)
+    events = list_events(conn, sent_case, CITY)
     assert [(e.actor, e.kind, e.note) for e in events[-3:]] == [
         ("viettel.b", "reply", "Sẽ khảo sát <b>tuần sau</b>"),
         ("viettel.b", "transition", ""), ("viettel.a", "transition", "lùi hạn")]

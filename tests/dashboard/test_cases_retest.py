@@ -18,7 +18,7 @@ from lomsong.collector.storage.cases import get_case, move_case
 from lomsong.collector.storage.ingest import StoredRecord, ingest
 from lomsong.probe.record import Access, Carrier, Kind, Measurement, PositionSource
 
-from .cases_helpers import DINH_CONG_POINT, actor, add_case_users, new_case
+from .cases_helpers import DINH_CONG, DINH_CONG_POINT, actor, add_case_users, new_case
 from .tests_support import plain_only
 
 db_server = plain_only
@@ -42,7 +42,7 @@ def _tests(start: datetime, speeds: list[float], *, carrier: Carrier = Carrier.V
 
 def _store(conn: psycopg.Connection[Any], measurements: list[Measurement]) -> None:
     ingest(conn, [StoredRecord(measurement=m, time=m.measured_at, clock=m.clock)
-                  for m in measurements], datetime.now(UTC))
+                  for m in measurements], datetime.now(UTC), DINH_CONG)
 
 
 def _done_case(conn: psycopg.Connection[Any]) -> int:
@@ -73,7 +73,7 @@ def test_fix_verified_with_before_after_comparison(conn: psycopg.Connection[Any]
     assert result.mwu_p_value is not None and result.mwu_p_value < 0.001
     assert result.share_difference == 1.0
     assert result.share_difference_lo is not None and result.share_difference_lo > 0.5
-    stored = list_verdicts(conn, case_id)
+    stored = list_verdicts(conn, case_id, actor("dc.canbo").scope)
     assert stored[0].outcome == "met" and stored[0].comparison["after"]["judged"] == 12
 
 
@@ -87,7 +87,7 @@ def test_only_tests_after_done_time_count(conn: psycopg.Connection[Any]) -> None
     judged = judge_case(conn, case_id, actor("tp.admin"), TODAY, load_thresholds())
     assert judged.result.outcome == "not_enough_data"
     assert (judged.result.before.judged, judged.result.after.judged) == (0, 2)
-    assert get_case(conn, case_id, actor("dc.canbo"), TODAY).state == "done"  # type: ignore[union-attr]
+    assert get_case(conn, case_id, actor("dc.canbo").scope, TODAY).state == "done"  # type: ignore[union-attr]
 
 
 def test_fix_not_met_reopens(conn: psycopg.Connection[Any]) -> None:
@@ -110,10 +110,10 @@ def test_plan_has_route_in_radius_probes_and_rule(conn: psycopg.Connection[Any])
     _store(conn, _tests(datetime(2026, 11, 20, tzinfo=UTC), [20.0] * 3))
     _store(conn, _tests(datetime(2026, 11, 20, tzinfo=UTC), [20.0] * 3, probe="walker",
                         source=PositionSource.GPS))
-    case = get_case(conn, case_id, actor("dc.canbo"), TODAY)
+    case = get_case(conn, case_id, actor("dc.canbo").scope, TODAY)
     assert case is not None
     plan_retest(conn, case, actor("dc.canbo"), load_thresholds())
-    plan = get_plan(conn, case_id)
+    plan = get_plan(conn, case_id, actor("dc.canbo").scope)
     assert plan is not None and plan.probes == ["pi-dc-ubnd"]
     assert (plan.after_time, plan.min_samples, plan.min_slots) == (DONE_AT, 5, 2)
     ns = {"g": "http://www.topografix.com/GPX/1/1"}

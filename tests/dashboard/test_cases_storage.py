@@ -18,7 +18,7 @@ from lomsong.collector.storage.cases import (
     overdue_cases,
 )
 
-from .cases_helpers import DINH_CONG, DONG_DA, actor, add_case_users, new_case
+from .cases_helpers import CITY, DINH_CONG, DONG_DA, actor, add_case_users, new_case
 from .tests_support import plain_only
 
 db_server = plain_only
@@ -44,7 +44,7 @@ def test_full_life_is_logged_with_who_and_states(cases_conn: psycopg.Connection[
     done = move_case(cases_conn, case_id, "done", actor("viettel.a"), TODAY, "",
                      {"done_at": datetime(2026, 12, 4, tzinfo=UTC)})
     assert done.state == "done"
-    events = list_events(cases_conn, case_id)
+    events = list_events(cases_conn, case_id, actor("tp.admin").scope)
     assert [(e.actor, e.from_state, e.to_state) for e in events] == [
         ("dc.canbo", None, "draft"), ("dc.canbo", "draft", "sent"),
         ("viettel.a", "sent", "acknowledged"), ("viettel.b", "acknowledged", "planned"),
@@ -64,7 +64,7 @@ def test_role_may_not_make_move(cases_conn: psycopg.Connection[Any], name: str, 
         move_case(cases_conn, case_id, "sent", actor("dc.canbo"), TODAY, "", SENT)
     with pytest.raises(MoveRefused, match=f"{frm} -> {to}|not found"):
         move_case(cases_conn, case_id, to, actor(name), TODAY, "", SENT)
-    assert list_events(cases_conn, case_id)[-1].to_state == frm
+    assert list_events(cases_conn, case_id, actor("tp.admin").scope)[-1].to_state == frm
 
 
 def test_verified_only_by_a_judgement(cases_conn: psycopg.Connection[Any]) -> None:
@@ -90,15 +90,15 @@ def test_scope_ward_and_carrier(cases_conn: psycopg.Connection[Any]) -> None:
     draft = new_case(cases_conn)
 
     def ids(name: str) -> set[int]:
-        return {c.id for c in list_cases(cases_conn, actor(name), TODAY)}
+        return {c.id for c in list_cases(cases_conn, actor(name).scope, TODAY)}
 
     assert ids("dc.canbo") == {mine, vnpt, draft}
     assert ids("dd.canbo") == {other_ward}
     assert ids("viettel.a") == {mine, other_ward}  # never a draft, never another carrier's
     assert ids("vnpt.a") == {vnpt}
     assert ids("tp.admin") == {mine, other_ward, vnpt, draft}
-    assert get_case(cases_conn, mine, actor("dd.canbo"), TODAY) is None
-    assert get_case(cases_conn, mine, actor("vnpt.a"), TODAY) is None
+    assert get_case(cases_conn, mine, actor("dd.canbo").scope, TODAY) is None
+    assert get_case(cases_conn, mine, actor("vnpt.a").scope, TODAY) is None
     with pytest.raises(MoveRefused, match="not found"):
         move_case(cases_conn, mine, "acknowledged", actor("vnpt.a"), TODAY, "", {})
     with pytest.raises(MoveRefused, match="not found"):
@@ -113,9 +113,9 @@ def test_overdue_reply_and_promise(cases_conn: psycopg.Connection[Any]) -> None:
     move_case(cases_conn, late_work, "planned", actor("viettel.a"), TODAY, "",
               {"action": "Tối ưu anten", "carrier_site_code": "", "promised_on": date(2026, 12, 8)})
     day = date(2026, 12, 9)
-    assert {c.id for c in overdue_cases(cases_conn, day)} == {late_work}
-    assert {c.id for c in overdue_cases(cases_conn, date(2026, 12, 11))} == {late_reply, late_work}
-    flagged = {c.id: c.overdue for c in list_cases(cases_conn, actor("dc.canbo"), day)}
+    assert {c.id for c in overdue_cases(cases_conn, CITY, day)} == {late_work}
+    assert {c.id for c in overdue_cases(cases_conn, CITY, date(2026, 12, 11))} == {late_reply, late_work}
+    flagged = {c.id: c.overdue for c in list_cases(cases_conn, actor("dc.canbo").scope, day)}
     assert flagged == {late_reply: False, late_work: True}
 
 
@@ -123,6 +123,7 @@ def test_files_are_capped_per_case(cases_conn: psycopg.Connection[Any]) -> None:
     case_id = new_case(cases_conn)
     for i in range(MAX_FILES_PER_CASE):
         assert add_file(cases_conn, case_id, f"f{i}.pdf", "application/pdf", b"%PDF-1.4",
-                        "dc.canbo") is not None
-    assert add_file(cases_conn, case_id, "x.pdf", "application/pdf", b"%PDF-1.4", "dc.canbo") is None
-    assert len(list_files(cases_conn, case_id)) == MAX_FILES_PER_CASE
+                        actor("dc.canbo")) is not None
+    assert add_file(cases_conn, case_id, "x.pdf", "application/pdf", b"%PDF-1.4",
+                    actor("dc.canbo")) is None
+    assert len(list_files(cases_conn, case_id, actor("dc.canbo").scope)) == MAX_FILES_PER_CASE

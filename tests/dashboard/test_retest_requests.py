@@ -83,7 +83,7 @@ def _done_case(conn: psycopg.Connection[Any]) -> int:
 
 
 def _plan(conn: psycopg.Connection[Any], case_id: int) -> None:
-    case = get_case(conn, case_id, actor("dc.canbo"), TODAY)
+    case = get_case(conn, case_id, actor("dc.canbo").scope, TODAY)
     assert case is not None
     plan_retest(conn, case, actor("dc.canbo"), load_thresholds())
 
@@ -141,22 +141,21 @@ def test_requests_for_a_probe_are_its_own_unended_ones(conn: psycopg.Connection[
 
 
 def test_judging_the_case_ends_its_requests(conn: psycopg.Connection[Any]) -> None:
-    # The judge reads the rows of the database's unassigned ward (as tests/dashboard/
-    # test_cases_retest.py stores them), so the tests here are of the probe without a ward.
+    # The judge reads the rows of the case's own ward: the tests here are of its probe there.
     case_id = _done_case(conn)
     _nearby(conn)
-    _store(conn, _tests(DONE_AT - timedelta(days=30), [12.0 + i for i in range(12)], probe="pi-dc-old"),
-           None)
-    case = get_case(conn, case_id, actor("dc.canbo"), TODAY)
+    _store(conn, _tests(DONE_AT - timedelta(days=30), [12.0 + i for i in range(12)],
+                        probe="pi-dc-ubnd"), DINH_CONG)
+    case = get_case(conn, case_id, actor("dc.canbo").scope, TODAY)
     assert case is not None
     plan_retest(conn, case, actor("dc.canbo"), load_thresholds())
     now = datetime.now(UTC)
-    assert requests_for_probe(conn, "pi-dc-old", Scope.ward(None), now)
+    assert requests_for_probe(conn, "pi-dc-ubnd", Scope.ward(DINH_CONG), now)
     judged = judge_case(conn, case_id, actor("dc.canbo"), TODAY, load_thresholds())
     assert judged.result.outcome == "not_enough_data"  # no tests after the done time yet: kept
-    assert requests_for_probe(conn, "pi-dc-old", Scope.ward(None), datetime.now(UTC))
-    _store(conn, _tests(DONE_AT + timedelta(minutes=5), [60.0 + i for i in range(12)], probe="pi-dc-old"),
-           None)  # the fix: the re-test's tests (12 over 55 h)
+    assert requests_for_probe(conn, "pi-dc-ubnd", Scope.ward(DINH_CONG), datetime.now(UTC))
+    _store(conn, _tests(DONE_AT + timedelta(minutes=5), [60.0 + i for i in range(12)],
+                        probe="pi-dc-ubnd"), DINH_CONG)  # the fix: the re-test's tests (12 over 55 h)
     judged = judge_case(conn, case_id, actor("dc.canbo"), TODAY, load_thresholds())
     assert judged.result.outcome == "met", judged.result.as_json()
     assert requests_for_probe(conn, "pi-dc-old", Scope.ward(None), datetime.now(UTC)) == []

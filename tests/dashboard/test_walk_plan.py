@@ -214,3 +214,15 @@ def test_every_walk_message_is_in_both_catalogs() -> None:
 def test_docstring_examples(module: object) -> None:
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)  # type: ignore[arg-type]
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_gpx_drops_characters_xml_cannot_hold() -> None:
+    import xml.etree.ElementTree as ET
+
+    from lomsong.maps.gpx import GpxPoint, walk_gpx
+
+    hostile = "Tổ\x0b 5\x00 <&> \ud800\ufffe"
+    data = walk_gpx([GpxPoint(21.03, 105.85, hostile, hostile)], name=hostile, desc=hostile)
+    root = ET.fromstring(data)  # an unreadable file would raise here
+    names = [e.text for e in root.iter() if e.tag.endswith("name")]
+    assert names and all(n == "Tổ 5 <&> " for n in names)

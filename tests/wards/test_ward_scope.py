@@ -28,7 +28,7 @@ READ_ROUTES = [
     "/map", "/map/frame", "/sites", "/weak-areas", "/planner", "/fleet", "/downloads",
     "/downloads/survey.gpkg", "/downloads/cells.csv", "/downloads/service_points.csv",
     "/downloads/weak_areas.csv", "/downloads/proposals.csv", "/downloads/gaps.csv",
-    "/downloads/walk_route.csv", "/report.pdf", "/admin",
+    "/downloads/walk_route.csv", "/report.pdf", "/admin", "/admin/links", "/indicator",
 ]
 FOREIGN_MARKS = (DONG_DA.site_id, DONG_DA.site_name, DONG_DA.probe, "Đống Đa")
 
@@ -88,7 +88,10 @@ def _state(url: str) -> dict[str, Any]:
                                   (DONG_DA.code,)).fetchall(),
             "ward": conn.execute("SELECT name, boundary_json FROM wards WHERE code = %s",
                                  (DONG_DA.code,)).fetchall(),
-            "links": conn.execute("SELECT count(*) FROM enrolments").fetchall(),
+            "links": conn.execute("SELECT id, revoked_at FROM enrolments ORDER BY id").fetchall(),
+            "carriers": conn.execute("SELECT username, carrier, disabled_at, session_epoch FROM"
+                                     " dashboard_users WHERE role = 'carrier' ORDER BY username"
+                                     ).fetchall(),
         }
 
 
@@ -109,6 +112,9 @@ WRITES: list[tuple[str, dict[str, str], dict[str, Any] | None]] = [
                       "password": PASSWORD}, None),
     ("/city/ward", {"code": DONG_DA.code}, None),
     ("/admin/posters", {"site_id": DONG_DA.site_id}, None),
+    ("/admin/links", {"days": "30", "site_id": DONG_DA.site_id, "label": "đổi"}, None),
+    ("/admin/carriers", {"username": "vnpt.new", "carrier": "vnpt", "password": PASSWORD}, None),
+    ("/admin/carriers/disable", {"username": "viettel.one", "confirmed": "yes"}, None),
 ]
 
 
@@ -230,3 +236,94 @@ def test_the_city_pdf_shows_every_ward_coloured_and_escaped(city_client: TestCli
     assert drawn, "no ward drawn in a status colour"
     sign_in(city_client, f"{DINH_CONG.probe}.officer")
     assert city_client.get("/city/report.pdf").status_code == 403
+
+
+def test_a_ward_admin_cannot_revoke_another_wards_link(city_client: TestClient,
+                                                      city: City) -> None:
+    from lomsong.collector.storage.enrolments import create_enrolment
+    from lomsong.collector.storage.scope import Scope
+
+    with psycopg.connect(city.url, autocommit=True) as conn:
+        link = create_enrolment(conn, ward="Phường Đống Đa", site_id=DONG_DA.site_id, label="dd",
+                                expires_at=datetime.now(UTC) + timedelta(days=3),
+                                scope=Scope.ward(DONG_DA.code, write=True))
+    sign_in(city_client, f"{DINH_CONG.probe}.admin")
+    before = _state(city.url)
+    for confirm in ("", "yes"):
+        city_client.post("/admin/links/revoke", data={
+            "enrolment_id": str(link.id), "confirm": confirm,
+            "csrf_token": _admin_form(city_client)})
+        assert _state(city.url) == before
+
+
+# Routes whose callers are not dashboard accounts of a ward, and where their scope is tested.
+NOT_WARD_ACCOUNTS = {
+    "/openapi.json": "the API's schema, no data",
+    "/docs": "the API's documentation page, no data",
+    "/docs/oauth2-redirect": "the API's documentation page, no data",
+    "/redoc": "the API's documentation page, no data",
+    "/healthz": "process up, no data",
+    "/readyz": "database reachable, no data",
+    "/login": "signing in (tests/dashboard/test_dashboard_auth.py)",
+    "/logout": "signing out (tests/dashboard/test_dashboard_auth.py)",
+    "/": "a redirect to /map",
+    "/api/v1/measurements": "reader and probe tokens of one ward: test_a_readers_query_returns_"
+                            "its_wards_measurements_only, test_a_probes_measurements_belong_to_"
+                            "its_ward",
+    "/api/v1/probes/status": "a probe reports its own status under its token's name",
+    "/api/v1/probes/servers": "the city's measurement servers, the same for every probe",
+    "/api/v1/probes/schedule": "a probe token's own re-test requests in its token's ward (tests/"
+                               "dashboard/test_retest_requests.py::test_the_schedule_route_"
+                               "serves_a_probe_its_own_requests_only)",
+    "/admin/links/revoke": "test_a_ward_admin_cannot_revoke_another_wards_link",
+    "/city": "test_the_city_officer_reads_every_ward_and_changes_none, "
+             "test_a_ward_officer_has_no_city_page",
+    "/city/report.pdf": "test_the_city_pdf_shows_every_ward_coloured_and_escaped",
+    "/do": "the phone page of an enrolment link, which names its ward (tests/phone/test_enrol.py)",
+    "/do/api/down": "an enrolment link's payload, no ward data",
+    "/do/api/up": "an enrolment link's upload test, nothing stored",
+    "/do/api/ping": "an enrolment link's latency test, nothing stored",
+    "/do/api/results": "an enrolment link's records, stored in its ward (tests/phone/"
+                       "test_phone_api.py::test_a_record_the_link_does_not_allow_is_refused)",
+    "/static/vendor": "vendored scripts and styles",
+    "/static/dashboard": "the dashboard's own scripts and styles",
+    "/static/phone": "the phone page's own scripts",
+}
+
+
+def _app_routes(app: Any) -> list[tuple[str, frozenset[str], re.Pattern[str]]]:
+    """(path, methods, regex) of every route of `app`, through included routers and mounts."""
+    from starlette.routing import Mount
+
+    found: list[tuple[str, frozenset[str], re.Pattern[str]]] = []
+    for route in app.routes:
+        contexts = getattr(route, "effective_route_contexts", None)
+        for r in contexts() if contexts is not None else [route]:
+            if isinstance(r, Mount):
+                found.append((r.path, frozenset({"MOUNT"}), re.compile(re.escape(r.path))))
+            else:
+                methods = frozenset(r.methods or ()) - {"HEAD"}
+                found.append((r.path, methods, r.path_regex))
+    return found
+
+
+def test_every_route_of_the_app_is_in_the_role_matrix(city_client: TestClient) -> None:
+    """A route added later without a role test fails here (no route slips through)."""
+    from .test_case_scope import CASE_READS, CASE_WRITES
+
+    ids = {"case": 1, "file": 1, "subscription": 1}
+    asked = ([("GET", p) for p in READ_ROUTES] + [("POST", w[0]) for w in WRITES]
+             + [("GET", p.format(**ids)) for p, _ in CASE_READS]
+             + [("POST", p.format(**ids)) for p, _, _ in CASE_WRITES])
+    routes = _app_routes(city_client.app)
+    assert len(routes) > 50
+    missing = []
+    for path, methods, regex in routes:
+        covered = any(m in methods and regex.fullmatch(p) for m, p in asked)
+        if not covered and path not in NOT_WARD_ACCOUNTS:
+            missing.append(f"{'/'.join(sorted(methods))} {path}")
+    assert missing == [], f"routes without a role test: {missing}"
+    tests = {name for name in globals() if name.startswith("test_")}
+    for reason in NOT_WARD_ACCOUNTS.values():
+        for name in re.findall(r"\btest_\w+", reason):
+            assert name in tests or "tests/" in reason, name
