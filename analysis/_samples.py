@@ -10,7 +10,7 @@ from lomsong.analysis._geo import cells_of, require_columns, to_wgs84
 from lomsong.analysis.sources import counted
 from lomsong.analysis.thresholds import Thresholds
 
-__all__ = ["NETWORK_FAILURES", "NO_SERVICE_FAILURES", "sample_table", "wilson"]
+__all__ = ["NETWORK_FAILURES", "NO_SERVICE_FAILURES", "sample_table", "samples_of", "wilson"]
 
 # Failures that say something about the network. Others (tool missing, budget exhausted, parse
 # error, server busy, ...) are about our own kit and are left out of the statistics.
@@ -43,6 +43,19 @@ def _col(frame: pd.DataFrame, name: str) -> np.ndarray:
         values: np.ndarray = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype="float64")
         return values
     return np.full(len(frame), np.nan)
+
+
+def samples_of(samples: pd.DataFrame | None, rows: pd.DataFrame, thresholds: Thresholds,
+               resolution: int | None) -> pd.DataFrame:
+    """The sample table of `rows`: the rows of `samples` (the table of a frame `rows` was
+    selected from, made once by `analysis.pipeline.run_survey`) whose index is in `rows`, in
+    their order; or, without `samples`, `sample_table(rows, thresholds, resolution)`.
+
+    The two are the same table row for row (categories aside: those of `samples` may hold more
+    values, which the statistics group with ``observed=True``)."""
+    if samples is None:
+        return sample_table(rows, thresholds, resolution)
+    return samples[samples.index.isin(rows.index)]
 
 
 def sample_table(

@@ -34,7 +34,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from lomsong.analysis._geo import cells_of, metric_crs, require_columns, to_wgs84
-from lomsong.analysis._samples import sample_table
+from lomsong.analysis._samples import samples_of
 from lomsong.analysis.causes import CAUSE_COLUMNS, cause_inputs, judge_cause
 from lomsong.analysis.cells import aggregate
 from lomsong.analysis.classify import SEVERITY, WEAK, classify_cells
@@ -178,6 +178,7 @@ def weak_areas(
     measurements: gpd.GeoDataFrame,
     *,
     thresholds: Thresholds | None = None,
+    samples: pd.DataFrame | None = None,
 ) -> gpd.GeoDataFrame:
     """Dead spots and contiguous weak cells as areas with statistics and a likely cause.
 
@@ -189,6 +190,9 @@ def weak_areas(
         The measurements the statistics came from (for per-area samples, PCIs, bands).
     thresholds : Thresholds, optional
         Must be the same as for the cell statistics; defaults from `thresholds.toml`.
+    samples : DataFrame, optional
+        The sample table of `measurements` at the resolution of `classified`, when the caller
+        has made it already (`analysis.pipeline.run_survey`); subsets of it are used.
 
     Returns
     -------
@@ -200,12 +204,12 @@ def weak_areas(
     to_wgs84(classified, "classified")
     status = cell_status(classified)
     weak = status[status["status"].isin(WEAK)]
-    spots = dead_spot_clusters(measurements, thresholds)
+    spots = dead_spot_clusters(measurements, thresholds, samples=samples)
     if weak.empty and spots.empty:
         return _empty(classified.crs)
     resolution = (h3.get_resolution(str(classified["cell"].iloc[0])) if not classified.empty
                   else 10)
-    table = sample_table(_candidates(measurements, weak, spots), thresholds, resolution)
+    table = samples_of(samples, _candidates(measurements, weak, spots), thresholds, resolution)
     table = table.assign(sub=cells_of(table["lat"].to_numpy(), table["lon"].to_numpy(),
                                       min(resolution + 1, 15))).reset_index(drop=True)
     keyed = table.groupby(["cell", "carrier", "access"], observed=True).indices

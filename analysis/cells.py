@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from lomsong.analysis._geo import cell_strings, hex_polygons
-from lomsong.analysis._samples import sample_table, wilson
+from lomsong.analysis._samples import samples_of, wilson
 from lomsong.analysis.thresholds import Thresholds, load_thresholds
 
 __all__ = ["KEYS", "STAT_COLUMNS", "aggregate", "cell_stats"]
@@ -122,6 +122,7 @@ def cell_stats(
     resolution: int = 10,
     thresholds: Thresholds | None = None,
     windows: tuple[str, ...] = ("all", "peak", "offpeak"),
+    samples: pd.DataFrame | None = None,
 ) -> gpd.GeoDataFrame:
     """Statistics per H3 cell x carrier x access x window, as hexagon polygons.
 
@@ -135,6 +136,9 @@ def cell_stats(
         Targets and windows; the defaults of `analysis/thresholds.toml` when omitted.
     windows : tuple of str
         Which of "all", "peak", "offpeak" to keep.
+    samples : DataFrame, optional
+        The sample table of `measurements` at `resolution` (`analysis._samples.sample_table`),
+        when the caller has made it already (`analysis.pipeline.run_survey`).
 
     Returns
     -------
@@ -145,7 +149,7 @@ def cell_stats(
     unknown = set(windows) - {"all", "peak", "offpeak"}
     if unknown:
         raise ValueError(f"windows: unknown window(s) {sorted(unknown)}; use all, peak, offpeak")
-    table = sample_table(measurements, thresholds, resolution)
+    table = samples_of(samples, measurements, thresholds, resolution)
     placed = table[table["cell"] != 0]
     stats = _windowed(placed, thresholds.rules.z)
     stats = stats[stats["window"].isin(windows)].reset_index(drop=True)

@@ -32,7 +32,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from lomsong.analysis._geo import WGS84, to_wgs84
-from lomsong.analysis._samples import sample_table, wilson
+from lomsong.analysis._samples import samples_of, wilson
 from lomsong.analysis.thresholds import Thresholds
 
 __all__ = ["DEAD_SPOT_COLUMNS", "dead_spot_clusters"]
@@ -60,8 +60,10 @@ def _clusters(xy: np.ndarray, link_m: float) -> np.ndarray:
     return labels
 
 
-def dead_spot_clusters(measurements: gpd.GeoDataFrame, thresholds: Thresholds) -> gpd.GeoDataFrame:
-    """Dead-spot outlines per carrier and access (rules in the module docstring).
+def dead_spot_clusters(measurements: gpd.GeoDataFrame, thresholds: Thresholds, *,
+                       samples: pd.DataFrame | None = None) -> gpd.GeoDataFrame:
+    """Dead-spot outlines per carrier and access (rules in the module docstring); `samples`:
+    the sample table of `measurements` when the caller has made it (any resolution).
 
     Returns
     -------
@@ -69,7 +71,8 @@ def dead_spot_clusters(measurements: gpd.GeoDataFrame, thresholds: Thresholds) -
     """
     r = thresholds.rules
     meas = to_wgs84(measurements, "measurements")
-    table = sample_table(meas[(meas["kind"] == "throughput_down").to_numpy()], thresholds, None)
+    downs = meas[(meas["kind"] == "throughput_down").to_numpy()]
+    table = samples_of(samples, downs, thresholds, None)
     table = table[table["down_test"] & np.isfinite(table["lat"]) & np.isfinite(table["lon"])]
     rows: list[dict[str, object]] = []
     if table.empty:

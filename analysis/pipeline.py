@@ -20,6 +20,7 @@ import geopandas as gpd
 import pandas as pd
 
 from lomsong.analysis._geo import WGS84, to_wgs84
+from lomsong.analysis._samples import sample_table
 from lomsong.analysis.areas import weak_areas
 from lomsong.analysis.cells import cell_stats
 from lomsong.analysis.classify import classify_cells
@@ -93,10 +94,15 @@ def run_survey(
     t = config.thresholds
     points = service_points if service_points is not None else empty_service_points(measurements.crs)
     chosen = counted(measurements, t.sources)
-    cells = cell_stats(chosen, resolution=config.resolution, thresholds=t)
+    if not chosen.index.is_unique:  # the sample table's subsets are taken by index
+        chosen = chosen.reset_index(drop=True)
+    # Normalised once (cell, local time, below target?); each step takes the rows it needs.
+    samples = sample_table(chosen, t, config.resolution)
+    cells = cell_stats(chosen, resolution=config.resolution, thresholds=t, samples=samples)
     classified = classify_cells(cells, t)
-    areas = weak_areas(classified, chosen, thresholds=t)
-    cards = scorecards(points, chosen, classified, radius_m=config.radius_m, thresholds=t)
+    areas = weak_areas(classified, chosen, thresholds=t, samples=samples)
+    cards = scorecards(points, chosen, classified, radius_m=config.radius_m, thresholds=t,
+                       samples=samples)
     proposals = upgrade_proposals(areas, cards, cause_rules=t.cause)
     gaps = coverage_gaps(classified, thresholds=t, carriers=config.carriers)
     route = suggest_walk_route(gaps, start=config.route_start)

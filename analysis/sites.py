@@ -29,7 +29,7 @@ import pandas as pd
 import shapely
 
 from lomsong.analysis._geo import WGS84, require_columns, to_wgs84
-from lomsong.analysis._samples import sample_table
+from lomsong.analysis._samples import samples_of
 from lomsong.analysis.cells import aggregate
 from lomsong.analysis.classify import classify_cells
 from lomsong.analysis.thresholds import Thresholds, load_thresholds
@@ -169,6 +169,7 @@ def scorecards(
     *,
     radius_m: float = 150.0,
     thresholds: Thresholds | None = None,
+    samples: pd.DataFrame | None = None,
 ) -> gpd.GeoDataFrame:
     """One row per service point x carrier x access (one row with no carrier if never measured).
 
@@ -183,6 +184,9 @@ def scorecards(
         the H3 cell containing the point for the same carrier and access.
     radius_m : float
         Radius around each point, metres.
+    samples : DataFrame, optional
+        The sample table of `measurements` (any resolution), when the caller has made it
+        already (`analysis.pipeline.run_survey`); the rows near the points are taken from it.
 
     Returns
     -------
@@ -198,7 +202,7 @@ def scorecards(
         frame = pd.DataFrame({c: pd.Series(dtype=object) for c in SCORECARD_COLUMNS})
         empty = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=WGS84))
         return empty.to_crs(service_points.crs)
-    table = sample_table(_near_points(meas, points, radius_m), thresholds, None)
+    table = samples_of(samples, _near_points(meas, points, radius_m), thresholds, None)
     table = table.reset_index(drop=True)
     lat = table["lat"].to_numpy()
     lon = table["lon"].to_numpy()

@@ -99,6 +99,7 @@ def create_app(settings: Settings) -> FastAPI:
                 city_refresh.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await city_refresh
+            app.state.survey_cache.close()
             pool.close()
 
     app = FastAPI(

@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     # `[sources] in_statistics = ["probe", "import", "synthetic", "browser"]` to count the phones'
     # results. Unset: analysis/thresholds.toml (browser results shown apart, not counted).
     thresholds_file: Path | None = None
+    # Dashboard analyses (collector.dashboard.survey): after new data a page shows the last
+    # analysis while `survey_workers` background threads make the new one, unless the last one
+    # took under `survey_wait_below_s` (then the page waits for it); `survey_cache_entries`
+    # (ward, period) pairs are kept in memory.
+    survey_workers: int = Field(default=1, ge=1, le=8)
+    survey_wait_below_s: float = Field(default=2.0, ge=0)
+    survey_cache_entries: int = Field(default=4, ge=1, le=64)
     # Alerts (collector.alerts): evaluated every `alert_interval_s` by `lomsong serve` (0: only by
     # `lomsong alerts run`), e-mailed through this SMTP server.
     alert_interval_s: float = Field(default=300.0, ge=0)

@@ -48,7 +48,9 @@ def install_dashboard(app: FastAPI, settings: Settings) -> None:
     """Add the dashboard to `app` (call before the app starts)."""
     app.state.login_throttle = LoginThrottle()
     app.state.hash_gate = HashGate(settings.max_concurrent_hashes, settings.hash_wait_s)
-    app.state.survey_cache = SurveyCache(config=survey_config(settings))
+    app.state.survey_cache = SurveyCache(
+        settings.survey_cache_entries, survey_config(settings), workers=settings.survey_workers,
+        wait_below_s=settings.survey_wait_below_s, prepare=pages_map.render_maps_again)
     for module in (login, pages_map, pages_tables, pages_planner, pages_downloads, pages_admin,
                    pages_carriers, pages_indicator, pages_cases, pages_retest, pages_alerts,
                    pages_city, pages_behind):

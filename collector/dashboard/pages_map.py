@@ -19,6 +19,8 @@ import json
 import logging
 import secrets
 import time
+from dataclasses import dataclass
+from functools import partial
 from html import escape
 from typing import Annotated
 
@@ -41,10 +43,20 @@ from lomsong.maps.drill_link import DrillLink
 from lomsong.maps.heatmap import MODES, render_html
 from lomsong.maps.i18n import translator
 from lomsong.maps.report_text import SOURCE_ROWS_MAX
-from lomsong.maps.tiles import TileError, tile_lonlat
+from lomsong.maps.tiles import TileError, TileSource, tile_lonlat
 
-__all__ = ["TILE_URL", "VENDOR_URL", "frame_policy", "groups_frame", "load_survey", "period_of",
-           "router", "streets_frame"]
+__all__ = [
+    "TILE_URL",
+    "VENDOR_URL",
+    "frame_policy",
+    "groups_frame",
+    "load_survey",
+    "map_html",
+    "period_of",
+    "render_maps_again",
+    "router",
+    "streets_frame",
+]
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
 log = logging.getLogger(__name__)
@@ -72,9 +84,14 @@ def period_of(first: str | None, last: str | None, *, lang: str) -> Period | str
 
 
 async def load_survey(request: Request, period: Period, scope: Scope) -> Survey:
-    """The survey of `period` in the one ward of `scope` (`web.WardScope`)."""
+    """The survey of `period` in the one ward of `scope` (`web.WardScope`): the last one made,
+    perhaps while a newer one is computed. When it was made and whether a newer one is coming
+    go to ``request.state.analysis`` (a `refresh.Fetched`), which `web.render` passes to every
+    page (``analysis_made.html`` says it)."""
     cache: SurveyCache = request.app.state.survey_cache
-    return await run_in_threadpool(cache.get, request.app.state.pool, period, scope)
+    fetched = await run_in_threadpool(cache.fetch, request.app.state.pool, period, scope)
+    request.state.analysis = fetched
+    return fetched.value
 
 
 @router.get("/", include_in_schema=False)
@@ -118,28 +135,56 @@ async def map_frame(request: Request, user: CurrentUser, lang: Lang, scope: Ward
     stored, streets = await run_in_threadpool(load_layers)
     digest = hashlib.sha256(repr(([(g.group_id, g.geometry_json) for g in stored],
                                   streets)).encode())
-
-    def build() -> str:
-        r = survey.result
-        if r.classified.empty and r.scorecards.empty and r.browser.empty:
-            return _empty_map(lang)
-        return render_html(r.classified, r.weak_areas, r.scorecards, r.route, survey.boundary,
-                           lang=lang, mode=mode, asset_base_url=VENDOR_URL,
-                           script_nonce=_NONCE_SLOT, browser=r.browser,
-                           basemap_url=TILE_URL if tiles else None,
-                           basemap_attribution=tiles.attribution if tiles else "",
-                           groups=groups_frame(stored), streets=streets_frame(streets),
-                           drill=DrillLink("/measurements", {
-                               "from": period.first.isoformat(), "to": period.last.isoformat(),
-                               "lang": lang}),
-                           **browser_options(survey.report_input))
-
+    inputs = MapInputs(lang, mode, tiles, stored, streets)
     key = ("map", lang, mode, digest.hexdigest(), tiles.url if tiles else "")
-    html = await run_in_threadpool(survey.render_once, key, build)
+    html = await run_in_threadpool(survey.render_once, key, partial(map_html, survey, inputs))
+    survey.render_once(("map inputs", *key), lambda: inputs)
     nonce = secrets.token_urlsafe(18)
     return HTMLResponse(html.replace(_NONCE_SLOT, nonce), headers={
         "Content-Security-Policy": frame_policy(nonce), "X-Frame-Options": "SAMEORIGIN",
         "Cache-Control": "private, max-age=300"})
+
+
+@dataclass(frozen=True)
+class MapInputs:
+    """What a map frame is drawn from besides the survey (the request's and the ward's layers)."""
+
+    lang: str
+    mode: str
+    tiles: TileSource | None
+    groups: list[StoredGroup]
+    streets: str | None
+
+
+def map_html(survey: Survey, inputs: MapInputs) -> str:
+    """The map frame's page of `survey` (with the nonce slot `map_frame` fills per response)."""
+    r = survey.result
+    if r.classified.empty and r.scorecards.empty and r.browser.empty:
+        return _empty_map(inputs.lang)
+    tiles = inputs.tiles
+    return render_html(r.classified, r.weak_areas, r.scorecards, r.route, survey.boundary,
+                       lang=inputs.lang, mode=inputs.mode, asset_base_url=VENDOR_URL,
+                       script_nonce=_NONCE_SLOT, browser=r.browser,
+                       basemap_url=TILE_URL if tiles else None,
+                       basemap_attribution=tiles.attribution if tiles else "",
+                       groups=groups_frame(inputs.groups),
+                       streets=streets_frame(inputs.streets),
+                       drill=DrillLink("/measurements", {
+                           "from": survey.period.first.isoformat(),
+                           "to": survey.period.last.isoformat(), "lang": inputs.lang}),
+                       **browser_options(survey.report_input))
+
+
+def render_maps_again(new: Survey, last: Survey) -> None:
+    """Render for `new` the map frames that were asked of `last`, from the same inputs
+    (`SurveyCache`'s ``prepare``: in the background worker, so the first map after a refresh
+    is served at once too)."""
+    for key in list(last.rendered):
+        if key[0] == "map inputs":
+            inputs: MapInputs = last.rendered[key]
+            with new.lock:
+                new.rendered[key] = inputs
+            new.render_once(key[1:], partial(map_html, new, inputs))
 
 
 def groups_frame(groups: list[StoredGroup]) -> gpd.GeoDataFrame | None:

@@ -171,7 +171,8 @@ def render(page: Page, template: str, status_code: int = 200, **context: Any) ->
         pct=lambda v: i18n.format_percent(v, lang),
         num=lambda v, d=0: i18n.format_number(v, lang, decimals=d),
         when=lambda v: "\N{EN DASH}" if v is None else i18n.format_datetime(v, lang),
-        path=page.request.url.path, **context,
+        path=page.request.url.path,
+        analysis=getattr(page.request.state, "analysis", None), **context,
     )
     response = HTMLResponse(html, status_code=status_code)
     if page.request.query_params.get("lang") == lang:

@@ -97,14 +97,16 @@ def data_version(conn: psycopg.Connection[Any], start: datetime, end: datetime,
                  scope: Scope = SINGLE_WARD) -> DataVersion:
     """A cheap fingerprint of what an analysis of the scope's [start, end) would read."""
     where, params = scope.where("ward_code")
+    # One scan of the period's rows for both the count and the latest arrival.
     row = conn.execute(sql.SQL(
-        "SELECT (SELECT count(*) FROM measurements WHERE time >= %s AND time < %s AND {w}),"
-        " (SELECT max(received_at) FROM measurements WHERE time >= %s AND time < %s AND {w}),"
+        "SELECT m.n, m.latest,"
         " greatest((SELECT max(updated_at) FROM service_points WHERE {w}),"
         "          (SELECT updated_at FROM ward), (SELECT max(updated_at) FROM wards WHERE {c})),"
-        " (SELECT count(*) FROM service_points WHERE {w})").format(
+        " (SELECT count(*) FROM service_points WHERE {w})"
+        " FROM (SELECT count(*) AS n, max(received_at) AS latest FROM measurements"
+        "       WHERE time >= %s AND time < %s AND {w}) AS m").format(
             w=where, c=scope.where("code")[0]),
-        (start, end, *params, start, end, *params, *params, *scope.where("code")[1], *params),
+        (*params, *scope.where("code")[1], *params, start, end, *params),
     ).fetchone()
     assert row is not None
     return DataVersion(*row)

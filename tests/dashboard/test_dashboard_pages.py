@@ -70,12 +70,14 @@ def test_survey_is_cached_until_the_data_changes(seeded: TestClient,
     warm_s = time.perf_counter() - t0
     assert warm_s < cold_s
     cache = seeded.app.state.survey_cache  # type: ignore[attr-defined]
-    assert len(cache._entries) == 1
+    assert len(cache.cache) == 1
     conn.execute("UPDATE service_points SET name = 'Tên mới', updated_at = now()"
                  " WHERE site_id = 'hcc-01'")
+    seeded.get("/sites")  # the new analysis is made (waited for, or in the background)
+    assert cache.wait_idle(120)
     changed = seeded.get("/sites").text
     assert "Tên mới" in changed and "Tên mới" not in first and first == again
-    assert len(cache._entries) == 2
+    assert len(cache.cache) == 1  # one survey per (ward, period): the new one replaced the old
 
 
 def test_service_points_table(seeded: TestClient) -> None:

@@ -1,0 +1,196 @@
+"""Serve the last result at once, recompute in the background: a small bounded cache.
+
+`RefreshCache.get(key, version, compute)` returns the value stored for `key`:
+
+- none yet (the first load of that key): `compute()` runs in the caller's thread, once however
+  many callers ask at the same time (the others wait for it);
+- stored for `version`: at once;
+- stored for an older version: the stored value at once, with ``refreshing=True``, while one
+  background worker per key computes the new one (a bounded pool of `workers` threads runs the
+  refreshes of all keys). When the last computation of the key took less than `wait_below_s`,
+  the caller waits for the new one instead (a quick analysis is worth a fresh answer).
+
+At most `max_entries` keys are kept (least recently used dropped), one value each. A failed
+refresh is logged and the old value kept; the same version is not tried again (a newer one is).
+
+Used by the dashboard's surveys (`collector.dashboard.survey.SurveyCache`); any page whose
+results are slow to make and keyed by a cheap version can use it the same way.
+
+Example
+-------
+>>> cache: RefreshCache[str, int] = RefreshCache(max_entries=2)
+>>> cache.get("ward", 1, lambda: 41).value
+41
+>>> got = cache.get("ward", 1, lambda: 42)  # same version: no computation
+>>> got.value, got.refreshing
+(41, False)
+>>> cache.close()
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from typing import Generic, TypeVar
+
+__all__ = ["Fetched", "RefreshCache"]
+
+log = logging.getLogger(__name__)
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+@dataclass(frozen=True)
+class Fetched(Generic[V]):
+    """A cached value, when its computation started (`made_at`, UTC: it reflects the data as
+    of then), how long it took, and whether a newer one is being computed."""
+
+    value: V
+    version: Hashable
+    made_at: datetime
+    took_s: float
+    refreshing: bool
+
+
+@dataclass
+class _Entry(Generic[V]):
+    done: Fetched[V]
+    pending: Future[None] | None = None
+    failed_version: Hashable | None = None
+
+
+class RefreshCache(Generic[K, V]):
+    """Values by key, served stale while a bounded pool of workers refreshes them.
+
+    Parameters
+    ----------
+    max_entries : int
+        Keys kept (least recently used dropped first).
+    workers : int
+        Background refreshes running at once (further ones queue; one per key at most).
+    wait_below_s : float
+        A caller waits for the refresh of a key whose last computation took less than this.
+    """
+
+    def __init__(self, max_entries: int = 4, workers: int = 1,
+                 wait_below_s: float = 0.0) -> None:
+        if max_entries < 1 or workers < 1:
+            raise ValueError("max_entries and workers must be at least 1")
+        self._max = max_entries
+        self._wait_below_s = wait_below_s
+        self._entries: OrderedDict[K, _Entry[V]] = OrderedDict()
+        self._first: dict[K, threading.Lock] = {}
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="refresh")
+        self._closed = False
+
+    def get(self, key: K, version: Hashable, compute: Callable[[], V], *,
+            refresh: Callable[[V], V] | None = None) -> Fetched[V]:
+        """The value of `key`, computed by `compute()` for `version` (see the module's note).
+
+        A background refresh runs ``refresh(last value)`` instead when given (it may compute
+        and then prepare the new value from what the last one was used for)."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                gate = self._first.setdefault(key, threading.Lock())
+        if entry is None:
+            with gate:  # one first computation per key; the others wait for it
+                with self._lock:
+                    entry = self._entries.get(key)
+                if entry is None:
+                    try:
+                        done = _run(version, compute)
+                        with self._lock:
+                            self._store(key, done)
+                    finally:
+                        with self._lock:
+                            self._first.pop(key, None)
+                    return done
+        with self._lock:
+            self._entries.move_to_end(key)
+            if entry.done.version == version:
+                return _with(entry.done, entry.pending is not None)
+            if entry.pending is None and entry.failed_version != version and not self._closed:
+                again = compute if refresh is None else partial(refresh, entry.done.value)
+                entry.pending = self._pool.submit(self._refresh, key, entry, version, again)
+            pending, stale = entry.pending, entry.done
+        if pending is not None and stale.took_s < self._wait_below_s:
+            with contextlib.suppress(CancelledError):  # closed meanwhile: the stale value
+                pending.result()
+            with self._lock:
+                return _with(entry.done, entry.pending is not None)
+        return _with(stale, pending is not None)
+
+    def _refresh(self, key: K, entry: _Entry[V], version: Hashable,
+                 compute: Callable[[], V]) -> None:
+        try:
+            done = _run(version, compute)
+        except Exception:
+            log.exception("background refresh of %r (version %r) failed; the last result "
+                          "stays", key, version)
+            with self._lock:
+                entry.pending, entry.failed_version = None, version
+            return
+        with self._lock:
+            entry.done, entry.pending, entry.failed_version = done, None, None
+            if self._entries.get(key) is entry:
+                self._entries.move_to_end(key)
+
+    def _store(self, key: K, done: Fetched[V]) -> None:
+        self._entries[key] = _Entry(done)
+        while len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+
+    def wait_idle(self, timeout_s: float | None = None) -> bool:
+        """Wait until no refresh is queued or running (tests, shutdown); False on timeout."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            with self._lock:
+                pending = [e.pending for e in self._entries.values() if e.pending is not None]
+            if not pending:
+                return True
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            try:
+                pending[0].result(timeout=left)
+            except TimeoutError:
+                return False
+            except CancelledError:
+                return True  # closed
+
+    def snapshot(self) -> list[tuple[K, Fetched[V]]]:
+        """The keys kept and their last finished values, least recently used first."""
+        with self._lock:
+            return [(k, _with(e.done, e.pending is not None)) for k, e in self._entries.items()]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def close(self) -> None:
+        """Start no more refreshes; drop the queued ones (a running one finishes)."""
+        with self._lock:
+            self._closed = True
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _run(version: Hashable, compute: Callable[[], V]) -> Fetched[V]:
+    made_at = datetime.now(UTC)
+    began = time.perf_counter()
+    value = compute()
+    return Fetched(value, version, made_at, time.perf_counter() - began, False)
+
+
+def _with(done: Fetched[V], refreshing: bool) -> Fetched[V]:
+    return done if done.refreshing == refreshing else Fetched(
+        done.value, done.version, done.made_at, done.took_s, refreshing)
