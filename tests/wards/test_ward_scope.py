@@ -29,6 +29,7 @@ READ_ROUTES = [
     "/downloads/survey.gpkg", "/downloads/cells.csv", "/downloads/service_points.csv",
     "/downloads/weak_areas.csv", "/downloads/proposals.csv", "/downloads/gaps.csv",
     "/downloads/walk_route.csv", "/report.pdf", "/admin", "/admin/links", "/indicator",
+    "/planner/walk.gpx",
 ]
 FOREIGN_MARKS = (DONG_DA.site_id, DONG_DA.site_name, DONG_DA.probe, "Đống Đa")
 
@@ -289,6 +290,8 @@ NOT_WARD_ACCOUNTS = {
                      "(tests/wards/test_behind_scope.py)",
     "/measurements.csv": "its CSV (tests/wards/test_behind_scope.py)",
     "/measurements.geojson": "its GeoJSON (tests/wards/test_behind_scope.py)",
+    "/map/tiles/{z}/{x}/{y}.png": "basemap tiles of the configured server, no ward data "
+                                  "(tests/dashboard/test_basemap_layers.py)",
     "/static/vendor": "vendored scripts and styles",
     "/static/dashboard": "the dashboard's own scripts and styles",
     "/static/phone": "the phone page's own scripts",
