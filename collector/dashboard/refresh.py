@@ -116,7 +116,7 @@ class RefreshCache(Generic[K, V]):
                             self._first.pop(key, None)
                     return done
         with self._lock:
-            self._entries.move_to_end(key)
+            self._keep(key, entry)
             if entry.done.version == version:
                 return _with(entry.done, entry.pending is not None)
             if entry.pending is None and entry.failed_version != version and not self._closed:
@@ -132,6 +132,10 @@ class RefreshCache(Generic[K, V]):
 
     def _refresh(self, key: K, entry: _Entry[V], version: Hashable,
                  compute: Callable[[], V]) -> None:
+        with self._lock:
+            if self._entries.get(key) is not entry:  # dropped while queued: nobody asks for it
+                entry.pending = None
+                return
         try:
             done = _run(version, compute)
         except Exception:
@@ -146,9 +150,20 @@ class RefreshCache(Generic[K, V]):
                 self._entries.move_to_end(key)
 
     def _store(self, key: K, done: Fetched[V]) -> None:
-        self._entries[key] = _Entry(done)
+        self._keep(key, _Entry(done))
+
+    def _keep(self, key: K, entry: _Entry[V]) -> None:
+        """Make `entry` the most recently used value of `key` (again, if another thread dropped
+        it meanwhile); drop the least recently used beyond `max_entries`, with their queued
+        refresh. Call with the lock held."""
+        if self._entries.get(key) is entry:
+            self._entries.move_to_end(key)
+        else:
+            self._entries[key] = entry
         while len(self._entries) > self._max:
-            self._entries.popitem(last=False)
+            _key, dropped = self._entries.popitem(last=False)
+            if dropped.pending is not None and dropped.pending.cancel():
+                dropped.pending = None
 
     def wait_idle(self, timeout_s: float | None = None) -> bool:
         """Wait until no refresh is queued or running (tests, shutdown); False on timeout."""

@@ -190,3 +190,36 @@ def test_background_refresh_is_handed_the_last_value(cache: RefreshCache[str, st
     assert cache.get("w", 2, gated(2), refresh=refresh).refreshing
     assert cache.wait_idle(WAIT_S)
     assert cache.get("w", 2, gated(2)).value == "survey v2 (after survey v1)"
+
+
+def test_a_dropped_key_loses_its_queued_refresh(cache: RefreshCache[str, str]) -> None:
+    gated = Gated()
+    for key, v in (("a", 1), ("b", 1)):
+        gated.open(v)
+        cache.get(key, v, gated(v))
+    cache.get("a", 2, gated(2))   # a's refresh runs on the one worker and waits at its gate
+    assert gated.started[2].wait(WAIT_S)
+    cache.get("b", 3, gated(3))   # b's refresh queues behind it
+    cache.get("a", 2, gated(2))   # a is used again: b is now the least recently used
+    gated.open(4)
+    cache.get("c", 4, gated(4))   # c's first load drops b (a was used more recently)
+    assert [k for k, _ in cache.snapshot()] == ["a", "c"]
+    gated.open(2)
+    assert cache.wait_idle(WAIT_S)
+    assert 3 not in gated.calls   # the dropped key's refresh never ran
+    assert dict(cache.snapshot())["a"].value == "survey v2"
+
+
+def test_a_key_dropped_between_look_ups_is_kept_again() -> None:
+    made: RefreshCache[str, str] = RefreshCache(max_entries=1, workers=1)
+    try:
+        gated = Gated()
+        gated.open(1)
+        made.get("a", 1, gated(1))
+        entry = made._entries["a"]
+        made._entries.clear()  # another thread's store dropped it after this get looked it up
+        with made._lock:
+            made._keep("a", entry)
+        assert [k for k, _ in made.snapshot()] == ["a"]
+    finally:
+        made.close()
