@@ -14,7 +14,8 @@ signed-in account's (`web.WardScope`), applied in the SQL.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -141,6 +142,28 @@ async def measurements_page(
     )
 
 
+# Exports read up to `behind.EXPORT_MAX_ROWS` rows on a pooled connection: a few at a time, so
+# exports can never take the connections probes upload through.
+EXPORTS_AT_ONCE = 2
+_EXPORT_WAIT_S = 20.0
+_EXPORTS = threading.BoundedSemaphore(EXPORTS_AT_ONCE)
+
+
+class _Busy(Exception):
+    """Every export slot stayed taken for `_EXPORT_WAIT_S`."""
+
+
+def _export_rows(pool: Any, resolved: Any, scope: Scope,
+                 write: Callable[[Iterator[dict[str, Any]]], None]) -> bool:
+    if not _EXPORTS.acquire(timeout=_EXPORT_WAIT_S):
+        raise _Busy
+    try:
+        cut: bool = behind.export(pool, resolved, scope, write)
+        return cut
+    finally:
+        _EXPORTS.release()
+
+
 async def _export(request: Request, scope: Scope, lang: str, ask: behind.Ask,
                   first: str | None, last: str | None, suffix: str) -> Response:
     period = period_of(first, last, lang=lang)
@@ -162,8 +185,12 @@ async def _export(request: Request, scope: Scope, lang: str, ask: behind.Ask,
             file.write(chunk)
 
     try:
-        cut = await run_in_threadpool(behind.export, request.app.state.pool, resolved, scope,
+        cut = await run_in_threadpool(_export_rows, request.app.state.pool, resolved, scope,
                                       write)
+    except _Busy:
+        file.close()
+        return Response("too many exports at once; try again in a minute", status_code=503,
+                        media_type="text/plain", headers={"Retry-After": "30"})
     except BaseException:
         file.close()
         raise

@@ -194,3 +194,19 @@ def test_exports_stop_at_their_cap_and_say_so(officer: TestClient, seeded: Any,
     assert (data["truncated"], data["row_cap"], len(data["features"])) == (True, 3, 3)
     whole = officer.get(f"/measurements.csv?{query}&outcome=failed")
     assert whole.headers["x-lomsong-truncated"] == "false" and len(_csv(whole.text)) == 2
+
+
+def test_exports_beyond_the_slots_wait_then_are_refused(officer: TestClient, seeded: Any,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from lomsong.collector.dashboard import pages_behind
+
+    monkeypatch.setattr(pages_behind, "_EXPORT_WAIT_S", 0.2)
+    query = f"target=site&id={quote(HOSTILE_ID)}"
+    taken = [pages_behind._EXPORTS.acquire(timeout=1) for _ in range(pages_behind.EXPORTS_AT_ONCE)]
+    try:
+        busy = officer.get(f"/measurements.csv?{query}")
+        assert busy.status_code == 503 and busy.headers["retry-after"] == "30"
+    finally:
+        for _ in taken:
+            pages_behind._EXPORTS.release()
+    assert officer.get(f"/measurements.csv?{query}").status_code == 200
