@@ -236,22 +236,30 @@ async def revoke_probe(request: Request, user: AdminUser, lang: Lang, pool: Pool
     return _done("revoked")
 
 
+async def new_password_hash(request: Request, password: str, lang: str) -> str | tuple[int, str]:
+    """The hash of a new account's `password`, or (HTTP status, why not) when it is too short or
+    every hashing slot stayed busy."""
+    if len(password) < MIN_PASSWORD_CHARS:
+        return 422, f"password: at least {MIN_PASSWORD_CHARS} characters"
+    gate: HashGate = request.app.state.hash_gate
+    try:
+        async with gate.slot():
+            hashed: str = await run_in_threadpool(hash_password, password)
+            return hashed
+    except HashingBusy:
+        _ = translator(lang)
+        return 503, _("The server is busy checking other sign-ins; try again in a few seconds.")
+
+
 @router.post("/users", response_class=HTMLResponse, dependencies=[CsrfChecked])
 async def add_user(request: Request, user: AdminUser, lang: Lang, pool: PoolDep,
                    scope: WardScope, username: Annotated[str, Form(max_length=64)],
                    role: Annotated[str, Form(pattern="^(admin|officer)$")],
                    password: Annotated[str, Form(max_length=1024)]) -> Response:
-    if len(password) < MIN_PASSWORD_CHARS:
-        error = f"password: at least {MIN_PASSWORD_CHARS} characters"
-        return await _admin_page(request, user, lang, pool, scope, 422, error=error)
-    gate: HashGate = request.app.state.hash_gate
-    try:
-        async with gate.slot():
-            password_hash = await run_in_threadpool(hash_password, password)
-    except HashingBusy:
-        _ = translator(lang)
-        error = _("The server is busy checking other sign-ins; try again in a few seconds.")
-        return await _admin_page(request, user, lang, pool, scope, 503, error=error)
+    password_hash = await new_password_hash(request, password, lang)
+    if isinstance(password_hash, tuple):
+        status, error = password_hash
+        return await _admin_page(request, user, lang, pool, scope, status, error=error)
 
     def create() -> None:
         with pool.connection() as conn:

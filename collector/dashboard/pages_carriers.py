@@ -15,12 +15,11 @@ from fastapi.responses import RedirectResponse, Response
 
 from lomsong.collector.caseflow import CARRIERS
 from lomsong.collector.dashboard.pages_admin import (
-    MIN_PASSWORD_CHARS,
     Confirmed,
     admin_page_with,
     confirm_page,
+    new_password_hash,
 )
-from lomsong.collector.dashboard.security import HashGate, HashingBusy, hash_password
 from lomsong.collector.dashboard.web import AdminUser, CsrfChecked, Forbidden, Lang, WardScope
 from lomsong.collector.deps import PoolDep
 from lomsong.collector.errors import StorageError
@@ -55,17 +54,10 @@ async def add_carrier_user(request: Request, user: AdminUser, lang: Lang, pool: 
         code = carrier_code(carrier, CARRIERS)
     except UnknownCarrier as exc:
         return await admin_page_with(request, user, lang, pool, scope, 422, error=str(exc))
-    if len(password) < MIN_PASSWORD_CHARS:
-        error = f"password: at least {MIN_PASSWORD_CHARS} characters"
-        return await admin_page_with(request, user, lang, pool, scope, 422, error=error)
-    gate: HashGate = request.app.state.hash_gate
-    try:
-        async with gate.slot():
-            password_hash = await run_in_threadpool(hash_password, password)
-    except HashingBusy:
-        _ = translator(lang)
-        error = _("The server is busy checking other sign-ins; try again in a few seconds.")
-        return await admin_page_with(request, user, lang, pool, scope, 503, error=error)
+    password_hash = await new_password_hash(request, password, lang)
+    if isinstance(password_hash, tuple):
+        status, error = password_hash
+        return await admin_page_with(request, user, lang, pool, scope, status, error=error)
 
     def create() -> None:
         with pool.connection() as conn:

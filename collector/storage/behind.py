@@ -29,6 +29,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from lomsong.collector.errors import DatabaseUnavailable, StorageError
+from lomsong.collector.storage.measurements import run_query
 from lomsong.collector.storage.scope import Scope
 
 __all__ = ["BEHIND_COLUMNS", "OUTCOMES", "Circle", "Counts", "Selection", "count_behind",
@@ -141,18 +142,6 @@ def _where(sel: Selection, scope: Scope) -> tuple[sql.Composable, list[Any]]:
     return sql.SQL(" AND ").join(clauses), params
 
 
-def _fetch(conn: psycopg.Connection[Any], query: sql.Composed,
-           params: list[Any]) -> list[dict[str, Any]]:
-    try:
-        with conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(query, params)
-            return cur.fetchall()
-    except psycopg.OperationalError as exc:
-        raise DatabaseUnavailable(f"database unavailable: {exc}") from exc
-    except psycopg.Error as exc:
-        raise StorageError(f"query failed: {exc}") from exc
-
-
 def select_behind(
     conn: psycopg.Connection[Any],
     selection: Selection,
@@ -184,7 +173,7 @@ def select_behind(
     query = sql.SQL("SELECT {cols} FROM measurements WHERE {where} "
                     "ORDER BY time DESC, id DESC LIMIT %s").format(
         cols=sql.SQL(", ").join(sql.Identifier(c) for c in columns), where=where)
-    return _fetch(conn, query, [*params, limit])
+    return run_query(conn, query, [*params, limit])
 
 
 def stream_behind(
@@ -236,5 +225,5 @@ def count_behind(conn: psycopg.Connection[Any], selection: Selection, *,
         "SELECT count(*) AS rows, count(*) FILTER (WHERE kind = 'throughput_down') AS downloads,"
         " count(*) FILTER (WHERE error_kind IS NOT NULL) AS failed "
         "FROM measurements WHERE {where}").format(where=where)
-    row = _fetch(conn, query, params)[0]
+    row = run_query(conn, query, params)[0]
     return Counts(int(row["rows"]), int(row["downloads"]), int(row["failed"]))

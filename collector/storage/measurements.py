@@ -19,7 +19,7 @@ from lomsong.collector.storage.columns import ANALYSIS_COLUMNS, COLUMNS
 from lomsong.collector.storage.scope import SINGLE_WARD, Scope
 
 __all__ = ["Filters", "Page", "decode_cursor", "encode_cursor", "list_measurements",
-           "select_for_analysis"]
+           "run_query", "select_for_analysis"]
 
 
 @dataclass(frozen=True)
@@ -81,9 +81,10 @@ def _where(filters: Filters, scope: Scope) -> tuple[list[sql.Composable], list[A
     return clauses, params
 
 
-def _run(
+def run_query(
     conn: psycopg.Connection[Any], query: sql.Composed, params: list[Any]
 ) -> list[dict[str, Any]]:
+    """The rows of `query` as dicts; `DatabaseUnavailable` or `StorageError` when it fails."""
     try:
         with conn.cursor(row_factory=dict_row) as cur:
             cur.execute(query, params)
@@ -114,7 +115,7 @@ def list_measurements(
         cols=sql.SQL(", ").join(sql.Identifier(c) for c in columns),
         where=sql.SQL("WHERE ") + sql.SQL(" AND ").join(clauses),
     )
-    rows = _run(conn, query, [*params, limit + 1])
+    rows = run_query(conn, query, [*params, limit + 1])
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = encode_cursor(rows[-1]["time"], rows[-1]["id"]) if more and rows else None
@@ -148,4 +149,4 @@ def select_for_analysis(
         cols=sql.SQL(", ").join(sql.Identifier(c) for c in cols),
         where=sql.SQL("WHERE ") + sql.SQL(" AND ").join(clauses),
     )
-    return _run(conn, query, params)
+    return run_query(conn, query, params)

@@ -7,12 +7,10 @@ from __future__ import annotations
 import io
 import json
 import re
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
@@ -23,6 +21,7 @@ from fastapi.testclient import TestClient
 from livecollector import live_collector
 from PIL import Image
 from pydantic import ValidationError
+from tileserver import tile_server as serve_tiles
 
 from lomsong import synthetic
 from lomsong.collector.app import create_app
@@ -46,34 +45,20 @@ ATTRIBUTION = "© Nền thử <b>nghiệm</b> & co"
 TEAL = (0, 128, 128)
 
 
-class _Tiles(BaseHTTPRequestHandler):
-    requests: ClassVar[list[str]] = []
-
-    def do_GET(self) -> None:
-        type(self).requests.append(self.path)
-        buffer = io.BytesIO()
-        Image.new("RGB", (256, 256), TEAL).save(buffer, format="PNG")
-        body = buffer.getvalue()
-        self.send_response(200)
-        self.send_header("Content-Type", "image/png")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+@pytest.fixture
+def served() -> Iterator[tuple[str, list[str]]]:
+    with serve_tiles(TEAL) as both:
+        yield both
 
 
 @pytest.fixture
-def tile_server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Tiles)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    _Tiles.requests.clear()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/{{z}}/{{x}}/{{y}}.png"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(timeout=10)
+def tile_server(served: tuple[str, list[str]]) -> str:
+    return served[0] + "/{z}/{x}/{y}.png"
+
+
+@pytest.fixture
+def asked(served: tuple[str, list[str]]) -> list[str]:
+    return served[1]
 
 
 def _seed_ward(conn: psycopg.Connection[Any]) -> None:
@@ -124,7 +109,7 @@ def test_a_basemap_needs_its_attribution(tmp_path: Path) -> None:
 @ONE_TIER
 def test_tiles_through_the_collector_cached_on_disk(migrated_url: str, tmp_path: Path,
                                                      conn: psycopg.Connection[Any],
-                                                     tile_server: str) -> None:
+                                                     tile_server: str, asked: list[str]) -> None:
     _seed_ward(conn)
     with TestClient(create_app(_settings(migrated_url, tmp_path, tile_server)),
                     follow_redirects=False) as client:
@@ -137,45 +122,29 @@ def test_tiles_through_the_collector_cached_on_disk(migrated_url: str, tmp_path:
         tile = client.get("/map/tiles/15/26018/14425.png")
         assert tile.status_code == 200 and tile.headers["content-type"] == "image/png"
         assert Image.open(io.BytesIO(tile.content)).getpixel((9, 9)) == TEAL
-        assert _Tiles.requests == ["/15/26018/14425.png"]
+        assert asked == ["/15/26018/14425.png"]
         assert client.get("/map/tiles/15/26018/14425.png").content == tile.content
-        assert _Tiles.requests == ["/15/26018/14425.png"]            # the second from disk
+        assert asked == ["/15/26018/14425.png"]            # the second from disk
         assert list((tmp_path / "tiles").rglob("14425.png"))
         assert client.get("/map/tiles/3/8/1.png").status_code == 404  # no such tile
         assert client.get("/map/tiles/25/1/1.png").status_code == 404
         assert client.get("/map/tiles/15/26010/14463.png").status_code == 404  # 45 km away
         assert client.get("/map/tiles/19/1/1.png").status_code == 404          # the Arctic
         assert client.get("/map/tiles/8/204/113.png").status_code == 200       # an overview
-        assert len(_Tiles.requests) == 2
-
-
-class _Redirect(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(302)
-        self.send_header("Location", "http://127.0.0.1:9/elsewhere.png")
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
+        assert len(asked) == 2
 
 
 def test_tile_fetches_refuse_redirects_placeholders_and_a_full_cache(
-        tmp_path: Path, tile_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, tile_server: str, monkeypatch: pytest.MonkeyPatch, asked: list[str]) -> None:
     from lomsong.maps import tiles
 
     with pytest.raises(ValidationError, match=r"only \{z\}, \{x\} and \{y\}"):
         Settings(basemap_url="http://{s}.127.0.0.1:9/{z}/{x}/{y}.png", basemap_attribution="© x")
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Redirect)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        moved = tiles.TileSource(f"http://127.0.0.1:{httpd.server_address[1]}/{{z}}/{{x}}/{{y}}.png",
-                                 "© x", tmp_path / "a")
-        with pytest.raises(tiles.TileError, match="redirect"):
-            moved.tile_bytes(1, 0, 0)
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    base = tile_server.rsplit("/", 3)[0]
+    moved = tiles.TileSource(base + "/moved/{z}/{x}/{y}.png", "© x", tmp_path / "a")
+    with pytest.raises(tiles.TileError, match="redirect"):
+        moved.tile_bytes(1, 0, 0)
+    asked.clear()
     source = tiles.TileSource(tile_server, "© x", tmp_path / "b")
     monkeypatch.setattr(tiles, "MAX_CACHED_TILES", 2)
     source.tile_bytes(1, 0, 0)
@@ -183,13 +152,13 @@ def test_tile_fetches_refuse_redirects_placeholders_and_a_full_cache(
     with pytest.raises(tiles.TileError, match="tile cache full"):
         source.tile_bytes(1, 0, 1)
     assert len(source.tile_bytes(1, 0, 0)) > 0  # cached tiles are still served
-    assert _Tiles.requests == ["/1/0/0.png", "/1/1/0.png"]
+    assert asked == ["/1/0/0.png", "/1/1/0.png"]
 
 
 @ONE_TIER
 def test_no_basemap_by_default_and_groups_under_the_cells(migrated_url: str, tmp_path: Path,
                                                           conn: psycopg.Connection[Any],
-                                                          tile_server: str) -> None:
+                                                          tile_server: str, asked: list[str]) -> None:
     _seed_ward(conn)
     with TestClient(create_app(_settings(migrated_url, tmp_path, None)),
                     follow_redirects=False) as client:
@@ -205,7 +174,7 @@ def test_no_basemap_by_default_and_groups_under_the_cells(migrated_url: str, tmp
         # added before the boundary, and before the cells map.js draws on load
         assert max(frame.index(f"var {n} ") for n in data["backdrop"]) < frame.index(
             f"var {data['outlines'][0]} ")
-    assert _Tiles.requests == []                                    # nothing left the machine
+    assert asked == []                                    # nothing left the machine
 
 
 @pytest.fixture
@@ -218,7 +187,7 @@ def live(migrated_url: str, tmp_path: Path, conn: psycopg.Connection[Any],
 
 @ONE_TIER
 @pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} missing")
-def test_cells_still_open_their_popup_with_basemap_and_groups(live: str) -> None:
+def test_cells_still_open_their_popup_with_basemap_and_groups(live: str, asked: list[str]) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
     requests: list[str] = []
     problems: list[str] = []
@@ -255,7 +224,7 @@ def test_cells_still_open_their_popup_with_basemap_and_groups(live: str) -> None
             browser.close()
     tiles = [u for u in requests if "/map/tiles/" in u]
     assert tiles and all(urlsplit(u).netloc == urlsplit(live).netloc for u in tiles)
-    assert len(_Tiles.requests) >= 1                  # the collector fetched them, not Chromium
+    assert len(asked) >= 1                  # the collector fetched them, not Chromium
     assert problems == [], problems
 
 

@@ -4,15 +4,13 @@ credited, cached on disk (a rebuild needs no server), bad tiles refused naming t
 from __future__ import annotations
 
 import io
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 import pytest
 from PIL import Image
+from tileserver import tile_server
 
 from lomsong.maps.report_input import ReportInput
 from lomsong.maps.static import render_static_map
@@ -21,37 +19,20 @@ from lomsong.maps.tiles import TileError, TileSource
 MAGENTA = (255, 0, 255)
 
 
-class _Tiles(BaseHTTPRequestHandler):
-    requests: ClassVar[list[str]] = []
-
-    def do_GET(self) -> None:
-        type(self).requests.append(self.path)
-        if self.path.startswith("/bad/"):
-            body, kind = b"<html>not a tile</html>", "text/html"
-        else:
-            buffer = io.BytesIO()
-            Image.new("RGB", (256, 256), MAGENTA).save(buffer, format="PNG")
-            body, kind = buffer.getvalue(), "image/png"
-        self.send_response(200)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+@pytest.fixture
+def served() -> Iterator[tuple[str, list[str]]]:
+    with tile_server(MAGENTA) as both:
+        yield both
 
 
 @pytest.fixture
-def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Tiles)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    _Tiles.requests.clear()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(timeout=10)
+def server(served: tuple[str, list[str]]) -> str:
+    return served[0]
+
+
+@pytest.fixture
+def asked(served: tuple[str, list[str]]) -> list[str]:
+    return served[1]
 
 
 def _magenta(png: bytes) -> int:
@@ -59,19 +40,20 @@ def _magenta(png: bytes) -> int:
     return int((np.abs(rgb - MAGENTA).sum(axis=1) < 30).sum())
 
 
-def test_tiles_drawn_credited_and_cached(survey: ReportInput, server: str, tmp_path: Path) -> None:
+def test_tiles_drawn_credited_and_cached(survey: ReportInput, server: str, asked: list[str],
+                                        tmp_path: Path) -> None:
     source = TileSource(f"{server}/{{z}}/{{x}}/{{y}}.png", "© Bản đồ nền thử nghiệm",
                         tmp_path / "cache")
     cells = survey.cells[survey.cells["carrier"] == "viettel"]
     without = render_static_map(cells, dpi=60)
     png = render_static_map(cells, dpi=60, tiles=source)
     assert _magenta(without) == 0 and _magenta(png) > 2000
-    fetched = len(_Tiles.requests)
-    assert 1 <= fetched <= 36 and all(r.endswith(".png") for r in _Tiles.requests)
+    fetched = len(asked)
+    assert 1 <= fetched <= 36 and all(r.endswith(".png") for r in asked)
     assert len(list((tmp_path / "cache").rglob("*.png"))) == fetched
-    _Tiles.requests.clear()
+    asked.clear()
     assert render_static_map(cells, dpi=60, tiles=source) == png   # from the cache
-    assert _Tiles.requests == []
+    assert asked == []
 
 
 def test_bad_tiles_and_settings_are_refused(survey: ReportInput, server: str,
