@@ -58,6 +58,8 @@ class Fetched(Generic[V]):
     made_at: datetime
     took_s: float
     refreshing: bool
+    # Newer data exist, but their analysis failed (logged): this value is older than the data.
+    refresh_failed: bool = False
 
 
 @dataclass
@@ -127,8 +129,11 @@ class RefreshCache(Generic[K, V]):
             with contextlib.suppress(CancelledError):  # closed meanwhile: the stale value
                 pending.result()
             with self._lock:
-                return _with(entry.done, entry.pending is not None)
-        return _with(stale, pending is not None)
+                return _with(entry.done, entry.pending is not None,
+                             entry.done.version != version and entry.failed_version == version)
+        with self._lock:
+            failed = entry.failed_version == version
+        return _with(stale, pending is not None, failed)
 
     def _refresh(self, key: K, entry: _Entry[V], version: Hashable,
                  compute: Callable[[], V]) -> None:
@@ -206,6 +211,8 @@ def _run(version: Hashable, compute: Callable[[], V]) -> Fetched[V]:
     return Fetched(value, version, made_at, time.perf_counter() - began, False)
 
 
-def _with(done: Fetched[V], refreshing: bool) -> Fetched[V]:
-    return done if done.refreshing == refreshing else Fetched(
-        done.value, done.version, done.made_at, done.took_s, refreshing)
+def _with(done: Fetched[V], refreshing: bool, refresh_failed: bool = False) -> Fetched[V]:
+    if (done.refreshing, done.refresh_failed) == (refreshing, refresh_failed):
+        return done
+    return Fetched(done.value, done.version, done.made_at, done.took_s, refreshing,
+                   refresh_failed)

@@ -106,11 +106,14 @@ def test_failed_refresh_is_logged_and_the_old_survey_kept(
     assert "broke" in caplog.text and "failed" in caplog.text
     after = cache.get("w", 2, gated(2, fail=True))
     assert (after.value, after.refreshing) == ("survey v1", False)  # not retried
+    assert after.refresh_failed  # and the page can say its figures are older than the data
     assert gated.calls == [1, 2]
     gated.open(3)
-    assert cache.get("w", 3, gated(3)).refreshing  # a newer version is tried
+    trying = cache.get("w", 3, gated(3))
+    assert trying.refreshing and not trying.refresh_failed  # a newer version is tried
     assert cache.wait_idle(WAIT_S)
-    assert cache.get("w", 3, gated(3)).value == "survey v3"
+    done = cache.get("w", 3, gated(3))
+    assert done.value == "survey v3" and not done.refresh_failed
 
 
 def test_first_load_error_reaches_the_caller(cache: RefreshCache[str, str]) -> None:

@@ -85,3 +85,23 @@ def test_pages_show_the_last_survey_while_the_new_one_computes(
         assert _REFRESHING not in fresh.text and "Phân tích lập lúc" in fresh.text, page
     assert "Tên mới" in officer.get("/sites").text
     assert held.runs == 2
+
+
+def test_pages_say_when_the_newer_analysis_failed(
+        officer: TestClient, conn: psycopg.Connection[Any], held: HeldBack) -> None:
+    assert officer.get("/sites").status_code == 200
+
+    def broken(pool: ConnectionPool, period: Period, scope: Scope,
+               version: DataVersion) -> Survey:
+        raise RuntimeError("analysis broke")
+
+    held.cache._compute = broken
+    point = synthetic.SERVICE_POINTS[0]
+    conn.execute("UPDATE service_points SET name = 'Tên mới', updated_at = now()"
+                 " WHERE site_id = %s", (point.site_id,))
+    officer.get("/sites")  # starts the refresh, which fails
+    assert held.cache.wait_idle(WAIT_S)
+    page = officer.get("/sites?lang=en")
+    assert page.status_code == 200 and point.name in page.text  # the last survey, kept
+    assert "their analysis failed" in page.text and "older than the data" in page.text
+    assert "phân tích chúng bị lỗi" in officer.get("/sites?lang=vi").text
