@@ -22,13 +22,14 @@ EXAMPLES = {
     ("GET", "/api/v1/measurements"): 500,
     ("POST", "/api/v1/probes/status"): 300,
     ("GET", "/api/v1/probes/servers"): 20,
+    ("GET", "/api/v1/probes/schedule"): 20,
     ("GET", "/healthz"): 5,
     ("GET", "/readyz"): 5,
 }
 MIN_TOTAL = 1_000
-NO_INPUT = {"/healthz", "/readyz", "/api/v1/probes/servers"}
+NO_INPUT = {"/healthz", "/readyz", "/api/v1/probes/servers", "/api/v1/probes/schedule"}
 # Routes a probe calls (the others are read with a reader token).
-PROBE_ROUTES = {"/api/v1/probes/servers"}
+PROBE_ROUTES = {"/api/v1/probes/servers", "/api/v1/probes/schedule"}
 
 
 def _token_for(method: str, path: str, tokens: dict[str, str]) -> str:

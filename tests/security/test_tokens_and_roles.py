@@ -79,8 +79,9 @@ def test_every_api_operation_needs_a_token_of_the_right_role(
         client: TestClient, tokens: dict[str, str], conn: psycopg.Connection[Any]) -> None:
     operations = _api_operations(client)
     assert ("POST", URL) in operations and ("GET", URL) in operations
-    # Routes for probes: the writes and the server list a probe reads.
-    probe_routes = {op for op in operations if op[0] == "POST"} | {("GET", "/api/v1/probes/servers")}
+    # Routes for probes: the writes, and the server list and re-test schedule a probe reads.
+    probe_routes = {op for op in operations if op[0] == "POST"} | {
+        ("GET", "/api/v1/probes/servers"), ("GET", "/api/v1/probes/schedule")}
     for method, path in operations:
         for headers in ({}, auth("lsk_not-a-real-token"), {"Authorization": "Basic cGk6cGk="}):
             resp = client.request(method, path, headers=headers, json={})
