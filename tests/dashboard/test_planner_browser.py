@@ -15,12 +15,8 @@ from livecollector import live_collector
 from lomsong.collector.settings import Settings
 
 from .conftest import OFFICER, add_users, seed_survey
+from .test_dashboard_browser import ARGS, ARTIFACTS, CHROMIUM
 from .test_walk_plan import NS, check_gpx
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 pytestmark = [
     pytest.mark.parametrize("db_server", ["plain"], indirect=True),
