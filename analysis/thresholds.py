@@ -47,6 +47,7 @@ __all__ = [
     "Thresholds",
     "Windows",
     "load_thresholds",
+    "thresholds_from_dict",
 ]
 
 DEFAULT_PATH = Path(__file__).with_name("thresholds.toml")
@@ -222,3 +223,19 @@ def _sources(data: dict[str, Any], where: str) -> Sources:
         raise ValueError(f"{where} in_statistics: unknown source(s) {bad}; "
                          f"choose from {', '.join(SOURCES)}")
     return Sources(in_statistics=tuple(dict.fromkeys(chosen)))
+
+
+def thresholds_from_dict(data: dict[str, Any]) -> Thresholds:
+    """The `Thresholds` of ``dataclasses.asdict(thresholds)`` (read back from JSON: lists
+    become the tuples they were).
+
+    >>> t = load_thresholds()
+    >>> import dataclasses, json
+    >>> thresholds_from_dict(json.loads(json.dumps(dataclasses.asdict(t)))) == t
+    True
+    """
+    return Thresholds(
+        access={str(k): AccessTarget(**v) for k, v in data["access"].items()},
+        windows=Windows(**data["windows"]), rules=Rules(**data["rules"]),
+        cause=CauseRules(**data["cause"]),
+        sources=Sources(in_statistics=tuple(data["sources"]["in_statistics"])))

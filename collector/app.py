@@ -22,6 +22,7 @@ from lomsong.collector.alerts.service import alerts_forever
 from lomsong.collector.bodylimit import BodyLimit
 from lomsong.collector.city_rollup import city_refresh_forever
 from lomsong.collector.dashboard import install_dashboard, survey_config
+from lomsong.collector.dashboard.warm import warm_forever
 from lomsong.collector.errors import DatabaseUnavailable, StorageError
 from lomsong.collector.phone import install_phone
 from lomsong.collector.ratelimit import ApiLimits
@@ -88,9 +89,16 @@ def create_app(settings: Settings) -> FastAPI:
             city_refresh = asyncio.create_task(city_refresh_forever(
                 pool, settings.city_refresh_interval_s, app.state.city_refresh_event,
                 survey_config(settings)))
+        warm = (asyncio.create_task(warm_forever(app.state.survey_cache, pool,
+                                                 settings.survey_warm_interval_s))
+                if settings.survey_warm_interval_s > 0 else None)
         try:
             yield
         finally:
+            if warm is not None:
+                warm.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await warm
             if alerts is not None:
                 alerts.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

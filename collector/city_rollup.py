@@ -28,7 +28,7 @@ import contextlib
 import logging
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import psycopg
@@ -40,7 +40,9 @@ from lomsong.analysis.period import LOCAL, Period
 from lomsong.analysis.pipeline import SurveyConfig
 from lomsong.collector.storage.rollups import KINDS, clear_dirty, due_wards, save_rollup
 from lomsong.collector.storage.scope import Scope
+from lomsong.collector.storage.snapshots import save_snapshot
 from lomsong.collector.survey import compute_survey
+from lomsong.collector.survey_snapshot import dump_survey, fingerprint, version_to_dict
 
 __all__ = ["KINDS", "RefreshReport", "WardFigures", "city_refresh_forever", "compute_ward",
            "kept_periods", "kick", "kind_of", "refresh"]
@@ -84,9 +86,16 @@ def _jsonable(value: Any) -> Any:
 
 def compute_ward(conn: psycopg.Connection[Any], ward_code: str, period: Period,
                  config: SurveyConfig | None = None) -> WardFigures:
-    """Analyse `period` of the ward and sum it up per carrier (reads the ward's raw rows)."""
+    """Analyse `period` of the ward and sum it up per carrier (reads the ward's raw rows).
+
+    The analysis itself is kept too (`collector.storage.snapshots`): the ward's dashboard then
+    opens this period at once, even on a collector that never analysed it."""
     started = time.perf_counter()
-    survey = compute_survey(conn, period, config=config, scope=Scope.ward(ward_code))
+    made_at = datetime.now(UTC)
+    scope = Scope.ward(ward_code)
+    survey = compute_survey(conn, period, config=config, scope=scope)
+    save_snapshot(conn, scope, period, fingerprint(config), version_to_dict(survey.version),
+                  made_at, time.perf_counter() - started, dump_survey(survey))
     summary = ward_summary(survey.result.scorecards, survey.result.weak_areas)
     carriers = [{k: _jsonable(v) for k, v in r.items()} for r in summary.to_dict("records")]
     version = {k: _jsonable(v) for k, v in asdict(survey.version).items()}

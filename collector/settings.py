@@ -60,6 +60,18 @@ class Settings(BaseSettings):
     survey_workers: int = Field(default=1, ge=1, le=8)
     survey_wait_below_s: float = Field(default=2.0, ge=0)
     survey_cache_entries: int = Field(default=4, ge=1, le=64)
+    # Every analysis made is kept in the database (collector.storage.snapshots), so a restarted
+    # collector, or a (ward, period) no longer in memory, shows the last one at once while the
+    # current one is computed. `survey_warm_interval_s`: `lomsong serve` analyses the default
+    # period (the last 30 days) of a one-ward deployment in the background at start and then at
+    # this interval when its data changed, so the officer's first page finds it made (wards of
+    # a city deployment get theirs from the city roll-ups); 0 turns it off.
+    survey_keep: bool = True
+    # A page waits at most this long for the first analysis of a (ward, period) nobody has
+    # asked for yet (a period chosen by hand); then it says the analysis is being made and
+    # reloads itself until it is there (0: the page waits for the analysis).
+    survey_first_wait_s: float = Field(default=1.5, ge=0)
+    survey_warm_interval_s: float = Field(default=300.0, ge=0)
     # Alerts (collector.alerts): evaluated every `alert_interval_s` by `lomsong serve` (0: only by
     # `lomsong alerts run`), e-mailed through this SMTP server.
     alert_interval_s: float = Field(default=300.0, ge=0)

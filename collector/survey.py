@@ -22,7 +22,7 @@ from lomsong.analysis.load import measurements_frame
 from lomsong.analysis.period import Period
 from lomsong.analysis.pipeline import SurveyConfig, SurveyResult, run_survey
 from lomsong.analysis.sources import per_source
-from lomsong.analysis.thresholds import load_thresholds
+from lomsong.analysis.thresholds import Thresholds, load_thresholds
 from lomsong.collector.storage.fleet import DataVersion, data_version
 from lomsong.collector.storage.measurements import select_for_analysis
 from lomsong.collector.storage.scope import SINGLE_WARD, Scope
@@ -65,6 +65,18 @@ class Survey:
     boundary: gpd.GeoDataFrame | None
     rendered: dict[tuple[str, ...], Any] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
+
+    @classmethod
+    def of(cls, period: Period, version: DataVersion, ward_name: str, measurements: int,
+           result: SurveyResult, thresholds: Thresholds, boundary: gpd.GeoDataFrame | None,
+           rendered: dict[tuple[str, ...], Any] | None = None) -> Survey:
+        """The survey of an analysis `result` (its report input built from it)."""
+        report_input = ReportInput(cells=result.classified, weak_areas=result.weak_areas,
+                                   scorecards=result.scorecards, proposals=result.proposals,
+                                   routes=result.route, boundary=boundary, thresholds=thresholds,
+                                   sources=per_source(result.sources))
+        return cls(period, version, ward_name, measurements, result, report_input, boundary,
+                   rendered=rendered or {})
 
     def render_once(self, key: tuple[str, ...], build: Callable[[], T]) -> T:
         """`build()` the first time `key` is asked for, then the same object (a map, a PDF, the
@@ -116,9 +128,4 @@ def compute_survey(conn: psycopg.Connection[Any], period: Period,
         del rows
     # Every measurement of the period, whichever sources the statistics count.
     count = int(result.sources["count"].sum())
-    report_input = ReportInput(cells=result.classified, weak_areas=result.weak_areas,
-                               scorecards=result.scorecards, proposals=result.proposals,
-                               routes=result.route, boundary=boundary,
-                               thresholds=config.thresholds,
-                               sources=per_source(result.sources))
-    return Survey(period, version, ward_name, count, result, report_input, boundary)
+    return Survey.of(period, version, ward_name, count, result, config.thresholds, boundary)

@@ -35,6 +35,11 @@ from psycopg import sql
 
 from lomsong.collector.storage.migrate import migrate
 
+# Test apps do not analyse in advance (a test that wants it sets survey_warm_interval_s itself)
+os.environ.setdefault("LOMSONG_SURVEY_WARM_INTERVAL_S", "0")
+# ... and their pages wait for a first analysis (tests of the "being made" page set it).
+os.environ.setdefault("LOMSONG_SURVEY_FIRST_WAIT_S", "0")
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PLAIN_URL_DEFAULT = "postgresql://postgres@127.0.0.1:5432/postgres"
 TIERS = ("plain", "timescale", "tsl")

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import uvicorn
+from fastapi import FastAPI
 
 from lomsong.collector.app import create_app
 from lomsong.collector.settings import Settings
@@ -27,10 +28,12 @@ def free_port() -> int:
 
 @contextmanager
 def live_collector(settings: Settings, port: int | None = None,
-                   start_deadline_s: float = START_DEADLINE_S) -> Iterator[str]:
-    """The collector of `settings` while it runs; yields its base URL."""
+                   start_deadline_s: float = START_DEADLINE_S,
+                   app: FastAPI | None = None) -> Iterator[str]:
+    """The collector of `settings` (or `app`, made by the test) while it runs; yields its
+    base URL."""
     port = port or free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
+    config = uvicorn.Config(app or create_app(settings), host="127.0.0.1", port=port,
                             log_level="warning", lifespan="on")
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, daemon=True)

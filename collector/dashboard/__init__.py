@@ -31,13 +31,20 @@ from lomsong.collector.dashboard import (
     pages_tables,
 )
 from lomsong.collector.dashboard.security import HashGate, SecurityHeaders, derive_key
-from lomsong.collector.dashboard.survey import SurveyCache
+from lomsong.collector.dashboard.survey import AnalysisPending, SurveyCache
 from lomsong.collector.dashboard.throttle import LoginThrottle
-from lomsong.collector.dashboard.web import Forbidden, LoginRequired, Page, language_of, render
+from lomsong.collector.dashboard.web import (
+    Forbidden,
+    LoginRequired,
+    Page,
+    language_of,
+    render,
+    render_bare,
+)
 from lomsong.collector.settings import Settings
 from lomsong.maps.assets import VENDOR_DIR
 
-__all__ = ["SESSION_COOKIE", "SESSION_MAX_AGE_S", "install_dashboard"]
+__all__ = ["SESSION_COOKIE", "SESSION_MAX_AGE_S", "install_dashboard", "survey_cache", "survey_config"]
 
 SESSION_COOKIE = "lomsong_session"
 SESSION_MAX_AGE_S = 8 * 3600
@@ -48,9 +55,7 @@ def install_dashboard(app: FastAPI, settings: Settings) -> None:
     """Add the dashboard to `app` (call before the app starts)."""
     app.state.login_throttle = LoginThrottle()
     app.state.hash_gate = HashGate(settings.max_concurrent_hashes, settings.hash_wait_s)
-    app.state.survey_cache = SurveyCache(
-        settings.survey_cache_entries, survey_config(settings), workers=settings.survey_workers,
-        wait_below_s=settings.survey_wait_below_s, prepare=pages_map.render_maps_again)
+    app.state.survey_cache = survey_cache(settings)
     for module in (login, pages_map, pages_tables, pages_planner, pages_downloads, pages_admin,
                    pages_carriers, pages_indicator, pages_cases, pages_retest, pages_alerts,
                    pages_city, pages_behind):
@@ -69,6 +74,10 @@ def install_dashboard(app: FastAPI, settings: Settings) -> None:
             target = "/map"
         return RedirectResponse(f"/login?next={_quote(target)}", status_code=303)
 
+    @app.exception_handler(AnalysisPending)
+    async def pending(request: Request, exc: AnalysisPending) -> HTMLResponse:
+        return pending_page(request, exc)
+
     @app.exception_handler(Forbidden)
     async def forbidden(request: Request, exc: Forbidden) -> HTMLResponse:
         from lomsong.maps.i18n import translator
@@ -80,6 +89,26 @@ def install_dashboard(app: FastAPI, settings: Settings) -> None:
                     "carrier": _("A carrier account sees only its cases.")}
         message = messages.get(exc.reason, _("Only an administrator may do this."))
         return render(Page(request, lang, None, ""), "error.html", 403, message=message)
+
+
+def pending_page(request: Request, exc: AnalysisPending) -> HTMLResponse:
+    """What a page (or a download) answers while its first analysis is being made: a page in
+    the user's language that reloads itself, 503 with Retry-After for programs."""
+    lang = language_of(request)
+    again_s = 2 if exc.estimate_s is None else int(min(10, max(2, exc.estimate_s / 5)))
+    html = render_bare("pending.html", lang, started=exc.started_at,
+                       measurements=exc.measurements, estimate_s=exc.estimate_s,
+                       again_s=again_s)
+    return HTMLResponse(html, status_code=503, headers={
+        "Retry-After": str(again_s), "Cache-Control": "no-store"})
+
+
+def survey_cache(settings: Settings) -> SurveyCache:
+    """The dashboard's cache of analyses as `settings` ask (one per collector process)."""
+    return SurveyCache(
+        settings.survey_cache_entries, survey_config(settings), workers=settings.survey_workers,
+        wait_below_s=settings.survey_wait_below_s, prepare=pages_map.render_maps_again,
+        keep=settings.survey_keep, first_wait_s=settings.survey_first_wait_s or None)
 
 
 def survey_config(settings: Settings) -> SurveyConfig | None:

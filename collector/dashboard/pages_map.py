@@ -31,7 +31,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from lomsong.analysis.period import PeriodError
-from lomsong.collector.dashboard.survey import Period, Survey, SurveyCache, parse_period
+from lomsong.collector.dashboard.survey import (
+    NONCE_SLOT,
+    Period,
+    Survey,
+    SurveyCache,
+    parse_period,
+)
 from lomsong.collector.dashboard.web import CurrentUser, Lang, Page, WardScope, render
 from lomsong.collector.settings import Settings
 from lomsong.collector.storage.groups import StoredGroup, list_groups
@@ -63,7 +69,6 @@ log = logging.getLogger(__name__)
 VENDOR_URL = "/static/vendor"
 # The basemap's tiles, served by the collector from its disk cache (`Settings.basemap`).
 TILE_URL = "/map/tiles/{z}/{x}/{y}.png"
-_NONCE_SLOT = "slot" + secrets.token_hex(16)
 
 
 def frame_policy(nonce: str) -> str:
@@ -137,10 +142,14 @@ async def map_frame(request: Request, user: CurrentUser, lang: Lang, scope: Ward
                                   streets)).encode())
     inputs = MapInputs(lang, mode, tiles, stored, streets)
     key = ("map", lang, mode, digest.hexdigest(), tiles.url if tiles else "")
+    drawn = key in survey.rendered
     html = await run_in_threadpool(survey.render_once, key, partial(map_html, survey, inputs))
+    if not drawn:
+        cache: SurveyCache = request.app.state.survey_cache
+        cache.keep_rendered(period, scope)
     survey.render_once(("map inputs", *key), lambda: inputs)
     nonce = secrets.token_urlsafe(18)
-    return HTMLResponse(html.replace(_NONCE_SLOT, nonce), headers={
+    return HTMLResponse(html.replace(NONCE_SLOT, nonce), headers={
         "Content-Security-Policy": frame_policy(nonce), "X-Frame-Options": "SAMEORIGIN",
         "Cache-Control": "private, max-age=300"})
 
@@ -164,7 +173,7 @@ def map_html(survey: Survey, inputs: MapInputs) -> str:
     tiles = inputs.tiles
     return render_html(r.classified, r.weak_areas, r.scorecards, r.route, survey.boundary,
                        lang=inputs.lang, mode=inputs.mode, asset_base_url=VENDOR_URL,
-                       script_nonce=_NONCE_SLOT, browser=r.browser,
+                       script_nonce=NONCE_SLOT, browser=r.browser,
                        basemap_url=TILE_URL if tiles else None,
                        basemap_attribution=tiles.attribution if tiles else "",
                        groups=groups_frame(inputs.groups),

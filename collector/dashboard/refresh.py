@@ -36,12 +36,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from typing import Generic, TypeVar
 
-__all__ = ["Fetched", "RefreshCache"]
+__all__ = ["Fetched", "Pending", "RefreshCache"]
 
 log = logging.getLogger(__name__)
 K = TypeVar("K", bound=Hashable)
@@ -62,6 +62,20 @@ class Fetched(Generic[V]):
     refresh_failed: bool = False
 
 
+class Pending(Exception):
+    """The first value of a key is being made (since `started_at`, UTC); ask again later."""
+
+    def __init__(self, started_at: datetime) -> None:
+        super().__init__(f"being computed since {started_at.isoformat()}")
+        self.started_at = started_at
+
+
+@dataclass
+class _First(Generic[V]):
+    started_at: datetime
+    future: Future[Fetched[V]] = field(default_factory=Future)
+
+
 @dataclass
 class _Entry(Generic[V]):
     done: Fetched[V]
@@ -80,43 +94,70 @@ class RefreshCache(Generic[K, V]):
         Background refreshes running at once (further ones queue; one per key at most).
     wait_below_s : float
         A caller waits for the refresh of a key whose last computation took less than this.
+    on_computed : callable, optional
+        ``on_computed(key, fetched)`` after every computation (first or refresh), in the thread
+        that made it (e.g. to keep a copy that outlives the process); its failures are logged.
     """
 
     def __init__(self, max_entries: int = 4, workers: int = 1,
-                 wait_below_s: float = 0.0) -> None:
+                 wait_below_s: float = 0.0,
+                 on_computed: Callable[[K, Fetched[V]], None] | None = None) -> None:
         if max_entries < 1 or workers < 1:
             raise ValueError("max_entries and workers must be at least 1")
+        self._on_computed = on_computed
         self._max = max_entries
         self._wait_below_s = wait_below_s
         self._entries: OrderedDict[K, _Entry[V]] = OrderedDict()
-        self._first: dict[K, threading.Lock] = {}
+        self._first: dict[K, _First[V]] = {}
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="refresh")
+        # First computations asked for with a `wait_s` (each key once at a time).
+        self._firsts = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="first")
         self._closed = False
 
     def get(self, key: K, version: Hashable, compute: Callable[[], V], *,
-            refresh: Callable[[V], V] | None = None) -> Fetched[V]:
+            refresh: Callable[[V], V] | None = None,
+            load: Callable[[], Fetched[V] | None] | None = None,
+            wait_s: float | None = None) -> Fetched[V]:
         """The value of `key`, computed by `compute()` for `version` (see the module's note).
 
         A background refresh runs ``refresh(last value)`` instead when given (it may compute
-        and then prepare the new value from what the last one was used for)."""
+        and then prepare the new value from what the last one was used for). When the key is
+        not held, ``load()`` may give a value kept elsewhere (made for any version, e.g. by an
+        earlier process): it is served as the last value, refreshed when its version is not
+        `version`; when it gives None (or fails), `compute` runs.
+
+        With `wait_s`, the first computation of a key runs in a background thread and a caller
+        waits at most `wait_s` seconds for it: then `Pending` is raised (ask again later; the
+        computation goes on). Without it, the first computation runs in the caller's thread.
+
+        Raises
+        ------
+        Pending
+            The first value of `key` is still being made after `wait_s` seconds.
+        """
         with self._lock:
             entry = self._entries.get(key)
+            first = None
             if entry is None:
-                gate = self._first.setdefault(key, threading.Lock())
+                first = self._first.get(key)
+                owner = first is None
+                if first is None:
+                    first = self._first[key] = _First(datetime.now(UTC))
         if entry is None:
-            with gate:  # one first computation per key; the others wait for it
-                with self._lock:
-                    entry = self._entries.get(key)
-                if entry is None:
-                    try:
-                        done = _run(version, compute)
-                        with self._lock:
-                            self._store(key, done)
-                    finally:
-                        with self._lock:
-                            self._first.pop(key, None)
-                    return done
+            assert first is not None
+            if owner:
+                job = partial(self._first_run, key, version, compute, load, first)
+                if wait_s is None or not self._in_background(job):
+                    job()  # made in the caller's thread
+            try:
+                done = first.future.result(timeout=wait_s)
+            except TimeoutError:
+                raise Pending(first.started_at) from None
+            with self._lock:
+                entry = self._entries.get(key)
+            if entry is None or entry.done is not done or done.version == version:
+                return done
         with self._lock:
             self._keep(key, entry)
             if entry.done.version == version:
@@ -153,6 +194,43 @@ class RefreshCache(Generic[K, V]):
             entry.done, entry.pending, entry.failed_version = done, None, None
             if self._entries.get(key) is entry:
                 self._entries.move_to_end(key)
+        self._computed(key, done)
+
+    def _in_background(self, job: Callable[[], None]) -> bool:
+        """Start `job` in the first computations' threads; False once closed."""
+        try:
+            self._firsts.submit(job)
+        except RuntimeError:
+            return False
+        return True
+
+    def _first_run(self, key: K, version: Hashable, compute: Callable[[], V],
+                   load: Callable[[], Fetched[V] | None] | None, first: _First[V]) -> None:
+        """The first value of `key`: kept elsewhere (`load`) or computed; its waiters get it."""
+        try:
+            loaded = _loaded(key, load)
+            done = loaded if loaded is not None else _run(version, compute)
+        except BaseException as exc:
+            with self._lock:
+                self._first.pop(key, None)
+            first.future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        with self._lock:
+            self._keep(key, _Entry(done))
+            self._first.pop(key, None)
+        first.future.set_result(done)
+        if loaded is None:
+            self._computed(key, done)
+
+    def _computed(self, key: K, done: Fetched[V]) -> None:
+        if self._on_computed is None:
+            return
+        try:
+            self._on_computed(key, done)
+        except Exception:  # keeping a copy elsewhere must never cost the value itself
+            log.exception("keeping the result of %r failed", key)
 
     def _store(self, key: K, done: Fetched[V]) -> None:
         self._keep(key, _Entry(done))
@@ -202,6 +280,17 @@ class RefreshCache(Generic[K, V]):
         with self._lock:
             self._closed = True
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._firsts.shutdown(wait=False, cancel_futures=False)  # callers wait for them
+
+
+def _loaded(key: Hashable, load: Callable[[], Fetched[V] | None] | None) -> Fetched[V] | None:
+    if load is None:
+        return None
+    try:
+        return load()
+    except Exception:  # a copy that cannot be read is no reason to fail: compute instead
+        log.exception("loading the kept result of %r failed; computing it", key)
+        return None
 
 
 def _run(version: Hashable, compute: Callable[[], V]) -> Fetched[V]:

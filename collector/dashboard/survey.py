@@ -15,23 +15,36 @@ whether a newer one is coming); `SurveyCache.get` returns the survey alone.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import secrets
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
+from datetime import datetime
 
 from psycopg_pool import ConnectionPool
 
 from lomsong.analysis.period import Period
 from lomsong.analysis.pipeline import SurveyConfig
-from lomsong.collector.dashboard.refresh import Fetched, RefreshCache
+from lomsong.collector.dashboard.refresh import Fetched, Pending, RefreshCache
 from lomsong.collector.storage.fleet import DataVersion, data_version
 from lomsong.collector.storage.scope import Scope
+from lomsong.collector.storage.snapshots import load_snapshot, save_snapshot
 from lomsong.collector.survey import Survey, compute_survey
+from lomsong.collector.survey_snapshot import (
+    SnapshotError,
+    dump_survey,
+    fingerprint,
+    load_survey,
+    version_to_dict,
+)
 
-__all__ = ["IN_DB_FROM", "MAX_DAYS", "SLOW_CHECK_S", "Compute", "Fetched", "Period", "Survey", "SurveyCache",
-           "parse_period"]
+__all__ = ["IN_DB_FROM", "MAX_DAYS", "NONCE_SLOT", "SLOW_CHECK_S", "AnalysisPending", "Compute",
+           "Fetched", "Period", "Survey", "SurveyCache", "parse_period"]
 
 # The dashboard refuses longer periods (a year of a ward's data is the most a page should wait for).
 MAX_DAYS = 366
@@ -40,6 +53,22 @@ MAX_DAYS = 366
 IN_DB_FROM = 200_000
 # A data-version query slower than this is reused for `SurveyCache`'s `recheck_s` seconds.
 SLOW_CHECK_S = 0.5
+# Stands for the per-response script nonce in rendered map frames (`pages_map.map_frame` puts
+# each response's nonce in its place); random per process, so no stored text can guess it.
+NONCE_SLOT = "slot" + secrets.token_hex(16)
+log = logging.getLogger(__name__)
+
+
+class AnalysisPending(Pending):
+    """The first analysis of a (ward, period) is being made: since `started_at` (UTC), over
+    `measurements` measurements, expected to take about `estimate_s` seconds in all (from the
+    last analysis made here; None before any)."""
+
+    def __init__(self, started_at: datetime, measurements: int,
+                 estimate_s: float | None) -> None:
+        super().__init__(started_at)
+        self.measurements = measurements
+        self.estimate_s = estimate_s
 
 
 def parse_period(first: str | None, last: str | None) -> Period:
@@ -74,14 +103,31 @@ class SurveyCache:
     prepare : callable, optional
         ``prepare(new, last)`` runs in the background worker on a refreshed survey before pages
         see it (the dashboard renders again the maps that were asked of the last one).
+    first_wait_s : float, optional
+        A page waits at most this long for the first analysis of a (ward, period) that is
+        neither in memory nor kept: then `AnalysisPending` is raised (the dashboard answers
+        with a page that reloads itself) while the analysis goes on. None: the page waits.
+    keep : bool
+        Keep every analysis made in the database (`collector.storage.snapshots`, with the map
+        frames rendered by then), and serve a (ward, period) that is not in memory from the
+        one kept there, made by this analysis code, while the current one is computed: a
+        restarted collector, or a key dropped from memory, costs a read, not an analysis.
     """
 
     def __init__(self, max_entries: int = 4, config: SurveyConfig | None = None, *,
                  workers: int = 1, wait_below_s: float = 2.0,
                  compute: Compute | None = None,
                  prepare: Callable[[Survey, Survey], None] | None = None,
-                 recheck_s: float = 15.0) -> None:
+                 recheck_s: float = 15.0, keep: bool = False,
+                 first_wait_s: float | None = None) -> None:
         self._config = config
+        self._first_wait_s = first_wait_s
+        self._rate: float | None = None  # seconds per measurement of the last analysis made
+        self._keep = keep
+        self._fingerprint = fingerprint(config)
+        self._pool: ConnectionPool | None = None
+        # One thread writes the snapshots (a page never waits for one).
+        self._saver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="survey-keep")
         self._max = max_entries
         self._recheck_s = recheck_s
         self._checked: OrderedDict[tuple[Scope, Period], tuple[float, DataVersion]] = \
@@ -90,7 +136,8 @@ class SurveyCache:
         self._compute = compute or self.default_compute
         self._prepare = prepare
         self.cache: RefreshCache[tuple[Scope, Period], Survey] = RefreshCache(
-            max_entries=max_entries, workers=workers, wait_below_s=wait_below_s)
+            max_entries=max_entries, workers=workers, wait_below_s=wait_below_s,
+            on_computed=self._computed if keep else None)
 
     def default_compute(self, pool: ConnectionPool, period: Period, scope: Scope,
                         version: DataVersion) -> Survey:
@@ -113,7 +160,70 @@ class SurveyCache:
                 self._prepare(made, last)
             return made
 
-        return self.cache.get((scope, period), version, compute, refresh=refresh)
+        def load() -> Fetched[Survey] | None:
+            return self._load(pool, period, scope) if self._keep else None
+
+        self._pool = pool
+        try:
+            fetched = self.cache.get((scope, period), version, compute, refresh=refresh,
+                                     load=load, wait_s=self._first_wait_s)
+        except Pending as exc:
+            estimate = None if self._rate is None else self._rate * version.measurements
+            raise AnalysisPending(exc.started_at, version.measurements, estimate) from None
+        if fetched.value.measurements:
+            self._rate = fetched.took_s / fetched.value.measurements
+        return fetched
+
+    def _load(self, pool: ConnectionPool, period: Period, scope: Scope) -> Fetched[Survey] | None:
+        """The stored snapshot of (scope, period) made by this analysis code, or None."""
+        if scope.city or scope.carrier is not None:
+            return None
+        with pool.connection() as conn:
+            stored = load_snapshot(conn, scope, period, self._fingerprint)
+        if stored is None:
+            return None
+        try:
+            survey = load_survey(stored.body, slot=NONCE_SLOT)
+        except SnapshotError as exc:
+            log.warning("the stored analysis of %s is not readable (%s); computing it",
+                        period, exc)
+            return None
+        return Fetched(survey, survey.version, stored.made_at, stored.took_s, False)
+
+    def _computed(self, key: tuple[Scope, Period], done: Fetched[Survey]) -> None:
+        """Keep `done` in the database (in the saver thread) for the next process."""
+        scope, period = key
+        pool = self._pool
+        if pool is None or scope.city or scope.carrier is not None:
+            return
+
+        def save() -> None:
+            body = dump_survey(done.value, slot=NONCE_SLOT)
+            with pool.connection() as conn:
+                save_snapshot(conn, scope, period, self._fingerprint,
+                              version_to_dict(done.value.version), done.made_at, done.took_s,
+                              body)
+
+        def saved(future: Future[None]) -> None:
+            if not future.cancelled() and future.exception() is not None:
+                log.warning("the analysis of %s was not kept: %s", period, future.exception())
+
+        with contextlib.suppress(RuntimeError):  # shutting down: the next process computes it
+            self._saver.submit(save).add_done_callback(saved)
+
+    def keep_rendered(self, period: Period, scope: Scope) -> None:
+        """Keep the analysis of (scope, period) again, with the map frames rendered from it
+        since (a restarted collector then serves them without drawing them again)."""
+        if not self._keep:
+            return
+        key = (replace(scope, write=False), period)
+        for held, fetched in self.cache.snapshot():
+            if held == key:
+                self._computed(held, fetched)
+
+    def keep_idle(self, timeout_s: float | None = None) -> None:
+        """Wait until the snapshots asked for are written (tests, benchmarks)."""
+        self._saver.submit(lambda: None).result(timeout=timeout_s)
 
     def _version(self, pool: ConnectionPool, period: Period, scope: Scope) -> DataVersion:
         key = (scope, period)
@@ -141,5 +251,7 @@ class SurveyCache:
         return self.cache.wait_idle(timeout_s)
 
     def close(self) -> None:
-        """Start no more background analyses (the app's shutdown)."""
+        """Start no more background analyses (the app's shutdown); snapshots being written
+        finish, queued ones are dropped."""
         self.cache.close()
+        self._saver.shutdown(wait=False, cancel_futures=True)

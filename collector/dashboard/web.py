@@ -35,6 +35,7 @@ __all__ = [
     "ensure_nonce",
     "language_of",
     "render",
+    "render_bare",
 ]
 
 LANG_COOKIE = "lomsong_lang"
@@ -156,6 +157,15 @@ class Page:
     lang: str
     user: UserRow | None
     active: str
+
+
+def render_bare(template: str, lang: str, **context: Any) -> str:
+    """`template` (a page of its own: no navigation, no form) in `lang`, with the formatters."""
+    _ = i18n.translator(lang)
+    return _env.get_template(template).render(
+        _=_, lang=lang, num=lambda v, d=0: i18n.format_number(v, lang, decimals=d),
+        when=lambda v: "\N{EN DASH}" if v is None else i18n.format_datetime(v, lang),
+        **context)
 
 
 def render(page: Page, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:

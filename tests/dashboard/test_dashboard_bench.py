@@ -21,7 +21,8 @@ def test_dashboard_benchmark_runs_small(pg_plain) -> None:  # type: ignore[no-un
     pages = result["pages"]
     assert set(pages) == set(dashboard.PAGES)
     for row in pages.values():
-        assert set(row) == {"first_s", "warm_s", "stale_s", "fresh_ready_s", "fresh_s"}
+        assert set(row) == {"never_answer_s", "never_s", "first_s", "warm_s", "stale_s", "fresh_ready_s",
+                            "fresh_s"}
         assert all(value >= 0 for value in row.values())
     assert result["analysis_s"] > 0 and result["background_analysis_s"] > 0
     text = dashboard.table(result, 2.0)

@@ -226,3 +226,54 @@ def test_a_key_dropped_between_look_ups_is_kept_again() -> None:
         assert [k for k, _ in made.snapshot()] == ["a"]
     finally:
         made.close()
+
+
+def test_a_slow_first_load_says_pending_and_goes_on(cache: RefreshCache[str, str]) -> None:
+    from lomsong.collector.dashboard.refresh import Pending
+
+    gated = Gated()
+    with pytest.raises(Pending) as first:
+        cache.get("ward", 1, gated(1), wait_s=0.05)
+    with pytest.raises(Pending) as again:  # the same computation, not a second one
+        cache.get("ward", 1, gated(1), wait_s=0.05)
+    assert again.value.started_at == first.value.started_at
+    gated.open(1)
+    assert cache.get("ward", 1, gated(1), wait_s=WAIT_S).value == "survey v1"
+    assert gated.calls == [1]
+
+
+def test_a_failed_first_load_reaches_its_waiters_then_runs_again(
+        cache: RefreshCache[str, str]) -> None:
+    from lomsong.collector.dashboard.refresh import Pending
+
+    gated = Gated()
+    with pytest.raises(Pending):
+        cache.get("ward", 1, gated(1, fail=True), wait_s=0.05)
+    gated.open(1)
+    with pytest.raises(RuntimeError, match="broke"):
+        cache.get("ward", 1, gated(1), wait_s=WAIT_S)
+    # the next page asks again: a new first computation
+    assert cache.get("ward", 1, gated(1), wait_s=WAIT_S).value == "survey v1"
+    assert gated.calls == [1, 1]
+
+
+def test_a_kept_value_is_served_and_refreshed(cache: RefreshCache[str, str]) -> None:
+    from datetime import UTC, datetime
+
+    from lomsong.collector.dashboard.refresh import Fetched
+
+    gated = Gated()
+    kept = Fetched("kept v1", 1, datetime(2026, 11, 1, tzinfo=UTC), 3.0, False)
+    assert cache.get("ward", 1, gated(1), load=lambda: kept) is kept  # same version: as is
+    other: RefreshCache[str, str] = RefreshCache(max_entries=2, workers=1)
+    try:
+        stale = other.get("ward", 2, gated(2), load=lambda: kept)
+        assert (stale.value, stale.refreshing) == ("kept v1", True)
+        gated.open(2)
+        assert other.wait_idle(WAIT_S)
+        assert other.get("ward", 2, gated(2)).value == "survey v2"
+        broken = other.get("w2", 1, lambda: "made", load=lambda: 1 / 0)  # type: ignore[arg-type]
+        assert broken.value == "made"  # an unreadable kept value: computed instead
+    finally:
+        other.close()
+    assert gated.calls == [2]
