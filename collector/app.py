@@ -21,7 +21,7 @@ from lomsong import __version__
 from lomsong.collector.alerts.service import alerts_forever
 from lomsong.collector.bodylimit import BodyLimit
 from lomsong.collector.city_rollup import city_refresh_forever
-from lomsong.collector.dashboard import install_dashboard, survey_config
+from lomsong.collector.dashboard import install_dashboard, snapshot_key, survey_config
 from lomsong.collector.dashboard.warm import warm_forever
 from lomsong.collector.errors import DatabaseUnavailable, StorageError
 from lomsong.collector.phone import install_phone
@@ -88,7 +88,8 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.city_refresh_event = asyncio.Event()
             city_refresh = asyncio.create_task(city_refresh_forever(
                 pool, settings.city_refresh_interval_s, app.state.city_refresh_event,
-                survey_config(settings)))
+                survey_config(settings),
+                snapshot_key(settings) if settings.survey_keep else ""))
         warm = (asyncio.create_task(warm_forever(app.state.survey_cache, pool,
                                                  settings.survey_warm_interval_s))
                 if settings.survey_warm_interval_s > 0 else None)

@@ -33,17 +33,20 @@ def _refresh(args: argparse.Namespace) -> int:
 
     from lomsong.collector.city_rollup import refresh
     from lomsong.collector.cli import database_from_args, settings_from_args
-    from lomsong.collector.dashboard import survey_config
+    from lomsong.collector.dashboard import snapshot_key, survey_config
     from lomsong.collector.storage.scope import Scope
 
     try:
-        config = survey_config(settings_from_args(args))
+        settings = settings_from_args(args)
+        config = survey_config(settings)
     except ValueError as exc:
         print(f"lomsong: {exc}", file=sys.stderr)
         return 1
+    # the analyses are kept for the dashboard when they are signed with the collector's key
+    keep_key = snapshot_key(settings) if settings.survey_keep else ""
     with database_from_args(args) as url, psycopg.connect(url, autocommit=True) as conn:
         report = refresh(conn, Scope.all_wards(), config=config, every_ward=args.every_ward,
-                         codes=args.wards)
+                         codes=args.wards, keep_key=keep_key)
     for code in report.refreshed:
         print(code)
     print(f"# {report}", file=sys.stderr)

@@ -85,17 +85,20 @@ def _jsonable(value: Any) -> Any:
 
 
 def compute_ward(conn: psycopg.Connection[Any], ward_code: str, period: Period,
-                 config: SurveyConfig | None = None) -> WardFigures:
+                 config: SurveyConfig | None = None, keep_key: str = "") -> WardFigures:
     """Analyse `period` of the ward and sum it up per carrier (reads the ward's raw rows).
 
-    The analysis itself is kept too (`collector.storage.snapshots`): the ward's dashboard then
-    opens this period at once, even on a collector that never analysed it."""
+    With `keep_key` (the collector's, `dashboard.snapshot_key`) the analysis itself is kept
+    too (`collector.storage.snapshots`): the ward's dashboard then opens this period at once,
+    even on a collector that never analysed it."""
     started = time.perf_counter()
     made_at = datetime.now(UTC)
     scope = Scope.ward(ward_code)
     survey = compute_survey(conn, period, config=config, scope=scope)
-    save_snapshot(conn, scope, period, fingerprint(config), version_to_dict(survey.version),
-                  made_at, time.perf_counter() - started, dump_survey(survey))
+    if keep_key:
+        save_snapshot(conn, scope, period, fingerprint(config), version_to_dict(survey.version),
+                      made_at, time.perf_counter() - started,
+                      dump_survey(survey, key=keep_key))
     summary = ward_summary(survey.result.scorecards, survey.result.weak_areas)
     carriers = [{k: _jsonable(v) for k, v in r.items()} for r in summary.to_dict("records")]
     version = {k: _jsonable(v) for k, v in asdict(survey.version).items()}
@@ -118,11 +121,11 @@ class RefreshReport:
 
 def refresh(conn: psycopg.Connection[Any], scope: Scope, *, config: SurveyConfig | None = None,
             every_ward: bool = False, codes: list[str] | None = None,
-            today: date | None = None) -> RefreshReport:
+            today: date | None = None, keep_key: str = "") -> RefreshReport:
     """Recompute and store the roll-ups of the wards of `scope` that are due (every ward with
     `every_ward`; only those of `codes` when given). `conn` must be in autocommit mode: each
     ward is stored in its own transaction, so a long refresh shows progress and one failing
-    ward does not lose the others."""
+    ward does not lose the others. `keep_key` keeps each analysis too (`compute_ward`)."""
     started = time.perf_counter()
     periods = kept_periods(today)
     days = {k: (p.first, p.last) for k, p in periods.items()}
@@ -136,7 +139,7 @@ def refresh(conn: psycopg.Connection[Any], scope: Scope, *, config: SurveyConfig
     report = RefreshReport()
     for code in due:
         try:
-            figures = {kind: compute_ward(conn, code, period, config)
+            figures = {kind: compute_ward(conn, code, period, config, keep_key)
                        for kind, period in periods.items()}
             with conn.transaction():
                 for kind, f in figures.items():
@@ -165,7 +168,8 @@ def kick(state: Any) -> None:
 
 
 async def city_refresh_forever(pool: ConnectionPool, interval_s: float,
-                               event: asyncio.Event, config: SurveyConfig | None) -> None:
+                               event: asyncio.Event, config: SurveyConfig | None,
+                               keep_key: str = "") -> None:
     """Refresh the due wards every `interval_s` or when `event` is set, until cancelled; a
     failed run is logged and retried on the next round."""
     while True:
@@ -175,7 +179,7 @@ async def city_refresh_forever(pool: ConnectionPool, interval_s: float,
 
         def once() -> RefreshReport:
             with pool.connection() as conn:  # the pool's connections are in autocommit mode
-                return refresh(conn, Scope.all_wards(), config=config)
+                return refresh(conn, Scope.all_wards(), config=config, keep_key=keep_key)
 
         try:
             report = await run_in_threadpool(once)

@@ -10,6 +10,11 @@ Rendered texts (the map frames of `Survey.rendered` whose keys are tuples of str
 with it, so the first map after a restart is not drawn again; `slot` names a per-process
 placeholder in them that `load_survey` replaces by the reading process's own.
 
+Snapshots are signed (HMAC-SHA256 with a key derived from the collector's secret key, which
+the database never sees): one written into the database by anyone else, or under another
+secret, is refused before any of it is parsed, so the database alone cannot put a page or a
+script into the dashboard.
+
 `fingerprint(config)` names the analysis code and settings: a snapshot made by other code or
 thresholds is not the analysis this collector would make, and is never read back
 (`collector.storage.snapshots.load_snapshot` matches it).
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import hmac
 import io
 import json
 import zipfile
@@ -41,6 +47,7 @@ __all__ = ["FORMAT", "MAX_BYTES", "SnapshotError", "dump_survey", "fingerprint",
 
 # Bump when the layout below changes: older snapshots are then ignored (their fingerprint differs).
 FORMAT = 1
+_MAGIC = b"lomsong-survey\0"
 _FRAMES = tuple(f.name for f in dataclasses.fields(SurveyResult))
 # A snapshot is read whole into memory: refuse anything larger (a city ward's month is ~10 MB).
 MAX_BYTES = 512 * 1024 * 1024
@@ -104,8 +111,19 @@ def _read_frame(data: bytes, geo: bool, dtypes: dict[str, str]) -> pd.DataFrame:
     return frame
 
 
-def dump_survey(survey: Survey, *, slot: str = "") -> bytes:
-    """`survey` as a snapshot (see the module's note)."""
+def _mac(key: str, body: bytes) -> bytes:
+    if not key:
+        raise ValueError("a snapshot needs a signing key")
+    return hmac.new(key.encode(), body, hashlib.sha256).digest()
+
+
+def dump_survey(survey: Survey, *, key: str, slot: str = "") -> bytes:
+    """`survey` as a snapshot signed with `key` (see the module's note)."""
+    body = _zip(survey, slot)
+    return _MAGIC + _mac(key, body) + body
+
+
+def _zip(survey: Survey, slot: str) -> bytes:
     out = io.BytesIO()
     frames: dict[str, dict[str, Any]] = {}
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as zf:
@@ -135,12 +153,19 @@ def dump_survey(survey: Survey, *, slot: str = "") -> bytes:
     return out.getvalue()
 
 
-def load_survey(data: bytes, *, slot: str = "") -> Survey:
-    """The survey of a `dump_survey` snapshot; raises `SnapshotError` when it is not one."""
+def load_survey(data: bytes, *, key: str, slot: str = "") -> Survey:
+    """The survey of a `dump_survey` snapshot signed with `key`; raises `SnapshotError` when
+    it is not one (or another key signed it)."""
     if len(data) > MAX_BYTES:
         raise SnapshotError(f"snapshot of {len(data)} bytes is larger than {MAX_BYTES}")
+    head = len(_MAGIC) + hashlib.sha256().digest_size
+    if not data.startswith(_MAGIC) or len(data) < head:
+        raise SnapshotError("not a survey snapshot")
+    body = data[head:]
+    if not hmac.compare_digest(data[len(_MAGIC):head], _mac(key, body)):
+        raise SnapshotError("the snapshot's signature does not match this collector's key")
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        with zipfile.ZipFile(io.BytesIO(body)) as zf:
             manifest = json.loads(zf.read("manifest.json"))
             if manifest.get("format") != FORMAT:
                 raise SnapshotError(f"snapshot format {manifest.get('format')!r}, not {FORMAT}")

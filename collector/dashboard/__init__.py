@@ -44,7 +44,8 @@ from lomsong.collector.dashboard.web import (
 from lomsong.collector.settings import Settings
 from lomsong.maps.assets import VENDOR_DIR
 
-__all__ = ["SESSION_COOKIE", "SESSION_MAX_AGE_S", "install_dashboard", "survey_cache", "survey_config"]
+__all__ = ["SESSION_COOKIE", "SESSION_MAX_AGE_S", "install_dashboard", "snapshot_key", "survey_cache",
+           "survey_config"]
 
 SESSION_COOKIE = "lomsong_session"
 SESSION_MAX_AGE_S = 8 * 3600
@@ -108,7 +109,13 @@ def survey_cache(settings: Settings) -> SurveyCache:
     return SurveyCache(
         settings.survey_cache_entries, survey_config(settings), workers=settings.survey_workers,
         wait_below_s=settings.survey_wait_below_s, prepare=pages_map.render_maps_again,
-        keep=settings.survey_keep, first_wait_s=settings.survey_first_wait_s or None)
+        keep=settings.survey_keep, first_wait_s=settings.survey_first_wait_s or None,
+        keep_key=snapshot_key(settings))
+
+
+def snapshot_key(settings: Settings) -> str:
+    """The key that signs the kept analyses (`collector.survey_snapshot`)."""
+    return derive_key(settings.secret_key, "survey-snapshot")
 
 
 def survey_config(settings: Settings) -> SurveyConfig | None:

@@ -127,7 +127,7 @@ async def _from_rollups(request: Request, user: UserRow, pool: PoolDep,
             stored = read_rollups(conn, user.scope, kind)
             if all(w.code in stored for w in wards):
                 return wards, stored
-            from lomsong.collector.dashboard import survey_config
+            from lomsong.collector.dashboard import snapshot_key, survey_config
 
             # One computation of never-computed wards at a time: visitors who come meanwhile
             # wait for it and read what it stored, instead of computing the same wards again.
@@ -135,8 +135,9 @@ async def _from_rollups(request: Request, user: UserRow, pool: PoolDep,
                 stored = read_rollups(conn, user.scope, kind)
                 missing = [w.code for w in wards if w.code not in stored]
                 if missing:
-                    refresh(conn, user.scope, codes=missing,
-                            config=survey_config(request.app.state.settings))
+                    settings = request.app.state.settings
+                    refresh(conn, user.scope, codes=missing, config=survey_config(settings),
+                            keep_key=snapshot_key(settings) if settings.survey_keep else "")
                     stored = read_rollups(conn, user.scope, kind)
             return wards, stored
 

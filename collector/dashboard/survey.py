@@ -107,6 +107,8 @@ class SurveyCache:
         A page waits at most this long for the first analysis of a (ward, period) that is
         neither in memory nor kept: then `AnalysisPending` is raised (the dashboard answers
         with a page that reloads itself) while the analysis goes on. None: the page waits.
+    keep_key : str
+        Signs the kept analyses (`collector.survey_snapshot`); required with `keep`.
     keep : bool
         Keep every analysis made in the database (`collector.storage.snapshots`, with the map
         frames rendered by then), and serve a (ward, period) that is not in memory from the
@@ -119,7 +121,10 @@ class SurveyCache:
                  compute: Compute | None = None,
                  prepare: Callable[[Survey, Survey], None] | None = None,
                  recheck_s: float = 15.0, keep: bool = False,
-                 first_wait_s: float | None = None) -> None:
+                 first_wait_s: float | None = None, keep_key: str = "") -> None:
+        if keep and not keep_key:
+            raise ValueError("keeping analyses needs keep_key (they are signed)")
+        self._keep_key = keep_key
         self._config = config
         self._first_wait_s = first_wait_s
         self._rate: float | None = None  # seconds per measurement of the last analysis made
@@ -183,7 +188,7 @@ class SurveyCache:
         if stored is None:
             return None
         try:
-            survey = load_survey(stored.body, slot=NONCE_SLOT)
+            survey = load_survey(stored.body, key=self._keep_key, slot=NONCE_SLOT)
         except SnapshotError as exc:
             log.warning("the stored analysis of %s is not readable (%s); computing it",
                         period, exc)
@@ -198,7 +203,7 @@ class SurveyCache:
             return
 
         def save() -> None:
-            body = dump_survey(done.value, slot=NONCE_SLOT)
+            body = dump_survey(done.value, key=self._keep_key, slot=NONCE_SLOT)
             with pool.connection() as conn:
                 save_snapshot(conn, scope, period, self._fingerprint,
                               version_to_dict(done.value.version), done.made_at, done.took_s,

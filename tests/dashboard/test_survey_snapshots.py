@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import io
 import re
 import threading
@@ -43,6 +45,7 @@ from lomsong.collector.survey_snapshot import (
 from .conftest import OFFICER, add_users, seed_survey, sign_in
 
 WARD = Scope.ward(None)
+KEY = "test-snapshot-key"
 _MADE = re.compile(r'data-made-at="([^"]+)"')
 
 
@@ -79,7 +82,7 @@ class Counting:
 
 
 def _cache(**options: Any) -> tuple[SurveyCache, Counting]:
-    cache = SurveyCache(wait_below_s=0.0, keep=True, **options)
+    cache = SurveyCache(wait_below_s=0.0, keep=True, keep_key=KEY, **options)
     counting = Counting(cache)
     cache._compute = counting
     return cache, counting
@@ -91,28 +94,49 @@ def test_a_survey_reads_back_equal(conn: psycopg.Connection[Any]) -> None:
     assert not survey.result.classified.empty and not survey.result.weak_areas.empty
     survey.rendered[("map", "vi", "status")] = f"<script nonce='{NONCE_SLOT}'>1</script>"
     survey.rendered[("pdf", "vi")] = b"%PDF-not-text"  # only texts travel
-    again = load_survey(dump_survey(survey, slot=NONCE_SLOT), slot="slotNEW")
+    again = load_survey(dump_survey(survey, key=KEY, slot=NONCE_SLOT), key=KEY, slot="slotNEW")
     _assert_same(again, survey)
     assert again.rendered == {("map", "vi", "status"): "<script nonce='slotNEW'>1</script>"}
     # a text whose placeholder the reader cannot map is left out, never served half-made
-    assert load_survey(dump_survey(survey, slot=NONCE_SLOT)).rendered == {}
+    assert load_survey(dump_survey(survey, key=KEY, slot=NONCE_SLOT), key=KEY).rendered == {}
 
 
 def test_what_is_not_a_snapshot_is_refused(conn: psycopg.Connection[Any]) -> None:
     seed_survey(conn, days=1, walks=1)
-    body = dump_survey(compute_survey(conn, _period(1)))
-    for bad in (b"", b"not a zip", body[: len(body) // 2]):
+    signed = dump_survey(compute_survey(conn, _period(1)), key=KEY)
+    head = len(signed) - len(_body(signed))
+    for bad in (b"", b"not a zip", signed[: len(signed) // 2]):
         with pytest.raises(SnapshotError):
-            load_survey(bad)
+            load_survey(bad, key=KEY)
+    with pytest.raises(SnapshotError, match="signature"):  # another collector's secret
+        load_survey(signed, key="another key")
+    # written into the database by someone without the key: refused before it is parsed
+    forged = _rezip(_body(signed), b'"ward_name": "', b'"ward_name": "<script>')
+    with pytest.raises(SnapshotError, match="signature"):
+        load_survey(signed[:head] + forged, key=KEY)
+    # signed, but a layout this code does not know
+    newer = _rezip(_body(signed), b'"format": 1', b'"format": 99')
+    resigned = signed[:head - 32] + hmac.new(KEY.encode(), newer, hashlib.sha256).digest() + newer
+    with pytest.raises(SnapshotError, match="format 99"):
+        load_survey(resigned, key=KEY)
+    with pytest.raises(ValueError, match="key"):
+        dump_survey(compute_survey(conn, _period(1)), key="")
+
+
+def _body(signed: bytes) -> bytes:
+    return signed[signed.index(b"PK\x03\x04"):]
+
+
+def _rezip(body: bytes, old: bytes, new: bytes) -> bytes:
     out = io.BytesIO()
-    with zipfile.ZipFile(body and io.BytesIO(body)) as zin, zipfile.ZipFile(out, "w") as zout:
+    with zipfile.ZipFile(io.BytesIO(body)) as zin, zipfile.ZipFile(out, "w") as zout:
         for item in zin.infolist():
             data = zin.read(item)
             if item.filename == "manifest.json":
-                data = data.replace(b'"format": 1', b'"format": 99')
+                assert old in data
+                data = data.replace(old, new)
             zout.writestr(item, data)
-    with pytest.raises(SnapshotError, match="format 99"):
-        load_survey(out.getvalue())
+    return out.getvalue()
 
 
 def test_the_fingerprint_names_code_and_settings() -> None:

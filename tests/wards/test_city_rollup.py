@@ -230,3 +230,31 @@ def test_the_cli_refreshes_the_due_wards(seeded: psycopg.Connection[Any], migrat
     assert main(["city", "refresh", "--all", "--ward", DONG_DA.code,
                  "--database-url", migrated_url]) == 0
     assert capsys.readouterr().out.split() == [DONG_DA.code]
+
+
+def test_a_refresh_keeps_each_wards_analysis_for_its_dashboard(
+        seeded: psycopg.Connection[Any], migrated_url: str) -> None:
+    from psycopg_pool import ConnectionPool
+
+    from lomsong.collector.dashboard.survey import SurveyCache
+
+    key = "city-snapshot-key"
+    refresh(seeded, CITY, keep_key=key)
+    kept = dict(seeded.execute("SELECT ward_code, count(*) FROM survey_snapshots"
+                               " GROUP BY ward_code").fetchall())
+    assert kept == {DINH_CONG.code: len(kept_periods()), DONG_DA.code: len(kept_periods())}
+    cache = SurveyCache(keep=True, keep_key=key)
+    computed: list[Any] = []
+    cache._compute = lambda *args: computed.append(args)  # type: ignore[assignment,return-value]
+    with ConnectionPool(migrated_url, min_size=1, max_size=2, open=True) as pool:
+        for period in kept_periods().values():
+            got = cache.fetch(pool, period, Scope.ward(DONG_DA.code))
+            want = compute_survey(seeded, period, scope=Scope.ward(DONG_DA.code))
+            assert not got.refreshing and got.value.measurements == want.measurements
+            assert got.value.result.weak_areas.equals(want.result.weak_areas)
+    cache.close()
+    assert computed == []  # served from what the refresh kept
+    # without the key (benchmarks, or LOMSONG_SURVEY_KEEP=false) nothing is kept
+    seeded.execute("DELETE FROM survey_snapshots")
+    refresh(seeded, CITY, every_ward=True)
+    assert seeded.execute("SELECT count(*) FROM survey_snapshots").fetchone() == (0,)
