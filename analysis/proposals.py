@@ -42,13 +42,15 @@ from lomsong.analysis._geo import WGS84, require_columns, to_wgs84
 from lomsong.analysis.classify import WEAK
 from lomsong.analysis.thresholds import CauseRules, load_thresholds
 
-__all__ = ["PROPOSAL_COLUMNS", "upgrade_proposals"]
+__all__ = ["PRIORITY_LEVEL", "PROPOSAL_COLUMNS", "upgrade_proposals"]
 
 PROPOSAL_COLUMNS = [
     "carrier", "rank", "target_type", "target_id", "target_name", "access", "action", "priority",
     "impact_score", "service_points_affected", "status", "evidence",
 ]
 _SEVERITY = {"dead_spot": 3, "confirmed_weak": 2, "likely_weak": 1}
+# The priorities a proposal gets, from least to most urgent.
+PRIORITY_LEVEL = {"low": 1, "medium": 2, "high": 3}
 
 
 def _action(cause: str, access: str, status: str) -> str:

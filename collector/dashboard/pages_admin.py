@@ -239,15 +239,16 @@ async def revoke_probe(request: Request, user: AdminUser, lang: Lang, pool: Pool
 async def new_password_hash(request: Request, password: str, lang: str) -> str | tuple[int, str]:
     """The hash of a new account's `password`, or (HTTP status, why not) when it is too short or
     every hashing slot stayed busy."""
+    _ = translator(lang)
     if len(password) < MIN_PASSWORD_CHARS:
-        return 422, f"password: at least {MIN_PASSWORD_CHARS} characters"
+        return 422, _("{field}: at least {count} characters").format(
+            field=_("Password"), count=MIN_PASSWORD_CHARS)
     gate: HashGate = request.app.state.hash_gate
     try:
         async with gate.slot():
             hashed: str = await run_in_threadpool(hash_password, password)
             return hashed
     except HashingBusy:
-        _ = translator(lang)
         return 503, _("The server is busy checking other sign-ins; try again in a few seconds.")
 
 

@@ -3,7 +3,9 @@
 With a basemap configured (`Settings.basemap_url`), its tiles come through `/map/tiles/...`, from
 the collector's disk cache, so the page only ever loads from this site. The ward's residential
 streets and residential groups, when loaded (`lomsong wards streets|groups`), are drawn under the
-cells and take no clicks.
+cells and take no clicks. A drawn frame is kept with its survey under a cheap marker of those
+layers (how many groups, when they and the streets were stored), so the layers themselves (the
+streets up to 20 MB) are read only when a frame is drawn, and a replaced layer draws it anew.
 
 The map itself (`/map/frame`) is folium's page; its data is a JSON block read by lomsong's static
 script, never inline code. The Content-Security-Policy allows the files under ``/static/vendor``
@@ -14,7 +16,7 @@ so no data can contain it). Only this site may frame it.
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 import json
 import logging
 import secrets
@@ -40,9 +42,9 @@ from lomsong.collector.dashboard.survey import (
 )
 from lomsong.collector.dashboard.web import CurrentUser, Lang, Page, WardScope, render
 from lomsong.collector.settings import Settings
-from lomsong.collector.storage.groups import StoredGroup, list_groups
+from lomsong.collector.storage.groups import StoredGroup, groups_version, list_groups
 from lomsong.collector.storage.scope import Scope
-from lomsong.collector.storage.streets import get_streets
+from lomsong.collector.storage.streets import get_streets, streets_changed_at
 from lomsong.collector.storage.wards import list_wards
 from lomsong.maps.browser_layer import browser_options
 from lomsong.maps.drill_link import DrillLink
@@ -133,21 +135,37 @@ async def map_frame(request: Request, user: CurrentUser, lang: Lang, scope: Ward
     tiles = settings.basemap()
     pool = request.app.state.pool
 
-    def load_layers() -> tuple[list[StoredGroup], str | None]:
+    def layers_version() -> str:
         with pool.connection() as conn:
-            return list_groups(conn, scope), get_streets(conn, scope)
+            return repr((groups_version(conn, scope), streets_changed_at(conn, scope)))
 
-    stored, streets = await run_in_threadpool(load_layers)
-    digest = hashlib.sha256(repr(([(g.group_id, g.geometry_json) for g in stored],
-                                  streets)).encode())
-    inputs = MapInputs(lang, mode, tiles, stored, streets)
-    key = ("map", lang, mode, digest.hexdigest(), tiles.url if tiles else "")
+    key = ("map", lang, mode, await run_in_threadpool(layers_version),
+           tiles.url if tiles else "")
+
+    def inputs_now() -> MapInputs:
+        with pool.connection() as conn:
+            return MapInputs(lang, mode, tiles, list_groups(conn, scope),
+                             get_streets(conn, scope))
+
+    def draw() -> str:
+        """The frame, with the ward's layers read now: only when it is not rendered yet."""
+        inputs = inputs_now()
+        html = map_html(survey, inputs)
+        survey.render_once(("map inputs", *key), lambda: inputs)  # for `render_maps_again`
+        return html
+
     drawn = key in survey.rendered
-    html = await run_in_threadpool(survey.render_once, key, partial(map_html, survey, inputs))
-    if not drawn:
+    html = await run_in_threadpool(survey.render_once, key, draw)
+    if not drawn:  # kept with the analysis, for the next collector process
         cache: SurveyCache = request.app.state.survey_cache
         cache.keep_rendered(period, scope)
-    survey.render_once(("map inputs", *key), lambda: inputs)
+    elif ("map inputs", *key) not in survey.rendered:
+        # drawn by an earlier process and kept: its inputs, for `render_maps_again` after the
+        # next refresh, are read once, without holding up this response
+        def note_inputs() -> None:
+            survey.render_once(("map inputs", *key), inputs_now)
+
+        asyncio.get_running_loop().run_in_executor(None, note_inputs)
     nonce = secrets.token_urlsafe(18)
     return HTMLResponse(html.replace(NONCE_SLOT, nonce), headers={
         "Content-Security-Policy": frame_policy(nonce), "X-Frame-Options": "SAMEORIGIN",

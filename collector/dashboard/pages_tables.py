@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
+from lomsong.analysis.proposals import PRIORITY_LEVEL
 from lomsong.collector.dashboard.pages_behind import behind_href
 from lomsong.collector.dashboard.pages_map import load_survey, period_of
 from lomsong.collector.dashboard.survey import Period
@@ -37,7 +38,7 @@ from lomsong.maps.popups import (
     share_interval,
 )
 
-__all__ = ["AREA_SORTS", "CLOCK_LABELS", "SITE_SORTS", "records", "router"]
+__all__ = ["AREA_SORTS", "CLOCK_LABELS", "PROPOSAL_SORTS", "SITE_SORTS", "records", "router"]
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
 FromQuery = Annotated[str | None, Query(alias="from")]
@@ -59,6 +60,14 @@ AREA_SORTS: dict[str, Key] = {
     "tests": by_column("samples"), "dates": by_column("first_date"),
     "median": by_column("down_median_mbps"), "peak": by_column("peak_median_mbps"),
     "rsrp": by_column("rsrp_median_dbm"), "sinr": by_column("sinr_median_db")}
+PROPOSAL_SORTS: dict[str, Key] = {
+    "rank": by_column("rank"), "carrier": by_column("carrier"),
+    "target": by_column("target_name"), "action": by_column("action"),
+    "priority": by_severity("priority", PRIORITY_LEVEL), "impact": by_column("impact_score"),
+    "points": by_column("service_points_affected")}
+# Each sortable table by its name in the templates -> the query values its sort travels in.
+_SORT_VALUES = {"sorting": ("sort", "order"),
+               "proposal_sorting": ("proposal_sort", "proposal_order")}
 # probe.record.ClockState values as the fleet page names them.
 CLOCK_LABELS = {"synced": N_("in sync"), "unsynced": N_("not synchronised"),
                 "unknown": N_("unknown"), "corrected": N_("corrected by the collector")}
@@ -91,14 +100,24 @@ def _helpers(lang: str) -> dict[str, Any]:
     }
 
 
-def _table_context(period: Period, carriers: list[str], carrier: str | None, sort: str | None,
-                   order: str) -> dict[str, Any]:
-    """Carrier filter, sorting and links shared by the service-point and weak-area pages."""
-    query = {"from": period.first.isoformat(), "to": period.last.isoformat(),
-             "carrier": carrier or None}
-    export = urlencode({k: v for k, v in query.items() if v})
-    return {"sorting": Sorting(sort or None, order == "desc", query), "carrier": carrier or "",
-            "carriers": carriers, "export_query": export,
+def _table_context(period: Period, carriers: list[str], carrier: str | None,
+                   **sorts: tuple[str | None, str]) -> dict[str, Any]:
+    """Carrier filter, sorting and links shared by the service-point and weak-area pages.
+
+    `sorts` gives each table's requested (key, order) by its name in `_SORT_VALUES`. ``kept`` is
+    the page's table state (carrier and sorts) that the period form and the carrier filter carry
+    as hidden fields, so changing one keeps the others; every link keeps the period too."""
+    kept = {"carrier": carrier} if carrier else {}
+    for name, (key, order) in sorts.items():
+        if key:
+            kept.update(zip(_SORT_VALUES[name], (key, order), strict=True))
+    period_query = {"from": period.first.isoformat(), "to": period.last.isoformat()}
+    query = {**period_query, **kept}
+    tables = {name: Sorting(key or None, order == "desc", query, _SORT_VALUES[name])
+              for name, (key, order) in sorts.items()}
+    export = urlencode({**period_query, **({"carrier": carrier} if carrier else {})})
+    return {**tables, "kept": kept, "carrier": carrier or "", "carriers": carriers,
+            "export_query": export,
             "behind": lambda target, ident, **f: behind_href(target, str(ident), period, **f)}
 
 
@@ -118,7 +137,8 @@ async def sites_page(request: Request, user: CurrentUser, scope: WardScope,
         return render(page, "error.html", 422, message=period)
     survey = await load_survey(request, period, scope)
     rows = records(survey.result.scorecards, ["site_id", "carrier", "access"])
-    context = _table_context(period, _carriers(survey.result.scorecards), carrier, sort, order)
+    context = _table_context(period, _carriers(survey.result.scorecards), carrier,
+                             sorting=(sort, order))
     rows = context["sorting"].apply(filter_carrier(rows, carrier), SITE_SORTS)
     return render(page, "sites.html", survey=survey, period=period, rows=rows, **context,
                   **_helpers(lang))
@@ -128,7 +148,8 @@ async def sites_page(request: Request, user: CurrentUser, scope: WardScope,
 async def weak_areas_page(request: Request, user: CurrentUser, scope: WardScope, lang: Lang,
                           first: FromQuery = None, last: ToQuery = None,
                           carrier: CarrierQuery = None, sort: SortQuery = None,
-                          order: OrderQuery = "asc") -> HTMLResponse:
+                          order: OrderQuery = "asc", proposal_sort: SortQuery = None,
+                          proposal_order: OrderQuery = "asc") -> HTMLResponse:
     page = Page(request, lang, user, "weak")
     period = period_of(first, last, lang=lang)
     if isinstance(period, str):
@@ -147,11 +168,14 @@ async def weak_areas_page(request: Request, user: CurrentUser, scope: WardScope,
         return "–" if row is None else evidence_text(pd.Series(row), _, lang)
 
     context = _table_context(period, _carriers(survey.result.weak_areas,
-                                               survey.result.proposals), carrier, sort, order)
+                                               survey.result.proposals), carrier,
+                             sorting=(sort, order),
+                             proposal_sorting=(proposal_sort, proposal_order))
     areas = context["sorting"].apply(filter_carrier(areas, carrier), AREA_SORTS)
-    return render(page, "weak_areas.html", survey=survey, period=period,
-                  proposals=filter_carrier(proposals, carrier), areas=areas, evidence=evidence,
-                  **context, **_helpers(lang))
+    proposals = context["proposal_sorting"].apply(filter_carrier(proposals, carrier),
+                                                  PROPOSAL_SORTS)
+    return render(page, "weak_areas.html", survey=survey, period=period, proposals=proposals,
+                  areas=areas, evidence=evidence, **context, **_helpers(lang))
 
 
 @router.get("/fleet", response_class=HTMLResponse)

@@ -1,9 +1,10 @@
 """Server-side carrier filter and sorting of the dashboard's tables (no script needed).
 
-A table page takes ``carrier``, ``sort`` and ``order`` query values; each column heading is a
-link that sorts by it (ascending first, descending on a second click). Missing values sort last
-either way; statuses and verdicts sort by severity (`analysis.classify.SEVERITY`), worst last
-when ascending.
+A table page takes ``carrier``, ``sort`` and ``order`` query values (a second table on the page
+sorts by its own pair, e.g. ``proposal_sort`` and ``proposal_order``); each column heading is a
+link that sorts by it (ascending first, descending on a second click) and keeps the page's other
+query values. Missing values sort last either way; statuses and verdicts sort by severity
+(`analysis.classify.SEVERITY`), worst last when ascending; other ordered codes by their own scale.
 
 Example
 -------
@@ -31,8 +32,9 @@ def by_column(column: str) -> Key:
     return lambda row: row.get(column)
 
 
-def by_severity(column: str) -> Key:
-    return lambda row: SEVERITY.get(str(row.get(column)))
+def by_severity(column: str, scale: Mapping[str, int] = SEVERITY) -> Key:
+    """Sort `column`'s codes by their place on `scale` (unknown codes count as missing)."""
+    return lambda row: scale.get(str(row.get(column)))
 
 
 def sort_rows(rows: list[dict[str, Any]], key: Key, *, descending: bool) -> list[dict[str, Any]]:
@@ -48,15 +50,17 @@ def filter_carrier(rows: list[dict[str, Any]], carrier: str | None) -> list[dict
 
 @dataclass(frozen=True)
 class Sorting:
-    """The table's current sort and the links of its headings (`query` keeps the rest)."""
+    """A table's current sort and the links of its headings: `query` keeps the rest of the page's
+    state (period, carrier, other tables' sorts); `names` are the query values of this sort."""
 
     key: str | None
     descending: bool
     query: Mapping[str, str | None]
+    names: tuple[str, str] = ("sort", "order")
 
     def href(self, key: str) -> str:
         order = "desc" if key == self.key and not self.descending else "asc"
-        values = {**self.query, "sort": key, "order": order}
+        values = {**self.query, self.names[0]: key, self.names[1]: order}
         return "?" + urlencode({k: v for k, v in values.items() if v})
 
     def apply(self, rows: list[dict[str, Any]], keys: Mapping[str, Key]) -> list[dict[str, Any]]:

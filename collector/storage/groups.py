@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -11,7 +12,7 @@ import psycopg
 from lomsong.collector.errors import StorageError
 from lomsong.collector.storage.scope import Scope, ScopeError
 
-__all__ = ["StoredGroup", "list_groups", "replace_groups"]
+__all__ = ["StoredGroup", "groups_version", "list_groups", "replace_groups"]
 
 
 @dataclass(frozen=True)
@@ -48,3 +49,14 @@ def list_groups(conn: psycopg.Connection[Any], scope: Scope) -> list[StoredGroup
         "SELECT ward_code, group_id, name, geometry_json FROM residential_groups WHERE "
         + where.as_string(conn) + " ORDER BY ward_code, group_id", params).fetchall()
     return [StoredGroup(*r) for r in rows]
+
+
+def groups_version(conn: psycopg.Connection[Any], scope: Scope) -> tuple[int, datetime | None]:
+    """(how many, when the newest was stored) of the groups `list_groups` returns: a change
+    marker read without their geometries. `replace_groups` stores every group of a ward anew, so
+    each replacement changes it."""
+    where, params = scope.where("ward_code")
+    row = conn.execute("SELECT count(*), max(updated_at) FROM residential_groups WHERE "
+                       + where.as_string(conn), params).fetchone()
+    assert row is not None  # an aggregate always returns a row
+    return int(row[0]), row[1]

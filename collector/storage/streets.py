@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -9,7 +10,7 @@ import psycopg
 from lomsong.collector.errors import StorageError
 from lomsong.collector.storage.scope import Scope, ScopeError
 
-__all__ = ["MAX_STREETS_CHARS", "get_streets", "replace_streets"]
+__all__ = ["MAX_STREETS_CHARS", "get_streets", "replace_streets", "streets_changed_at"]
 
 MAX_STREETS_CHARS = 20_000_000
 
@@ -39,3 +40,17 @@ def get_streets(conn: psycopg.Connection[Any], scope: Scope) -> str | None:
     row = conn.execute("SELECT streets_json FROM ward_streets WHERE " + where.as_string(conn),
                        params).fetchone()
     return None if row is None else str(row[0])
+
+
+def streets_changed_at(conn: psycopg.Connection[Any], scope: Scope) -> datetime | None:
+    """When the streets `get_streets` returns were last replaced, or None when it returns None:
+    a change marker read without the document itself."""
+    if scope.city:
+        return None
+    where, params = scope.where("ward_code")
+    row = conn.execute("SELECT updated_at FROM ward_streets WHERE " + where.as_string(conn),
+                       params).fetchone()
+    if row is None:
+        return None
+    changed: datetime = row[0]
+    return changed

@@ -177,6 +177,59 @@ def test_no_basemap_by_default_and_groups_under_the_cells(migrated_url: str, tmp
     assert asked == []                                    # nothing left the machine
 
 
+def _backdrop(frame: str) -> list[dict[str, Any]]:
+    """The geometries drawn under the cells, one per layer: streets, then groups."""
+    data = json.loads(re.search(r'id="lomsong-map-data">(.*?)</script>', frame,
+                                re.S).group(1))  # type: ignore[union-attr]
+    layers = []
+    for name in data["backdrop"]:
+        call = f"{name}_add("
+        added, _end = json.JSONDecoder().raw_decode(frame, frame.index(call) + len(call))
+        layers.append(added["features"][0]["geometry"] if "features" in added else added)
+    return layers
+
+
+@ONE_TIER
+def test_layers_are_read_only_to_draw_the_map_and_a_new_layer_draws_it_again(
+        migrated_url: str, tmp_path: Path, conn: psycopg.Connection[Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from lomsong.collector.dashboard import pages_map
+
+    _seed_ward(conn)
+    reads: list[str] = []
+    for name in ("get_streets", "list_groups"):  # the real readers, counted
+        real = getattr(pages_map, name)
+        monkeypatch.setattr(pages_map, name, lambda c, s, real=real, name=name: (
+            reads.append(name), real(c, s))[1])
+    scope = Scope.ward(WARD, write=True)
+    ring = synthetic.ward_boundary()
+    with TestClient(create_app(_settings(migrated_url, tmp_path, None)),
+                    follow_redirects=False) as client:
+        assert sign_in(client, USER).status_code == 303
+        streets, halves = _backdrop(client.get("/map/frame").text)
+        assert sorted(reads) == ["get_streets", "list_groups"]
+        assert client.get("/map/frame").status_code == 200 and len(reads) == 2  # not read again
+
+        replace_groups(conn, scope, [("ca-phuong", "Cả phường", json.dumps(
+            {"type": "Polygon", "coordinates": [ring]}))])
+        same_streets, whole = _backdrop(client.get("/map/frame").text)
+        assert same_streets == streets and whole != halves and len(reads) == 4
+
+        new_street = {"type": "LineString", "coordinates": ring[:2]}
+        replace_streets(conn, scope, json.dumps({"type": "FeatureCollection", "features": [
+            {"type": "Feature", "properties": {"name": "Phố mới"}, "geometry": new_street}]}))
+        drawn = _backdrop(client.get("/map/frame").text)
+        assert [drawn[0]["type"], [list(p) for p in drawn[0]["coordinates"]]] == [
+            "LineString", [list(p) for p in ring[:2]]]
+        assert drawn[1] == whole and len(reads) == 6
+
+        replace_groups(conn, scope, [])
+        assert _backdrop(client.get("/map/frame").text) == drawn[:1]
+        assert len(reads) == 8
+        client.get("/map/frame")
+        assert len(reads) == 8
+
+
 @pytest.fixture
 def live(migrated_url: str, tmp_path: Path, conn: psycopg.Connection[Any],
          tile_server: str) -> Iterator[str]:

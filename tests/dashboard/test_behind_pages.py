@@ -10,9 +10,9 @@ import csv
 import io
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import psycopg
 import pytest
@@ -182,6 +182,79 @@ def test_tables_filter_by_carrier_and_sort(officer: TestClient, seeded: Any) -> 
     rows = _csv(exported.text)
     assert rows and {r["carrier"] for r in rows} == {"mobifone"}
     assert officer.get("/sites?carrier=<x>").status_code == 422
+
+
+def _get_form(html: str, form_class: str) -> dict[str, str]:
+    """The values a browser sends with the page's GET form of `form_class` (dates and hidden
+    fields; the carrier filter's chosen option)."""
+    form = re.search(rf'<form method="get" class="{form_class}">(.*?)</form>', html, re.S)
+    assert form, f"no {form_class} form"
+    fields = dict(re.findall(r'<input type="(?:hidden|date)" name="(\w+)" value="([^"]*)">',
+                             form[1]))
+    chosen = re.search(r'<option value="(\w+)" selected>', form[1])
+    return fields | ({"carrier": chosen[1]} if chosen else {})
+
+
+def _proposal_rows(html: str) -> list[tuple[str, str, float]]:
+    """(carrier, priority, impact score) of each row of the proposals table (English page)."""
+    table = html[html.index("<h1>"):html.index("<h2>")]
+    return [(c, p, float(i)) for c, p, i in re.findall(
+        r'<tr><td class="num">\d+</td><td>([^<]+)</td>.*?</td>\s*<td>([^<]+)</td>'
+        r'<td class="num">([\d.]+)</td>', table, re.S)]
+
+
+def _area_tests(html: str) -> list[int]:
+    return [int(n) for n in re.findall(r'target=area[^"]*">(\d+) \(\d+ failed\)</a>', html)]
+
+
+def test_proposals_sort_apart_from_the_weak_areas(officer: TestClient, seeded: Any) -> None:
+    html = officer.get("/weak-areas?lang=en&sort=tests&order=desc"
+                       "&proposal_sort=impact&proposal_order=asc").text
+    rows = _proposal_rows(html)
+    assert len(rows) >= 3 and len({c for c, _p, _i in rows}) >= 2
+    impacts = [i for _c, _p, i in rows]
+    assert impacts == sorted(impacts)
+    assert impacts != sorted(impacts, reverse=True)  # not the ranked order of the analysis
+    tests = _area_tests(html)
+    assert tests == sorted(tests, reverse=True) and tests      # the weak areas keep their sort
+    proposals = html[html.index("<h1>"):html.index("<h2>")]
+    assert re.findall(r'<th aria-sort="(\w+)"><a class="sort" href="([^"]+)">([^<]+)</a>',
+                      proposals) == [("ascending", "?from=" + _get_form(html, "period")["from"]
+                                      + "&amp;to=" + _get_form(html, "period")["to"]
+                                      + "&amp;sort=tests&amp;order=desc&amp;proposal_sort=impact"
+                                      "&amp;proposal_order=desc", "Impact score ▲")]
+    assert html.count('aria-sort="descending"') == 1  # the weak areas' "Tests"
+
+    urgent = _proposal_rows(officer.get("/weak-areas?lang=en&carrier=viettel"
+                                        "&proposal_sort=priority&proposal_order=desc").text)
+    levels = {"High": 3, "Medium": 2, "Low": 1}
+    assert [levels[p] for _c, p, _i in urgent] == sorted((levels[p] for _c, p, _i in urgent),
+                                                         reverse=True)
+    assert urgent and {c for c, _p, _i in urgent} == {"Viettel"}
+    assert officer.get('/weak-areas?proposal_sort="><x').status_code == 422
+    assert officer.get("/weak-areas?proposal_order=up").status_code == 422
+
+
+@pytest.mark.parametrize("path", ["/sites", "/weak-areas"])
+def test_changing_the_period_keeps_the_tables_filter_and_sorts(officer: TestClient, seeded: Any,
+                                                              path: str) -> None:
+    state = {"carrier": "vnpt", "sort": "tests", "order": "desc"}
+    if path == "/weak-areas":
+        state |= {"proposal_sort": "impact", "proposal_order": "asc"}
+    html = officer.get(f"{path}?lang=en&" + urlencode(state)).text
+    sent = _get_form(html, "period")
+    assert {k: v for k, v in sent.items() if k not in ("from", "to")} == state
+    earlier = (date.fromisoformat(sent["from"]) - timedelta(days=7)).isoformat()
+    moved = officer.get(f"{path}?lang=en&" + urlencode(sent | {"from": earlier})).text
+    assert _get_form(moved, "period") == sent | {"from": earlier}
+    # the carrier filter, the export links and the sort links keep the new period
+    assert _get_form(moved, "period table-tools") == sent | {"from": earlier}
+    assert f'.csv?from={earlier}&amp;to={sent["to"]}&amp;carrier=vnpt"' in moved
+    links = re.findall(r'<a class="sort" href="([^"]+)">', moved)
+    assert links and all(h.startswith(f"?from={earlier}&amp;to={sent['to']}&amp;carrier=vnpt&amp;")
+                         for h in links)
+    assert 'aria-sort="descending"' in moved and "VNPT (VinaPhone)" in moved
+    assert "<td>Viettel</td>" not in moved and "<td>MobiFone</td>" not in moved
 
 
 def test_exports_stop_at_their_cap_and_say_so(officer: TestClient, seeded: Any,

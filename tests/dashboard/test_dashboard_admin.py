@@ -128,6 +128,19 @@ def test_admin_adds_and_disables_users(admin: TestClient, client: TestClient,
     assert sign_in(client, OFFICER).status_code == 401
 
 
+@pytest.mark.parametrize(("lang", "message"), [
+    ("vi", "Mật khẩu: cần ít nhất 10 ký tự"), ("en", "Password: at least 10 characters")])
+def test_a_short_password_is_refused_in_the_pages_language(admin: TestClient,
+                                                           conn: psycopg.Connection[Any],
+                                                           lang: str, message: str) -> None:
+    short = _post(admin, f"/admin/users?lang={lang}", {"username": "chi", "role": "officer",
+                                                       "password": "ngan-qua"})
+    assert short.status_code == 422
+    assert re.search(r'<p class="error" role="alert">[^<]*' + re.escape(message) + "</p>",
+                     short.text), short.text[:2000]
+    assert get_user(conn, "chi") is None
+
+
 _RING = [[105.84, 21.02], [105.86, 21.02], [105.86, 21.04], [105.84, 21.02]]
 _HOSTILE_UPLOADS = [
     ("sites", "big.csv", GOOD_CSV.encode() + b"x-1,\"" + b"A" * (129 * 1024) + b"\",school,,21,105\n",
