@@ -97,14 +97,20 @@ class RefreshCache(Generic[K, V]):
     on_computed : callable, optional
         ``on_computed(key, fetched)`` after every computation (first or refresh), in the thread
         that made it (e.g. to keep a copy that outlives the process); its failures are logged.
+    version_of : callable, optional
+        ``version_of(value)``: the version a value was made for. With it, `get` may be called
+        with version None when the key is not held: the first computation finds the version
+        itself (a caller then never waits for a version check before the first value).
     """
 
     def __init__(self, max_entries: int = 4, workers: int = 1,
                  wait_below_s: float = 0.0,
-                 on_computed: Callable[[K, Fetched[V]], None] | None = None) -> None:
+                 on_computed: Callable[[K, Fetched[V]], None] | None = None,
+                 version_of: Callable[[V], Hashable] | None = None) -> None:
         if max_entries < 1 or workers < 1:
             raise ValueError("max_entries and workers must be at least 1")
         self._on_computed = on_computed
+        self._version_of = version_of
         self._max = max_entries
         self._wait_below_s = wait_below_s
         self._entries: OrderedDict[K, _Entry[V]] = OrderedDict()
@@ -115,7 +121,12 @@ class RefreshCache(Generic[K, V]):
         self._firsts = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="first")
         self._closed = False
 
-    def get(self, key: K, version: Hashable, compute: Callable[[], V], *,
+    def holds(self, key: K) -> bool:
+        """Whether a value of `key` is kept in memory."""
+        with self._lock:
+            return key in self._entries
+
+    def get(self, key: K, version: Hashable | None, compute: Callable[[], V], *,
             refresh: Callable[[V], V] | None = None,
             load: Callable[[], Fetched[V] | None] | None = None,
             wait_s: float | None = None) -> Fetched[V]:
@@ -130,6 +141,9 @@ class RefreshCache(Generic[K, V]):
         With `wait_s`, the first computation of a key runs in a background thread and a caller
         waits at most `wait_s` seconds for it: then `Pending` is raised (ask again later; the
         computation goes on). Without it, the first computation runs in the caller's thread.
+
+        `version` None (with ``version_of``): the value held, whatever its version, or the
+        first one (kept elsewhere or computed, its version read from it).
 
         Raises
         ------
@@ -160,7 +174,7 @@ class RefreshCache(Generic[K, V]):
                 return done
         with self._lock:
             self._keep(key, entry)
-            if entry.done.version == version:
+            if version is None or entry.done.version == version:
                 return _with(entry.done, entry.pending is not None)
             if entry.pending is None and entry.failed_version != version and not self._closed:
                 again = compute if refresh is None else partial(refresh, entry.done.value)
@@ -183,7 +197,7 @@ class RefreshCache(Generic[K, V]):
                 entry.pending = None
                 return
         try:
-            done = _run(version, compute)
+            done = _run(version, compute, self._version_of)
         except Exception:
             log.exception("background refresh of %r (version %r) failed; the last result "
                           "stays", key, version)
@@ -209,7 +223,7 @@ class RefreshCache(Generic[K, V]):
         """The first value of `key`: kept elsewhere (`load`) or computed; its waiters get it."""
         try:
             loaded = _loaded(key, load)
-            done = loaded if loaded is not None else _run(version, compute)
+            done = loaded if loaded is not None else _run(version, compute, self._version_of)
         except BaseException as exc:
             with self._lock:
                 self._first.pop(key, None)
@@ -293,10 +307,13 @@ def _loaded(key: Hashable, load: Callable[[], Fetched[V] | None] | None) -> Fetc
         return None
 
 
-def _run(version: Hashable, compute: Callable[[], V]) -> Fetched[V]:
+def _run(version: Hashable | None, compute: Callable[[], V],
+         version_of: Callable[[V], Hashable] | None = None) -> Fetched[V]:
     made_at = datetime.now(UTC)
     began = time.perf_counter()
     value = compute()
+    if version is None and version_of is not None:
+        version = version_of(value)
     return Fetched(value, version, made_at, time.perf_counter() - began, False)
 
 

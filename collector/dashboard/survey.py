@@ -25,6 +25,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from psycopg_pool import ConnectionPool
 
@@ -61,10 +62,10 @@ log = logging.getLogger(__name__)
 
 class AnalysisPending(Pending):
     """The first analysis of a (ward, period) is being made: since `started_at` (UTC), over
-    `measurements` measurements, expected to take about `estimate_s` seconds in all (from the
-    last analysis made here; None before any)."""
+    `measurements` measurements (None: not counted yet), expected to take about `estimate_s`
+    seconds in all (from the last analysis made here; None before any)."""
 
-    def __init__(self, started_at: datetime, measurements: int,
+    def __init__(self, started_at: datetime, measurements: int | None,
                  estimate_s: float | None) -> None:
         super().__init__(started_at)
         self.measurements = measurements
@@ -131,18 +132,22 @@ class SurveyCache:
         self._keep = keep
         self._fingerprint = fingerprint(config)
         self._pool: ConnectionPool | None = None
-        # One thread writes the snapshots (a page never waits for one).
+        # One thread writes the snapshots (a page never waits for one), one checks whether the
+        # kept ones served are still current.
         self._saver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="survey-keep")
+        self._checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="survey-check")
         self._max = max_entries
         self._recheck_s = recheck_s
         self._checked: OrderedDict[tuple[Scope, Period], tuple[float, DataVersion]] = \
             OrderedDict()
         self._lock = threading.Lock()
+        self._counting: dict[tuple[Scope, Period], DataVersion] = {}
         self._compute = compute or self.default_compute
         self._prepare = prepare
         self.cache: RefreshCache[tuple[Scope, Period], Survey] = RefreshCache(
             max_entries=max_entries, workers=workers, wait_below_s=wait_below_s,
-            on_computed=self._computed if keep else None)
+            on_computed=self._computed if keep else None,
+            version_of=lambda survey: survey.version)
 
     def default_compute(self, pool: ConnectionPool, period: Period, scope: Scope,
                         version: DataVersion) -> Survey:
@@ -153,9 +158,20 @@ class SurveyCache:
 
     def fetch(self, pool: ConnectionPool, period: Period, scope: Scope) -> Fetched[Survey]:
         """The survey of `period` in the one ward of `scope`, when it was made, and whether a
-        newer one is being computed. Read-only and read-write accounts of a ward share it."""
+        newer one is being computed. Read-only and read-write accounts of a ward share it.
+
+        The first time here a (ward, period) is asked for, the kept analysis is served as it
+        is, with no data-version check (a query over the period's rows: seconds at 10M); the
+        check, and a refresh when the data changed, follow in the background. Without a kept
+        analysis the first computation checks the version itself, so `AnalysisPending` comes
+        after `first_wait_s` however slow that check is."""
         scope = replace(scope, write=False)  # what is read does not depend on it
+        key = (scope, period)
+        self._pool = pool
+        if not self.cache.holds(key):
+            return self._first(pool, period, scope)
         version = self._version(pool, period, scope)
+
         def compute() -> Survey:
             return self._compute(pool, period, scope, version)
 
@@ -165,19 +181,55 @@ class SurveyCache:
                 self._prepare(made, last)
             return made
 
-        def load() -> Fetched[Survey] | None:
-            return self._load(pool, period, scope) if self._keep else None
-
-        self._pool = pool
-        try:
-            fetched = self.cache.get((scope, period), version, compute, refresh=refresh,
-                                     load=load, wait_s=self._first_wait_s)
-        except Pending as exc:
-            estimate = None if self._rate is None else self._rate * version.measurements
-            raise AnalysisPending(exc.started_at, version.measurements, estimate) from None
-        if fetched.value.measurements:
-            self._rate = fetched.took_s / fetched.value.measurements
+        fetched = self.cache.get(key, version, compute, refresh=refresh,
+                                 wait_s=self._first_wait_s)
+        self._learn(fetched)
         return fetched
+
+    def _first(self, pool: ConnectionPool, period: Period, scope: Scope) -> Fetched[Survey]:
+        key = (scope, period)
+        seen: dict[str, Any] = {}
+
+        def compute() -> Survey:
+            version = self._version(pool, period, scope)
+            with self._lock:  # what pages waiting for it say (`AnalysisPending.measurements`)
+                self._counting[key] = version
+            try:
+                return self._compute(pool, period, scope, version)
+            finally:
+                with self._lock:
+                    self._counting.pop(key, None)
+
+        def load() -> Fetched[Survey] | None:
+            kept = self._load(pool, period, scope) if self._keep else None
+            seen["kept"] = kept is not None
+            return kept
+
+        try:
+            fetched = self.cache.get(key, None, compute, load=load, wait_s=self._first_wait_s)
+        except Pending as exc:
+            with self._lock:
+                version = self._counting.get(key)
+            measurements = None if version is None else version.measurements
+            estimate = (None if self._rate is None or measurements is None
+                        else self._rate * measurements)
+            raise AnalysisPending(exc.started_at, measurements, estimate) from None
+        if seen.get("kept"):  # is it still current? asked in the background
+            with contextlib.suppress(RuntimeError):  # closed meanwhile
+                self._checker.submit(self._check, pool, period, scope)
+        self._learn(fetched)
+        return fetched
+
+    def _check(self, pool: ConnectionPool, period: Period, scope: Scope) -> None:
+        """A page's look-up in the background: refreshes (ward, period) if its data changed."""
+        try:
+            self.fetch(pool, period, scope)
+        except Exception:  # logged: the next page checks again
+            log.exception("checking the kept analysis of %s failed", period)
+
+    def _learn(self, fetched: Fetched[Survey]) -> None:
+        if fetched.value.measurements and not fetched.refreshing:
+            self._rate = fetched.took_s / fetched.value.measurements
 
     def _load(self, pool: ConnectionPool, period: Period, scope: Scope) -> Fetched[Survey] | None:
         """The stored snapshot of (scope, period) made by this analysis code, or None."""
@@ -252,11 +304,21 @@ class SurveyCache:
         return self.fetch(pool, period, scope).value
 
     def wait_idle(self, timeout_s: float | None = None) -> bool:
-        """Wait for the background analyses (tests, benchmarks); False on timeout."""
-        return self.cache.wait_idle(timeout_s)
+        """Wait for the background checks and analyses (tests, benchmarks); False on
+        timeout."""
+        began = time.monotonic()
+        try:
+            self._checker.submit(lambda: None).result(timeout=timeout_s)
+        except RuntimeError:  # closed
+            return True
+        except TimeoutError:
+            return False
+        left = None if timeout_s is None else max(0.0, timeout_s - (time.monotonic() - began))
+        return self.cache.wait_idle(left)
 
     def close(self) -> None:
         """Start no more background analyses (the app's shutdown); snapshots being written
         finish, queued ones are dropped."""
         self.cache.close()
         self._saver.shutdown(wait=False, cancel_futures=True)
+        self._checker.shutdown(wait=False, cancel_futures=True)

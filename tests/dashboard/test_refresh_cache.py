@@ -277,3 +277,14 @@ def test_a_kept_value_is_served_and_refreshed(cache: RefreshCache[str, str]) -> 
     finally:
         other.close()
     assert gated.calls == [2]
+
+
+def test_an_unknown_version_takes_what_is_held_or_the_first_value() -> None:
+    made: RefreshCache[str, str] = RefreshCache(max_entries=2, version_of=lambda v: v[-1])
+    try:
+        first = made.get("ward", None, lambda: "survey v7")  # no version check before it
+        assert (first.value, first.version) == ("survey v7", "7")
+        assert made.get("ward", None, lambda: "never") is first  # held: as it is
+        assert made.get("ward", "7", lambda: "never").value == "survey v7"
+    finally:
+        made.close()
