@@ -12,12 +12,13 @@ city roll-ups (`collector.city_rollup`, which keep every ward's last 30 days and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from fastapi.concurrency import run_in_threadpool
 from psycopg_pool import ConnectionPool
 
-from lomsong.collector.dashboard.survey import SurveyCache, parse_period
+from lomsong.collector.dashboard.survey import AnalysisPending, SurveyCache, parse_period
 from lomsong.collector.storage.scope import Scope
 from lomsong.collector.storage.wards import list_wards
 
@@ -32,7 +33,8 @@ def warm_once(cache: SurveyCache, pool: ConnectionPool) -> bool:
     with pool.connection() as conn:
         if list_wards(conn, Scope.all_wards()):
             return False
-    cache.fetch(pool, parse_period(None, None), Scope.ward(None))
+    with contextlib.suppress(AnalysisPending):  # a long first analysis goes on by itself
+        cache.fetch(pool, parse_period(None, None), Scope.ward(None))
     return True
 
 

@@ -265,6 +265,21 @@ def test_warm_up_makes_the_default_period_before_anyone_asks(
         city, city_runs = _cache()
         assert not warm_once(city, pool) and city_runs.runs == 0  # the city roll-ups do it
         city.close()
+        conn.execute("DELETE FROM wards")
+        # a first analysis longer than a page waits: the warm-up leaves it running
+        slow, slow_runs = _cache(first_wait_s=0.01)
+        release = threading.Event()
+        real = slow._compute
+        slow._compute = lambda *a: release.wait(60) and real(*a)  # type: ignore[assignment]
+        assert warm_once(slow, pool)
+        release.set()
+        assert slow.wait_idle(60)
+        deadline = time.monotonic() + 60
+        while not slow.cache.snapshot():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert slow_runs.runs == 1
+        slow.close()
 
 
 def test_serve_warms_the_default_period_at_start(
