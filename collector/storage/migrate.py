@@ -9,6 +9,8 @@ each migration exactly once.
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -24,6 +26,14 @@ __all__ = [
 ]
 
 _LOCK_KEY = 0x6C6F6D736F6E67  # "lomsong"
+# A migration that meets a passing conflict is run again this many times, after RETRY_S,
+# 2 x RETRY_S, ... seconds: serialization failure, deadlock, lock not available, and the
+# catalog conflicts PostgreSQL reports only in words (SQLSTATE XX000).
+RETRIES = 5
+RETRY_S = 0.2
+_TRANSIENT_STATES = frozenset({"40001", "40P01", "55P03"})
+_TRANSIENT_TEXTS = ("tuple concurrently updated", "tuple concurrently deleted")
+log = logging.getLogger(__name__)
 _GROUPS: dict[Tier, tuple[str, ...]] = {
     Tier.POSTGRES: ("core",),
     Tier.TIMESCALE_APACHE: ("core", "timescale"),
@@ -106,27 +116,55 @@ def require_schema(conninfo: str) -> MigrationStatus:
     return status
 
 
+class _Again(Exception):
+    """A migration met a passing conflict; its transaction is rolled back and it runs again."""
+
+
+def _transient(exc: psycopg.Error) -> bool:
+    """Errors of a migration that met another session (TimescaleDB's policy jobs refresh and
+    compress in the background) changing the same rows or catalog entries at that moment."""
+    if isinstance(exc, psycopg.OperationalError) and exc.sqlstate is None:
+        return False  # the connection itself is gone
+    return exc.sqlstate in _TRANSIENT_STATES or any(t in str(exc) for t in _TRANSIENT_TEXTS)
+
+
+def _apply(conn: psycopg.Connection[Any], migration: Migration, *, last: bool) -> None:
+    """Run `migration` in one transaction unless it is recorded as applied."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+        done = conn.execute(
+            "SELECT 1 FROM schema_migrations WHERE name = %s", (migration.name,)
+        ).fetchone()
+        if done:
+            return
+        try:
+            conn.execute(migration.sql.encode())
+        except psycopg.Error as exc:
+            if not last and _transient(exc):
+                raise _Again(str(exc).strip()) from exc
+            raise MigrationError(f"migration {migration.name} failed: {exc}") from exc
+        conn.execute("INSERT INTO schema_migrations (name) VALUES (%s)", (migration.name,))
+
+
 def migrate(conninfo: str) -> MigrationStatus:
-    """Apply every pending migration for the detected tier; return the resulting status."""
+    """Apply every pending migration for the detected tier; return the resulting status.
+
+    Each migration runs in its own transaction; one that meets a passing conflict (a
+    deadlock, a lock it may not wait for, a catalog row a background job changed meanwhile)
+    is rolled back and run again, up to `RETRIES` times."""
     try:
         with psycopg.connect(conninfo, autocommit=True, connect_timeout=10) as conn:
             tier = detect_tier(conn)
             _ensure_table(conn)
             for migration in available_migrations(tier):
-                with conn.transaction():
-                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-                    done = conn.execute(
-                        "SELECT 1 FROM schema_migrations WHERE name = %s", (migration.name,)
-                    ).fetchone()
-                    if done:
-                        continue
+                for attempt in range(RETRIES + 1):
                     try:
-                        conn.execute(migration.sql.encode())
-                    except psycopg.Error as exc:
-                        raise MigrationError(f"migration {migration.name} failed: {exc}") from exc
-                    conn.execute(
-                        "INSERT INTO schema_migrations (name) VALUES (%s)", (migration.name,)
-                    )
+                        _apply(conn, migration, last=attempt == RETRIES)
+                        break
+                    except _Again as again:
+                        log.warning("migration %s met a conflict (%s); trying again",
+                                    migration.name, again)
+                        time.sleep(RETRY_S * 2 ** attempt)
     except psycopg.OperationalError as exc:
         raise DatabaseUnavailable(f"cannot reach the database: {exc}") from exc
     status = migration_status(conninfo)

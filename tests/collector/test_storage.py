@@ -9,6 +9,7 @@ import h3
 import psycopg
 import pytest
 
+from lomsong.collector.errors import MigrationError
 from lomsong.collector.storage import migrate as migrate_module
 from lomsong.collector.storage.columns import RECORD_COLUMNS
 from lomsong.collector.storage.ingest import StoredRecord, ingest
@@ -58,6 +59,59 @@ def test_migrate_twice_is_a_no_op(db_url: str) -> None:
     second = migrate(db_url)
     assert first.applied == second.applied
     assert migration_status(db_url).current
+
+
+def test_a_migration_that_meets_a_passing_lock_runs_again(
+        db_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A migration whose table another session holds (as TimescaleDB's policy jobs do) is
+    rolled back and run again once the other session is done, instead of failing the start."""
+    import threading
+
+    def before_026(tier: Tier) -> list[migrate_module.Migration]:
+        return [m for m in available_migrations(tier) if m.name != "core/026_busy_tries"]
+
+    monkeypatch.setattr(migrate_module, "available_migrations", before_026)
+    migrate(db_url)
+    monkeypatch.undo()
+    monkeypatch.setattr(migrate_module, "RETRY_S", 0.05)
+    held, free = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with psycopg.connect(db_url) as other:
+            other.execute("LOCK TABLE measurements IN ACCESS SHARE MODE")
+            held.set()
+            free.wait(30)  # then commit: the lock goes
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(30)
+    # this session may not wait for locks: the ALTER TABLE fails at once (lock_not_available)
+    timer = threading.Timer(0.3, free.set)
+    timer.start()
+    try:
+        status = migrate(psycopg.conninfo.make_conninfo(db_url, options="-c lock_timeout=50"))
+    finally:
+        free.set()
+        holder.join()
+    assert status.current and "core/026_busy_tries" in status.applied
+    assert "core/026_busy_tries met a conflict" in caplog.text
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT busy_tries FROM measurements LIMIT 0").description
+
+
+def test_a_migration_that_keeps_meeting_the_lock_fails_naming_it(
+        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    def before_026(tier: Tier) -> list[migrate_module.Migration]:
+        return [m for m in available_migrations(tier) if m.name != "core/026_busy_tries"]
+
+    monkeypatch.setattr(migrate_module, "available_migrations", before_026)
+    migrate(db_url)
+    monkeypatch.undo()
+    monkeypatch.setattr(migrate_module, "RETRY_S", 0.01)
+    with psycopg.connect(db_url) as other:
+        other.execute("LOCK TABLE measurements IN ACCESS SHARE MODE")
+        with pytest.raises(MigrationError, match=r"core/026_busy_tries failed: .*lock"):
+            migrate(psycopg.conninfo.make_conninfo(db_url, options="-c lock_timeout=20"))
 
 
 # A row as the schema before core/004_ca_bands stored it (its NOT NULL columns only).
