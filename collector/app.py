@@ -31,7 +31,9 @@ from lomsong.collector.schemas import Batch, ErrorBody, ErrorItem, error_body
 from lomsong.collector.settings import Settings
 from lomsong.collector.storage.migrate import migrate
 
-__all__ = ["create_app"]
+__all__ = ["APPLICATION_NAME", "create_app"]
+
+APPLICATION_NAME = "lomsong-collector"
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,9 @@ def _make_pool(settings: Settings, conninfo: str) -> ConnectionPool:
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
         timeout=settings.pool_timeout_s,
-        kwargs={"autocommit": True},
+        # named in pg_stat_activity, so an operator (and the fault tests) can tell the
+        # collector's sessions from TimescaleDB's jobs and other clients
+        kwargs={"autocommit": True, "application_name": APPLICATION_NAME},
         check=ConnectionPool.check_connection,
         open=False,
         name="lomsong",

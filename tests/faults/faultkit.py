@@ -21,6 +21,7 @@ from typing import Any
 
 import psycopg
 
+from lomsong.collector.app import APPLICATION_NAME
 from lomsong.probe.record import Access, Carrier, ClockState, Kind, Measurement, PositionSource
 
 __all__ = ["REPO_ROOT", "CollectorProcess", "Ledger", "ScenarioRow", "free_port", "ingesting",
@@ -66,14 +67,17 @@ def make_records(probe_id: str, n: int, *, raw_chars: int = 0, start: datetime |
 
 
 def ingesting(database_url: str) -> bool:
-    """A batch is being written: its transaction is open (claiming ids, COPY, or in between)."""
+    """A batch is being written: the collector's transaction is open (claiming ids, COPY, or
+    in between). Only the collector's sessions count: TimescaleDB's policy jobs run in the same
+    database and may sit in a transaction too."""
     dbname = database_url.rsplit("/", 1)[1]
     with psycopg.connect(database_url, autocommit=True) as conn:
         row = conn.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
+            " AND application_name = %s"
             " AND (state = 'idle in transaction' OR (state = 'active' AND"
             "      (query ILIKE 'COPY %%' OR query ILIKE '%%measurement_ids%%')))",
-            (dbname,)).fetchone()
+            (dbname, APPLICATION_NAME)).fetchone()
     return row is not None and row[0] > 0
 
 
