@@ -40,7 +40,14 @@ from lomsong.collector.dashboard.survey import (
     SurveyCache,
     parse_period,
 )
-from lomsong.collector.dashboard.web import CurrentUser, Lang, Page, WardScope, render
+from lomsong.collector.dashboard.web import (
+    WARD_SESSION_KEY,
+    CurrentUser,
+    Lang,
+    Page,
+    WardScope,
+    render,
+)
 from lomsong.collector.settings import Settings
 from lomsong.collector.storage.groups import StoredGroup, groups_version, list_groups
 from lomsong.collector.storage.scope import Scope
@@ -113,6 +120,17 @@ async def map_page(request: Request, user: CurrentUser, lang: Lang, scope: WardS
                    mode: Annotated[str, Query(pattern="^(status|speed)$")] = "status",
                    ) -> HTMLResponse:
     page = Page(request, lang, user, "map")
+    if user.scope.city and not isinstance(request.session.get(WARD_SESSION_KEY), str):
+        # a city account lands here after signing in: with wards to compare, it chooses one
+        # on the city page first (the map of no ward would be an empty map)
+        pool = request.app.state.pool
+
+        def has_wards() -> bool:
+            with pool.connection() as conn:
+                return bool(list_wards(conn, user.scope))
+
+        if await run_in_threadpool(has_wards):
+            return RedirectResponse("/city", status_code=303)
     period = period_of(first, last, lang=lang)
     if isinstance(period, str):
         return render(page, "error.html", 422, message=period)

@@ -161,6 +161,16 @@ def test_the_city_officer_reads_every_ward_and_changes_none(city_client: TestCli
     assert city_client.get("/admin").status_code == 403
 
 
+def test_a_city_account_chooses_a_ward_before_the_map(city_client: TestClient) -> None:
+    sign_in(city_client, "city.officer")  # signing in lands on /map
+    landing = city_client.get("/map")
+    assert landing.status_code == 303 and landing.headers["location"] == "/city"
+    page = city_client.get("/city")
+    city_client.post("/city/ward", data={"code": DINH_CONG.code, "csrf_token": csrf_of(page.text)})
+    shown = city_client.get(f"/map?{PERIOD}")
+    assert shown.status_code == 200 and "data-made-at" in shown.text
+
+
 def test_a_carrier_account_sees_no_ward_page(city_client: TestClient) -> None:
     sign_in(city_client, "viettel.one")
     for path in ("/map", "/sites", "/fleet", "/downloads", "/city"):
