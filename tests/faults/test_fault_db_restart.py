@@ -9,6 +9,7 @@ crash-safety defaults, so a commit the collector acknowledged must survive. The 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ import psycopg
 import pytest
 from faultkit import PROBE, CollectorProcess, Ledger, ScenarioRow, ingesting, make_records, poll
 
+from lomsong.collector.app import APPLICATION_NAME
 from lomsong.probe.spool import Spool
 from lomsong.probe.uploader import Backoff, CollectorClient, UploadReport, upload_pending
 
@@ -72,8 +74,17 @@ def test_database_server_restarted_immediately_during_ingest(
                  timeout_s=60, interval_s=0.005, what="an ingest in flight")
             if not uploader.is_alive():
                 break
+            # Hold the next claim of ids until the restart, so that the restart always meets
+            # a batch inside its transaction (a quick batch could commit between the check
+            # above and the kill: CI once saw all three restarts miss).
+            holder = psycopg.connect(ledger.database_url)
+            holder.execute("LOCK TABLE measurement_ids IN SHARE MODE")
+            poll(lambda: not uploader.is_alive() or _waiting(ledger.database_url),
+                 timeout_s=60, interval_s=0.005, what="a batch waiting inside its transaction")
             started = time.monotonic()
             cluster.restart_immediate()  # returns once the server accepts connections
+            with contextlib.suppress(psycopg.Error):
+                holder.close()  # its session died with the server
             server_back_s.append(time.monotonic() - started)
             after_restart = stored_count(ledger.database_url)
             assert after_restart is not None
@@ -98,6 +109,16 @@ def test_database_server_restarted_immediately_during_ingest(
     fault_table.append(row)
     row.assert_exactly_once()
     assert report.stored <= row.stored
+
+
+def _waiting(url: str) -> bool:
+    """The collector's ingest waits for a lock inside its transaction."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s"
+            " AND wait_event_type = 'Lock'",
+            (APPLICATION_NAME,)).fetchone()
+    return row is not None and row[0] > 0
 
 
 def _more_than(url: str, count: int) -> Callable[[], bool]:
