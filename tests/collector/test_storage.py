@@ -61,18 +61,23 @@ def test_migrate_twice_is_a_no_op(db_url: str) -> None:
     assert migration_status(db_url).current
 
 
-def test_a_migration_that_meets_a_passing_lock_runs_again(
-        db_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    """A migration whose table another session holds (as TimescaleDB's policy jobs do) is
-    rolled back and run again once the other session is done, instead of failing the start."""
-    import threading
-
+def _migrated_but_026(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every migration applied but core/026_busy_tries (an ALTER TABLE of measurements)."""
     def before_026(tier: Tier) -> list[migrate_module.Migration]:
         return [m for m in available_migrations(tier) if m.name != "core/026_busy_tries"]
 
     monkeypatch.setattr(migrate_module, "available_migrations", before_026)
     migrate(db_url)
     monkeypatch.undo()
+
+
+def test_a_migration_that_meets_a_passing_lock_runs_again(
+        db_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A migration whose table another session holds (as TimescaleDB's policy jobs do) is
+    rolled back and run again once the other session is done, instead of failing the start."""
+    import threading
+
+    _migrated_but_026(db_url, monkeypatch)
     monkeypatch.setattr(migrate_module, "RETRY_S", 0.05)
     held, free = threading.Event(), threading.Event()
 
@@ -101,12 +106,7 @@ def test_a_migration_that_meets_a_passing_lock_runs_again(
 
 def test_a_migration_that_keeps_meeting_the_lock_fails_naming_it(
         db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    def before_026(tier: Tier) -> list[migrate_module.Migration]:
-        return [m for m in available_migrations(tier) if m.name != "core/026_busy_tries"]
-
-    monkeypatch.setattr(migrate_module, "available_migrations", before_026)
-    migrate(db_url)
-    monkeypatch.undo()
+    _migrated_but_026(db_url, monkeypatch)
     monkeypatch.setattr(migrate_module, "RETRY_S", 0.01)
     with psycopg.connect(db_url) as other:
         other.execute("LOCK TABLE measurements IN ACCESS SHARE MODE")
